@@ -1,0 +1,2 @@
+/** Every Durable Object class of edgeserve; `src/index.ts` re-exports them for the runtime. */
+export { RunObject } from "./run/run-object";

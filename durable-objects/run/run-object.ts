@@ -1,0 +1,219 @@
+/**
+ * RunObject: one Durable Object per run, addressed by `<pipeline>:<run id>`. A thin class: it
+ * loads the run once per instance and hands each entrypoint to its collaborators (orchestrator,
+ * event log, result store, subscribers). Its SQLite storage is the source of truth for the run.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { findPipeline } from "../../src/catalog";
+import { loadMessage } from "../../src/pipeline/message";
+import type {
+  EdgeCallback,
+  MessagePath,
+  RunSnapshot,
+  StartAndWaitOutcome,
+  StartRunOutcome,
+  StartRunRequest,
+  WaitOutcome,
+} from "../../src/runs/protocol";
+import { loadSettings, type Settings } from "../../src/settings";
+import { parseLastEventId } from "../../src/sse/frame";
+import { STREAM_FORMATS, type StreamFormatName } from "../../src/sse/formats";
+import { EventLog } from "./event-log";
+import { Orchestrator } from "./orchestrator";
+import { SqliteResultStore, type ResultStore } from "./result-store";
+import { RunRecord } from "./run-record";
+import { hasSchema, migrate } from "./schema";
+import { Sql } from "./sql";
+import { Subscribers } from "./subscribers";
+
+interface LoadedRun {
+  orchestrator: Orchestrator;
+  events: EventLog;
+  results: ResultStore;
+}
+
+export class RunObject extends DurableObject<Env> {
+  private readonly sql: Sql;
+  private readonly settings: Settings;
+  private readonly subscribers: Subscribers;
+  private loaded: LoadedRun | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = new Sql(ctx.storage.sql);
+    this.settings = loadSettings(env);
+    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, (index) =>
+      this.loaded?.results.get(index),
+    );
+  }
+
+  /** Starts the run unless this id is already taken (then nothing changes). */
+  start(request: StartRunRequest): StartRunOutcome {
+    if (this.load() !== undefined) return { started: false, reason: "duplicate" };
+    const pipeline = findPipeline(request.pipeline);
+    if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
+    migrate(this.sql);
+    const now = Date.now();
+    const runTimeoutSeconds =
+      request.runTimeoutSeconds ?? pipeline.definition.runTimeoutSeconds ?? this.settings.EDGESERVE_RUN_TIMEOUT_SECONDS;
+    const record = RunRecord.create({
+      id: request.runId,
+      pipeline: request.pipeline,
+      status: "running",
+      surface: request.surface,
+      runName: request.runName ?? null,
+      headers: request.headers,
+      input: request.input,
+      createdAt: now,
+      deadlineAt: now + runTimeoutSeconds * 1000,
+      finishedAt: null,
+      expiresAt: null,
+      nextSeq: 1,
+      nextMessage: 0,
+      resultCount: 0,
+      error: null,
+      steps: {},
+      rowsWritten: 0,
+    });
+    const run = this.attach(record);
+    run.orchestrator.begin(loadMessage(request.input));
+    return { started: true };
+  }
+
+  /** Starts the run and waits up to `timeoutMs` for it to end: the sync path in one round trip. */
+  async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
+    const started = this.start(request);
+    if (!started.started) return started;
+    const outcome = await this.wait(timeoutMs);
+    if (!outcome.found) throw new Error("a run vanished while it was being waited on");
+    return { started: true, snapshot: outcome.snapshot };
+  }
+
+  /** Waits up to `timeoutMs` for the run to end, then describes it as it stands. */
+  async wait(timeoutMs: number): Promise<WaitOutcome> {
+    const run = this.load();
+    if (!run) return { found: false };
+    if (!run.orchestrator.record.terminal && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        this.waiters.add(done);
+      });
+    }
+    return { found: true, snapshot: this.snapshot(run) };
+  }
+
+  /** The run as it stands, with its results once it has completed. */
+  describe(): WaitOutcome {
+    const run = this.load();
+    return run ? { found: true, snapshot: this.snapshot(run) } : { found: false };
+  }
+
+  /** Numaflow's message path: the edges each message travelled, with callback times. */
+  messagePath(): MessagePath {
+    const run = this.load();
+    if (!run) return { found: false };
+    const edges: EdgeCallback[] = [];
+    for (const event of run.events.ofTypes(["step_completed", "result"])) {
+      const from = event.data?.from;
+      if (typeof from !== "string" || event.step === undefined) continue;
+      edges.push({ from, to: event.step, cb_time: event.at });
+    }
+    return { found: true, status: run.orchestrator.record.row.status, edges };
+  }
+
+  cancel(reason: string): WaitOutcome & { cancelled?: boolean } {
+    const run = this.load();
+    if (!run) return { found: false };
+    const cancelled = run.orchestrator.cancel(reason);
+    return { found: true, cancelled, snapshot: this.snapshot(run) };
+  }
+
+  /** `GET /events?format=numaflow|native` with `Last-Event-ID` or `?after=`: the run's event stream. */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const run = this.load();
+    if (!run) return Response.json({ code: "run_not_found" }, { status: 404 });
+    const formatName = url.searchParams.get("format") ?? "native";
+    if (!(formatName in STREAM_FORMATS)) return Response.json({ code: "bad_request" }, { status: 400 });
+    const after = parseLastEventId(request.headers.get("last-event-id") ?? url.searchParams.get("after"));
+    const response = this.subscribers.open(STREAM_FORMATS[formatName as StreamFormatName], run.events.replay(after ?? 0), {
+      finished: run.orchestrator.record.terminal,
+      resumed: after !== undefined,
+    });
+    return response ?? new Response(null, { status: 204 });
+  }
+
+  /** The watchdog: retention expiry for finished runs, deadline and re-drive for running ones. */
+  override async alarm(): Promise<void> {
+    const run = this.load();
+    if (!run) return;
+    const row = run.orchestrator.record.row;
+    if (run.orchestrator.record.terminal) {
+      if (row.expiresAt !== null && Date.now() >= row.expiresAt) {
+        // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
+        await this.ctx.storage.deleteAll();
+        this.loaded = undefined;
+      } else if (row.expiresAt !== null) {
+        await this.ctx.storage.setAlarm(row.expiresAt);
+      }
+      return;
+    }
+    run.orchestrator.watchdog();
+  }
+
+  private load(): LoadedRun | undefined {
+    if (this.loaded) return this.loaded;
+    if (!hasSchema(this.sql)) return undefined;
+    const record = RunRecord.load(this.sql);
+    return record ? this.attach(record) : undefined;
+  }
+
+  private attach(record: RunRecord): LoadedRun {
+    const pipeline = findPipeline(record.row.pipeline);
+    if (!pipeline) throw new Error(`run '${record.row.id}' belongs to pipeline '${record.row.pipeline}', which is not deployed`);
+    const results = new SqliteResultStore(this.sql);
+    const events = new EventLog(this.sql, { next: () => record.nextSeq() }, (event) => this.subscribers.publish(event));
+    const orchestrator = new Orchestrator({
+      sql: this.sql,
+      storage: this.ctx.storage,
+      record,
+      pipeline,
+      events,
+      results,
+      retentionMs: this.settings.EDGESERVE_RETENTION_SECONDS * 1000,
+      watchdogMs: this.settings.EDGESERVE_WATCHDOG_SECONDS * 1000,
+      now: Date.now,
+      onTerminal: () => {
+        for (const wake of [...this.waiters]) wake();
+      },
+    });
+    this.loaded = { orchestrator, events, results };
+    return this.loaded;
+  }
+
+  private snapshot(run: LoadedRun): RunSnapshot {
+    const row = run.orchestrator.record.row;
+    const snapshot: RunSnapshot = {
+      id: row.id,
+      pipeline: row.pipeline,
+      status: row.status,
+      surface: row.surface,
+      createdAt: row.createdAt,
+      steps: row.steps,
+      resultCount: row.resultCount,
+      rowsWritten: row.rowsWritten,
+    };
+    if (row.runName !== null) snapshot.runName = row.runName;
+    if (row.finishedAt !== null) snapshot.finishedAt = row.finishedAt;
+    if (row.expiresAt !== null) snapshot.expiresAt = row.expiresAt;
+    if (row.error !== null) snapshot.error = row.error;
+    if (row.status === "completed") snapshot.results = run.results.list();
+    return snapshot;
+  }
+}

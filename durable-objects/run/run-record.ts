@@ -1,0 +1,187 @@
+/**
+ * The run's own row and its in-flight work items: loaded once per instance, changed in memory
+ * during a burst of progress, and written back by `save` at the end of the burst.
+ *
+ * Work items that are created and finished inside one burst never reach SQLite: a burst has no
+ * `await`, so it commits atomically and nothing outside can tell the difference (output gates hold
+ * every response until the write is durable). That keeps an all-inline run at a handful of rows.
+ */
+import type { StoredMessage } from "../../src/pipeline/message";
+import type { RunErrorInfo, RunStatus, StepState, Surface } from "../../src/runs/protocol";
+import type { Sql } from "./sql";
+
+export interface WorkItem {
+  /** The idempotency key `<run id>/<step>/<message seq>`. */
+  key: string;
+  step: string;
+  /** The step that emitted the message, or null for the run's input. */
+  from: string | null;
+  message: StoredMessage;
+  attempt: number;
+  state: "pending" | "running";
+}
+
+export interface RunRow {
+  id: string;
+  pipeline: string;
+  status: RunStatus;
+  surface: Surface;
+  runName: string | null;
+  headers: Record<string, string>;
+  input: StoredMessage;
+  createdAt: number;
+  deadlineAt: number;
+  finishedAt: number | null;
+  expiresAt: number | null;
+  nextSeq: number;
+  nextMessage: number;
+  resultCount: number;
+  error: RunErrorInfo | null;
+  steps: Record<string, StepState>;
+  rowsWritten: number;
+}
+
+interface RunTableRow extends Record<string, SqlStorageValue> {
+  id: string;
+  pipeline: string;
+  status: string;
+  surface: string;
+  run_name: string | null;
+  headers: string;
+  input: string;
+  created_at: number;
+  deadline_at: number;
+  finished_at: number | null;
+  expires_at: number | null;
+  next_seq: number;
+  next_message: number;
+  result_count: number;
+  error: string | null;
+  steps: string;
+  rows_written: number;
+}
+
+interface WorkTableRow extends Record<string, SqlStorageValue> {
+  key: string;
+  step: string;
+  from_step: string | null;
+  message: string;
+  attempt: number;
+  state: string;
+}
+
+export class RunRecord {
+  /** Work items by key, as they stand in memory. */
+  readonly work = new Map<string, WorkItem>();
+  private readonly persistedWork = new Map<string, string>();
+  private inserted: boolean;
+
+  private constructor(readonly row: RunRow, inserted: boolean) {
+    this.inserted = inserted;
+  }
+
+  static create(row: RunRow): RunRecord {
+    return new RunRecord(row, false);
+  }
+
+  static load(sql: Sql): RunRecord | undefined {
+    const stored = sql.one<RunTableRow>("SELECT * FROM run WHERE singleton = 1");
+    if (!stored) return undefined;
+    const record = new RunRecord(
+      {
+        id: stored.id,
+        pipeline: stored.pipeline,
+        status: stored.status as RunStatus,
+        surface: stored.surface as Surface,
+        runName: stored.run_name,
+        headers: JSON.parse(stored.headers) as Record<string, string>,
+        input: JSON.parse(stored.input) as StoredMessage,
+        createdAt: stored.created_at,
+        deadlineAt: stored.deadline_at,
+        finishedAt: stored.finished_at,
+        expiresAt: stored.expires_at,
+        nextSeq: stored.next_seq,
+        nextMessage: stored.next_message,
+        resultCount: stored.result_count,
+        error: stored.error === null ? null : (JSON.parse(stored.error) as RunErrorInfo),
+        steps: JSON.parse(stored.steps) as Record<string, StepState>,
+        rowsWritten: stored.rows_written,
+      },
+      true,
+    );
+    for (const w of sql.all<WorkTableRow>("SELECT * FROM work")) {
+      const item: WorkItem = {
+        key: w.key,
+        step: w.step,
+        from: w.from_step,
+        message: JSON.parse(w.message) as StoredMessage,
+        attempt: w.attempt,
+        state: w.state === "running" ? "running" : "pending",
+      };
+      record.work.set(item.key, item);
+      record.persistedWork.set(item.key, workFingerprint(item));
+    }
+    return record;
+  }
+
+  get terminal(): boolean {
+    return this.row.status !== "running";
+  }
+
+  nextSeq(): number {
+    return this.row.nextSeq++;
+  }
+
+  /** Writes the run row and the difference between in-memory and stored work items. */
+  save(sql: Sql): void {
+    for (const [key] of this.persistedWork) {
+      if (!this.work.has(key)) {
+        sql.run("DELETE FROM work WHERE key = ?", key);
+        this.persistedWork.delete(key);
+      }
+    }
+    for (const item of this.work.values()) {
+      const fingerprint = workFingerprint(item);
+      if (this.persistedWork.get(item.key) === fingerprint) continue;
+      sql.run(
+        `INSERT INTO work (key, step, from_step, message, attempt, state) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET attempt = excluded.attempt, state = excluded.state`,
+        item.key,
+        item.step,
+        item.from,
+        JSON.stringify(item.message),
+        item.attempt,
+        item.state,
+      );
+      this.persistedWork.set(item.key, fingerprint);
+    }
+    const r = this.row;
+    // The row counts its own write, so the figure it stores is final once the run is.
+    r.rowsWritten = sql.rowsWritten + 1;
+    const values = [
+      r.id, r.pipeline, r.status, r.surface, r.runName, JSON.stringify(r.headers), JSON.stringify(r.input),
+      r.createdAt, r.deadlineAt, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
+      r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
+    ];
+    if (this.inserted) {
+      sql.run(
+        `UPDATE run SET status = ?, finished_at = ?, expires_at = ?, next_seq = ?, next_message = ?,
+         result_count = ?, error = ?, steps = ?, rows_written = ? WHERE singleton = 1`,
+        r.status, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
+        r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
+      );
+    } else {
+      sql.run(
+        `INSERT INTO run (singleton, id, pipeline, status, surface, run_name, headers, input, created_at,
+         deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps, rows_written)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ...values,
+      );
+      this.inserted = true;
+    }
+  }
+}
+
+function workFingerprint(item: WorkItem): string {
+  return `${item.attempt}:${item.state}`;
+}

@@ -1,0 +1,106 @@
+/**
+ * Live SSE subscribers of one run: replay from the event log, then fan-out of new events, a
+ * heartbeat on idle streams, and dropping subscribers whose writes fail (a disconnect is noticed
+ * on a later write: reference/cloudflare-platform.md, probe 2c).
+ */
+import { SSE_HEARTBEAT } from "../../src/sse/frame";
+import { isTerminalEvent, type StreamFormat } from "../../src/sse/formats";
+import type { ResultItem, RunEvent } from "../../src/runs/protocol";
+
+interface Subscriber {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  format: StreamFormat;
+}
+
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+} as const;
+
+const encoder = new TextEncoder();
+
+export class Subscribers {
+  private readonly live = new Set<Subscriber>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly heartbeatMs: number,
+    private readonly resultOf: (index: number) => ResultItem | undefined,
+  ) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Opens a stream: the preamble, then every event after `afterSeq` from `history`, then live
+   * events until the terminal one. Returns null when a resumed stream would carry nothing more.
+   */
+  open(format: StreamFormat, history: RunEvent[], options: { finished: boolean; resumed: boolean }): Response | null {
+    const frames = history.map((event) => this.frame(format, event)).filter((f): f is string => f !== null);
+    // A client that resumes a finished run and has seen everything gets 204, which tells an
+    // EventSource to stop reconnecting (WHATWG HTML §9.2.3).
+    if (options.finished && options.resumed && frames.length === 0) return null;
+
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const subscriber: Subscriber = { writer: writable.getWriter(), format };
+    const preamble = format.preamble();
+    if (preamble) this.write(subscriber, preamble);
+    for (const frame of frames) this.write(subscriber, frame);
+    if (options.finished) {
+      this.close(subscriber);
+    } else {
+      this.live.add(subscriber);
+      this.startHeartbeat();
+    }
+    return new Response(readable, { headers: SSE_HEADERS });
+  }
+
+  /** Sends one event to every subscriber; after a terminal event, closes every stream. */
+  publish(event: RunEvent): void {
+    if (this.live.size === 0) return;
+    for (const subscriber of this.live) {
+      const frame = this.frame(subscriber.format, event);
+      if (frame !== null) this.write(subscriber, frame);
+    }
+    if (isTerminalEvent(event)) {
+      for (const subscriber of this.live) this.close(subscriber);
+    }
+  }
+
+  private frame(format: StreamFormat, event: RunEvent): string | null {
+    const index = event.type === "result" && typeof event.data?.index === "number" ? event.data.index : undefined;
+    return format.render(event, index === undefined ? undefined : this.resultOf(index));
+  }
+
+  private write(subscriber: Subscriber, text: string): void {
+    subscriber.writer.write(encoder.encode(text)).catch(() => this.drop(subscriber));
+  }
+
+  private close(subscriber: Subscriber): void {
+    this.live.delete(subscriber);
+    subscriber.writer.close().catch(() => undefined);
+    this.stopHeartbeatIfIdle();
+  }
+
+  private drop(subscriber: Subscriber): void {
+    if (!this.live.delete(subscriber)) return;
+    subscriber.writer.abort().catch(() => undefined);
+    this.stopHeartbeatIfIdle();
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat !== undefined) return;
+    this.heartbeat = setInterval(() => {
+      for (const subscriber of this.live) this.write(subscriber, SSE_HEARTBEAT);
+    }, this.heartbeatMs);
+  }
+
+  private stopHeartbeatIfIdle(): void {
+    if (this.live.size === 0 && this.heartbeat !== undefined) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
+  }
+}

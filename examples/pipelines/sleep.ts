@@ -1,0 +1,36 @@
+/**
+ * `sleep`: one step that waits `ms` milliseconds, then emits `{"slept": ms}`. Its request timeout is
+ * 2 s, so a sync call with `ms` ≥ 2000 answers 408 while the run goes on: the pipeline that exercises
+ * timeouts, fetch-after-timeout, heartbeats and recovery after eviction.
+ */
+import { z } from "zod";
+import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+
+export const MAX_SLEEP_MS = 60_000;
+
+const sleepInput = z.strictObject({ ms: z.number().int().min(0).max(MAX_SLEEP_MS) });
+
+export const sleep: StepFunction = async (message, context) => {
+  const { ms } = sleepInput.parse(message.value);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    context.signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new Error("sleep was interrupted"));
+    });
+  });
+  return { value: { slept: ms } };
+};
+
+export default definePipeline({
+  name: "sleep",
+  version: "1",
+  description: "Waits the given number of milliseconds, then answers.",
+  input: sleepInput,
+  requestTimeoutSeconds: 2,
+  steps: [
+    { name: "sleep", kind: "inline", run: sleep },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "sleep", to: "out" }],
+});

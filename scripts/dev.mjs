@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm run dev`: serves the example pipelines on http://127.0.0.1:8787 with `wrangler dev`, all
+// bindings embedded in workerd (no account, no network). Any EDGESERVE_* environment variable
+// overrides the wrangler.toml var of the same name, e.g.
+//   EDGESERVE_REQUEST_TIMEOUT_SECONDS=5 npm run dev
+// Extra arguments are passed on to wrangler (e.g. `npm run dev -- --port 8788`).
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+const require = createRequire(import.meta.url);
+const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+
+const overrides = Object.entries(process.env)
+  .filter(([name]) => name.startsWith("EDGESERVE_") && name !== "EDGESERVE_AUTH_TOKENS")
+  .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
+
+const args = [wrangler, "dev", "--ip", "127.0.0.1", "--port", "8787", ...overrides, ...process.argv.slice(2)];
+const child = spawn(process.execPath, args, { stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

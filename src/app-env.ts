@@ -1,0 +1,19 @@
+/** The Hono environment of the Worker: bindings and the variables middleware sets per request. */
+import type { Pipeline } from "./pipeline/graph";
+import type { Surface } from "./runs/protocol";
+import type { Settings } from "./settings";
+
+export interface AppVariables {
+  settings: Settings;
+  /** Which surface's error shape to answer with. */
+  surface: Surface;
+  pipeline: Pipeline;
+  /** The run id of this request: from the id header, or generated (UUIDv7). */
+  runId: string;
+  runIdGiven: boolean;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: AppVariables;
+}

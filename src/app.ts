@@ -1,0 +1,44 @@
+/**
+ * createApp(): the middleware order, the surfaces mounted at the root (default pipeline) and under
+ * `/pipelines/<name>`, and the single place errors are turned into responses.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env";
+import { ApiError, toApiError } from "./errors/api-error";
+import { errorResponse } from "./errors/error-response";
+import { securityHeaders } from "./middleware/security-headers";
+import { settingsMiddleware } from "./middleware/settings";
+import { healthRoutes } from "./routes/health";
+import { numaflowRoutes } from "./routes/numaflow";
+import type { Surface } from "./runs/protocol";
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(securityHeaders, settingsMiddleware);
+
+  app.route("/", healthRoutes());
+  const surfaces = numaflowRoutes();
+  app.route("/", surfaces);
+  app.route("/pipelines/:pipeline", surfaces);
+
+  app.notFound((c) => {
+    throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  });
+  app.onError((thrown, c) => {
+    const error = toApiError(thrown);
+    if (error.code === "internal_error" || error.code === "invalid_configuration" || error.code === "run_unavailable") {
+      console.error(`edgeserve ${c.req.method} ${new URL(c.req.url).pathname}: ${describe(error.cause ?? error)}`);
+    }
+    const surface: Surface = c.get("surface") ?? surfaceOfPath(new URL(c.req.url).pathname);
+    return errorResponse(error, surface);
+  });
+  return app;
+}
+
+function surfaceOfPath(path: string): Surface {
+  return path.includes("/v1/process/") ? "numaflow" : "native";
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

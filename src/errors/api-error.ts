@@ -1,0 +1,53 @@
+/**
+ * The one error class of edgeserve. Everything thrown on the request path is either an `ApiError`
+ * or is turned into one (`toApiError`) at the single `onError` handler, so no stack trace or
+ * internal message ever reaches a client.
+ */
+import { statusOf, type ErrorCode, type ErrorStatus } from "./codes";
+
+/** One problem with the input, shaped like a zod issue: where it is and what is wrong. */
+export interface ErrorDetail {
+  path: (string | number)[];
+  message: string;
+  code?: string;
+}
+
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  readonly code: ErrorCode;
+  readonly status: ErrorStatus;
+  readonly details: ErrorDetail[] | undefined;
+  /** Extra response headers, e.g. `Allow` on a 405. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.status = statusOf(code);
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Normalises any thrown value; unknown failures become `internal_error` with a generic message. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  return new ApiError("internal_error", "edgeserve hit an unexpected error; it has been logged.", {
+    cause: error,
+  });
+}
+
+/** Turns zod issues into error details without leaking zod's internals. */
+export function detailsFromIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string; code: string }[],
+): ErrorDetail[] {
+  return issues.map((issue) => ({
+    path: issue.path.map((part) => (typeof part === "number" ? part : String(part))),
+    message: issue.message,
+    code: issue.code,
+  }));
+}

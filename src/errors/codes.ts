@@ -1,0 +1,34 @@
+/**
+ * The closed set of error codes edgeserve answers with, and the HTTP status of each.
+ *
+ * The table is a `Record` over every code, so adding a code without a status does not compile.
+ * Codes are part of the public contract: never rename one, only add.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  malformed_json: 400,
+  invalid_input: 400,
+  invalid_run_id: 400,
+  unauthorized: 401,
+  route_not_found: 404,
+  pipeline_not_found: 404,
+  run_not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
+  run_id_in_use: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  run_failed: 500,
+  run_timeout: 500,
+  invalid_configuration: 500,
+  internal_error: 500,
+  run_unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+export function statusOf(code: ErrorCode): ErrorStatus {
+  return ERROR_STATUS[code];
+}

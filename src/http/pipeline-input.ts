@@ -1,0 +1,49 @@
+/**
+ * Turns a request body into a pipeline's input message: UTF-8 → JSON → the pipeline's zod schema.
+ * Every failure is a 400 that says what was wrong; no run starts on bad input.
+ */
+import { ApiError, detailsFromIssues } from "../errors/api-error";
+import type { Pipeline } from "../pipeline/graph";
+import { storeMessage, type JsonValue, type StoredMessage } from "../pipeline/message";
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): StoredMessage {
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    throw new ApiError("malformed_json", "the request body is not valid UTF-8");
+  }
+  if (text.trim() === "") {
+    throw new ApiError("malformed_json", `the request body is empty; pipeline '${pipeline.name}' expects a JSON document`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? `: ${error.message}` : "";
+    throw new ApiError("malformed_json", `the request body is not valid JSON${reason}`);
+  }
+  return validatePipelineInput(pipeline, json);
+}
+
+/** Validates an already-parsed value against the pipeline's input schema. */
+export function validatePipelineInput(pipeline: Pipeline, json: unknown): StoredMessage {
+  const parsed = pipeline.definition.input.safeParse(json);
+  if (!parsed.success) {
+    throw new ApiError("invalid_input", `the input does not match pipeline '${pipeline.name}''s input schema`, {
+      details: detailsFromIssues(parsed.error.issues),
+    });
+  }
+  return storeMessage({ value: parsed.data as JsonValue, tags: [], keys: [] });
+}
+
+/** Request headers a step may read; credentials are never handed to pipeline code. */
+export function forwardedHeaders(headers: Headers): Record<string, string> {
+  const forwarded: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    if (name !== "authorization" && name !== "cookie") forwarded[name] = value;
+  });
+  return forwarded;
+}

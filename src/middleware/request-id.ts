@@ -1,0 +1,30 @@
+/**
+ * The request id (the run id): taken from the configured id header (Numaflow's `msgIDHeaderKey`,
+ * default `X-Numaflow-Id`) or generated as a UUIDv7. Numaflow rejects a literal `X-Numaflow-Id`
+ * containing `.` with 400 before auth runs; edgeserve does the same, in its JSON error shape.
+ */
+import { createMiddleware } from "hono/factory";
+import { v7 as uuidv7 } from "uuid";
+import type { AppEnv } from "../app-env";
+import { ApiError } from "../errors/api-error";
+import { RUN_ID_MAX_LENGTH, runIdProblem } from "../runs/run-id";
+
+export const requestId = createMiddleware<AppEnv>(async function requestId(c, next) {
+  const numaflowId = c.req.header("x-numaflow-id");
+  if (numaflowId !== undefined && numaflowId.includes(".")) {
+    throw new ApiError("invalid_run_id", `Header-ID should not contain '.', found ${numaflowId}`);
+  }
+  const given = c.req.header(c.var.settings.EDGESERVE_ID_HEADER);
+  if (given !== undefined) {
+    const problem = runIdProblem(given);
+    if (problem) throw new ApiError("invalid_run_id", `${c.var.settings.EDGESERVE_ID_HEADER} ${problem}`);
+    c.set("runId", given);
+    c.set("runIdGiven", true);
+  } else {
+    c.set("runId", uuidv7());
+    c.set("runIdGiven", false);
+  }
+  await next();
+});
+
+export { RUN_ID_MAX_LENGTH };

@@ -1,0 +1,85 @@
+/**
+ * The pipeline model: steps, edges and settings, and the zod schema that validates a definition
+ * before it is served. Pure module: no platform imports.
+ */
+import { z } from "zod";
+import type { JsonValue, Message, MessageValue } from "./message";
+
+/** What a step may see besides its input message. */
+export interface StepContext {
+  runId: string;
+  pipeline: string;
+  step: string;
+  /** The request headers the run was started with (without `Authorization`). */
+  headers: Readonly<Record<string, string>>;
+  /** Aborted when the run is cancelled or times out; long steps should pass it on. */
+  signal: AbortSignal;
+}
+
+/** One message a step emits. `value` is required; tags and keys default to none. */
+export interface Emit {
+  value: MessageValue;
+  tags?: readonly string[];
+  keys?: readonly string[];
+}
+
+/** A step returns zero (`null`, `[]`), one or many messages: filter, map and flat-map alike. */
+export type StepReturn = Emit | readonly Emit[] | null | undefined;
+
+export type StepFunction = (message: Message, context: StepContext) => StepReturn | Promise<StepReturn>;
+
+const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+const name = (what: string) =>
+  z.string().regex(NAME_PATTERN, `${what} must be lower-case letters, digits and '-', starting with a letter`);
+
+export const edgeConditionSchema = z.strictObject({
+  operator: z.enum(["any", "all", "none"]),
+  tags: z.array(z.string().min(1)).min(1, "conditions.tags must list at least one tag"),
+});
+export type EdgeCondition = z.infer<typeof edgeConditionSchema>;
+
+export const edgeSchema = z.strictObject({
+  from: name("edge.from"),
+  to: name("edge.to"),
+  conditions: edgeConditionSchema.optional(),
+});
+export type EdgeDefinition = z.infer<typeof edgeSchema>;
+
+const inlineStepSchema = z.strictObject({
+  name: name("step name"),
+  kind: z.literal("inline"),
+  run: z.custom<StepFunction>((v) => typeof v === "function", "inline steps need a function in `run`"),
+  /** Per-invocation limit; a step that takes longer fails the run. */
+  timeoutSeconds: z.number().positive().max(3600).optional(),
+});
+
+const sinkStepSchema = z.strictObject({
+  name: name("step name"),
+  kind: z.literal("sink"),
+});
+
+export const stepSchema = z.discriminatedUnion("kind", [inlineStepSchema, sinkStepSchema]);
+export type StepDefinition = z.infer<typeof stepSchema>;
+export type InlineStepDefinition = z.infer<typeof inlineStepSchema>;
+
+export const pipelineSchema = z.strictObject({
+  name: name("pipeline name"),
+  version: z.string().min(1).default("1"),
+  description: z.string().default(""),
+  /** Validates the request body (parsed as JSON) before any run starts. */
+  input: z.custom<z.ZodType<JsonValue>>((v) => v instanceof z.ZodType, "input must be a zod schema"),
+  steps: z.array(stepSchema).min(1),
+  edges: z.array(edgeSchema),
+  /** How long a sync call waits before answering 408; the run goes on. */
+  requestTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
+  /** How long a run may take in all before it fails with `run_timeout`. */
+  runTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+});
+
+export type PipelineDefinition = z.input<typeof pipelineSchema>;
+export type ParsedPipelineDefinition = z.output<typeof pipelineSchema>;
+
+/** Identity helper that types a pipeline definition where it is written. */
+export function definePipeline(definition: PipelineDefinition): PipelineDefinition {
+  return definition;
+}

@@ -1,0 +1,127 @@
+/**
+ * The step graph: validation of a definition's shape (missing steps, cycles, sinks) and the routing
+ * of a step's output messages along its edges. Pure module: no platform imports.
+ */
+import { pipelineSchema, type EdgeCondition, type EdgeDefinition, type ParsedPipelineDefinition, type PipelineDefinition, type StepDefinition } from "./definition";
+import { DROP_TAG, type Message } from "./message";
+
+export class PipelineDefinitionError extends Error {
+  override readonly name = "PipelineDefinitionError";
+}
+
+export interface Pipeline {
+  readonly definition: ParsedPipelineDefinition;
+  readonly name: string;
+  /** Steps that receive the run's input: those no edge leads to. */
+  readonly entrySteps: readonly string[];
+  step(name: string): StepDefinition;
+  outEdges(step: string): readonly EdgeDefinition[];
+  /** Steps in a stable topological order (for listings and status). */
+  readonly order: readonly string[];
+}
+
+/** Where a routed message goes next. */
+export interface Delivery {
+  from: string;
+  to: string;
+  message: Message;
+}
+
+/** Validates a definition and builds its graph; throws `PipelineDefinitionError` naming the fault. */
+export function compilePipeline(input: PipelineDefinition): Pipeline {
+  const parsed = pipelineSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? issue.path.join(".") : "";
+    throw new PipelineDefinitionError(
+      `pipeline '${String(input.name)}': ${where ? `${where}: ` : ""}${issue?.message ?? "invalid definition"}`,
+    );
+  }
+  const definition = parsed.data;
+  const fail = (message: string): never => {
+    throw new PipelineDefinitionError(`pipeline '${definition.name}': ${message}`);
+  };
+
+  const steps = new Map<string, StepDefinition>();
+  for (const step of definition.steps) {
+    if (steps.has(step.name)) fail(`step '${step.name}' is defined twice`);
+    steps.set(step.name, step);
+  }
+  const out = new Map<string, EdgeDefinition[]>([...steps.keys()].map((n) => [n, []]));
+  const inDegree = new Map<string, number>([...steps.keys()].map((n) => [n, 0]));
+  definition.edges.forEach((edge, i) => {
+    if (!steps.has(edge.from)) fail(`edges[${i}].from names step '${edge.from}', which is not defined`);
+    if (!steps.has(edge.to)) fail(`edges[${i}].to names step '${edge.to}', which is not defined`);
+    if (steps.get(edge.from)?.kind === "sink") fail(`edges[${i}] leaves sink '${edge.from}'; a sink ends the pipeline`);
+    out.get(edge.from)?.push(edge);
+    inDegree.set(edge.to, (inDegree.get(edge.to) ?? 0) + 1);
+  });
+
+  const entrySteps = [...steps.keys()].filter((n) => inDegree.get(n) === 0);
+  if (entrySteps.length === 0) fail("no entry step: every step has an incoming edge, so the graph has a cycle");
+  for (const entry of entrySteps) {
+    if (steps.get(entry)?.kind === "sink") fail(`sink '${entry}' has no incoming edge`);
+  }
+
+  // Kahn's algorithm: a topological order exists exactly when the graph has no cycle.
+  const remaining = new Map(inDegree);
+  const queue = [...entrySteps];
+  const order: string[] = [];
+  while (queue.length > 0) {
+    const current = queue.shift() as string;
+    order.push(current);
+    for (const edge of out.get(current) ?? []) {
+      const left = (remaining.get(edge.to) ?? 0) - 1;
+      remaining.set(edge.to, left);
+      if (left === 0) queue.push(edge.to);
+    }
+  }
+  if (order.length !== steps.size) {
+    const cyclic = [...steps.keys()].filter((n) => !order.includes(n));
+    fail(`the edges form a cycle through ${cyclic.map((n) => `'${n}'`).join(", ")}`);
+  }
+  if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served");
+  for (const [stepName, step] of steps) {
+    if (step.kind !== "sink" && (out.get(stepName) ?? []).length === 0) {
+      fail(`step '${stepName}' has no outgoing edge; connect it to a sink`);
+    }
+  }
+
+  return {
+    definition,
+    name: definition.name,
+    entrySteps,
+    order,
+    step(stepName) {
+      const step = steps.get(stepName);
+      if (!step) throw new PipelineDefinitionError(`pipeline '${definition.name}' has no step '${stepName}'`);
+      return step;
+    },
+    outEdges: (stepName) => out.get(stepName) ?? [],
+  };
+}
+
+/** Whether a message with `tags` may pass an edge guarded by `condition` (Numaflow's and/or/not). */
+export function conditionAllows(condition: EdgeCondition | undefined, tags: readonly string[]): boolean {
+  if (!condition) return true;
+  switch (condition.operator) {
+    case "any":
+      return condition.tags.some((t) => tags.includes(t));
+    case "all":
+      return condition.tags.every((t) => tags.includes(t));
+    case "none":
+      return !condition.tags.some((t) => tags.includes(t));
+  }
+}
+
+/** Sends each output of `from` along every edge whose condition its tags satisfy. */
+export function routeOutputs(pipeline: Pipeline, from: string, outputs: readonly Message[]): Delivery[] {
+  const deliveries: Delivery[] = [];
+  for (const message of outputs) {
+    if (message.tags.includes(DROP_TAG)) continue;
+    for (const edge of pipeline.outEdges(from)) {
+      if (conditionAllows(edge.conditions, message.tags)) deliveries.push({ from, to: edge.to, message });
+    }
+  }
+  return deliveries;
+}

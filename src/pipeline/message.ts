@@ -1,0 +1,62 @@
+/**
+ * Messages: what flows along the edges of a pipeline. A message carries a value (JSON, or raw bytes
+ * when a step deals in bytes), optional keys (used to address per-key state) and tags (used by
+ * edge conditions). Pure module: no platform imports.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type MessageValue = JsonValue | Uint8Array;
+
+export interface Message {
+  value: MessageValue;
+  tags: readonly string[];
+  keys: readonly string[];
+}
+
+/** A tag that drops a message instead of routing it, as Numaflow's `U+005C__DROP__`. */
+export const DROP_TAG = "\\__DROP__";
+
+const encoder = new TextEncoder();
+
+/** The bytes a message's value stands for on the wire: raw bytes as they are, JSON as UTF-8 text. */
+export function valueToBytes(value: MessageValue): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  return encoder.encode(JSON.stringify(value));
+}
+
+/** The content type that goes with `valueToBytes`. */
+export function valueContentType(value: MessageValue): string {
+  return value instanceof Uint8Array ? "application/octet-stream" : "application/json";
+}
+
+/** A message in a form that JSON (and so SQLite text) can hold; bytes travel as base64. */
+export type StoredMessage =
+  | { v: JsonValue; t?: string[]; k?: string[] }
+  | { b: string; t?: string[]; k?: string[] };
+
+export function storeMessage(message: Message): StoredMessage {
+  const tags = message.tags.length > 0 ? { t: [...message.tags] } : {};
+  const keys = message.keys.length > 0 ? { k: [...message.keys] } : {};
+  if (message.value instanceof Uint8Array) return { b: bytesToBase64(message.value), ...tags, ...keys };
+  return { v: message.value, ...tags, ...keys };
+}
+
+export function loadMessage(stored: StoredMessage): Message {
+  const value = "b" in stored ? base64ToBytes(stored.b) : stored.v;
+  return { value, tags: stored.t ?? [], keys: stored.k ?? [] };
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+export function base64ToBytes(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

@@ -1,0 +1,99 @@
+/**
+ * RunClient: the one place that maps (pipeline, run id) to a Run object stub, and that knows how
+ * to recover when a call to a run is cut by an eviction or a deploy (retry idempotent calls with a
+ * new stub, as Cloudflare's Durable Object error guidance says).
+ */
+import type { RunObject } from "../../durable-objects/run/run-object";
+import { ApiError } from "../errors/api-error";
+import type {
+  MessagePath,
+  RunSnapshot,
+  StartAndWaitOutcome,
+  StartRunOutcome,
+  StartRunRequest,
+  WaitOutcome,
+} from "./protocol";
+
+/** Attempts for an idempotent call whose object was reset under it. */
+const IDEMPOTENT_CALL_ATTEMPTS = 3;
+const RETRY_BASE_DELAY_MS = 50;
+
+export class RunClient {
+  constructor(
+    private readonly namespace: DurableObjectNamespace<RunObject>,
+    readonly pipeline: string,
+    readonly runId: string,
+  ) {}
+
+  private stub(): DurableObjectStub<RunObject> {
+    return this.namespace.get(this.namespace.idFromName(`${this.pipeline}:${this.runId}`));
+  }
+
+  start(request: StartRunRequest): Promise<StartRunOutcome> {
+    return this.stub().start(request);
+  }
+
+  /** Starts and waits in one round trip; if the object is reset while waiting, waits again. */
+  async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      return await this.stub().startAndWait(request, timeoutMs);
+    } catch (error) {
+      if (!isRetryable(error)) throw unavailable(error);
+      const outcome = await this.wait(Math.max(0, deadline - Date.now()));
+      if (!outcome.found) throw unavailable(error);
+      return { started: true, snapshot: outcome.snapshot };
+    }
+  }
+
+  wait(timeoutMs: number): Promise<WaitOutcome> {
+    const deadline = Date.now() + timeoutMs;
+    return this.idempotent((stub) => stub.wait(Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>);
+  }
+
+  describe(): Promise<WaitOutcome> {
+    return this.idempotent((stub) => stub.describe() as Promise<WaitOutcome>);
+  }
+
+  messagePath(): Promise<MessagePath> {
+    return this.idempotent((stub) => stub.messagePath() as Promise<MessagePath>);
+  }
+
+  /** Opens the run's event stream in the given surface format, resuming after `lastEventId`. */
+  events(format: "numaflow" | "native", lastEventId: string | null): Promise<Response> {
+    const headers = new Headers();
+    if (lastEventId !== null) headers.set("last-event-id", lastEventId);
+    return this.idempotent((stub) => stub.fetch(`https://run.internal/events?format=${format}`, { headers }));
+  }
+
+  private async idempotent<T>(call: (stub: DurableObjectStub<RunObject>) => Promise<T>): Promise<T> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < IDEMPOTENT_CALL_ATTEMPTS; attempt++) {
+      try {
+        return await call(this.stub());
+      } catch (error) {
+        lastError = error;
+        if (!isRetryable(error)) break;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_BASE_DELAY_MS * 2 ** attempt));
+      }
+    }
+    throw unavailable(lastError);
+  }
+}
+
+export type { RunSnapshot };
+
+/** A reset object (eviction, deploy, `ctx.abort`) is worth one more try; an overloaded one is not. */
+function isRetryable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const flags = error as { retryable?: unknown; overloaded?: unknown; remote?: unknown };
+  if (flags.overloaded === true) return false;
+  if (flags.retryable === true) return true;
+  // An exception thrown by the object's own code is `remote`; a reset object (eviction, `ctx.abort`)
+  // rejects without either flag locally (reference/cloudflare-platform.md, probe 6).
+  return flags.remote !== true && flags.retryable === undefined;
+}
+
+function unavailable(cause: unknown): ApiError {
+  return new ApiError("run_unavailable", "the run could not be reached; retry the request shortly", { cause });
+}

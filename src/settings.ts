@@ -1,0 +1,53 @@
+/**
+ * Deployment-wide settings: every one is an `EDGESERVE_*` var in wrangler.toml (secrets aside),
+ * validated once per isolate with errors that name the setting. `npm run dev` lets an environment
+ * variable of the same name override the var (scripts/dev.mjs passes it on with `--var`).
+ */
+import { z } from "zod";
+import { ApiError } from "./errors/api-error";
+
+/** Numaflow caps the SSE keep-alive nowhere; edgeserve promises a heartbeat at least every 15 s. */
+export const MAX_SSE_HEARTBEAT_SECONDS = 15;
+
+const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const settingsSchema = z.object({
+  /** The pipeline served at the root (`/v1/process/*`, `/invoke`, …). */
+  EDGESERVE_DEFAULT_PIPELINE: z.string().min(1).default("word-stats"),
+  /** How long a sync call waits before answering 408 (Numaflow's `requestTimeoutSeconds`, default 120). */
+  EDGESERVE_REQUEST_TIMEOUT_SECONDS: seconds(1, 3600).default(120),
+  /** How long a run may take in all before it fails (ZenML's default timeout is 300 s). */
+  EDGESERVE_RUN_TIMEOUT_SECONDS: seconds(1, 86_400).default(300),
+  /** How long a finished run's id stays reserved and its result fetchable. */
+  EDGESERVE_RETENTION_SECONDS: seconds(1, 30 * 86_400).default(86_400),
+  /** Request bodies over this answer 413 (Numaflow: axum's 2 MiB default). */
+  EDGESERVE_MAX_BODY_BYTES: z.coerce.number().int().min(1).max(100 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Interval of `: ping` comments on idle SSE streams. */
+  EDGESERVE_SSE_HEARTBEAT_SECONDS: seconds(1, MAX_SSE_HEARTBEAT_SECONDS).default(MAX_SSE_HEARTBEAT_SECONDS),
+  /** How long pending work may sit without progress before the Run object's alarm re-drives it. */
+  EDGESERVE_WATCHDOG_SECONDS: seconds(1, 3600).default(10),
+  /** The request-id header (Numaflow's `msgIDHeaderKey`). */
+  EDGESERVE_ID_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Numaflow-Id"),
+  /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
+  EDGESERVE_AUTH_TOKENS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0)),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+const cache = new WeakMap<object, Settings>();
+
+/** Reads and validates the settings from a Worker or Durable Object `env`; cached per env object. */
+export function loadSettings(env: object): Settings {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ApiError("invalid_configuration", `edgeserve is misconfigured: ${problems}`);
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
+}

@@ -3,12 +3,21 @@
  * Run objects (execution) look pipelines up here, so they always agree on a definition.
  */
 import { examplePipelines } from "../examples/pipelines/index";
-import { compilePipeline, type Pipeline } from "./pipeline/graph";
+import type { PipelineDefinition } from "./pipeline/definition";
+import { compilePipeline, PipelineDefinitionError, type Pipeline } from "./pipeline/graph";
 
 const pipelines = new Map<string, Pipeline>();
-for (const definition of examplePipelines) {
+for (const definition of examplePipelines) registerPipeline(definition);
+
+/**
+ * Adds a pipeline to this isolate's catalog (the test suite adds pipelines that fail on purpose).
+ * Throws `PipelineDefinitionError` if the definition is invalid or the name is taken.
+ */
+export function registerPipeline(definition: PipelineDefinition): Pipeline {
   const pipeline = compilePipeline(definition);
+  if (pipelines.has(pipeline.name)) throw new PipelineDefinitionError(`pipeline '${pipeline.name}' is already registered`);
   pipelines.set(pipeline.name, pipeline);
+  return pipeline;
 }
 
 export function findPipeline(name: string): Pipeline | undefined {

@@ -77,8 +77,7 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     }
   }
   if (order.length !== steps.size) {
-    const cyclic = [...steps.keys()].filter((n) => !order.includes(n));
-    fail(`the edges form a cycle through ${cyclic.map((n) => `'${n}'`).join(", ")}`);
+    fail(`the edges form a cycle through ${stepsOnCycles(out, order).map((n) => `'${n}'`).join(", ")}`);
   }
   if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served");
   for (const [stepName, step] of steps) {
@@ -99,6 +98,22 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     },
     outEdges: (stepName) => out.get(stepName) ?? [],
   };
+}
+
+/** The steps Kahn's algorithm left over, less those that merely lead out of a cycle. */
+function stepsOnCycles(out: Map<string, EdgeDefinition[]>, ordered: readonly string[]): string[] {
+  const left = new Set([...out.keys()].filter((n) => !ordered.includes(n)));
+  let pruned = true;
+  while (pruned) {
+    pruned = false;
+    for (const n of left) {
+      if (!(out.get(n) ?? []).some((e) => left.has(e.to))) {
+        left.delete(n);
+        pruned = true;
+      }
+    }
+  }
+  return [...left];
 }
 
 /** Whether a message with `tags` may pass an edge guarded by `condition` (Numaflow's and/or/not). */

@@ -1,0 +1,64 @@
+/**
+ * Pipelines that exist only in tests: they fail, fan out and fan in on purpose. Registered in the
+ * test isolate's catalog by `test/setup.ts`; the Run objects of the tests share that isolate.
+ */
+import { z } from "zod";
+import { registerPipeline } from "../../src/catalog";
+import { definePipeline } from "../../src/pipeline/definition";
+
+const failInput = z.strictObject({ fail: z.boolean(), waitMs: z.number().int().min(0).optional() });
+
+export const failing = definePipeline({
+  name: "test-failing",
+  input: failInput,
+  steps: [
+    { name: "check", kind: "inline", run: (m) => ({ value: m.value }) },
+    {
+      name: "explode",
+      kind: "inline",
+      run: async (m) => {
+        const { fail, waitMs } = failInput.parse(m.value);
+        if (waitMs) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        if (fail) throw new Error("exploded on purpose");
+        return { value: { ok: true } };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "check", to: "explode" },
+    { from: "explode", to: "out" },
+  ],
+});
+
+const numbersInput = z.strictObject({ n: z.number().int().min(0).max(50) });
+
+/** Fans out to two branches (`double`, and `keep` for even numbers only) that fan in to the sink. */
+export const fanout = definePipeline({
+  name: "test-fanout",
+  input: numbersInput,
+  steps: [
+    {
+      name: "spread",
+      kind: "inline",
+      run: (m) => {
+        const { n } = numbersInput.parse(m.value);
+        return Array.from({ length: n }, (_, i) => ({ value: i, tags: [i % 2 === 0 ? "even" : "odd"] }));
+      },
+    },
+    { name: "double", kind: "inline", run: async (m) => ({ value: (m.value as number) * 2 }) },
+    { name: "keep", kind: "inline", run: (m) => ({ value: m.value }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "spread", to: "double" },
+    { from: "spread", to: "keep", conditions: { operator: "all", tags: ["even"] } },
+    { from: "double", to: "out" },
+    { from: "keep", to: "out" },
+  ],
+});
+
+export function registerTestPipelines(): void {
+  registerPipeline(failing);
+  registerPipeline(fanout);
+}

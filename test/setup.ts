@@ -1,0 +1,3 @@
+import { registerTestPipelines } from "./helpers/test-pipelines";
+
+registerTestPipelines();

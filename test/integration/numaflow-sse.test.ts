@@ -1,0 +1,97 @@
+/**
+ * Numaflow's SSE route through the Worker in workerd: start-and-stream with POST, subscribing to an
+ * existing run, event ids, `Last-Event-ID` resume and late subscribers. GET with a body can only be
+ * sent over real HTTP, so it is covered in test/e2e; heartbeat timing is covered there too.
+ */
+import { describe, it } from "vitest";
+import { call, post } from "../helpers/http";
+import { readSse } from "../helpers/sse";
+import { uniqueId } from "../helpers/unique";
+
+describe("POST /v1/process/sse", () => {
+  it("starts a run and streams each result as a data event with an id, then closes", async ({ expect }) => {
+    const id = uniqueId("sse");
+    const res = await post("/pipelines/sentences/v1/process/sse", { text: "One. Two? Three" }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    expect(res.headers.get("x-numaflow-id")).toBe(id);
+    const read = await readSse(res);
+    expect(read.closed).toBe(true);
+    expect(read.events).toHaveLength(3);
+    expect(read.events.every((e) => e.event === undefined && e.id !== undefined)).toBe(true);
+    const sentences = read.events.map((e) => (JSON.parse(e.data) as { sentence: string }).sentence).sort();
+    expect(sentences).toEqual(["One.", "TWO?", "Three"]);
+  });
+
+  it("rejects a second stream with the same id with 409 and starts nothing", async ({ expect }) => {
+    const id = uniqueId("sse-dup");
+    await readSse(await post("/v1/process/sse", { text: "a" }, { "X-Numaflow-Id": id }));
+    const again = await post("/v1/process/sse", { text: "b" }, { "X-Numaflow-Id": id });
+    expect(again.status).toBe(409);
+  });
+
+  it("answers 400 for a body that fails the pipeline's input schema, before any run", async ({ expect }) => {
+    const id = uniqueId("sse-bad");
+    const res = await post("/v1/process/sse", { text: 5 }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(400);
+    expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(404);
+  });
+});
+
+describe("subscribing to an existing run", () => {
+  it("gives a subscriber that arrives after the run finished the whole stream, then the close", async ({ expect }) => {
+    const id = uniqueId("late");
+    await post("/pipelines/sentences/v1/process/sync", { text: "A. B. C." }, { "X-Numaflow-Id": id });
+    const late = await readSse(await call(`/pipelines/sentences/v1/process/sse?id=${id}`));
+    expect(late.closed).toBe(true);
+    expect(late.events.map((e) => (JSON.parse(e.data) as { index: number }).index).sort()).toEqual([0, 1, 2]);
+  });
+
+  it("subscribes by the id header as well as by ?id=", async ({ expect }) => {
+    const id = uniqueId("late-header");
+    await post("/v1/process/async", { text: "x y" }, { "X-Numaflow-Id": id });
+    const read = await readSse(await call("/v1/process/sse", { headers: { "X-Numaflow-Id": id } }));
+    expect(read.events.map((e) => e.data)).toEqual(['{"words":2,"unique":2,"top":[["x",1],["y",1]]}']);
+  });
+
+  it("streams a running run live: nothing before its result, then the result and the close", async ({ expect }) => {
+    const id = uniqueId("live");
+    await post("/pipelines/sleep/v1/process/async", { ms: 400 }, { "X-Numaflow-Id": id });
+    const read = await readSse(await call(`/pipelines/sleep/v1/process/sse?id=${id}`));
+    expect(read.events.map((e) => e.data)).toEqual(['{"slept":400}']);
+    expect(read.closed).toBe(true);
+  });
+
+  it("resumes after Last-Event-ID without losing or repeating a result", async ({ expect }) => {
+    const id = uniqueId("resume");
+    await post("/pipelines/sentences/v1/process/sync", { text: "A. B. C. D." }, { "X-Numaflow-Id": id });
+    const all = await readSse(await call(`/pipelines/sentences/v1/process/sse?id=${id}`));
+    const [first, second, ...rest] = all.events;
+    const resumed = await readSse(
+      await call(`/pipelines/sentences/v1/process/sse?id=${id}`, { headers: { "Last-Event-ID": second!.id! } }),
+    );
+    expect(resumed.events.map((e) => e.data)).toEqual(rest.map((e) => e.data));
+    expect(first!.id).not.toBe(second!.id);
+  });
+
+  it("answers 204 to a client that resumes a finished run having seen everything, so EventSource stops", async ({ expect }) => {
+    const id = uniqueId("seen-all");
+    await post("/v1/process/sync", { text: "done" }, { "X-Numaflow-Id": id });
+    const all = await readSse(await call(`/v1/process/sse?id=${id}`));
+    const last = all.events.at(-1)!;
+    const res = await call(`/v1/process/sse?id=${id}`, { headers: { "Last-Event-ID": last.id! } });
+    expect(res.status).toBe(204);
+  });
+
+  it("answers 404 when subscribing to an id that has no run", async ({ expect }) => {
+    const res = await call(`/v1/process/sse?id=${uniqueId("none")}`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error_code: "run_not_found" });
+  });
+
+  it("names a failure with a run_failed event before closing", async ({ expect }) => {
+    const read = await readSse(await post("/pipelines/test-failing/v1/process/sse", { fail: true }));
+    expect(read.events.map((e) => e.event)).toEqual(["run_failed"]);
+    expect(JSON.parse(read.events[0]!.data)).toMatchObject({ code: "run_failed", step: "explode" });
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * Bearer-token auth with tokens configured: the app is called with the real bindings plus a
+ * token setting (as a Worker secret would add it). Proves Numaflow's 401 (empty body), rotation
+ * with two valid tokens, and that the id check runs before auth.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, it } from "vitest";
+import { createApp } from "../../src/app";
+
+const app = createApp();
+const securedEnv = { ...env, EDGESERVE_AUTH_TOKENS: "first-token, second-token" };
+
+async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await app.fetch(new Request(`http://edgeserve.test${path}`, init), securedEnv, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const body = JSON.stringify({ text: "a" });
+
+describe("bearer auth", () => {
+  it("answers 401 with an empty body when the token is missing", async ({ expect }) => {
+    const res = await request("/v1/process/sync", { method: "POST", body });
+    expect(res.status).toBe(401);
+    expect(await res.text()).toBe("");
+  });
+
+  it("answers 401 for a wrong token, and never echoes it", async ({ expect }) => {
+    const res = await request("/v1/process/sync", { method: "POST", body, headers: { Authorization: "Bearer guess" } });
+    expect(res.status).toBe(401);
+    expect(JSON.stringify([...res.headers])).not.toContain("guess");
+  });
+
+  it("accepts every configured token, so a token can be rotated", async ({ expect }) => {
+    for (const token of ["first-token", "second-token"]) {
+      const res = await request("/v1/process/sync", { method: "POST", body, headers: { Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  it("requires a token on fetch, status and sse too", async ({ expect }) => {
+    for (const path of ["/v1/process/fetch?id=x", "/v1/process/status?id=x", "/v1/process/sse?id=x"]) {
+      expect((await request(path)).status).toBe(401);
+    }
+  });
+
+  it("checks the id before the token, as Numaflow does", async ({ expect }) => {
+    const res = await request("/v1/process/sync", { method: "POST", body, headers: { "X-Numaflow-Id": "a.b" } });
+    expect(res.status).toBe(400);
+  });
+
+  it("leaves the probes open", async ({ expect }) => {
+    expect((await request("/livez")).status).toBe(204);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * The Run object under faults, with the Vitest integration's tools: evictions before, during and
+ * after a step, the alarm watchdog (re-drive, deadline, retention) and storage left by probes.
+ * Proves that storage, not memory, is the source of truth. Does not cover queued or remote steps
+ * (they arrive with their own suites).
+ *
+ * An interruption in the middle of a step is made with `abortAllDurableObjects()`, which resets the
+ * object the way a crash or a deploy does. `evictDurableObject()` is used before and after steps:
+ * in the test runtime an evicted instance's pending timers still fire, so it cannot stand for the
+ * loss of an in-flight step (on Cloudflare an object with a pending timer is never hibernated).
+ */
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, it, vi } from "vitest";
+import type { RunEvent } from "../../src/runs/protocol";
+import { storeMessage } from "../../src/pipeline/message";
+import { bodyText, call, post } from "../helpers/http";
+import { readSse } from "../helpers/sse";
+import { uniqueId } from "../helpers/unique";
+
+function runStub(pipeline: string, id: string) {
+  return env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${id}`));
+}
+
+async function eventsOf(pipeline: string, id: string): Promise<RunEvent[]> {
+  const res = await runStub(pipeline, id).fetch("https://run.internal/events?format=native");
+  const read = await readSse(res);
+  return read.events.map((e) => JSON.parse(e.data) as RunEvent);
+}
+
+const sleepRequest = (id: string, ms: number, runTimeoutSeconds?: number) => ({
+  runId: id,
+  pipeline: "sleep",
+  input: storeMessage({ value: { ms }, tags: [], keys: [] }),
+  headers: {},
+  surface: "native" as const,
+  ...(runTimeoutSeconds ? { runTimeoutSeconds } : {}),
+});
+
+describe("eviction", () => {
+  it("re-drives an inline step that a reset interrupted, when the alarm runs", async ({ expect }) => {
+    const id = uniqueId("reset-during");
+    const stub = runStub("sleep", id);
+    expect(await stub.start(sleepRequest(id, 300))).toEqual({ started: true });
+    await abortAllDurableObjects();
+    // The step's timer died with the instance: the run is still running well after 300 ms.
+    // (A stub that saw its object reset stays broken, so each call after a reset takes a new one.)
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await runStub("sleep", id).describe()).toMatchObject({ found: true, snapshot: { status: "running" } });
+
+    expect(await runDurableObjectAlarm(runStub("sleep", id))).toBe(true);
+    await vi.waitFor(
+      async () => {
+        const res = await call(`/pipelines/sleep/v1/process/fetch?id=${id}`);
+        expect(await bodyText(res)).toBe('{"slept":300}');
+      },
+      { timeout: 3000, interval: 50 },
+    );
+    const starts = (await eventsOf("sleep", id)).filter((e) => e.type === "step_started");
+    expect(starts.map((e) => e.data?.attempt)).toEqual([1, 2]);
+  });
+
+  it("keeps a finished run's result and whole stream across an eviction", async ({ expect }) => {
+    const id = uniqueId("evict-after");
+    await post("/pipelines/sentences/v1/process/sync", { text: "One. Two." }, { "X-Numaflow-Id": id });
+    await evictDurableObject(runStub("sentences", id));
+    const res = await call(`/pipelines/sentences/v1/process/fetch?id=${id}`);
+    expect(res.headers.get("numaflow-array-len")).toBe("2");
+    const stream = await readSse(await call(`/pipelines/sentences/v1/process/sse?id=${id}`));
+    expect(stream.events).toHaveLength(2);
+  });
+
+  it("starts normally on an object evicted before the run began", async ({ expect }) => {
+    const id = uniqueId("evict-before");
+    expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(404);
+    await evictDurableObject(runStub("word-stats", id));
+    const res = await post("/v1/process/sync", { text: "fresh" }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+  });
+
+  it("fails a step interrupted too many times instead of re-driving it forever", async ({ expect }) => {
+    const id = uniqueId("reset-loop");
+    const stub = runStub("sleep", id);
+    await stub.start(sleepRequest(id, 30_000));
+    for (let i = 0; i < 3; i++) {
+      await abortAllDurableObjects();
+      await runDurableObjectAlarm(runStub("sleep", id));
+    }
+    const outcome = await runStub("sleep", id).describe();
+    expect(outcome).toMatchObject({
+      found: true,
+      snapshot: { status: "failed", error: { code: "run_failed", message: "step 'sleep' was interrupted 3 times and did not finish" } },
+    });
+  });
+});
+
+describe("alarm watchdog", () => {
+  it("fails a run that passes its deadline with run_timeout", async ({ expect }) => {
+    const id = uniqueId("deadline");
+    const stub = runStub("sleep", id);
+    await stub.start(sleepRequest(id, 30_000, 1));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await runDurableObjectAlarm(stub);
+    const outcome = await stub.describe();
+    expect(outcome).toMatchObject({ snapshot: { status: "failed", error: { code: "run_timeout" } } });
+    const last = (await eventsOf("sleep", id)).at(-1);
+    expect(last?.type).toBe("run_failed");
+  });
+
+  it("keeps a finished run until its retention expires, and re-arms the alarm", async ({ expect }) => {
+    const id = uniqueId("retained");
+    await post("/v1/process/sync", { text: "keep" }, { "X-Numaflow-Id": id });
+    const stub = runStub("word-stats", id);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(200);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+  });
+
+  it("deletes everything once retention expires, and the id can be used again", async ({ expect }) => {
+    const id = uniqueId("expired");
+    await post("/v1/process/sync", { text: "old" }, { "X-Numaflow-Id": id });
+    const stub = runStub("word-stats", id);
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE run SET expires_at = 1");
+    });
+    await evictDurableObject(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(404);
+    const tables = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    );
+    expect(tables).toEqual([]);
+    const reused = await post("/v1/process/sync", { text: "new" }, { "X-Numaflow-Id": id });
+    expect(await bodyText(reused)).toBe('{"words":1,"unique":1,"top":[["new",1]]}');
+  });
+});
+
+describe("storage", () => {
+  it("leaves no storage behind when a request probes an unknown id", async ({ expect }) => {
+    const id = uniqueId("probe");
+    expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(404);
+    const tables = await runInDurableObject(runStub("word-stats", id), (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+    );
+    expect(tables).toEqual([]);
+  });
+
+  it("reports the SQLite rows a run wrote", async ({ expect }) => {
+    const id = uniqueId("rows");
+    await post("/v1/process/sync", { text: "count my rows" }, { "X-Numaflow-Id": id });
+    const outcome = await runStub("word-stats", id).describe();
+    expect(outcome.found && outcome.snapshot.rowsWritten).toBeGreaterThan(0);
+    console.log("rows written by one word-stats run:", outcome.found && outcome.snapshot.rowsWritten);
+  });
+});

@@ -16,7 +16,9 @@ const overrides = Object.entries(process.env)
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
 
-const args = [wrangler, "dev", "--ip", "127.0.0.1", "--port", "8787", ...overrides, ...process.argv.slice(2)];
+const extra = process.argv.slice(2);
+const defaults = extra.includes("--port") ? ["--ip", "127.0.0.1"] : ["--ip", "127.0.0.1", "--port", "8787"];
+const args = [wrangler, "dev", ...defaults, ...overrides, ...extra];
 const child = spawn(process.execPath, args, { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -82,11 +82,13 @@ async function messagePath(c: NumaflowContext): Promise<Response> {
 
 /**
  * Starts a run from the body and streams its results; with no body and the id of an existing run
- * (id header or `?id=`), subscribes to that run instead. `Last-Event-ID` resumes either.
+ * (id header or `?id=`), subscribes to that run instead. `Last-Event-ID` resumes either, and turns
+ * a re-sent start request for an existing id into a resume (that is how SSE clients reconnect).
  */
 async function sse(c: NumaflowContext): Promise<Response> {
   const body = await c.req.arrayBuffer();
   const queried = c.req.query("id");
+  const lastEventId = c.req.header("last-event-id") ?? null;
   const subscribeTo = body.byteLength === 0 ? (c.var.runIdGiven ? c.var.runId : queried) : undefined;
   let run: RunClient;
   if (subscribeTo !== undefined) {
@@ -95,12 +97,16 @@ async function sse(c: NumaflowContext): Promise<Response> {
     if (!existing.found) {
       throw new ApiError("run_not_found", `no run with id ${run.runId}; send a body to start one`);
     }
+  } else if (lastEventId !== null && c.var.runIdGiven && (await runClient(c).describe()).found) {
+    // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:
+    // that is a resume of the run it started, not a duplicate.
+    run = runClient(c);
   } else {
     run = runClient(c);
     const outcome = await run.start(startRequestFrom(c, parsePipelineInput(c.var.pipeline, body)));
     if (!outcome.started) throw duplicateId(run.runId);
   }
-  const stream = await run.events("numaflow", c.req.header("last-event-id") ?? null);
+  const stream = await run.events("numaflow", lastEventId);
   if (stream.status === 404) throw runNotFound(run.runId);
   const response = new Response(stream.body, stream);
   response.headers.set(c.var.settings.EDGESERVE_ID_HEADER, run.runId);

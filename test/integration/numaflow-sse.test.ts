@@ -30,6 +30,19 @@ describe("POST /v1/process/sse", () => {
     expect(again.status).toBe(409);
   });
 
+  it("treats a re-sent start request with Last-Event-ID as the client reconnecting, not a duplicate", async ({ expect }) => {
+    const id = uniqueId("sse-reconnect");
+    const body = { text: "One. Two. Three." };
+    const first = await readSse(await post("/pipelines/sentences/v1/process/sse", body, { "X-Numaflow-Id": id }));
+    const again = await post("/pipelines/sentences/v1/process/sse", body, {
+      "X-Numaflow-Id": id,
+      "Last-Event-ID": first.events[0]!.id!,
+    });
+    expect(again.status).toBe(200);
+    const rest = await readSse(again);
+    expect(rest.events.map((e) => e.data)).toEqual(first.events.slice(1).map((e) => e.data));
+  });
+
   it("answers 400 for a body that fails the pipeline's input schema, before any run", async ({ expect }) => {
     const id = uniqueId("sse-bad");
     const res = await post("/v1/process/sse", { text: 5 }, { "X-Numaflow-Id": id });

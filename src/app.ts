@@ -9,6 +9,7 @@ import { errorResponse } from "./errors/error-response";
 import { securityHeaders } from "./middleware/security-headers";
 import { settingsMiddleware } from "./middleware/settings";
 import { healthRoutes } from "./routes/health";
+import { nativeRoutes } from "./routes/native";
 import { numaflowRoutes } from "./routes/numaflow";
 import type { Surface } from "./runs/protocol";
 
@@ -17,6 +18,7 @@ export function createApp(): Hono<AppEnv> {
   app.use(securityHeaders, settingsMiddleware);
 
   app.route("/", healthRoutes());
+  app.route("/", nativeRoutes());
   const surfaces = numaflowRoutes();
   app.route("/", surfaces);
   app.route("/pipelines/:pipeline", surfaces);

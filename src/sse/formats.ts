@@ -3,6 +3,7 @@
  * the framing differs: Numaflow sends bare `data:` results, the native API sends every event.
  */
 import { TERMINAL_EVENTS, type ResultItem, type RunEvent } from "../runs/protocol";
+import { resultAsJson } from "../runs/result-json";
 import { encodeSseFrame } from "./frame";
 
 export type StreamFormatName = "numaflow" | "native";
@@ -37,22 +38,10 @@ const nativeFormat: StreamFormat = {
     const body: Record<string, unknown> = { seq: event.seq, type: event.type, at: new Date(event.at).toISOString() };
     if (event.step !== undefined) body.step = event.step;
     if (event.data !== undefined) body.data = event.data;
-    if (result) body.result = resultForJson(result);
+    if (result) body.result = resultAsJson(result);
     return encodeSseFrame({ id: event.seq, event: event.type, data: JSON.stringify(body) });
   },
 };
-
-function resultForJson(result: ResultItem): unknown {
-  const text = decoder.decode(result.bytes);
-  if (result.contentType === "application/json") {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
-  return text;
-}
 
 export const STREAM_FORMATS: Record<StreamFormatName, StreamFormat> = {
   numaflow: numaflowFormat,

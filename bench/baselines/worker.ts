@@ -1,0 +1,51 @@
+/**
+ * The benchmark's baselines, doing the same work as edgeserve's `word-stats` (the same step
+ * functions) without edgeserve:
+ * - `POST /bare`: a bare Worker computing the result inline, no Durable Object (the floor);
+ * - `POST /do`: what a Workers developer would write by hand: Worker → a Durable Object per
+ *   request → compute → the result written as one SQLite row → answer.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { count, normalise, summarise } from "../../examples/pipelines/word-stats";
+import type { StepContext, StepFunction } from "../../src/pipeline/definition";
+import type { JsonValue, Message } from "../../src/pipeline/message";
+import { normaliseStepOutput } from "../../src/pipeline/step-output";
+
+interface BaselineEnv {
+  BASELINE_RUNS: DurableObjectNamespace<BaselineRun>;
+}
+
+const context: StepContext = { runId: "", pipeline: "word-stats", step: "", headers: {}, signal: new AbortController().signal };
+
+async function wordStats(input: JsonValue): Promise<JsonValue> {
+  let message: Message = { value: input, tags: [], keys: [] };
+  for (const step of [normalise, count, summarise] as StepFunction[]) {
+    const [next] = normaliseStepOutput(await step(message, context));
+    message = next!;
+  }
+  return message.value as JsonValue;
+}
+
+export class BaselineRun extends DurableObject<BaselineEnv> {
+  async run(id: string, input: JsonValue): Promise<string> {
+    const result = JSON.stringify(await wordStats(input));
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)");
+    this.ctx.storage.sql.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, result);
+    return result;
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/livez") return new Response(null, { status: 204 });
+    const input = (await request.json()) as JsonValue;
+    if (pathname === "/bare") return new Response(JSON.stringify(await wordStats(input)));
+    if (pathname === "/do") {
+      const id = crypto.randomUUID();
+      const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
+      return new Response(await stub.run(id, input));
+    }
+    return new Response("not found", { status: 404 });
+  },
+} satisfies ExportedHandler<BaselineEnv>;

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against two baselines
+// measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor) and a
+// hand-written Worker → Durable Object → one SQLite row. Loopback only, bounded in count and time.
+// Prints p50, p99 and requests/s for each, edgeserve's ratios, the SQLite rows one run writes,
+// and writes everything to bench/results/.
+import autocannon from "autocannon";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { startDevServer } from "../scripts/dev-server.mjs";
+
+const BODY = JSON.stringify({
+  text: "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness.",
+});
+/** Each phase stops at whichever comes first. */
+const PHASES = [
+  { name: "latency", connections: 1, amount: Number(process.env.BENCH_LATENCY_REQUESTS ?? 400), maxSeconds: 30 },
+  { name: "throughput", connections: 16, amount: Number(process.env.BENCH_THROUGHPUT_REQUESTS ?? 3000), maxSeconds: 30 },
+];
+const WARMUP_REQUESTS = 100;
+
+const log = (message) => console.log(`[bench] ${message}`);
+
+function measure(url, { connections, amount, maxSeconds }) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url, method: "POST", body: BODY, headers: { "content-type": "application/json" }, connections, amount, duration: maxSeconds },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+}
+
+function summary(result) {
+  return {
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    requests_per_second: Math.round((result.requests.total / result.duration) * 10) / 10,
+  };
+}
+
+async function rowsWrittenPerRun(edgeserve) {
+  const id = `bench-rows-${Date.now()}`;
+  await fetch(`${edgeserve}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
+  const record = await (await fetch(`${edgeserve}/v1/pipelines/word-stats/runs/${id}`)).json();
+  return record.rows_written;
+}
+
+const ratio = (a, b) => (b === 0 ? null : Math.round((a / b) * 100) / 100);
+
+async function main() {
+  log("starting edgeserve (wrangler dev) and the baselines…");
+  const [edgeserve, baselines] = await Promise.all([
+    startDevServer(),
+    startDevServer({ config: fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url)) }),
+  ]);
+  try {
+    const targets = {
+      edgeserve: `${edgeserve.url}/v1/process/sync`,
+      bare_worker: `${baselines.url}/bare`,
+      handwritten_do: `${baselines.url}/do`,
+    };
+    for (const [name, url] of Object.entries(targets)) {
+      log(`warming up ${name}`);
+      await measure(url, { connections: 4, amount: WARMUP_REQUESTS, maxSeconds: 20 });
+    }
+    const results = {};
+    for (const phase of PHASES) {
+      for (const [name, url] of Object.entries(targets)) {
+        log(`${phase.name}: ${name}, ${phase.connections} connection(s), up to ${phase.amount} requests or ${phase.maxSeconds} s`);
+        const measured = summary(await measure(url, phase));
+        (results[phase.name] ??= {})[name] = measured;
+        log(`  p50 ${measured.p50_ms} ms · p99 ${measured.p99_ms} ms · ${measured.requests_per_second} req/s · errors ${measured.errors} · non-2xx ${measured.non2xx}`);
+      }
+    }
+    const ratios = {};
+    for (const phase of PHASES) {
+      const r = results[phase.name];
+      ratios[phase.name] = {};
+      for (const baseline of ["bare_worker", "handwritten_do"]) {
+        ratios[phase.name][`vs_${baseline}`] = {
+          p50: ratio(r.edgeserve.p50_ms, r[baseline].p50_ms),
+          p99: ratio(r.edgeserve.p99_ms, r[baseline].p99_ms),
+          requests_per_second: ratio(r.edgeserve.requests_per_second, r[baseline].requests_per_second),
+        };
+      }
+    }
+    const rows = await rowsWrittenPerRun(edgeserve.url);
+    const report = {
+      at: new Date().toISOString(),
+      machine: {
+        cpu: os.cpus()[0]?.model ?? "unknown",
+        cores: os.cpus().length,
+        memory_gib: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      workload: { pipeline: "word-stats", surface: "numaflow sync", body_bytes: BODY.length, phases: PHASES },
+      results,
+      ratios_edgeserve_to_baseline: ratios,
+      sqlite_rows_written_per_run: { edgeserve: rows, handwritten_do: 1 },
+    };
+    const dir = fileURLToPath(new URL("./results/", import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const json = `${JSON.stringify(report, null, 2)}\n`;
+    writeFileSync(`${dir}latest.json`, json);
+    writeFileSync(`${dir}${report.at.replace(/[:.]/g, "-")}.json`, json);
+    log("ratios (edgeserve ÷ baseline; latency lower is better, req/s higher is better):");
+    console.log(JSON.stringify(ratios, null, 2));
+    log(`SQLite rows written per run: edgeserve ${rows}, hand-written DO 1`);
+    log(`written to bench/results/latest.json`);
+  } finally {
+    await Promise.all([edgeserve.stop(), baselines.stop()]);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+/**
+ * edgeserve's own API (resource style). For now: a run's record by pipeline and id, with its
+ * per-step states, timings and the SQLite rows it wrote.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { ApiError } from "../errors/api-error";
+import { bearerAuth } from "../middleware/auth";
+import { resolvePipeline } from "../middleware/pipeline";
+import type { RunSnapshot } from "../runs/protocol";
+import { resultAsJson } from "../runs/result-json";
+import { RunClient } from "../runs/run-client";
+import { runIdProblem } from "../runs/run-id";
+
+export function nativeRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/v1/*", async function nativeSurface(c, next) {
+    c.set("surface", "native");
+    await next();
+  });
+  app.use("/v1/*", bearerAuth);
+  app.get("/v1/pipelines/:pipeline/runs/:id", resolvePipeline, async (c) => {
+    const id = c.req.param("id");
+    const problem = runIdProblem(id);
+    if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
+    const outcome = await new RunClient(c.env.RUNS, c.var.pipeline.name, id).describe();
+    if (!outcome.found) throw new ApiError("run_not_found", `pipeline '${c.var.pipeline.name}' has no run ${id}`);
+    return c.json(runRecord(outcome.snapshot));
+  });
+  return app;
+}
+
+function runRecord(snapshot: RunSnapshot) {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    id: snapshot.id,
+    pipeline: snapshot.pipeline,
+    status: snapshot.status,
+    surface: snapshot.surface,
+    created_at: iso(snapshot.createdAt),
+    finished_at: iso(snapshot.finishedAt),
+    expires_at: iso(snapshot.expiresAt),
+    duration_ms: snapshot.finishedAt === undefined ? null : snapshot.finishedAt - snapshot.createdAt,
+    error: snapshot.error ?? null,
+    steps: snapshot.steps,
+    result_count: snapshot.resultCount,
+    rows_written: snapshot.rowsWritten,
+    results: snapshot.results?.map(resultAsJson) ?? null,
+  };
+}

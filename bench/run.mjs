@@ -19,16 +19,29 @@ const PHASES = [
   { name: "throughput", connections: 16, amount: Number(process.env.BENCH_THROUGHPUT_REQUESTS ?? 3000), maxSeconds: 30 },
 ];
 const WARMUP_REQUESTS = 100;
+/** Targets are measured in turn, round after round, and each figure is the median over rounds, so a
+ * burst of noise on this machine moves one round, not the result. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const log = (message) => console.log(`[bench] ${message}`);
 
-function measure(url, { connections, amount, maxSeconds }) {
-  return new Promise((resolve, reject) => {
+async function measure(url, { connections, amount, maxSeconds }) {
+  const started = performance.now();
+  const result = await new Promise((resolve, reject) => {
     autocannon(
-      { url, method: "POST", body: BODY, headers: { "content-type": "application/json" }, connections, amount, duration: maxSeconds },
+      {
+        url,
+        method: "POST",
+        body: BODY,
+        headers: { "content-type": "application/json" },
+        connections,
+        amount,
+        duration: maxSeconds,
+      },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
   });
+  return { ...result, elapsedSeconds: (performance.now() - started) / 1000 };
 }
 
 function summary(result) {
@@ -38,7 +51,7 @@ function summary(result) {
     errors: result.errors + result.timeouts,
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
-    requests_per_second: Math.round((result.requests.total / result.duration) * 10) / 10,
+    requests_per_second: Math.round((result.requests.total / result.elapsedSeconds) * 10) / 10,
   };
 }
 
@@ -47,6 +60,25 @@ async function rowsWrittenPerRun(edgeserve) {
   await fetch(`${edgeserve}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
   const record = await (await fetch(`${edgeserve}/v1/pipelines/word-stats/runs/${id}`)).json();
   return record.rows_written;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Per-field median of several rounds' summaries; error counts are summed, never hidden. */
+function medianOf(list) {
+  return {
+    rounds: list.length,
+    requests: list.reduce((total, r) => total + r.requests, 0),
+    non2xx: list.reduce((total, r) => total + r.non2xx, 0),
+    errors: list.reduce((total, r) => total + r.errors, 0),
+    p50_ms: median(list.map((r) => r.p50_ms)),
+    p99_ms: median(list.map((r) => r.p99_ms)),
+    requests_per_second: median(list.map((r) => r.requests_per_second)),
+  };
 }
 
 const ratio = (a, b) => (b === 0 ? null : Math.round((a / b) * 100) / 100);
@@ -58,29 +90,40 @@ async function main() {
     startDevServer({ config: fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url)) }),
   ]);
   try {
-    const targets = {
+    const allTargets = {
       edgeserve: `${edgeserve.url}/v1/process/sync`,
       bare_worker: `${baselines.url}/bare`,
       handwritten_do: `${baselines.url}/do`,
     };
+    // BENCH_TARGETS=edgeserve,handwritten_do narrows a run while investigating; ratios need all three.
+    const wanted = (process.env.BENCH_TARGETS ?? Object.keys(allTargets).join(",")).split(",");
+    const targets = Object.fromEntries(Object.entries(allTargets).filter(([name]) => wanted.includes(name)));
     for (const [name, url] of Object.entries(targets)) {
       log(`warming up ${name}`);
       await measure(url, { connections: 4, amount: WARMUP_REQUESTS, maxSeconds: 20 });
     }
-    const results = {};
-    for (const phase of PHASES) {
-      for (const [name, url] of Object.entries(targets)) {
-        log(`${phase.name}: ${name}, ${phase.connections} connection(s), up to ${phase.amount} requests or ${phase.maxSeconds} s`);
-        const measured = summary(await measure(url, phase));
-        (results[phase.name] ??= {})[name] = measured;
-        log(`  p50 ${measured.p50_ms} ms · p99 ${measured.p99_ms} ms · ${measured.requests_per_second} req/s · errors ${measured.errors} · non-2xx ${measured.non2xx}`);
+    const rounds = {};
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const phase of PHASES) {
+        for (const [name, url] of Object.entries(targets)) {
+          log(`round ${round}/${ROUNDS} ${phase.name}: ${name}, ${phase.connections} connection(s), up to ${phase.amount} requests or ${phase.maxSeconds} s`);
+          const measured = summary(await measure(url, phase));
+          ((rounds[phase.name] ??= {})[name] ??= []).push(measured);
+          log(`  p50 ${measured.p50_ms} ms · p99 ${measured.p99_ms} ms · ${measured.requests_per_second} req/s · errors ${measured.errors} · non-2xx ${measured.non2xx}`);
+        }
       }
+    }
+    const results = {};
+    for (const [phase, byTarget] of Object.entries(rounds)) {
+      results[phase] = {};
+      for (const [name, list] of Object.entries(byTarget)) results[phase][name] = medianOf(list);
     }
     const ratios = {};
     for (const phase of PHASES) {
       const r = results[phase.name];
       ratios[phase.name] = {};
-      for (const baseline of ["bare_worker", "handwritten_do"]) {
+      if (!r.edgeserve) continue;
+      for (const baseline of ["bare_worker", "handwritten_do"].filter((b) => r[b])) {
         ratios[phase.name][`vs_${baseline}`] = {
           p50: ratio(r.edgeserve.p50_ms, r[baseline].p50_ms),
           p99: ratio(r.edgeserve.p99_ms, r[baseline].p99_ms),
@@ -98,7 +141,7 @@ async function main() {
         node: process.version,
         platform: `${os.platform()} ${os.release()}`,
       },
-      workload: { pipeline: "word-stats", surface: "numaflow sync", body_bytes: BODY.length, phases: PHASES },
+      workload: { pipeline: "word-stats", surface: "numaflow sync", body_bytes: BODY.length, phases: PHASES, rounds: ROUNDS },
       results,
       ratios_edgeserve_to_baseline: ratios,
       sqlite_rows_written_per_run: { edgeserve: rows, handwritten_do: 1 },

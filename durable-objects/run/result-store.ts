@@ -13,10 +13,14 @@ export interface ResultStore {
 
 /** The default store: the Run object's own SQLite, one row per result. */
 export class SqliteResultStore implements ResultStore {
-  /** Results of this instance's lifetime, so live streams need not read back what they just wrote. */
+  /** Results written by this instance, so live streams and the sync answer need not read them back. */
   private readonly recent = new Map<number, ResultItem>();
+  /** Whether `recent` holds every result of the run (true for a run this instance started). */
+  private complete: boolean;
 
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Sql, options: { fresh: boolean }) {
+    this.complete = options.fresh;
+  }
 
   append(index: number, item: ResultItem): void {
     this.sql.run("INSERT INTO results (idx, body, content_type) VALUES (?, ?, ?)", index, item.bytes, item.contentType);
@@ -34,6 +38,7 @@ export class SqliteResultStore implements ResultStore {
   }
 
   list(): ResultItem[] {
+    if (this.complete) return [...this.recent.values()];
     return this.sql
       .all<{ body: ArrayBuffer; content_type: string }>("SELECT body, content_type FROM results ORDER BY idx")
       .map((row) => ({ bytes: new Uint8Array(row.body), contentType: row.content_type }));

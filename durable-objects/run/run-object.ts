@@ -22,7 +22,7 @@ import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
 import { RunRecord } from "./run-record";
-import { hasSchema, migrate } from "./schema";
+import { createSchema, hasSchema, migrate } from "./schema";
 import { Sql } from "./sql";
 import { Subscribers } from "./subscribers";
 
@@ -53,7 +53,7 @@ export class RunObject extends DurableObject<Env> {
     if (this.load() !== undefined) return { started: false, reason: "duplicate" };
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
-    migrate(this.sql);
+    createSchema(this.sql);
     const now = Date.now();
     const runTimeoutSeconds =
       request.runTimeoutSeconds ?? pipeline.definition.runTimeoutSeconds ?? this.settings.EDGESERVE_RUN_TIMEOUT_SECONDS;
@@ -76,7 +76,7 @@ export class RunObject extends DurableObject<Env> {
       steps: {},
       rowsWritten: 0,
     });
-    const run = this.attach(record);
+    const run = this.attach(record, { fresh: true });
     run.orchestrator.begin(loadMessage(request.input));
     return { started: true };
   }
@@ -170,14 +170,15 @@ export class RunObject extends DurableObject<Env> {
   private load(): LoadedRun | undefined {
     if (this.loaded) return this.loaded;
     if (!hasSchema(this.sql)) return undefined;
+    migrate(this.sql);
     const record = RunRecord.load(this.sql);
-    return record ? this.attach(record) : undefined;
+    return record ? this.attach(record, { fresh: false }) : undefined;
   }
 
-  private attach(record: RunRecord): LoadedRun {
+  private attach(record: RunRecord, options: { fresh: boolean }): LoadedRun {
     const pipeline = findPipeline(record.row.pipeline);
     if (!pipeline) throw new Error(`run '${record.row.id}' belongs to pipeline '${record.row.pipeline}', which is not deployed`);
-    const results = new SqliteResultStore(this.sql);
+    const results = new SqliteResultStore(this.sql, options);
     const events = new EventLog(this.sql, { next: () => record.nextSeq() }, (event) => this.subscribers.publish(event));
     const orchestrator = new Orchestrator({
       sql: this.sql,

@@ -8,6 +8,7 @@
  */
 import type { StoredMessage } from "../../src/pipeline/message";
 import type { RunErrorInfo, RunStatus, StepState, Surface } from "../../src/runs/protocol";
+import { createWorkTable, hasWorkTable, SCHEMA_VERSION } from "./schema";
 import type { Sql } from "./sql";
 
 export interface WorkItem {
@@ -75,13 +76,15 @@ export class RunRecord {
   readonly work = new Map<string, WorkItem>();
   private readonly persistedWork = new Map<string, string>();
   private inserted: boolean;
+  private workTableReady: boolean;
 
-  private constructor(readonly row: RunRow, inserted: boolean) {
+  private constructor(readonly row: RunRow, inserted: boolean, workTableReady: boolean) {
     this.inserted = inserted;
+    this.workTableReady = workTableReady;
   }
 
   static create(row: RunRow): RunRecord {
-    return new RunRecord(row, false);
+    return new RunRecord(row, false, false);
   }
 
   static load(sql: Sql): RunRecord | undefined {
@@ -108,7 +111,9 @@ export class RunRecord {
         rowsWritten: stored.rows_written,
       },
       true,
+      hasWorkTable(sql),
     );
+    if (!record.workTableReady) return record;
     for (const w of sql.all<WorkTableRow>("SELECT * FROM work")) {
       const item: WorkItem = {
         key: w.key,
@@ -143,6 +148,10 @@ export class RunRecord {
     for (const item of this.work.values()) {
       const fingerprint = workFingerprint(item);
       if (this.persistedWork.get(item.key) === fingerprint) continue;
+      if (!this.workTableReady) {
+        createWorkTable(sql);
+        this.workTableReady = true;
+      }
       sql.run(
         `INSERT INTO work (key, step, from_step, message, attempt, state) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET attempt = excluded.attempt, state = excluded.state`,
@@ -172,9 +181,11 @@ export class RunRecord {
       );
     } else {
       sql.run(
-        `INSERT INTO run (singleton, id, pipeline, status, surface, run_name, headers, input, created_at,
-         deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps, rows_written)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO run (singleton, schema_version, id, pipeline, status, surface, run_name, headers, input,
+         created_at, deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps,
+         rows_written)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        SCHEMA_VERSION,
         ...values,
       );
       this.inserted = true;

@@ -1,8 +1,11 @@
 /**
- * The Run object's tables, created by numbered migrations and tracked by a version row.
+ * The Run object's tables, created by numbered migrations; the version reached is kept in the
+ * run row itself (`run.schema_version`), because an object holds exactly one run and its tables
+ * are created with it.
  *
- * The schema is created when a run starts, never when a read finds nothing: probing an unknown run
- * id must leave no storage behind.
+ * Nothing is created when a read finds nothing: probing an unknown run id leaves no storage
+ * behind. Table count matters: every CREATE TABLE is a write of its own, paid by every run, so
+ * tables a run may not need (`work`) are created on first use, still only from this module.
  */
 import type { Sql } from "./sql";
 
@@ -10,16 +13,15 @@ import type { Sql } from "./sql";
  * Migration N is `MIGRATIONS[N - 1]`. Never edit a shipped migration; append a new one.
  *
  * - `run`: one row, the run itself (status, timings, per-step states as JSON).
- * - `work`: the messages in flight (pending or running); the run completes when it is empty.
  * - `events`: the event log, several events per row (one row per burst of progress, to keep the
  *   rows written per run low); `first_seq`..`last_seq` number the events inside.
  * - `results`: the messages that reached the sink, in arrival order.
  */
 const MIGRATIONS: readonly (readonly string[])[] = [
   [
-    `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
     `CREATE TABLE run (
       singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+      schema_version INTEGER NOT NULL,
       id TEXT NOT NULL,
       pipeline TEXT NOT NULL,
       status TEXT NOT NULL,
@@ -38,36 +40,51 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       steps TEXT NOT NULL,
       rows_written INTEGER NOT NULL
     )`,
-    `CREATE TABLE work (
-      key TEXT PRIMARY KEY,
-      step TEXT NOT NULL,
-      from_step TEXT,
-      message TEXT NOT NULL,
-      attempt INTEGER NOT NULL,
-      state TEXT NOT NULL
-    ) WITHOUT ROWID`,
     `CREATE TABLE events (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, body TEXT NOT NULL)`,
     `CREATE TABLE results (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, content_type TEXT NOT NULL)`,
   ],
 ];
 
+/** The version a new run's row records; `migrate` brings older runs up to it. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Whether this object has ever held a run (without creating anything). */
+/**
+ * `work`: the messages in flight that outlived a burst (pending, or running across an await).
+ * Runs whose steps all finish within one burst never create it.
+ */
+const WORK_TABLE = `CREATE TABLE IF NOT EXISTS work (
+  key TEXT PRIMARY KEY,
+  step TEXT NOT NULL,
+  from_step TEXT,
+  message TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  state TEXT NOT NULL
+) WITHOUT ROWID`;
+
+/** Whether this object holds a run (without creating anything). */
 export function hasSchema(sql: Sql): boolean {
-  return sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'meta'") !== undefined;
+  return sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'run'") !== undefined;
 }
 
-/** Applies the migrations this object has not seen yet, in order, each with its version bump. */
+export function hasWorkTable(sql: Sql): boolean {
+  return sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'work'") !== undefined;
+}
+
+/** Creates the tables of a new run. The caller then inserts the run row with `SCHEMA_VERSION`. */
+export function createSchema(sql: Sql): void {
+  for (const migration of MIGRATIONS) for (const statement of migration) sql.run(statement);
+}
+
+/** Applies the migrations an existing run has not seen yet, in order, and records the version. */
 export function migrate(sql: Sql): void {
-  const current = hasSchema(sql)
-    ? Number(sql.one<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")?.value ?? 0)
-    : 0;
-  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+  const current = sql.one<{ schema_version: number }>("SELECT schema_version FROM run WHERE singleton = 1")?.schema_version;
+  if (current === undefined || current >= SCHEMA_VERSION) return;
+  for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
     for (const statement of MIGRATIONS[version - 1] ?? []) sql.run(statement);
-    sql.run(
-      "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      String(version),
-    );
+    sql.run("UPDATE run SET schema_version = ? WHERE singleton = 1", version);
   }
+}
+
+export function createWorkTable(sql: Sql): void {
+  sql.run(WORK_TABLE);
 }

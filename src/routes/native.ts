@@ -14,11 +14,11 @@ import { runIdProblem } from "../runs/run-id";
 
 export function nativeRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use("/v1/*", async function nativeSurface(c, next) {
+  // Only edgeserve's own paths: `/v1/process/*` belongs to the Numaflow surface.
+  app.use("/v1/pipelines/*", async function nativeSurface(c, next) {
     c.set("surface", "native");
     await next();
-  });
-  app.use("/v1/*", bearerAuth);
+  }, bearerAuth);
   app.get("/v1/pipelines/:pipeline/runs/:id", resolvePipeline, async (c) => {
     const id = c.req.param("id");
     const problem = runIdProblem(id);

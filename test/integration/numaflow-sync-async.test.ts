@@ -175,3 +175,29 @@ describe("fan-out and fan-in", () => {
     expect(values).toEqual([0, 0, 2, 2, 4, 4, 6, 8, 10]);
   });
 });
+
+describe("GET /v1/pipelines/{name}/runs/{id}", () => {
+  it("describes a finished run with its steps, results and rows written", async ({ expect }) => {
+    const id = uniqueId("record");
+    await post("/v1/process/sync", { text: "b a b" }, { "X-Numaflow-Id": id });
+    const res = await call(`/v1/pipelines/word-stats/runs/${id}`);
+    expect(res.status).toBe(200);
+    const record = (await res.json()) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      id,
+      pipeline: "word-stats",
+      status: "completed",
+      surface: "numaflow",
+      result_count: 1,
+      results: [{ words: 3, unique: 2, top: [["b", 2], ["a", 1]] }],
+      steps: { normalise: { status: "completed", started: 1, completed: 1 }, out: { status: "completed" } },
+    });
+    expect(record.rows_written).toBeGreaterThan(0);
+  });
+
+  it("answers 404 in the native error shape for an unknown run", async ({ expect }) => {
+    const res = await call(`/v1/pipelines/word-stats/runs/${uniqueId("none")}`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ code: "run_not_found" });
+  });
+});

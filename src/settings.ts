@@ -37,17 +37,23 @@ export const settingsSchema = z.object({
 
 export type Settings = z.output<typeof settingsSchema>;
 
-const cache = new WeakMap<object, Settings>();
+const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
 
-/** Reads and validates the settings from a Worker or Durable Object `env`; cached per env object. */
+/** Validated settings by the raw values they came from: each Run object gets its own `env`
+ * object, and validating it again for every run would be wasted work on the hot path. */
+const cache = new Map<string, Settings>();
+
+/** Reads and validates the settings from a Worker or Durable Object `env`. */
 export function loadSettings(env: object): Settings {
-  const cached = cache.get(env);
+  const raw = env as Record<string, unknown>;
+  const key = SETTING_NAMES.map((name) => String(raw[name] ?? "")).join("\u0000");
+  const cached = cache.get(key);
   if (cached) return cached;
   const parsed = settingsSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new ApiError("invalid_configuration", `edgeserve is misconfigured: ${problems}`);
   }
-  cache.set(env, parsed.data);
+  cache.set(key, parsed.data);
   return parsed.data;
 }

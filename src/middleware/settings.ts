@@ -1,9 +1,22 @@
-/** Loads and validates the deployment settings once per isolate and exposes them as `c.var.settings`. */
+/**
+ * Loads and validates the deployment settings (once per distinct set of values) and exposes them
+ * as `c.var.settings`. A misconfigured deployment answers every request with a 500 that names the
+ * setting at fault, rather than failing somewhere later.
+ */
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
+import { findPipeline } from "../catalog";
+import { ApiError } from "../errors/api-error";
 import { loadSettings } from "../settings";
 
 export const settingsMiddleware = createMiddleware<AppEnv>(async function settings(c, next) {
-  c.set("settings", loadSettings(c.env));
+  const settings = loadSettings(c.env);
+  if (!findPipeline(settings.EDGESERVE_DEFAULT_PIPELINE)) {
+    throw new ApiError(
+      "invalid_configuration",
+      `edgeserve is misconfigured: EDGESERVE_DEFAULT_PIPELINE names '${settings.EDGESERVE_DEFAULT_PIPELINE}', which is not a deployed pipeline`,
+    );
+  }
+  c.set("settings", settings);
   await next();
 });

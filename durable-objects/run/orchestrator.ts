@@ -255,7 +255,10 @@ export class Orchestrator {
     const alarmAt = record.terminal ? (row.expiresAt ?? now()) : Math.min(row.deadlineAt, now() + watchdogMs);
     // Re-arm only when the alarm would fire later than needed; each setAlarm is a storage write.
     if (this.armedAlarmAt === undefined || record.terminal !== this.terminalReported || alarmAt < this.armedAlarmAt) {
-      void storage.setAlarm(alarmAt);
+      // The watchdog alarm of a running run must be durable before anyone hears of the run. The
+      // retention alarm of a finished run need not hold the answer back (it cost a sync call a
+      // few ms locally): if the object dies before the write lands, the next access re-arms it.
+      void storage.setAlarm(alarmAt, { allowUnconfirmed: record.terminal });
       this.armedAlarmAt = alarmAt;
     }
     if (record.terminal && !this.terminalReported) {

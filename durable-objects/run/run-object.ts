@@ -151,7 +151,7 @@ export class RunObject extends DurableObject<Env> {
 
   /** The watchdog: retention expiry for finished runs, deadline and re-drive for running ones. */
   override async alarm(): Promise<void> {
-    const run = this.load();
+    const run = this.load({ fromAlarm: true });
     if (!run) return;
     const row = run.orchestrator.record.row;
     if (run.orchestrator.record.terminal) {
@@ -167,12 +167,19 @@ export class RunObject extends DurableObject<Env> {
     run.orchestrator.watchdog();
   }
 
-  private load(): LoadedRun | undefined {
+  private load(options: { fromAlarm?: boolean } = {}): LoadedRun | undefined {
     if (this.loaded) return this.loaded;
     if (!hasSchema(this.sql)) return undefined;
     migrate(this.sql);
     const record = RunRecord.load(this.sql);
-    return record ? this.attach(record, { fresh: false }) : undefined;
+    if (!record) return undefined;
+    if (!options.fromAlarm && record.terminal && record.row.expiresAt !== null) void this.ensureRetentionAlarm(record.row.expiresAt);
+    return this.attach(record, { fresh: false });
+  }
+
+  /** The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists. */
+  private async ensureRetentionAlarm(expiresAt: number): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(expiresAt);
   }
 
   private attach(record: RunRecord, options: { fresh: boolean }): LoadedRun {

@@ -116,6 +116,19 @@ describe("alarm watchdog", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
   });
 
+  it("re-arms a lost retention alarm when a new instance loads the finished run", async ({ expect }) => {
+    const id = uniqueId("rearm");
+    await post("/v1/process/sync", { text: "keep" }, { "X-Numaflow-Id": id });
+    const stub = runStub("word-stats", id);
+    await runInDurableObject(stub, (_instance, state) => state.storage.deleteAlarm());
+    await evictDurableObject(stub);
+    expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(200);
+    await vi.waitFor(async () => {
+      const alarm = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+      expect(alarm).not.toBeNull();
+    });
+  });
+
   it("deletes everything once retention expires, and the id can be used again", async ({ expect }) => {
     const id = uniqueId("expired");
     await post("/v1/process/sync", { text: "old" }, { "X-Numaflow-Id": id });

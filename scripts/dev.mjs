@@ -4,7 +4,7 @@
 // overrides the wrangler.toml var of the same name, e.g.
 //   EDGESERVE_REQUEST_TIMEOUT_SECONDS=5 npm run dev
 // Extra arguments are passed on to wrangler (e.g. `npm run dev -- --port 8788`).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
@@ -17,6 +17,22 @@ const overrides = Object.entries(process.env)
 for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
 
 const extra = process.argv.slice(2);
+
+// wrangler dev does not apply D1 migrations itself; apply them to the same local state first.
+const persistAt = extra.indexOf("--persist-to");
+const persistArgs = persistAt >= 0 ? ["--persist-to", extra[persistAt + 1]] : [];
+const configAt = extra.indexOf("--config");
+if (configAt < 0) {
+  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", ...persistArgs], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, CI: "true" },
+  });
+  if (migrate.status !== 0) {
+    console.error(String(migrate.stdout));
+    console.error("[edgeserve] applying the D1 migrations failed");
+    process.exit(migrate.status ?? 1);
+  }
+}
 const defaults = extra.includes("--port") ? ["--ip", "127.0.0.1"] : ["--ip", "127.0.0.1", "--port", "8787"];
 const args = [wrangler, "dev", ...defaults, ...overrides, ...extra];
 const child = spawn(process.execPath, args, { stdio: "inherit" });

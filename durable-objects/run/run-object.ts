@@ -21,6 +21,7 @@ import { STREAM_FORMATS, type StreamFormatName } from "../../src/sse/formats";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
+import { deleteRunIndex, INDEX_RETRY_DELAY_MS, writeRunIndex } from "./run-index";
 import { RunRecord } from "./run-record";
 import { createSchema, hasSchema, migrate } from "./schema";
 import { Sql } from "./sql";
@@ -78,6 +79,8 @@ export class RunObject extends DurableObject<Env> {
     });
     const run = this.attach(record, { fresh: true });
     run.orchestrator.begin(loadMessage(request.input));
+    // A run that ended in its first burst was indexed by `onTerminal`; one write per run is enough.
+    if (!record.terminal) this.indexRun(record);
     return { started: true };
   }
 
@@ -154,9 +157,11 @@ export class RunObject extends DurableObject<Env> {
     const run = this.load({ fromAlarm: true });
     if (!run) return;
     const row = run.orchestrator.record.row;
+    await this.retryIndexIfPending(run.orchestrator.record);
     if (run.orchestrator.record.terminal) {
       if (row.expiresAt !== null && Date.now() >= row.expiresAt) {
         // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
+        await deleteRunIndex(this.env.DB, row.pipeline, row.id);
         await this.ctx.storage.deleteAll();
         this.loaded = undefined;
       } else if (row.expiresAt !== null) {
@@ -178,6 +183,27 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists. */
+  /** Copies the run's state to the D1 run index in the background; on failure the alarm retries. */
+  private indexRun(record: RunRecord): void {
+    const write = writeRunIndex(this.env.DB, { ...record.row }).then(async (written) => {
+      if (written) return;
+      this.sql.run("UPDATE run SET index_pending = 1 WHERE singleton = 1");
+      const retryAt = Date.now() + INDEX_RETRY_DELAY_MS;
+      const current = await this.ctx.storage.getAlarm();
+      if (current === null || current > retryAt) await this.ctx.storage.setAlarm(retryAt);
+    });
+    this.ctx.waitUntil(write);
+  }
+
+  /** Re-sends an index write that failed earlier (the flag is set only on failure). */
+  private async retryIndexIfPending(record: RunRecord): Promise<void> {
+    const pending = this.sql.one<{ index_pending: number }>("SELECT index_pending FROM run WHERE singleton = 1");
+    if (!pending?.index_pending) return;
+    if (await writeRunIndex(this.env.DB, { ...record.row })) {
+      this.sql.run("UPDATE run SET index_pending = 0 WHERE singleton = 1");
+    }
+  }
+
   private async ensureRetentionAlarm(expiresAt: number): Promise<void> {
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(expiresAt);
   }
@@ -199,6 +225,7 @@ export class RunObject extends DurableObject<Env> {
       now: Date.now,
       onTerminal: () => {
         for (const wake of [...this.waiters]) wake();
+        this.indexRun(record);
       },
     });
     this.loaded = { orchestrator, events, results };

@@ -234,7 +234,10 @@ export class Orchestrator {
     this.executing.clear();
     record.work.clear();
     const type = status === "completed" ? "run_completed" : status === "failed" ? "run_failed" : "run_cancelled";
-    const data: Record<string, JsonValue> = error ? { code: error.code, message: error.message } : { results: row.resultCount };
+    const stepsExecuted = Object.values(row.steps).reduce((total, s) => total + s.completed, 0);
+    const data: Record<string, JsonValue> = error
+      ? { code: error.code, message: error.message }
+      : { results: row.resultCount, steps_executed: stepsExecuted };
     if (error?.step) data.step = error.step;
     events.append({ type, data }, row.finishedAt);
   }

@@ -17,7 +17,8 @@ import type {
 } from "../../src/runs/protocol";
 import { loadSettings, type Settings } from "../../src/settings";
 import { parseLastEventId } from "../../src/sse/frame";
-import { STREAM_FORMATS, type StreamFormatName } from "../../src/sse/formats";
+import { STREAM_FORMATS, type StreamContext, type StreamFormatName } from "../../src/sse/formats";
+import { resultsAsJson } from "../../src/runs/result-json";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
@@ -44,8 +45,8 @@ export class RunObject extends DurableObject<Env> {
     super(ctx, env);
     this.sql = new Sql(ctx.storage.sql);
     this.settings = loadSettings(env);
-    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, (index) =>
-      this.loaded?.results.get(index),
+    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, () =>
+      this.loaded ? this.streamContext(this.loaded) : undefined,
     );
   }
 
@@ -183,6 +184,22 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists. */
+  private streamContext(run: LoadedRun): StreamContext {
+    const row = run.orchestrator.record.row;
+    const pipeline = findPipeline(row.pipeline);
+    const input = loadMessage(row.input).value;
+    return {
+      runId: row.id,
+      pipeline: row.pipeline,
+      status: row.status,
+      createdAt: row.createdAt,
+      steps: pipeline ? pipeline.order.filter((s) => pipeline.step(s).kind !== "sink") : [],
+      parameters: input instanceof Uint8Array ? null : input,
+      resultOf: (index) => run.results.get(index),
+      results: () => resultsAsJson(run.results.list()),
+    };
+  }
+
   /** Copies the run's state to the D1 run index in the background; on failure the alarm retries. */
   private indexRun(record: RunRecord): void {
     const write = writeRunIndex(this.env.DB, { ...record.row }).then(async (written) => {

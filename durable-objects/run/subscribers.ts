@@ -4,8 +4,8 @@
  * on a later write: reference/cloudflare-platform.md, probe 2c).
  */
 import { SSE_HEARTBEAT } from "../../src/sse/frame";
-import { isTerminalEvent, type StreamFormat } from "../../src/sse/formats";
-import type { ResultItem, RunEvent } from "../../src/runs/protocol";
+import { isTerminalEvent, type StreamContext, type StreamFormat } from "../../src/sse/formats";
+import type { RunEvent } from "../../src/runs/protocol";
 
 interface Subscriber {
   writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -26,7 +26,8 @@ export class Subscribers {
 
   constructor(
     private readonly heartbeatMs: number,
-    private readonly resultOf: (index: number) => ResultItem | undefined,
+    /** The run as formats need to see it; asked at each write, so it is always current. */
+    private readonly contextOf: () => StreamContext | undefined,
   ) {}
 
   get size(): number {
@@ -38,14 +39,15 @@ export class Subscribers {
    * events until the terminal one. Returns null when a resumed stream would carry nothing more.
    */
   open(format: StreamFormat, history: RunEvent[], options: { finished: boolean; resumed: boolean }): Response | null {
-    const frames = history.map((event) => this.frame(format, event)).filter((f): f is string => f !== null);
+    const frames = history.map((event) => this.frame(format, event)).filter((f) => f !== "");
     // A client that resumes a finished run and has seen everything gets 204, which tells an
     // EventSource to stop reconnecting (WHATWG HTML §9.2.3).
     if (options.finished && options.resumed && frames.length === 0) return null;
 
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const subscriber: Subscriber = { writer: writable.getWriter(), format };
-    const preamble = format.preamble();
+    const context = this.contextOf();
+    const preamble = context ? format.preamble(context) : "";
     if (preamble) this.write(subscriber, preamble);
     for (const frame of frames) this.write(subscriber, frame);
     if (options.finished) {
@@ -62,16 +64,16 @@ export class Subscribers {
     if (this.live.size === 0) return;
     for (const subscriber of this.live) {
       const frame = this.frame(subscriber.format, event);
-      if (frame !== null) this.write(subscriber, frame);
+      if (frame !== "") this.write(subscriber, frame);
     }
     if (isTerminalEvent(event)) {
       for (const subscriber of this.live) this.close(subscriber);
     }
   }
 
-  private frame(format: StreamFormat, event: RunEvent): string | null {
-    const index = event.type === "result" && typeof event.data?.index === "number" ? event.data.index : undefined;
-    return format.render(event, index === undefined ? undefined : this.resultOf(index));
+  private frame(format: StreamFormat, event: RunEvent): string {
+    const context = this.contextOf();
+    return context ? format.render(event, context) : "";
   }
 
   private write(subscriber: Subscriber, text: string): void {

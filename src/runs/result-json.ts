@@ -12,3 +12,10 @@ export function resultAsJson(result: ResultItem): unknown {
     return text;
   }
 }
+
+/** A run's results as one JSON value: null for none, the value itself for one, a list for several. */
+export function resultsAsJson(results: readonly ResultItem[]): unknown {
+  if (results.length === 0) return null;
+  if (results.length === 1) return resultAsJson(results[0] as ResultItem);
+  return results.map(resultAsJson);
+}

@@ -1,0 +1,120 @@
+/**
+ * edgeserve's run events as ZenML serving events (`ServingEvent.to_dict`: event_type, job_id,
+ * timestamp, data, step_name, level, message, error), used by `/stream/{id}` and the WebSocket.
+ * One run event may become two ZenML events (a step start is followed by its progress update);
+ * events ZenML has no name for (results) become none.
+ */
+import type { RunEvent } from "../runs/protocol";
+import type { StreamContext } from "../sse/formats";
+
+export interface ZenmlEvent {
+  event_type: string;
+  job_id: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+  step_name: string | null;
+  level: "info" | "error";
+  message: string;
+  error: string | null;
+}
+
+/** Python's `datetime.isoformat()` for UTC: microseconds and `+00:00`. */
+export function zenmlTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000+00:00");
+}
+
+const seconds = (ms: unknown) => (typeof ms === "number" ? ms / 1000 : null);
+
+export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[] {
+  const base = { job_id: context.runId, timestamp: zenmlTimestamp(event.at), step_name: null, level: "info" as const, error: null };
+  const elapsed = (event.at - context.createdAt) / 1000;
+  switch (event.type) {
+    case "run_started":
+      return [
+        {
+          ...base,
+          event_type: "pipeline_started",
+          data: { pipeline_name: context.pipeline, parameters: context.parameters },
+          message: `Pipeline '${context.pipeline}' started`,
+        },
+      ];
+    case "step_started": {
+      const step = event.step ?? "";
+      const current = context.steps.indexOf(step) + 1;
+      const total = context.steps.length;
+      return [
+        { ...base, event_type: "step_started", step_name: step, data: {}, message: `Step '${step}' started` },
+        {
+          ...base,
+          event_type: "progress_update",
+          step_name: step,
+          data: {
+            current_step: current,
+            total_steps: total,
+            current_step_name: step,
+            progress_percent: total === 0 ? 100 : Math.round((current / total) * 1000) / 10,
+          },
+          message: `Step ${current}/${total}: '${step}'`,
+        },
+      ];
+    }
+    case "step_completed":
+      return [
+        {
+          ...base,
+          event_type: "step_completed",
+          step_name: event.step ?? null,
+          data: { execution_time: seconds(event.data?.ms), output: event.data?.output ?? null },
+          message: `Step '${event.step}' completed`,
+        },
+      ];
+    case "step_failed":
+      return [
+        {
+          ...base,
+          event_type: "step_failed",
+          step_name: event.step ?? null,
+          level: "error",
+          error: String(event.data?.error ?? "step failed"),
+          data: { execution_time: null },
+          message: `Step '${event.step}' failed`,
+        },
+      ];
+    case "run_completed":
+      return [
+        {
+          ...base,
+          event_type: "pipeline_completed",
+          data: {
+            pipeline_name: context.pipeline,
+            execution_time: elapsed,
+            result: context.results(),
+            steps_executed: event.data?.steps_executed ?? null,
+          },
+          message: `Pipeline '${context.pipeline}' completed`,
+        },
+      ];
+    case "run_failed":
+      return [
+        {
+          ...base,
+          event_type: "pipeline_failed",
+          level: "error",
+          error: String(event.data?.message ?? "pipeline failed"),
+          data: { pipeline_name: context.pipeline, execution_time: elapsed, failed_step: event.data?.step ?? null },
+          message: `Pipeline '${context.pipeline}' failed`,
+        },
+      ];
+    case "run_cancelled":
+      return [
+        {
+          ...base,
+          event_type: "cancellation_requested",
+          data: { reason: event.data?.message ?? null },
+          message: `Job ${context.runId} was cancelled`,
+        },
+      ];
+    case "result":
+      return [];
+  }
+}

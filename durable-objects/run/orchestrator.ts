@@ -36,6 +36,8 @@ export class Orchestrator {
   private driving = false;
   private armedAlarmAt: number | undefined;
   private terminalReported = false;
+  /** Ends the run at its deadline to the millisecond; the alarm is the durable backstop. */
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly o: OrchestratorOptions) {}
 
@@ -264,7 +266,11 @@ export class Orchestrator {
       void storage.setAlarm(alarmAt, { allowUnconfirmed: record.terminal });
       this.armedAlarmAt = alarmAt;
     }
+    if (!record.terminal && this.deadlineTimer === undefined) {
+      this.deadlineTimer = setTimeout(() => this.watchdog(), Math.max(0, row.deadlineAt - now()));
+    }
     if (record.terminal && !this.terminalReported) {
+      if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
       this.terminalReported = true;
       this.o.onTerminal();
     }

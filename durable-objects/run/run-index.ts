@@ -9,16 +9,32 @@ import type { RunRow } from "./run-record";
 const INDEX_WRITE_ATTEMPTS = 3;
 export const INDEX_RETRY_DELAY_MS = 30_000;
 
-export async function writeRunIndex(db: D1Database, row: RunRow): Promise<boolean> {
+/** Previews over this size are left out of the index row (D1 rows and statements are limited). */
+export const INDEX_PREVIEW_MAX_CHARS = 16_384;
+
+export interface IndexPreviews {
+  parameters: string | null;
+  result: string | null;
+}
+
+/** A value as JSON text for the index, or null when it is too large to copy there. */
+export function preview(value: unknown): string | null {
+  if (value === undefined) return null;
+  const text = JSON.stringify(value);
+  return text.length <= INDEX_PREVIEW_MAX_CHARS ? text : null;
+}
+
+export async function writeRunIndex(db: D1Database, row: RunRow, previews: IndexPreviews): Promise<boolean> {
   const stepsExecuted = Object.values(row.steps).reduce((total, s) => total + s.completed, 0);
   const statement = db
     .prepare(
       `INSERT INTO runs (pipeline, id, surface, status, run_name, created_at, finished_at, duration_ms,
-         steps_executed, error, cancel_reason, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         steps_executed, error, cancel_reason, expires_at, parameters_preview, result_preview)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (pipeline, id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
          duration_ms = excluded.duration_ms, steps_executed = excluded.steps_executed, error = excluded.error,
-         cancel_reason = excluded.cancel_reason, expires_at = excluded.expires_at`,
+         cancel_reason = excluded.cancel_reason, expires_at = excluded.expires_at,
+         result_preview = excluded.result_preview`,
     )
     .bind(
       row.pipeline,
@@ -33,6 +49,8 @@ export async function writeRunIndex(db: D1Database, row: RunRow): Promise<boolea
       row.error?.code === "run_cancelled" ? null : (row.error?.message ?? null),
       row.error?.code === "run_cancelled" ? row.error.message : null,
       row.expiresAt,
+      previews.parameters,
+      previews.result,
     );
   for (let attempt = 1; attempt <= INDEX_WRITE_ATTEMPTS; attempt++) {
     try {

@@ -5,8 +5,9 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { findPipeline } from "../../src/catalog";
-import { loadMessage } from "../../src/pipeline/message";
+import { loadMessage, type JsonValue, type StoredMessage } from "../../src/pipeline/message";
 import type {
+  CancelOutcome,
   EdgeCallback,
   MessagePath,
   RunSnapshot,
@@ -22,7 +23,7 @@ import { resultsAsJson } from "../../src/runs/result-json";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
-import { deleteRunIndex, INDEX_RETRY_DELAY_MS, writeRunIndex } from "./run-index";
+import { deleteRunIndex, INDEX_RETRY_DELAY_MS, preview, writeRunIndex, type IndexPreviews } from "./run-index";
 import { RunRecord } from "./run-record";
 import { createSchema, hasSchema, migrate } from "./schema";
 import { Sql } from "./sql";
@@ -131,7 +132,7 @@ export class RunObject extends DurableObject<Env> {
     return { found: true, status: run.orchestrator.record.row.status, edges };
   }
 
-  cancel(reason: string): WaitOutcome & { cancelled?: boolean } {
+  cancel(reason: string): CancelOutcome {
     const run = this.load();
     if (!run) return { found: false };
     const cancelled = run.orchestrator.cancel(reason);
@@ -187,14 +188,13 @@ export class RunObject extends DurableObject<Env> {
   private streamContext(run: LoadedRun): StreamContext {
     const row = run.orchestrator.record.row;
     const pipeline = findPipeline(row.pipeline);
-    const input = loadMessage(row.input).value;
     return {
       runId: row.id,
       pipeline: row.pipeline,
       status: row.status,
       createdAt: row.createdAt,
       steps: pipeline ? pipeline.order.filter((s) => pipeline.step(s).kind !== "sink") : [],
-      parameters: input instanceof Uint8Array ? null : input,
+      parameters: jsonInput(row.input),
       resultOf: (index) => run.results.get(index),
       results: () => resultsAsJson(run.results.list()),
     };
@@ -202,7 +202,7 @@ export class RunObject extends DurableObject<Env> {
 
   /** Copies the run's state to the D1 run index in the background; on failure the alarm retries. */
   private indexRun(record: RunRecord): void {
-    const write = writeRunIndex(this.env.DB, { ...record.row }).then(async (written) => {
+    const write = writeRunIndex(this.env.DB, { ...record.row }, this.indexPreviews(record)).then(async (written) => {
       if (written) return;
       this.sql.run("UPDATE run SET index_pending = 1 WHERE singleton = 1");
       const retryAt = Date.now() + INDEX_RETRY_DELAY_MS;
@@ -212,11 +212,20 @@ export class RunObject extends DurableObject<Env> {
     this.ctx.waitUntil(write);
   }
 
+  /** Previews of the input and result for the index, small enough for a D1 row. */
+  private indexPreviews(record: RunRecord): IndexPreviews {
+    const results = record.row.status === "completed" ? this.loaded?.results.list() : undefined;
+    return {
+      parameters: preview(jsonInput(record.row.input)),
+      result: results ? preview(resultsAsJson(results)) : null,
+    };
+  }
+
   /** Re-sends an index write that failed earlier (the flag is set only on failure). */
   private async retryIndexIfPending(record: RunRecord): Promise<void> {
     const pending = this.sql.one<{ index_pending: number }>("SELECT index_pending FROM run WHERE singleton = 1");
     if (!pending?.index_pending) return;
-    if (await writeRunIndex(this.env.DB, { ...record.row })) {
+    if (await writeRunIndex(this.env.DB, { ...record.row }, this.indexPreviews(record))) {
       this.sql.run("UPDATE run SET index_pending = 0 WHERE singleton = 1");
     }
   }
@@ -259,6 +268,7 @@ export class RunObject extends DurableObject<Env> {
       createdAt: row.createdAt,
       steps: row.steps,
       resultCount: row.resultCount,
+      input: jsonInput(row.input),
       rowsWritten: row.rowsWritten,
     };
     if (row.runName !== null) snapshot.runName = row.runName;
@@ -268,4 +278,8 @@ export class RunObject extends DurableObject<Env> {
     if (row.status === "completed") snapshot.results = run.results.list();
     return snapshot;
   }
+}
+
+function jsonInput(stored: StoredMessage): JsonValue {
+  return "v" in stored ? stored.v : null;
 }

@@ -24,6 +24,8 @@ export interface StartRunRequest {
 
 export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate" };
 
+export type CancelOutcome = { found: false } | { found: true; cancelled: boolean; snapshot: RunSnapshot };
+
 export interface RunErrorInfo {
   code: "run_failed" | "run_timeout" | "run_cancelled";
   message: string;
@@ -59,6 +61,8 @@ export interface RunSnapshot {
   error?: RunErrorInfo;
   steps: Record<string, StepState>;
   resultCount: number;
+  /** The run's input as JSON (null when it was bytes); typed loosely to keep RPC types shallow. */
+  input: unknown;
   /** Present once the run has completed. */
   results?: ResultItem[];
   /** SQLite rows this run has written so far (the unit Cloudflare bills). */

@@ -5,7 +5,9 @@
  */
 import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
+import type { StreamFormatName } from "../sse/formats";
 import type {
+  CancelOutcome,
   MessagePath,
   RunSnapshot,
   StartAndWaitOutcome,
@@ -55,12 +57,17 @@ export class RunClient {
     return this.idempotent((stub) => stub.describe() as Promise<WaitOutcome>);
   }
 
+  /** Cancels the run (idempotent: a second cancel finds it already ended). */
+  cancel(reason: string): Promise<CancelOutcome> {
+    return this.idempotent((stub) => stub.cancel(reason) as Promise<CancelOutcome>);
+  }
+
   messagePath(): Promise<MessagePath> {
     return this.idempotent((stub) => stub.messagePath() as Promise<MessagePath>);
   }
 
   /** Opens the run's event stream in the given surface format, resuming after `lastEventId`. */
-  events(format: "numaflow" | "native", lastEventId: string | null): Promise<Response> {
+  events(format: StreamFormatName, lastEventId: string | null): Promise<Response> {
     const headers = new Headers();
     if (lastEventId !== null) headers.set("last-event-id", lastEventId);
     return this.idempotent((stub) => stub.fetch(`https://run.internal/events?format=${format}`, { headers }));

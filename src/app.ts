@@ -11,6 +11,7 @@ import { settingsMiddleware } from "./middleware/settings";
 import { healthRoutes } from "./routes/health";
 import { nativeRoutes } from "./routes/native";
 import { numaflowRoutes } from "./routes/numaflow";
+import { zenmlRoutes } from "./routes/zenml";
 import type { Surface } from "./runs/protocol";
 
 export function createApp(): Hono<AppEnv> {
@@ -19,9 +20,11 @@ export function createApp(): Hono<AppEnv> {
 
   app.route("/", healthRoutes());
   app.route("/", nativeRoutes());
-  const surfaces = numaflowRoutes();
-  app.route("/", surfaces);
-  app.route("/pipelines/:pipeline", surfaces);
+  // Each surface is mounted at the root (the default pipeline) and under /pipelines/<name>.
+  for (const surface of [numaflowRoutes(), zenmlRoutes()]) {
+    app.route("/", surface);
+    app.route("/pipelines/:pipeline", surface);
+  }
 
   app.notFound((c) => {
     throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);

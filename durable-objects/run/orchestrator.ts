@@ -8,6 +8,7 @@ import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
 import { loadMessage, storeMessage, valueContentType, valueToBytes, type JsonValue, type Message } from "../../src/pipeline/message";
 import { normaliseStepOutput } from "../../src/pipeline/step-output";
 import type { RunErrorInfo, RunStatus, StepState } from "../../src/runs/protocol";
+import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { EventLog } from "./event-log";
 import type { ResultStore } from "./result-store";
 import type { RunRecord, WorkItem } from "./run-record";
@@ -236,7 +237,7 @@ export class Orchestrator {
     this.executing.clear();
     record.work.clear();
     const type = status === "completed" ? "run_completed" : status === "failed" ? "run_failed" : "run_cancelled";
-    const stepsExecuted = Object.values(row.steps).reduce((total, s) => total + s.completed, 0);
+    const stepsExecuted = countStepsExecuted(this.o.pipeline, row.steps);
     const data: Record<string, JsonValue> = error
       ? { code: error.code, message: error.message }
       : { results: row.resultCount, steps_executed: stepsExecuted };

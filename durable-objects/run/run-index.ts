@@ -3,6 +3,8 @@
  * The Run object is the source of truth; the index is a copy for queries across runs. Writes go
  * out without holding up the run; a write that keeps failing is retried by the alarm.
  */
+import { findPipeline } from "../../src/catalog";
+import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { RunRow } from "./run-record";
 
 /** Attempts per index write before the alarm is asked to try again later. */
@@ -25,7 +27,7 @@ export function preview(value: unknown): string | null {
 }
 
 export async function writeRunIndex(db: D1Database, row: RunRow, previews: IndexPreviews): Promise<boolean> {
-  const stepsExecuted = Object.values(row.steps).reduce((total, s) => total + s.completed, 0);
+  const stepsExecuted = countStepsExecuted(findPipeline(row.pipeline), row.steps);
   const statement = db
     .prepare(
       `INSERT INTO runs (pipeline, id, surface, status, run_name, created_at, finished_at, duration_ms,

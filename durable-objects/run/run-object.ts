@@ -16,10 +16,14 @@ import type {
   StartRunRequest,
   WaitOutcome,
 } from "../../src/runs/protocol";
+import { ApiError } from "../../src/errors/api-error";
+import { validatePipelineInput } from "../../src/http/pipeline-input";
 import { loadSettings, type Settings } from "../../src/settings";
+import { pipelineRequestSchema } from "../../src/zenml/schemas";
 import { parseLastEventId } from "../../src/sse/frame";
 import { STREAM_FORMATS, type StreamContext, type StreamFormatName } from "../../src/sse/formats";
 import { resultsAsJson } from "../../src/runs/result-json";
+import { countStepsExecuted } from "../../src/runs/steps-executed";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
@@ -27,6 +31,7 @@ import { deleteRunIndex, INDEX_RETRY_DELAY_MS, preview, writeRunIndex, type Inde
 import { RunRecord } from "./run-record";
 import { createSchema, hasSchema, migrate } from "./schema";
 import { Sql } from "./sql";
+import { attachmentOf, failSocket, publishToSockets, ZENML_SOCKET_TAG, type SocketAttachment } from "./socket-watchers";
 import { Subscribers } from "./subscribers";
 
 interface LoadedRun {
@@ -142,6 +147,7 @@ export class RunObject extends DurableObject<Env> {
   /** `GET /events?format=numaflow|native` with `Last-Event-ID` or `?after=`: the run's event stream. */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === "/ws") return this.acceptSocket(request);
     const run = this.load();
     if (!run) return Response.json({ code: "run_not_found" }, { status: 404 });
     const formatName = url.searchParams.get("format") ?? "native";
@@ -152,6 +158,62 @@ export class RunObject extends DurableObject<Env> {
       resumed: after !== undefined,
     });
     return response ?? new Response(null, { status: 204 });
+  }
+
+  /** Takes a WebSocket for a run that will start from the client's first frame (hibernation API). */
+  private acceptSocket(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json({ code: "bad_request" }, { status: 426 });
+    }
+    const attachment: SocketAttachment = {
+      runId: request.headers.get("x-edgeserve-run-id") ?? "",
+      pipeline: request.headers.get("x-edgeserve-pipeline") ?? "",
+      headers: JSON.parse(request.headers.get("x-edgeserve-step-headers") ?? "{}") as Record<string, string>,
+      started: false,
+    };
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [ZENML_SOCKET_TAG]);
+    server.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** The client's request frame (ZenML's PipelineRequest) starts the run; later frames are ignored. */
+  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = attachmentOf(socket);
+    if (!attachment || attachment.started) return;
+    const pipeline = findPipeline(attachment.pipeline);
+    let request: StartRunRequest;
+    try {
+      if (!pipeline) throw new Error(`no pipeline named '${attachment.pipeline}' is deployed`);
+      const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+      const parsed = pipelineRequestSchema.safeParse(JSON.parse(text));
+      if (!parsed.success) throw new Error(`invalid request frame: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      request = {
+        runId: attachment.runId,
+        pipeline: pipeline.name,
+        input: validatePipelineInput(pipeline, parsed.data.parameters, { where: ["parameters"] }),
+        headers: attachment.headers,
+        surface: "zenml",
+        runTimeoutSeconds: parsed.data.timeout,
+        ...(parsed.data.run_name ? { runName: parsed.data.run_name } : {}),
+      };
+    } catch (error) {
+      const details = error instanceof ApiError && error.details ? `: ${error.details.map((d) => `${d.path.join(".")}: ${d.message}`).join("; ")}` : "";
+      failSocket(socket, `${error instanceof Error ? error.message : String(error)}${details}`);
+      return;
+    }
+    socket.serializeAttachment({ ...attachment, started: true });
+    const outcome = this.start(request);
+    if (!outcome.started) failSocket(socket, `job ${attachment.runId} already exists`);
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+    // Completes the closing handshake; without it the client sees 1006 (reference probe 3a).
+    try {
+      socket.close(code, reason);
+    } catch {
+      // already closed
+    }
   }
 
   /** The watchdog: retention expiry for finished runs, deadline and re-drive for running ones. */
@@ -238,7 +300,10 @@ export class RunObject extends DurableObject<Env> {
     const pipeline = findPipeline(record.row.pipeline);
     if (!pipeline) throw new Error(`run '${record.row.id}' belongs to pipeline '${record.row.pipeline}', which is not deployed`);
     const results = new SqliteResultStore(this.sql, options);
-    const events = new EventLog(this.sql, { next: () => record.nextSeq() }, (event) => this.subscribers.publish(event));
+    const events = new EventLog(this.sql, { next: () => record.nextSeq() }, (event) => {
+      this.subscribers.publish(event);
+      if (this.loaded) publishToSockets(this.ctx, event, this.streamContext(this.loaded));
+    });
     const orchestrator = new Orchestrator({
       sql: this.sql,
       storage: this.ctx.storage,
@@ -268,6 +333,7 @@ export class RunObject extends DurableObject<Env> {
       createdAt: row.createdAt,
       steps: row.steps,
       resultCount: row.resultCount,
+      stepsExecuted: countStepsExecuted(findPipeline(row.pipeline), row.steps),
       input: jsonInput(row.input),
       rowsWritten: row.rowsWritten,
     };

@@ -2,7 +2,9 @@
  * Renders an `ApiError` in the shape each surface's clients expect:
  * - native: `{"code", "message", "details"?}`;
  * - Numaflow: `{"message", "code": <status>, "timestamp"}` plus `error_code` (edgeserve's stable
- *   code), with Numaflow's documented empty bodies for 401 and 408.
+ *   code), with Numaflow's documented empty bodies for 401 and 408;
+ * - ZenML (FastAPI): `{"detail": "…"}`, and for bad input 422 with FastAPI's list of
+ *   `{"type", "loc", "msg"}` (ZenML clients parse it), plus `code`.
  */
 import type { Surface } from "../runs/protocol";
 import type { ApiError } from "./api-error";
@@ -22,9 +24,25 @@ export function errorResponse(error: ApiError, surface: Surface): Response {
     if (error.details) body.details = error.details;
     return Response.json(body, { status: error.status, headers });
   }
+  if (surface === "zenml") return zenmlErrorResponse(error, headers);
   const body: Record<string, unknown> = { code: error.code, message: error.message };
   if (error.details) body.details = error.details;
   return Response.json(body, { status: error.status, headers });
+}
+
+const FASTAPI_VALIDATION_STATUS = 422;
+
+function zenmlErrorResponse(error: ApiError, headers: Headers): Response {
+  if (error.code === "invalid_input" || error.code === "malformed_json") {
+    const detail = (error.details ?? [{ path: [], message: error.message, code: error.code }]).map((d) => ({
+      type: d.code ?? error.code,
+      loc: ["body", ...d.path],
+      msg: d.message,
+    }));
+    return Response.json({ detail, code: error.code }, { status: FASTAPI_VALIDATION_STATUS, headers });
+  }
+  if (error.code === "unauthorized") return Response.json({ detail: "Not authenticated", code: error.code }, { status: 401, headers });
+  return Response.json({ detail: error.message, code: error.code }, { status: error.status, headers });
 }
 
 /** RFC 3339 UTC with nanoseconds, as Numaflow's serving server writes timestamps. */

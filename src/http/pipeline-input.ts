@@ -29,12 +29,15 @@ export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): Store
 }
 
 /** Validates an already-parsed value against the pipeline's input schema. */
-export function validatePipelineInput(pipeline: Pipeline, json: unknown): StoredMessage {
+export function validatePipelineInput(
+  pipeline: Pipeline,
+  json: unknown,
+  options: { where?: readonly string[] } = {},
+): StoredMessage {
   const parsed = pipeline.definition.input.safeParse(json);
   if (!parsed.success) {
-    throw new ApiError("invalid_input", `the input does not match pipeline '${pipeline.name}''s input schema`, {
-      details: detailsFromIssues(parsed.error.issues),
-    });
+    const details = detailsFromIssues(parsed.error.issues).map((d) => ({ ...d, path: [...(options.where ?? []), ...d.path] }));
+    throw new ApiError("invalid_input", `the input does not match pipeline '${pipeline.name}''s input schema`, { details });
   }
   return storeMessage({ value: parsed.data as JsonValue, tags: [], keys: [] });
 }

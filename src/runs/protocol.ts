@@ -61,6 +61,8 @@ export interface RunSnapshot {
   error?: RunErrorInfo;
   steps: Record<string, StepState>;
   resultCount: number;
+  /** Step invocations completed, sinks excluded (ZenML's `steps_executed`). */
+  stepsExecuted: number;
   /** The run's input as JSON (null when it was bytes); typed loosely to keep RPC types shallow. */
   input: unknown;
   /** Present once the run has completed. */

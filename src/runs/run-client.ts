@@ -73,6 +73,18 @@ export class RunClient {
     return this.idempotent((stub) => stub.fetch(`https://run.internal/events?format=${format}`, { headers }));
   }
 
+  /**
+   * Hands a WebSocket upgrade to this run's object, which accepts it with the hibernation API and
+   * starts the run from the first frame the client sends (ZenML's `WS /stream`).
+   */
+  acceptWebSocket(upgrade: Request, headers: Record<string, string>): Promise<Response> {
+    const forwarded = new Headers(upgrade.headers);
+    forwarded.set("x-edgeserve-run-id", this.runId);
+    forwarded.set("x-edgeserve-pipeline", this.pipeline);
+    forwarded.set("x-edgeserve-step-headers", JSON.stringify(headers));
+    return this.stub().fetch("https://run.internal/ws", { headers: forwarded });
+  }
+
   private async idempotent<T>(call: (stub: DurableObjectStub<RunObject>) => Promise<T>): Promise<T> {
     let lastError: unknown;
     for (let attempt = 0; attempt < IDEMPOTENT_CALL_ATTEMPTS; attempt++) {

@@ -1,0 +1,302 @@
+/**
+ * The ZenML Pipeline Serving surface (reference/zenml-serving.md): `/invoke`, `/jobs`, cancel,
+ * `/stream/{id}` (SSE) and `/stream` (WebSocket), `/health`, `/info`, `/status`, `/metrics`.
+ * Mounted at the root for the default pipeline and under `/pipelines/<name>` for every pipeline,
+ * on the same engine and Run objects as the Numaflow surface.
+ */
+import { Hono, type Context } from "hono";
+import { v7 as uuidv7 } from "uuid";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { ApiError, detailsFromIssues } from "../errors/api-error";
+import { methodNotAllowed } from "../http/method-not-allowed";
+import { forwardedHeaders, validatePipelineInput } from "../http/pipeline-input";
+import { bearerAuth } from "../middleware/auth";
+import { requestBodyLimit } from "../middleware/body-limit";
+import { resolvePipeline } from "../middleware/pipeline";
+import type { RunSnapshot } from "../runs/protocol";
+import { resultsAsJson } from "../runs/result-json";
+import { RunClient } from "../runs/run-client";
+import { runIdProblem } from "../runs/run-id";
+import { countRuns, listRuns, runsSince } from "../runs/run-index-query";
+import { zenmlTimestamp } from "../zenml/events";
+import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "../zenml/jobs";
+import { prometheusMetrics } from "../zenml/prometheus";
+import { jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "../zenml/schemas";
+
+type ZenmlContext = Context<AppEnv>;
+
+/** When this isolate started: ZenML's `uptime` and `started_at` describe the serving process. */
+const STARTED_AT = Date.now();
+const DAY_MS = 86_400_000;
+/** A sync call waits this much past the run's own deadline for the run to report its timeout. */
+const SYNC_GRACE_MS = 2_000;
+
+const ZENML_PATHS = ["/invoke", "/jobs", "/jobs/*", "/stream", "/stream/*", "/health", "/info", "/status", "/metrics"];
+
+export function zenmlRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  for (const path of ZENML_PATHS) {
+    app.use(path, async function zenmlSurface(c, next) {
+      c.set("surface", "zenml");
+      await next();
+    });
+  }
+  app.get("/health", resolvePipeline, health).all("/health", methodNotAllowed(["GET"]));
+  for (const path of ZENML_PATHS.filter((p) => p !== "/health")) app.use(path, bearerAuth, resolvePipeline);
+
+  app.post("/invoke", requestBodyLimit, invoke).all("/invoke", methodNotAllowed(["POST"]));
+  app.get("/jobs", listJobs).all("/jobs", methodNotAllowed(["GET"]));
+  app.get("/jobs/:id", getJob).all("/jobs/:id", methodNotAllowed(["GET"]));
+  app.post("/jobs/:id/cancel", cancelJob).all("/jobs/:id/cancel", methodNotAllowed(["POST"]));
+  app.get("/stream/:id", streamJob).all("/stream/:id", methodNotAllowed(["GET"]));
+  app.get("/stream", webSocket).all("/stream", methodNotAllowed(["GET"]));
+  app.get("/info", info).all("/info", methodNotAllowed(["GET"]));
+  app.get("/status", status).all("/status", methodNotAllowed(["GET"]));
+  app.get("/metrics", metrics).all("/metrics", methodNotAllowed(["GET"]));
+  return app;
+}
+
+/** The path prefix the request came through (`""` at the root, `/pipelines/<name>` otherwise). */
+function mountPrefix(c: ZenmlContext): string {
+  const name = c.req.param("pipeline");
+  return name === undefined ? "" : `/pipelines/${name}`;
+}
+
+async function invoke(c: ZenmlContext): Promise<Response> {
+  const request = await parsePipelineRequest(c);
+  const pipeline = c.var.pipeline;
+  const input = validatePipelineInput(pipeline, request.parameters, { where: ["parameters"] });
+  const jobId = uuidv7();
+  const run = new RunClient(c.env.RUNS, pipeline.name, jobId);
+  const start = {
+    runId: jobId,
+    pipeline: pipeline.name,
+    input,
+    headers: forwardedHeaders(c.req.raw.headers),
+    surface: "zenml" as const,
+    runTimeoutSeconds: request.timeout,
+    ...(request.run_name ? { runName: request.run_name } : {}),
+  };
+  const prefix = mountPrefix(c);
+  const urls = { poll_url: `${prefix}/jobs/${jobId}`, stream_url: `${prefix}/stream/${jobId}` };
+  const base = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline) };
+
+  if ((c.req.query("mode") ?? "sync").toLowerCase() === "async") {
+    const outcome = await run.start(start);
+    if (!outcome.started) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
+    return c.json({
+      success: true,
+      job_id: jobId,
+      run_id: null,
+      results: null,
+      error: null,
+      execution_time: null,
+      message: "Pipeline execution submitted successfully",
+      metadata: { ...base, ...urls, estimated_timeout: request.timeout },
+    });
+  }
+
+  const outcome = await run.startAndWait(start, request.timeout * 1000 + SYNC_GRACE_MS);
+  if (!("snapshot" in outcome)) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
+  return c.json(pipelineResponse(outcome.snapshot, request, { ...base, ...urls }));
+}
+
+function pipelineResponse(snapshot: RunSnapshot, request: PipelineRequest, metadata: Record<string, unknown>) {
+  const executionTime = ((snapshot.finishedAt ?? Date.now()) - snapshot.createdAt) / 1000;
+  if (snapshot.status === "completed") {
+    return {
+      success: true,
+      job_id: snapshot.id,
+      run_id: snapshot.id,
+      results: resultsAsJson(snapshot.results ?? []),
+      error: null,
+      execution_time: executionTime,
+      message: "Pipeline executed successfully",
+      metadata: { ...metadata, steps_executed: snapshot.stepsExecuted, step_results: {}, debug: {} },
+    };
+  }
+  const error =
+    snapshot.status === "running" || snapshot.error?.code === "run_timeout"
+      ? `Pipeline execution timed out after ${request.timeout}s`
+      : snapshot.status === "cancelled"
+        ? "Execution was cancelled"
+        : `Pipeline execution failed: ${snapshot.error?.message ?? "unknown error"}`;
+  return {
+    success: false,
+    job_id: snapshot.id,
+    run_id: null,
+    results: null,
+    error,
+    execution_time: executionTime,
+    message: null,
+    metadata,
+  };
+}
+
+async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new ApiError("malformed_json", "the request body is not valid JSON", {
+      details: [{ path: [], message: "JSON decode error", code: "json_invalid" }],
+    });
+  }
+  const parsed = pipelineRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new ApiError("invalid_input", "the request does not match PipelineRequest", {
+      details: detailsFromIssues(parsed.error.issues),
+    });
+  }
+  return parsed.data;
+}
+
+async function listJobs(c: ZenmlContext): Promise<Response> {
+  const query = jobsQuerySchema.safeParse(c.req.query());
+  if (!query.success) {
+    throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues) });
+  }
+  const { status, limit } = query.data;
+  if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) {
+    throw new ApiError("bad_request", `Invalid status '${status}'`);
+  }
+  const runStatus = status === undefined ? undefined : runStatusOf(status as JobStatus);
+  // edgeserve starts a job as soon as it is accepted, so none is ever `pending`.
+  const rows = status === "pending" ? [] : await listRuns(c.env.DB, c.var.pipeline.name, { ...(runStatus ? { status: runStatus } : {}), limit });
+  const jobs = rows.map(jobFromIndex);
+  return c.json({ jobs, total: jobs.length });
+}
+
+function jobRun(c: ZenmlContext): RunClient {
+  const id = c.req.param("id") ?? "";
+  const problem = runIdProblem(id);
+  if (problem) throw new ApiError("invalid_run_id", `job id ${problem}`);
+  return new RunClient(c.env.RUNS, c.var.pipeline.name, id);
+}
+
+function jobNotFound(id: string): ApiError {
+  return new ApiError("run_not_found", `Job ${id} not found`);
+}
+
+async function getJob(c: ZenmlContext): Promise<Response> {
+  const run = jobRun(c);
+  const outcome = await run.describe();
+  if (!outcome.found) throw jobNotFound(run.runId);
+  return c.json(jobFromSnapshot(outcome.snapshot));
+}
+
+async function cancelJob(c: ZenmlContext): Promise<Response> {
+  const run = jobRun(c);
+  const reason = c.req.query("reason") ?? "Cancelled by request";
+  const outcome = await run.cancel(reason.slice(0, 1000));
+  if (!outcome.found) throw jobNotFound(run.runId);
+  if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
+  return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
+}
+
+async function streamJob(c: ZenmlContext): Promise<Response> {
+  const run = jobRun(c);
+  const stream = await run.events("zenml", c.req.header("last-event-id") ?? null);
+  if (stream.status === 404) throw jobNotFound(run.runId);
+  const response = new Response(stream.body, stream);
+  response.headers.set("connection", "keep-alive");
+  return response;
+}
+
+/** `WS /stream`: the Run object of a new job takes the socket (hibernation API) and the request frame. */
+async function webSocket(c: ZenmlContext): Promise<Response> {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("bad_request", "GET /stream is a WebSocket endpoint; send an Upgrade: websocket request, or use /stream/{job_id} for SSE");
+  }
+  const jobId = uuidv7();
+  const run = new RunClient(c.env.RUNS, c.var.pipeline.name, jobId);
+  return run.acceptWebSocket(c.req.raw, forwardedHeaders(c.req.raw.headers));
+}
+
+async function health(c: ZenmlContext): Promise<Response> {
+  let lastExecution: string | null = null;
+  try {
+    const { last } = await runsSince(c.env.DB, c.var.pipeline.name, 0);
+    lastExecution = last === null ? null : zenmlTimestamp(last);
+  } catch (error) {
+    console.error(`edgeserve /health: the run index is unreachable: ${String(error)}`);
+  }
+  return c.json({
+    status: "healthy",
+    deployment_id: deploymentId(c.var.pipeline),
+    pipeline_name: c.var.pipeline.name,
+    uptime: (Date.now() - STARTED_AT) / 1000,
+    last_execution: lastExecution,
+  });
+}
+
+async function info(c: ZenmlContext): Promise<Response> {
+  const pipeline = c.var.pipeline;
+  const schema = z.toJSONSchema(pipeline.definition.input, { io: "input", unrepresentable: "any" }) as {
+    properties?: Record<string, { type?: unknown; default?: unknown }>;
+    required?: string[];
+  };
+  const parameters = Object.fromEntries(
+    Object.entries(schema.properties ?? {}).map(([name, property]) => [
+      name,
+      { type: zenmlTypeName(property.type), default: property.default ?? null, required: (schema.required ?? []).includes(name) },
+    ]),
+  );
+  return c.json({
+    pipeline: {
+      name: pipeline.name,
+      version: pipeline.definition.version,
+      description: pipeline.definition.description,
+      steps: pipeline.order.filter((s) => pipeline.step(s).kind !== "sink"),
+      parameters,
+      parameters_schema: schema,
+    },
+    deployment: { id: deploymentId(pipeline), created_at: new Date(STARTED_AT).toISOString(), stack: "cloudflare-workers" },
+  });
+}
+
+/** ZenML names parameter types after Python's (`str`, `int`, …). */
+function zenmlTypeName(type: unknown): string {
+  const names: Record<string, string> = { string: "str", integer: "int", number: "float", boolean: "bool", array: "list", object: "dict" };
+  return typeof type === "string" ? (names[type] ?? type) : "any";
+}
+
+async function status(c: ZenmlContext): Promise<Response> {
+  const url = new URL(c.req.url);
+  return c.json({
+    service_name: "edgeserve (ZenML Pipeline Serving compatible)",
+    version: "0.1.0",
+    deployment_id: deploymentId(c.var.pipeline),
+    status: "running",
+    started_at: new Date(STARTED_AT).toISOString(),
+    configuration: {
+      deployment_id: deploymentId(c.var.pipeline),
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+    },
+  });
+}
+
+async function metrics(c: ZenmlContext): Promise<Response> {
+  const pipeline = c.var.pipeline.name;
+  if ((c.req.header("accept") ?? "").includes("text/plain")) {
+    return c.text(await prometheusMetrics(c.env.DB, pipeline), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  }
+  const counts = await countRuns(c.env.DB, pipeline);
+  const total = counts.reduce((sum, row) => sum + row.runs, 0);
+  const successful = counts.filter((r) => r.status === "completed").reduce((sum, r) => sum + r.runs, 0);
+  const failed = counts.filter((r) => r.status === "failed").reduce((sum, r) => sum + r.runs, 0);
+  const finished = counts.filter((r) => r.status !== "running");
+  const finishedRuns = finished.reduce((sum, r) => sum + r.runs, 0);
+  const totalMs = finished.reduce((sum, r) => sum + r.total_ms, 0);
+  const { runs: last24h } = await runsSince(c.env.DB, pipeline, Date.now() - DAY_MS);
+  return c.json({
+    total_executions: total,
+    successful_executions: successful,
+    failed_executions: failed,
+    success_rate: successful / Math.max(total, 1),
+    average_execution_time: finishedRuns === 0 ? 0 : totalMs / finishedRuns / 1000,
+    last_24h_executions: last24h,
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * ZenML's wire shapes built from edgeserve's runs: the `Job` of `/jobs` and the
+ * `PipelineResponse` of `/invoke` (reference/zenml-serving.md §1).
+ */
+import type { RunIndexRow } from "../runs/run-index-query";
+import type { RunSnapshot, RunStatus } from "../runs/protocol";
+import { resultsAsJson } from "../runs/result-json";
+import { zenmlTimestamp } from "./events";
+
+export type JobStatus = "pending" | "running" | "completed" | "failed" | "canceled";
+export const JOB_STATUSES: readonly JobStatus[] = ["pending", "running", "completed", "failed", "canceled"];
+
+export function jobStatus(status: RunStatus): JobStatus {
+  return status === "cancelled" ? "canceled" : status;
+}
+
+export function runStatusOf(status: JobStatus): RunStatus | undefined {
+  if (status === "pending") return undefined;
+  return status === "canceled" ? "cancelled" : status;
+}
+
+export function deploymentId(pipeline: { name: string; definition: { version: string } }): string {
+  return `${pipeline.name}@${pipeline.definition.version}`;
+}
+
+const seconds = (from: number, to: number | undefined) => (to === undefined ? null : (to - from) / 1000);
+
+/** `GET /jobs/{id}`: from the Run object itself. */
+export function jobFromSnapshot(snapshot: RunSnapshot): Record<string, unknown> {
+  const cancelled = snapshot.error?.code === "run_cancelled";
+  return {
+    job_id: snapshot.id,
+    status: jobStatus(snapshot.status),
+    parameters: snapshot.input,
+    run_name: snapshot.runName ?? null,
+    created_at: zenmlTimestamp(snapshot.createdAt),
+    started_at: zenmlTimestamp(snapshot.createdAt),
+    completed_at: snapshot.finishedAt === undefined ? null : zenmlTimestamp(snapshot.finishedAt),
+    error: cancelled ? "Execution was cancelled" : (snapshot.error?.message ?? null),
+    result: snapshot.results ? resultsAsJson(snapshot.results) : null,
+    execution_time: seconds(snapshot.createdAt, snapshot.finishedAt),
+    pipeline_name: snapshot.pipeline,
+    steps_executed: snapshot.stepsExecuted,
+    canceled_by: null,
+    cancel_reason: cancelled ? (snapshot.error?.message ?? null) : null,
+  };
+}
+
+/** `GET /jobs`: from the D1 run index (previews stand in for the payloads). */
+export function jobFromIndex(row: RunIndexRow): Record<string, unknown> {
+  const parse = (text: string | null) => (text === null ? null : (JSON.parse(text) as unknown));
+  return {
+    job_id: row.id,
+    status: jobStatus(row.status),
+    parameters: parse(row.parameters_preview),
+    run_name: row.run_name,
+    created_at: zenmlTimestamp(row.created_at),
+    started_at: zenmlTimestamp(row.created_at),
+    completed_at: row.finished_at === null ? null : zenmlTimestamp(row.finished_at),
+    error: row.status === "cancelled" ? "Execution was cancelled" : row.error,
+    result: parse(row.result_preview),
+    execution_time: row.duration_ms === null ? null : row.duration_ms / 1000,
+    pipeline_name: row.pipeline,
+    steps_executed: row.steps_executed,
+    canceled_by: null,
+    cancel_reason: row.cancel_reason,
+  };
+}

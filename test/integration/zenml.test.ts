@@ -1,0 +1,272 @@
+/**
+ * The ZenML surface through the Worker in workerd, on the same Run objects as the Numaflow
+ * surface: /invoke sync and async, jobs (listing comes from the D1 run index), cancel, the SSE
+ * stream, the WebSocket, health, info, status and metrics, and FastAPI's error shapes.
+ * Admission control and capture policies are not covered here (not built yet).
+ */
+import { describe, it, vi } from "vitest";
+import { call, post } from "../helpers/http";
+import { readSse } from "../helpers/sse";
+
+interface PipelineResponse {
+  success: boolean;
+  job_id: string;
+  run_id: string | null;
+  results: unknown;
+  error: string | null;
+  execution_time: number | null;
+  message: string | null;
+  metadata: Record<string, unknown>;
+}
+
+const invoke = async (path: string, body: unknown) => (await post(path, body)).json() as Promise<PipelineResponse>;
+
+describe("POST /invoke", () => {
+  it("runs word-stats synchronously and answers ZenML's PipelineResponse", async ({ expect }) => {
+    const res = await post("/invoke", { parameters: { text: "b a b" } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as PipelineResponse;
+    expect(Object.keys(body)).toEqual(["success", "job_id", "run_id", "results", "error", "execution_time", "message", "metadata"]);
+    expect(body).toMatchObject({ success: true, error: null, results: { words: 3, unique: 2, top: [["b", 2], ["a", 1]] } });
+    expect(body.run_id).toBe(body.job_id);
+    expect(body.metadata).toMatchObject({
+      pipeline_name: "word-stats",
+      parameters_used: { text: "b a b" },
+      job_id: body.job_id,
+      steps_executed: 3,
+      poll_url: `/jobs/${body.job_id}`,
+      stream_url: `/stream/${body.job_id}`,
+    });
+  });
+
+  it("returns several results as a list, and URLs under the pipeline's prefix", async ({ expect }) => {
+    const body = await invoke("/pipelines/sentences/invoke?mode=sync", { parameters: { text: "A. B?" } });
+    expect((body.results as unknown[]).length).toBe(2);
+    expect(body.metadata.poll_url).toBe(`/pipelines/sentences/jobs/${body.job_id}`);
+  });
+
+  it("answers async at once with the poll and stream URLs, and the job completes", async ({ expect }) => {
+    const body = await invoke("/pipelines/sleep/invoke?mode=ASYNC", { parameters: { ms: 200 }, run_name: "nap" });
+    expect(body).toMatchObject({ success: true, run_id: null, results: null, message: "Pipeline execution submitted successfully" });
+    expect(body.metadata).toMatchObject({ estimated_timeout: 300, poll_url: `/pipelines/sleep/jobs/${body.job_id}` });
+    await vi.waitFor(
+      async () => {
+        const job = (await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()) as Record<string, unknown>;
+        expect(job).toMatchObject({ job_id: body.job_id, status: "completed", result: { slept: 200 }, run_name: "nap", parameters: { ms: 200 } });
+      },
+      { timeout: 3000, interval: 50 },
+    );
+  });
+
+  it("reports a failed run as success:false with the error, over HTTP 200", async ({ expect }) => {
+    const body = await invoke("/pipelines/test-failing/invoke", { parameters: { fail: true } });
+    expect(body.success).toBe(false);
+    expect(body.run_id).toBeNull();
+    expect(body.error).toContain("Pipeline execution failed: step 'explode' failed: exploded on purpose");
+  });
+
+  it("reports a run that outlives its timeout as timed out", async ({ expect }) => {
+    const body = await invoke("/pipelines/sleep/invoke", { parameters: { ms: 5000 }, timeout: 1 });
+    expect(body).toMatchObject({ success: false, error: "Pipeline execution timed out after 1s" });
+    const job = (await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()) as Record<string, unknown>;
+    expect(job.status).toBe("failed");
+  });
+
+  it("answers 422 with FastAPI's detail list for parameters that fail the schema", async ({ expect }) => {
+    const res = await post("/invoke", { parameters: { text: 5, extra: 1 } });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { detail: { loc: unknown[]; msg: string; type: string }[] };
+    expect(body.detail.map((d) => d.loc)).toContainEqual(["body", "parameters", "text"]);
+    expect(body.detail.every((d) => typeof d.msg === "string" && typeof d.type === "string")).toBe(true);
+  });
+
+  it("answers 422 for a timeout out of 1–3600 and for malformed JSON", async ({ expect }) => {
+    expect((await post("/invoke", { parameters: { text: "a" }, timeout: 0 })).status).toBe(422);
+    expect((await post("/invoke", { parameters: { text: "a" }, timeout: 3601 })).status).toBe(422);
+    expect((await post("/invoke", "{nope")).status).toBe(422);
+  });
+});
+
+describe("jobs", () => {
+  it("lists jobs newest first from the run index, filtered by status and limited", async ({ expect }) => {
+    const first = await invoke("/pipelines/sentences/invoke", { parameters: { text: "One." } });
+    const second = await invoke("/pipelines/sentences/invoke", { parameters: { text: "Two." } });
+    await vi.waitFor(async () => {
+      const list = (await (await call("/pipelines/sentences/jobs?status=completed&limit=2")).json()) as {
+        jobs: { job_id: string; status: string }[];
+        total: number;
+      };
+      expect(list.jobs.map((j) => j.job_id)).toEqual([second.job_id, first.job_id]);
+      expect(list.total).toBe(2);
+    });
+  });
+
+  it("answers 400 for an unknown status and 404 for an unknown job", async ({ expect }) => {
+    const bad = await call("/jobs?status=sleeping");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ detail: "Invalid status 'sleeping'" });
+    const missing = await call("/jobs/no-such-job");
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ detail: "Job no-such-job not found" });
+  });
+
+  it("cancels a running job before its next step, and refuses to cancel it twice", async ({ expect }) => {
+    const body = await invoke("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 5000 } });
+    const res = await call(`/pipelines/sleep/jobs/${body.job_id}/cancel?reason=changed%20my%20mind`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ message: `Job ${body.job_id} cancelled successfully`, cancelled: true });
+    const job = (await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({ status: "canceled", cancel_reason: "changed my mind", result: null });
+    const again = await call(`/pipelines/sleep/jobs/${body.job_id}/cancel`, { method: "POST" });
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ detail: `Job ${body.job_id} could not be cancelled` });
+    expect((await call("/jobs/unknown-job/cancel", { method: "POST" })).status).toBe(404);
+  });
+});
+
+describe("GET /stream/{id}", () => {
+  it("sends retry, connected, then ZenML's named events, and closes after pipeline_completed", async ({ expect }) => {
+    const body = await invoke("/invoke", { parameters: { text: "a b" } });
+    const res = await call(`/stream/${body.job_id}`);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const read = await readSse(res);
+    expect(read.closed).toBe(true);
+    const names = read.events.map((e) => e.event);
+    expect(names).toEqual([
+      "connected",
+      "pipeline_started",
+      "step_started",
+      "progress_update",
+      "step_completed",
+      "step_started",
+      "progress_update",
+      "step_completed",
+      "step_started",
+      "progress_update",
+      "step_completed",
+      "pipeline_completed",
+    ]);
+    const progress = read.events.filter((e) => e.event === "progress_update").map((e) => JSON.parse(e.data).data);
+    expect(progress[1]).toEqual({ current_step: 2, total_steps: 3, current_step_name: "count", progress_percent: 66.7 });
+    const done = JSON.parse(read.events.at(-1)!.data) as Record<string, unknown>;
+    expect(done).toMatchObject({
+      event_type: "pipeline_completed",
+      job_id: body.job_id,
+      level: "info",
+      error: null,
+      data: { pipeline_name: "word-stats", result: { words: 2, unique: 2, top: [["a", 1], ["b", 1]] }, steps_executed: 3 },
+    });
+    expect(read.events.slice(1).every((e) => e.id !== undefined)).toBe(true);
+  });
+
+  it("ends a failed job's stream with pipeline_failed naming the step", async ({ expect }) => {
+    const body = await invoke("/pipelines/test-failing/invoke", { parameters: { fail: true } });
+    const read = await readSse(await call(`/pipelines/test-failing/stream/${body.job_id}`));
+    const last = JSON.parse(read.events.at(-1)!.data) as Record<string, unknown>;
+    expect(last).toMatchObject({ event_type: "pipeline_failed", level: "error", data: { failed_step: "explode" } });
+    expect(read.events.map((e) => e.event)).toContain("step_failed");
+  });
+
+  it("streams a cancellation as cancellation_requested and closes", async ({ expect }) => {
+    const body = await invoke("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 5000 } });
+    const stream = call(`/pipelines/sleep/stream/${body.job_id}`).then((res) => readSse(res));
+    await call(`/pipelines/sleep/jobs/${body.job_id}/cancel`, { method: "POST" });
+    const read = await stream;
+    expect(read.events.at(-1)?.event).toBe("cancellation_requested");
+  });
+
+  it("resumes after Last-Event-ID", async ({ expect }) => {
+    const body = await invoke("/invoke", { parameters: { text: "x" } });
+    const all = await readSse(await call(`/stream/${body.job_id}`));
+    const third = all.events[3]!;
+    const rest = await readSse(await call(`/stream/${body.job_id}`, { headers: { "Last-Event-ID": third.id! } }));
+    expect(rest.events.slice(1).map((e) => e.data)).toEqual(all.events.filter((e) => Number(e.id) > Number(third.id)).map((e) => e.data));
+  });
+
+  it("answers 404 for an unknown job", async ({ expect }) => {
+    expect((await call("/stream/unknown-job")).status).toBe(404);
+  });
+});
+
+describe("WS /stream", () => {
+  it("starts a job from the request frame and sends each event as a JSON frame, then closes", async ({ expect }) => {
+    const res = await call("/pipelines/sentences/stream", { headers: { Upgrade: "websocket" } });
+    expect(res.status).toBe(101);
+    const socket = res.webSocket!;
+    socket.accept();
+    const frames: Record<string, unknown>[] = [];
+    const closed = new Promise<number>((resolve) => socket.addEventListener("close", (e) => resolve(e.code)));
+    socket.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as Record<string, unknown>));
+    socket.send(JSON.stringify({ parameters: { text: "Hi. Why?" } }));
+    expect(await closed).toBe(1000);
+    expect(frames[0]).toMatchObject({ event_type: "pipeline_started", data: { pipeline_name: "sentences" } });
+    expect(frames.at(-1)).toMatchObject({ event_type: "pipeline_completed" });
+    expect((frames.at(-1)!.data as { result: unknown[] }).result).toHaveLength(2);
+  });
+
+  it("answers an invalid request frame with an error frame and closes", async ({ expect }) => {
+    const res = await call("/stream", { headers: { Upgrade: "websocket" } });
+    const socket = res.webSocket!;
+    socket.accept();
+    const frames: Record<string, unknown>[] = [];
+    const closed = new Promise<number>((resolve) => socket.addEventListener("close", (e) => resolve(e.code)));
+    socket.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as Record<string, unknown>));
+    socket.send(JSON.stringify({ parameters: { text: 1 } }));
+    expect(await closed).toBe(1008);
+    expect(frames[0]).toMatchObject({ event: "error" });
+    expect(String(frames[0]!.error)).toContain("parameters.text");
+  });
+});
+
+describe("service endpoints", () => {
+  it("GET /health answers healthy without a token", async ({ expect }) => {
+    const body = (await (await call("/health")).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: "healthy", pipeline_name: "word-stats", deployment_id: "word-stats@1" });
+    expect(typeof body.uptime).toBe("number");
+  });
+
+  it("GET /info lists the steps and the parameter schema generated from the zod schema", async ({ expect }) => {
+    const body = (await (await call("/pipelines/sleep/info")).json()) as { pipeline: Record<string, unknown> };
+    expect(body.pipeline).toMatchObject({
+      name: "sleep",
+      steps: ["sleep"],
+      parameters: { ms: { type: "int", required: true } },
+      parameters_schema: { type: "object", properties: { ms: { type: "integer", minimum: 0, maximum: 60000 } }, required: ["ms"] },
+    });
+  });
+
+  it("GET /status describes the service", async ({ expect }) => {
+    expect(await (await call("/status")).json()).toMatchObject({ status: "running", deployment_id: "word-stats@1" });
+  });
+
+  it("GET /metrics counts executions in ZenML's JSON shape", async ({ expect }) => {
+    await invoke("/pipelines/test-fanout/invoke", { parameters: { n: 2 } });
+    await vi.waitFor(async () => {
+      const body = (await (await call("/pipelines/test-fanout/metrics")).json()) as Record<string, number>;
+      expect(body.total_executions).toBeGreaterThanOrEqual(1);
+      expect(body.success_rate).toBeGreaterThan(0);
+      expect(Object.keys(body)).toEqual([
+        "total_executions",
+        "successful_executions",
+        "failed_executions",
+        "success_rate",
+        "average_execution_time",
+        "last_24h_executions",
+      ]);
+    });
+  });
+
+  it("GET /metrics with Accept: text/plain answers Prometheus counters and histograms per surface", async ({ expect }) => {
+    await invoke("/pipelines/test-fanout/invoke", { parameters: { n: 1 } });
+    await post("/pipelines/test-fanout/v1/process/sync", { n: 1 });
+    await vi.waitFor(async () => {
+      const res = await call("/pipelines/test-fanout/metrics", { headers: { Accept: "text/plain" } });
+      expect(res.headers.get("content-type")).toContain("text/plain");
+      const text = await res.text();
+      expect(text).toMatch(/edgeserve_runs_total\{pipeline="test-fanout",surface="zenml",status="completed"\} \d+/);
+      expect(text).toMatch(/edgeserve_runs_total\{pipeline="test-fanout",surface="numaflow",status="completed"\} \d+/);
+      expect(text).toMatch(/edgeserve_run_duration_seconds_bucket\{pipeline="test-fanout",surface="zenml",le="\+Inf"\} \d+/);
+      expect(text).toContain("# TYPE edgeserve_run_duration_seconds histogram");
+    });
+  });
+});

@@ -4,6 +4,7 @@
  * variable of the same name override the var (scripts/dev.mjs passes it on with `--var`).
  */
 import { z } from "zod";
+import { CAPTURE_MODES, DEFAULT_MAX_BYTES, DEFAULT_REDACT, DEFAULT_SAMPLE_RATE, MAX_MAX_BYTES, MIN_MAX_BYTES, RUNTIME_MODES } from "./capture/policy";
 import { ApiError } from "./errors/api-error";
 
 /** Numaflow caps the SSE keep-alive nowhere; edgeserve promises a heartbeat at least every 15 s. */
@@ -28,6 +29,19 @@ export const settingsSchema = z.object({
   EDGESERVE_WATCHDOG_SECONDS: seconds(1, 3600).default(10),
   /** The request-id header (Numaflow's `msgIDHeaderKey`). */
   EDGESERVE_ID_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Numaflow-Id"),
+  /** Capture policy of runs whose pipeline and request set none (ZenML's ZENML_SERVING_CAPTURE_DEFAULT). */
+  EDGESERVE_CAPTURE_DEFAULT: z.enum(CAPTURE_MODES).default("full"),
+  /** Share of runs whose payloads are captured under `sampled`. */
+  EDGESERVE_CAPTURE_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(DEFAULT_SAMPLE_RATE),
+  /** Previews larger than this are truncated. */
+  EDGESERVE_CAPTURE_MAX_BYTES: z.coerce.number().int().min(MIN_MAX_BYTES).max(MAX_MAX_BYTES).default(DEFAULT_MAX_BYTES),
+  /** Comma-separated words; a key containing one has its value replaced by "[REDACTED]" in previews. */
+  EDGESERVE_CAPTURE_REDACT: z
+    .string()
+    .default(DEFAULT_REDACT.join(","))
+    .transform((v) => v.split(",").map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0)),
+  /** How runs are indexed when their pipeline says nothing: BATCH (at the end), REALTIME (as they go), OFF. */
+  EDGESERVE_CAPTURE_RUNTIME: z.enum(RUNTIME_MODES).default("REALTIME"),
   /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
   EDGESERVE_AUTH_TOKENS: z
     .string()

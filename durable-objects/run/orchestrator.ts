@@ -5,11 +5,22 @@
  */
 import type { StepContext } from "../../src/pipeline/definition";
 import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
-import { loadMessage, storeMessage, valueContentType, valueToBytes, type JsonValue, type Message } from "../../src/pipeline/message";
+import { capturedValue, type CapturePolicy } from "../../src/capture/policy";
+import {
+  bytesToBase64,
+  loadMessage,
+  storeMessage,
+  valueContentType,
+  valueToBytes,
+  type JsonValue,
+  type Message,
+  type MessageValue,
+} from "../../src/pipeline/message";
 import { normaliseStepOutput } from "../../src/pipeline/step-output";
 import type { RunErrorInfo, RunStatus, StepState } from "../../src/runs/protocol";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { EventLog } from "./event-log";
+import type { RunCapturePolicy } from "./run-capture";
 import type { ResultStore } from "./result-store";
 import type { RunRecord, WorkItem } from "./run-record";
 import type { Sql } from "./sql";
@@ -18,6 +29,7 @@ import type { Sql } from "./sql";
 export const MAX_INLINE_ATTEMPTS = 3;
 
 export interface OrchestratorOptions {
+  capture: RunCapturePolicy;
   sql: Sql;
   storage: DurableObjectStorage;
   record: RunRecord;
@@ -182,11 +194,14 @@ export class Orchestrator {
     }
     const state = this.stepState(item.step);
     state.lastFinishedAt = now();
+    const capture = this.o.capture.step(item.step);
     if (error !== undefined) {
       state.failed += 1;
       state.status = "failed";
       const message = error instanceof Error ? error.message : String(error);
-      events.append({ type: "step_failed", step: item.step, data: { key: item.key, error: message } }, now());
+      const data: Record<string, JsonValue> = { key: item.key, error: message, ms: now() - startedAt };
+      if (capture.payloads || capture.payloadsOnError) data.input = captured(loadMessage(item.message).value, capture);
+      events.append({ type: "step_failed", step: item.step, data }, now());
       this.fail(item.step, `step '${item.step}' failed: ${message}`);
       return;
     }
@@ -195,14 +210,12 @@ export class Orchestrator {
     if (state.completed >= state.started && ![...record.work.values()].some((w) => w.step === item.step)) {
       state.status = "completed";
     }
-    events.append(
-      {
-        type: "step_completed",
-        step: item.step,
-        data: { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms: now() - startedAt },
-      },
-      now(),
-    );
+    const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms: now() - startedAt };
+    if (capture.payloads) {
+      data.input = captured(loadMessage(item.message).value, capture);
+      data.output = captured(outputs.length === 1 ? outputs[0]!.value : outputs.map((o) => o.value), capture);
+    }
+    events.append({ type: "step_completed", step: item.step, data }, now());
     for (const delivery of routeOutputs(pipeline, item.step, outputs)) {
       if (pipeline.step(delivery.to).kind === "sink") this.deliverToSink(delivery.from, delivery.to, delivery.message);
       else this.enqueue(delivery.to, delivery.from, delivery.message);
@@ -276,4 +289,14 @@ export class Orchestrator {
       this.o.onTerminal();
     }
   }
+}
+
+/** A payload as the step's capture policy lets the event log keep it (bytes as their base64 text). */
+function captured(value: MessageValue | MessageValue[], policy: CapturePolicy): JsonValue {
+  const plain = Array.isArray(value)
+    ? value.map((v) => (v instanceof Uint8Array ? bytesToBase64(v) : v))
+    : value instanceof Uint8Array
+      ? bytesToBase64(value)
+      : value;
+  return capturedValue(plain, policy) as JsonValue;
 }

@@ -11,19 +11,12 @@ import type { RunRow } from "./run-record";
 const INDEX_WRITE_ATTEMPTS = 3;
 export const INDEX_RETRY_DELAY_MS = 30_000;
 
-/** Previews over this size are left out of the index row (D1 rows and statements are limited). */
-export const INDEX_PREVIEW_MAX_CHARS = 16_384;
+/** Index previews are cut shorter than the policy's: D1 limits rows and statements (reference §5). */
+export const INDEX_PREVIEW_MAX_BYTES = 16_384;
 
 export interface IndexPreviews {
   parameters: string | null;
   result: string | null;
-}
-
-/** A value as JSON text for the index, or null when it is too large to copy there. */
-export function preview(value: unknown): string | null {
-  if (value === undefined) return null;
-  const text = JSON.stringify(value);
-  return text.length <= INDEX_PREVIEW_MAX_CHARS ? text : null;
 }
 
 export async function writeRunIndex(db: D1Database, row: RunRow, previews: IndexPreviews): Promise<boolean> {

@@ -8,6 +8,7 @@ import { findPipeline } from "../../src/catalog";
 import { loadMessage, type JsonValue, type StoredMessage } from "../../src/pipeline/message";
 import type {
   CancelOutcome,
+  CapturedStep,
   EdgeCallback,
   MessagePath,
   RunSnapshot,
@@ -19,7 +20,8 @@ import type {
 import { ApiError } from "../../src/errors/api-error";
 import { validatePipelineInput } from "../../src/http/pipeline-input";
 import { loadSettings, type Settings } from "../../src/settings";
-import { pipelineRequestSchema } from "../../src/zenml/schemas";
+import { captureRequest } from "../../src/capture/capture-request";
+import { captureOverride, pipelineRequestSchema } from "../../src/zenml/schemas";
 import { parseLastEventId } from "../../src/sse/frame";
 import { STREAM_FORMATS, type StreamContext, type StreamFormatName } from "../../src/sse/formats";
 import { resultsAsJson } from "../../src/runs/result-json";
@@ -27,7 +29,9 @@ import { countStepsExecuted } from "../../src/runs/steps-executed";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
-import { deleteRunIndex, INDEX_RETRY_DELAY_MS, preview, writeRunIndex, type IndexPreviews } from "./run-index";
+import { preview } from "../../src/capture/policy";
+import { deleteRunIndex, INDEX_PREVIEW_MAX_BYTES, INDEX_RETRY_DELAY_MS, writeRunIndex, type IndexPreviews } from "./run-index";
+import { RunCapturePolicy } from "./run-capture";
 import { RunRecord } from "./run-record";
 import { createSchema, hasSchema, migrate } from "./schema";
 import { Sql } from "./sql";
@@ -36,6 +40,7 @@ import { Subscribers } from "./subscribers";
 
 interface LoadedRun {
   orchestrator: Orchestrator;
+  capture: RunCapturePolicy;
   events: EventLog;
   results: ResultStore;
 }
@@ -83,11 +88,12 @@ export class RunObject extends DurableObject<Env> {
       error: null,
       steps: {},
       rowsWritten: 0,
+      capture: request.capture,
     });
     const run = this.attach(record, { fresh: true });
     run.orchestrator.begin(loadMessage(request.input));
     // A run that ended in its first burst was indexed by `onTerminal`; one write per run is enough.
-    if (!record.terminal) this.indexRun(record);
+    if (!record.terminal && run.capture.indexing === "as-it-goes") this.indexRun(record);
     return { started: true };
   }
 
@@ -121,7 +127,15 @@ export class RunObject extends DurableObject<Env> {
   /** The run as it stands, with its results once it has completed. */
   describe(): WaitOutcome {
     const run = this.load();
-    return run ? { found: true, snapshot: this.snapshot(run) } : { found: false };
+    if (!run) return { found: false };
+    const snapshot = this.snapshot(run);
+    snapshot.capture.steps = run.events.ofTypes(["step_completed", "step_failed"]).map((event) => {
+      const captured: CapturedStep = { step: event.step ?? "", status: event.type === "step_failed" ? "failed" : "completed" };
+      if (event.data && "input" in event.data) captured.input = event.data.input;
+      if (event.data && "output" in event.data) captured.output = event.data.output;
+      return captured;
+    });
+    return { found: true, snapshot };
   }
 
   /** Numaflow's message path: the edges each message travelled, with callback times. */
@@ -195,6 +209,7 @@ export class RunObject extends DurableObject<Env> {
         headers: attachment.headers,
         surface: "zenml",
         runTimeoutSeconds: parsed.data.timeout,
+        capture: await captureRequest(this.settings, pipeline, attachment.runId, captureOverride(parsed.data)),
         ...(parsed.data.run_name ? { runName: parsed.data.run_name } : {}),
       };
     } catch (error) {
@@ -276,10 +291,13 @@ export class RunObject extends DurableObject<Env> {
 
   /** Previews of the input and result for the index, small enough for a D1 row. */
   private indexPreviews(record: RunRecord): IndexPreviews {
-    const results = record.row.status === "completed" ? this.loaded?.results.list() : undefined;
+    const run = this.loaded;
+    if (!run || !run.capture.keepsPayloads(record.row.status)) return { parameters: null, result: null };
+    const results = record.row.status === "completed" ? run.results.list() : undefined;
+    const limits = { redact: run.capture.run.redact, maxBytes: Math.min(run.capture.run.maxBytes, INDEX_PREVIEW_MAX_BYTES) };
     return {
-      parameters: preview(jsonInput(record.row.input)),
-      result: results ? preview(resultsAsJson(results)) : null,
+      parameters: preview(jsonInput(record.row.input), limits),
+      result: results ? preview(resultsAsJson(results), limits) : null,
     };
   }
 
@@ -304,7 +322,9 @@ export class RunObject extends DurableObject<Env> {
       this.subscribers.publish(event);
       if (this.loaded) publishToSockets(this.ctx, event, this.streamContext(this.loaded));
     });
+    const capture = new RunCapturePolicy(record.row.capture, pipeline);
     const orchestrator = new Orchestrator({
+      capture,
       sql: this.sql,
       storage: this.ctx.storage,
       record,
@@ -316,10 +336,10 @@ export class RunObject extends DurableObject<Env> {
       now: Date.now,
       onTerminal: () => {
         for (const wake of [...this.waiters]) wake();
-        this.indexRun(record);
+        if (capture.indexing !== "none") this.indexRun(record);
       },
     });
-    this.loaded = { orchestrator, events, results };
+    this.loaded = { orchestrator, events, results, capture };
     return this.loaded;
   }
 
@@ -334,7 +354,7 @@ export class RunObject extends DurableObject<Env> {
       steps: row.steps,
       resultCount: row.resultCount,
       stepsExecuted: countStepsExecuted(findPipeline(row.pipeline), row.steps),
-      input: jsonInput(row.input),
+      capture: run.capture.describe(jsonInput(row.input), row.status),
       rowsWritten: row.rowsWritten,
     };
     if (row.runName !== null) snapshot.runName = row.runName;

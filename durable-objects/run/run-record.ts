@@ -7,7 +7,7 @@
  * every response until the write is durable). That keeps an all-inline run at a handful of rows.
  */
 import type { StoredMessage } from "../../src/pipeline/message";
-import type { RunErrorInfo, RunStatus, StepState, Surface } from "../../src/runs/protocol";
+import type { CaptureRequest, RunErrorInfo, RunStatus, StepState, Surface } from "../../src/runs/protocol";
 import { createWorkTable, hasWorkTable, SCHEMA_VERSION } from "./schema";
 import type { Sql } from "./sql";
 
@@ -40,6 +40,7 @@ export interface RunRow {
   error: RunErrorInfo | null;
   steps: Record<string, StepState>;
   rowsWritten: number;
+  capture: CaptureRequest;
 }
 
 interface RunTableRow extends Record<string, SqlStorageValue> {
@@ -60,6 +61,7 @@ interface RunTableRow extends Record<string, SqlStorageValue> {
   error: string | null;
   steps: string;
   rows_written: number;
+  capture: string;
 }
 
 interface WorkTableRow extends Record<string, SqlStorageValue> {
@@ -109,6 +111,7 @@ export class RunRecord {
         error: stored.error === null ? null : (JSON.parse(stored.error) as RunErrorInfo),
         steps: JSON.parse(stored.steps) as Record<string, StepState>,
         rowsWritten: stored.rows_written,
+        capture: JSON.parse(stored.capture) as CaptureRequest,
       },
       true,
       hasWorkTable(sql),
@@ -171,6 +174,7 @@ export class RunRecord {
       r.id, r.pipeline, r.status, r.surface, r.runName, JSON.stringify(r.headers), JSON.stringify(r.input),
       r.createdAt, r.deadlineAt, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
       r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
+      JSON.stringify(r.capture),
     ];
     if (this.inserted) {
       sql.run(
@@ -183,8 +187,8 @@ export class RunRecord {
       sql.run(
         `INSERT INTO run (singleton, schema_version, id, pipeline, status, surface, run_name, headers, input,
          created_at, deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps,
-         rows_written)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         rows_written, capture)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         SCHEMA_VERSION,
         ...values,
       );

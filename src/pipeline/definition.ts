@@ -3,6 +3,7 @@
  * before it is served. Pure module: no platform imports.
  */
 import { z } from "zod";
+import { capturePolicyInputSchema, RUNTIME_MODES } from "../capture/policy";
 import type { JsonValue, Message, MessageValue } from "./message";
 
 /** What a step may see besides its input message. */
@@ -51,6 +52,8 @@ const inlineStepSchema = z.strictObject({
   run: z.custom<StepFunction>((v) => typeof v === "function", "inline steps need a function in `run`"),
   /** Per-invocation limit; a step that takes longer fails the run. */
   timeoutSeconds: z.number().positive().max(3600).optional(),
+  /** What is captured of this step's values; a request's `capture_override` still wins. */
+  capture: capturePolicyInputSchema.optional(),
 });
 
 const sinkStepSchema = z.strictObject({
@@ -74,6 +77,10 @@ export const pipelineSchema = z.strictObject({
   requestTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
   /** How long a run may take in all before it fails with `run_timeout`. */
   runTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** What each run records (ZenML's `serving_capture`); unset fields fall back to EDGESERVE_CAPTURE_*. */
+  capture: capturePolicyInputSchema.optional(),
+  /** BATCH, REALTIME or OFF indexing, or memory-only: run in the Worker with no Durable Object. */
+  runtime: z.enum(RUNTIME_MODES).optional(),
 });
 
 export type PipelineDefinition = z.input<typeof pipelineSchema>;

@@ -45,6 +45,7 @@ function runRecord(snapshot: RunSnapshot) {
     steps: snapshot.steps,
     result_count: snapshot.resultCount,
     rows_written: snapshot.rowsWritten,
+    capture: snapshot.capture,
     results: snapshot.results?.map(resultAsJson) ?? null,
   };
 }

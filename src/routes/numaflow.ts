@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
+import { captureRequest } from "../capture/capture-request";
 import { ApiError } from "../errors/api-error";
 import { numaflowTimestamp } from "../errors/error-response";
 import { methodNotAllowed } from "../http/method-not-allowed";
@@ -103,7 +104,7 @@ async function sse(c: NumaflowContext): Promise<Response> {
     run = runClient(c);
   } else {
     run = runClient(c);
-    const outcome = await run.start(startRequestFrom(c, parsePipelineInput(c.var.pipeline, body)));
+    const outcome = await run.start(await startRequestFrom(c, parsePipelineInput(c.var.pipeline, body)));
     if (!outcome.started) throw duplicateId(run.runId);
   }
   const stream = await run.events("numaflow", lastEventId);
@@ -121,13 +122,14 @@ async function startRequest(c: NumaflowContext): Promise<StartRunRequest> {
   return startRequestFrom(c, parsePipelineInput(c.var.pipeline, await c.req.arrayBuffer()));
 }
 
-function startRequestFrom(c: NumaflowContext, input: StartRunRequest["input"]): StartRunRequest {
+async function startRequestFrom(c: NumaflowContext, input: StartRunRequest["input"]): Promise<StartRunRequest> {
   return {
     runId: c.var.runId,
     pipeline: c.var.pipeline.name,
     input,
     headers: forwardedHeaders(c.req.raw.headers),
     surface: "numaflow",
+    capture: await captureRequest(c.var.settings, c.var.pipeline, c.var.runId),
   };
 }
 

@@ -8,6 +8,7 @@ import { Hono, type Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
+import { captureRequest } from "../capture/capture-request";
 import { ApiError, detailsFromIssues } from "../errors/api-error";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { forwardedHeaders, validatePipelineInput } from "../http/pipeline-input";
@@ -22,7 +23,7 @@ import { countRuns, listRuns, runsSince } from "../runs/run-index-query";
 import { zenmlTimestamp } from "../zenml/events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "../zenml/jobs";
 import { prometheusMetrics } from "../zenml/prometheus";
-import { jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "../zenml/schemas";
+import { captureOverride, jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "../zenml/schemas";
 
 type ZenmlContext = Context<AppEnv>;
 
@@ -76,6 +77,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
     headers: forwardedHeaders(c.req.raw.headers),
     surface: "zenml" as const,
     runTimeoutSeconds: request.timeout,
+    capture: await captureRequest(c.var.settings, pipeline, jobId, captureOverride(request)),
     ...(request.run_name ? { runName: request.run_name } : {}),
   };
   const prefix = mountPrefix(c);

@@ -2,6 +2,7 @@
  * The contract between the Worker and a Run object: what a route may ask of a run and what it gets
  * back. Plain data only, so it crosses the RPC boundary by structured clone.
  */
+import type { CaptureMode, CapturePolicy, CapturePolicyInput, RuntimeMode } from "../capture/policy";
 import type { JsonValue, StoredMessage } from "../pipeline/message";
 
 export type Surface = "numaflow" | "zenml" | "native";
@@ -20,6 +21,37 @@ export interface StartRunRequest {
   runName?: string;
   /** Overrides the deployment's run timeout for this run. */
   runTimeoutSeconds?: number;
+  capture: CaptureRequest;
+}
+
+/** What the Worker tells a run about capture; the run resolves it per step with its pipeline. */
+export interface CaptureRequest {
+  /** The request's `capture_override` (ZenML), highest precedence. */
+  override?: CapturePolicyInput;
+  /** The deployment default (EDGESERVE_CAPTURE_*), lowest precedence. */
+  fallback: CapturePolicy;
+  runtime: Exclude<RuntimeMode, "memory-only">;
+  /** `sampleFraction(run id)`, decided once by the Worker; a run is sampled when it is below the rate. */
+  sampleFraction: number;
+}
+
+/** What a run recorded under its capture policy. */
+export interface CapturedRun {
+  mode: CaptureMode;
+  runtime: RuntimeMode;
+  /** Whether this run's payloads were captured (full, or sampled and chosen). */
+  payloads: boolean;
+  /** The input as captured (redacted, truncated), or null when the policy keeps no payloads. */
+  parameters: unknown;
+  /** Each step invocation's captured input and output (only with `describe`, and only what was kept). */
+  steps?: CapturedStep[];
+}
+
+export interface CapturedStep {
+  step: string;
+  status: "completed" | "failed";
+  input?: unknown;
+  output?: unknown;
 }
 
 export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate" };
@@ -63,8 +95,8 @@ export interface RunSnapshot {
   resultCount: number;
   /** Step invocations completed, sinks excluded (ZenML's `steps_executed`). */
   stepsExecuted: number;
-  /** The run's input as JSON (null when it was bytes); typed loosely to keep RPC types shallow. */
-  input: unknown;
+  /** What the run recorded under its capture policy (the raw input is never exposed). */
+  capture: CapturedRun;
   /** Present once the run has completed. */
   results?: ResultItem[];
   /** SQLite rows this run has written so far (the unit Cloudflare bills). */

@@ -76,7 +76,7 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
           step_name: event.step ?? null,
           level: "error",
           error: String(event.data?.error ?? "step failed"),
-          data: { execution_time: null },
+          data: { execution_time: seconds(event.data?.ms) },
           message: `Step '${event.step}' failed`,
         },
       ];

@@ -31,7 +31,7 @@ export function jobFromSnapshot(snapshot: RunSnapshot): Record<string, unknown> 
   return {
     job_id: snapshot.id,
     status: jobStatus(snapshot.status),
-    parameters: snapshot.input,
+    parameters: snapshot.capture.parameters,
     run_name: snapshot.runName ?? null,
     created_at: zenmlTimestamp(snapshot.createdAt),
     started_at: zenmlTimestamp(snapshot.createdAt),

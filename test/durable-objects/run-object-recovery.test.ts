@@ -34,6 +34,11 @@ const sleepRequest = (id: string, ms: number, runTimeoutSeconds?: number) => ({
   input: storeMessage({ value: { ms }, tags: [], keys: [] }),
   headers: {},
   surface: "native" as const,
+  capture: {
+    fallback: { mode: "full" as const, sampleRate: 0.1, maxBytes: 262_144, redact: ["password"] },
+    runtime: "REALTIME" as const,
+    sampleFraction: 1,
+  },
   ...(runTimeoutSeconds ? { runTimeoutSeconds } : {}),
 });
 

@@ -1,0 +1,54 @@
+/**
+ * The capture policy in force for one run and for each of its steps, resolved from what the Worker
+ * sent (request override, deployment default, sampling value) and the pipeline's definition:
+ * request override > step > pipeline > deployment default.
+ */
+import { capturedValue, resolveCapture, runCapture, type RunCapture } from "../../src/capture/policy";
+import type { Pipeline } from "../../src/pipeline/graph";
+import type { CaptureRequest, CapturedRun, RunStatus } from "../../src/runs/protocol";
+
+export class RunCapturePolicy {
+  readonly run: RunCapture;
+  private readonly steps = new Map<string, RunCapture>();
+
+  constructor(
+    private readonly request: CaptureRequest,
+    private readonly pipeline: Pipeline,
+  ) {
+    this.run = runCapture(request.sampleFraction, resolveCapture([request.override, pipeline.definition.capture], request.fallback));
+  }
+
+  step(name: string): RunCapture {
+    let policy = this.steps.get(name);
+    if (!policy) {
+      const step = this.pipeline.definition.steps.find((s) => s.name === name);
+      const stepPolicy = step?.kind === "inline" ? step.capture : undefined;
+      policy = runCapture(
+        this.request.sampleFraction,
+        resolveCapture([this.request.override, stepPolicy, this.pipeline.definition.capture], this.request.fallback),
+      );
+      this.steps.set(name, policy);
+    }
+    return policy;
+  }
+
+  /** Whether this run's payloads may be kept, given how it ended. */
+  keepsPayloads(status: RunStatus): boolean {
+    return this.run.payloads || (this.run.payloadsOnError && status === "failed");
+  }
+
+  /** Whether the run has a row in the D1 run index, and when it is written. */
+  get indexing(): "none" | "at-end" | "as-it-goes" {
+    if (!this.run.indexed || this.request.runtime === "OFF") return "none";
+    return this.request.runtime === "BATCH" ? "at-end" : "as-it-goes";
+  }
+
+  describe(input: unknown, status: RunStatus): CapturedRun {
+    return {
+      mode: this.run.mode,
+      runtime: this.request.runtime,
+      payloads: this.run.payloads,
+      parameters: this.keepsPayloads(status) ? capturedValue(input, this.run) : null,
+    };
+  }
+}

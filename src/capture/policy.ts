@@ -1,0 +1,119 @@
+/**
+ * Capture: what a run records about itself (ZenML's capture policies, reference/zenml-serving.md
+ * §5). A policy has a mode (full, sampled, errors_only, metadata, none), a sample rate, a preview
+ * size limit and the keys to redact; the runtime mode (BATCH, REALTIME, OFF, memory-only) says how
+ * the run is indexed, or whether it runs in a Durable Object at all. Pure module.
+ */
+import { z } from "zod";
+
+export const CAPTURE_MODES = ["full", "sampled", "errors_only", "metadata", "none"] as const;
+export type CaptureMode = (typeof CAPTURE_MODES)[number];
+
+export const RUNTIME_MODES = ["BATCH", "REALTIME", "OFF", "memory-only"] as const;
+export type RuntimeMode = (typeof RUNTIME_MODES)[number];
+
+/** ZenML's server defaults. */
+export const DEFAULT_SAMPLE_RATE = 0.1;
+export const DEFAULT_MAX_BYTES = 262_144;
+export const MIN_MAX_BYTES = 1024;
+export const MAX_MAX_BYTES = 10_485_760;
+export const DEFAULT_REDACT = ["password", "token", "key", "secret", "auth", "credential"] as const;
+
+/** A partial policy, as a pipeline, a step or a request's `capture_override` states it. */
+export const capturePolicyInputSchema = z.strictObject({
+  mode: z.enum(CAPTURE_MODES).optional(),
+  sample_rate: z.number().min(0).max(1).optional(),
+  max_bytes: z.number().int().min(MIN_MAX_BYTES).max(MAX_MAX_BYTES).optional(),
+  redact: z.array(z.string().min(1)).optional(),
+});
+export type CapturePolicyInput = z.infer<typeof capturePolicyInputSchema>;
+
+export interface CapturePolicy {
+  mode: CaptureMode;
+  sampleRate: number;
+  maxBytes: number;
+  redact: readonly string[];
+}
+
+/** The policy a run records under, once sampling has been decided for its id. */
+export interface RunCapture extends CapturePolicy {
+  /** Whether payloads are captured for this run (full, or sampled and chosen). */
+  payloads: boolean;
+  /** Whether payloads are captured only if the run fails (errors_only). */
+  payloadsOnError: boolean;
+  /** Whether the run appears in the run index at all (not under `none`). */
+  indexed: boolean;
+}
+
+/**
+ * Resolves the run's policy: request override > step > pipeline > deployment default, field by
+ * field. (Step-level policies apply to that step's values; see `stepCapture`.)
+ */
+export function resolveCapture(layers: readonly (CapturePolicyInput | undefined)[], fallback: CapturePolicy): CapturePolicy {
+  const policy = { ...fallback };
+  for (const layer of [...layers].reverse()) {
+    if (!layer) continue;
+    if (layer.mode !== undefined) policy.mode = layer.mode;
+    if (layer.sample_rate !== undefined) policy.sampleRate = layer.sample_rate;
+    if (layer.max_bytes !== undefined) policy.maxBytes = layer.max_bytes;
+    if (layer.redact !== undefined) policy.redact = layer.redact.map((k) => k.toLowerCase());
+  }
+  return policy;
+}
+
+/**
+ * ZenML's sampling value: the first 4 bytes of SHA-1(run id) as a big-endian integer, over 2³².
+ * A run is sampled when this is below the rate, so the same id is always decided the same way.
+ */
+export async function sampleFraction(runId: string): Promise<number> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(runId));
+  return new DataView(digest).getUint32(0, false) / 2 ** 32;
+}
+
+export function isSampled(fraction: number, rate: number): boolean {
+  if (rate <= 0) return false;
+  if (rate >= 1) return true;
+  return fraction < rate;
+}
+
+export function runCapture(fraction: number, policy: CapturePolicy): RunCapture {
+  const payloads = policy.mode === "full" || (policy.mode === "sampled" && isSampled(fraction, policy.sampleRate));
+  return { ...policy, payloads, payloadsOnError: policy.mode === "errors_only", indexed: policy.mode !== "none" };
+}
+
+export const REDACTED = "[REDACTED]";
+
+/** Replaces the value of every key that contains a redacted word (case-insensitive), in nested objects too. */
+export function redact(value: unknown, words: readonly string[]): unknown {
+  if (Array.isArray(value)) return value.map((item) => redact(item, words));
+  if (value === null || typeof value !== "object") return value;
+  const lowered = words.map((w) => w.toLowerCase());
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([key, inner]) => [
+      key,
+      lowered.some((word) => key.toLowerCase().includes(word)) ? REDACTED : redact(inner, words),
+    ]),
+  );
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Room kept for the truncation marker, as ZenML does. */
+const TRUNCATION_RESERVE_BYTES = 50;
+
+/** A redacted JSON preview, cut to `maxBytes` with ZenML's marker when it is larger. */
+export function preview(value: unknown, policy: Pick<CapturePolicy, "maxBytes" | "redact">): string {
+  const text = JSON.stringify(redact(value, policy.redact)) ?? "null";
+  const bytes = encoder.encode(text);
+  if (bytes.length <= policy.maxBytes) return text;
+  // Decoding a cut that splits a character would leave U+FFFD; drop the partial character instead.
+  const kept = decoder.decode(bytes.subarray(0, policy.maxBytes - TRUNCATION_RESERVE_BYTES)).replace(/\uFFFD$/, "");
+  return `${kept}... [TRUNCATED - original size: ${text.length} chars]`;
+}
+
+/** A value as capture shows it: redacted, and replaced by its truncated preview text when too large. */
+export function capturedValue(value: unknown, policy: Pick<CapturePolicy, "maxBytes" | "redact">): unknown {
+  const redacted = redact(value, policy.redact);
+  const text = preview(value, policy);
+  return text === JSON.stringify(redacted) ? redacted : text;
+}

@@ -58,7 +58,38 @@ export const fanout = definePipeline({
   ],
 });
 
+const anyObject = z.record(z.string(), z.json());
+
+/** Echoes its input through two steps; `hidden` keeps its values out of capture (step policy). */
+export const echo = definePipeline({
+  name: "test-echo",
+  input: anyObject,
+  steps: [
+    { name: "open", kind: "inline", run: (m) => ({ value: m.value }) },
+    { name: "hidden", kind: "inline", run: (m) => ({ value: m.value }), capture: { mode: "metadata" } },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "open", to: "hidden" },
+    { from: "hidden", to: "out" },
+  ],
+});
+
+/** The same, with runtime OFF: runs keep their results but are not indexed. */
+export const unindexed = definePipeline({ ...echo, name: "test-unindexed", runtime: "OFF" });
+
+/** The same, with runtime BATCH: runs are indexed once, when they end. */
+export const batch = definePipeline({
+  ...echo,
+  name: "test-batch",
+  runtime: "BATCH",
+  steps: [
+    { name: "open", kind: "inline", run: async (m) => { await new Promise((r) => setTimeout(r, 300)); return { value: m.value }; } },
+    { name: "hidden", kind: "inline", run: (m) => ({ value: m.value }) },
+    { name: "out", kind: "sink" },
+  ],
+});
+
 export function registerTestPipelines(): void {
-  registerPipeline(failing);
-  registerPipeline(fanout);
+  for (const definition of [failing, fanout, echo, unindexed, batch]) registerPipeline(definition);
 }

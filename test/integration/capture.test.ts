@@ -1,0 +1,117 @@
+/**
+ * Capture policies, observed from outside: what /jobs/{id}, the native run record and the job
+ * list show under each policy (full, sampled, errors_only, metadata, none), redaction,
+ * truncation, step-level policies and their precedence, and the BATCH/REALTIME/OFF runtimes.
+ * The answer itself (a job's result) is always kept: it is what the request needs.
+ */
+import { describe, it, vi } from "vitest";
+import { call, post } from "../helpers/http";
+
+interface Invoked {
+  job_id: string;
+  success: boolean;
+}
+
+const invoke = async (pipeline: string, parameters: unknown, extra: Record<string, unknown> = {}) =>
+  (await (await post(`/pipelines/${pipeline}/invoke`, { parameters, ...extra })).json()) as Invoked;
+const job = async (pipeline: string, id: string) => (await (await call(`/pipelines/${pipeline}/jobs/${id}`)).json()) as Record<string, unknown>;
+const record = async (pipeline: string, id: string) =>
+  (await (await call(`/v1/pipelines/${pipeline}/runs/${id}`)).json()) as {
+    capture: { mode: string; payloads: boolean; parameters: unknown; steps: { step: string; input?: unknown; output?: unknown }[] };
+    results: unknown[];
+  };
+const listed = async (pipeline: string) =>
+  ((await (await call(`/pipelines/${pipeline}/jobs?limit=1000`)).json()) as { jobs: { job_id: string; parameters: unknown; result: unknown }[] }).jobs;
+
+describe("capture policies", () => {
+  it("full: keeps the parameters (redacted) and each step's input and output", async ({ expect }) => {
+    const { job_id } = await invoke("test-echo", { user: "ann", password: "hunter2", nested: { apiToken: "t", n: 1 } });
+    const expected = { user: "ann", password: "[REDACTED]", nested: { apiToken: "[REDACTED]", n: 1 } };
+    expect((await job("test-echo", job_id)).parameters).toEqual(expected);
+    const run = await record("test-echo", job_id);
+    expect(run.capture).toMatchObject({ mode: "full", payloads: true, parameters: expected });
+    expect(run.capture.steps.find((s) => s.step === "open")).toEqual({ step: "open", status: "completed", input: expected, output: expected });
+    await vi.waitFor(async () => expect((await listed("test-echo")).find((j) => j.job_id === job_id)?.parameters).toEqual(expected));
+  });
+
+  it("a step's own policy keeps its values out, unless the request overrides it", async ({ expect }) => {
+    const { job_id } = await invoke("test-echo", { a: 1 });
+    const hidden = (await record("test-echo", job_id)).capture.steps.find((s) => s.step === "hidden");
+    expect(hidden).toEqual({ step: "hidden", status: "completed" });
+    const overridden = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "full" } });
+    const shown = (await record("test-echo", overridden.job_id)).capture.steps.find((s) => s.step === "hidden");
+    expect(shown).toMatchObject({ input: { a: 1 }, output: { a: 1 } });
+  });
+
+  it("metadata: statuses and timings, no payloads, but the job's result is still answered", async ({ expect }) => {
+    const { job_id } = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "metadata" } });
+    const found = await job("test-echo", job_id);
+    expect(found).toMatchObject({ status: "completed", parameters: null, result: { a: 1 } });
+    const run = await record("test-echo", job_id);
+    expect(run.capture).toMatchObject({ mode: "metadata", payloads: false, parameters: null });
+    expect(run.capture.steps.every((s) => !("input" in s) && !("output" in s))).toBe(true);
+    await vi.waitFor(async () => {
+      const entry = (await listed("test-echo")).find((j) => j.job_id === job_id);
+      expect(entry).toMatchObject({ parameters: null, result: null });
+    });
+  });
+
+  it("errors_only: nothing for a run that succeeds, the payloads of one that fails", async ({ expect }) => {
+    const ok = await invoke("test-failing", { fail: false }, { capture_override: { mode: "errors_only" } });
+    expect((await job("test-failing", ok.job_id)).parameters).toBeNull();
+    const bad = await invoke("test-failing", { fail: true }, { capture_override: { mode: "errors_only" } });
+    expect((await job("test-failing", bad.job_id)).parameters).toEqual({ fail: true });
+    const failedStep = (await record("test-failing", bad.job_id)).capture.steps.find((s) => s.step === "explode");
+    expect(failedStep).toEqual({ step: "explode", status: "failed", input: { fail: true } });
+  });
+
+  it("sampled: behaves as full when the run is sampled and as metadata when it is not", async ({ expect }) => {
+    const always = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "sampled", sample_rate: 1 } });
+    expect((await record("test-echo", always.job_id)).capture).toMatchObject({ mode: "sampled", payloads: true, parameters: { a: 1 } });
+    const never = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "sampled", sample_rate: 0 } });
+    expect((await record("test-echo", never.job_id)).capture).toMatchObject({ mode: "sampled", payloads: false, parameters: null });
+  });
+
+  it("none: no payloads and no index row, yet the job answers with its result", async ({ expect }) => {
+    const { job_id } = await invoke("test-echo", { a: 2 }, { capture_override: { mode: "none" } });
+    expect(await job("test-echo", job_id)).toMatchObject({ parameters: null, result: { a: 2 } });
+    // Another run's index write lands after this one's would have: then this one is surely absent.
+    const later = await invoke("test-echo", { a: 3 });
+    await vi.waitFor(async () => expect((await listed("test-echo")).map((j) => j.job_id)).toContain(later.job_id));
+    expect((await listed("test-echo")).map((j) => j.job_id)).not.toContain(job_id);
+  });
+
+  it("truncates previews over max_bytes with ZenML's marker", async ({ expect }) => {
+    const { job_id } = await invoke("test-echo", { text: "x".repeat(5000) }, { capture_override: { max_bytes: 1024 } });
+    const parameters = (await job("test-echo", job_id)).parameters as string;
+    expect(parameters).toMatch(/\.\.\. \[TRUNCATED - original size: 5011 chars\]$/);
+  });
+
+  it("rejects an invalid capture_override with 422", async ({ expect }) => {
+    const res = await post("/pipelines/test-echo/invoke", { parameters: {}, capture_override: { mode: "everything" } });
+    expect(res.status).toBe(422);
+  });
+});
+
+describe("runtime modes", () => {
+  it("OFF: runs keep their results but never appear in the run index", async ({ expect }) => {
+    const first = await invoke("test-unindexed", { a: 1 });
+    expect(await job("test-unindexed", first.job_id)).toMatchObject({ status: "completed", result: { a: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await listed("test-unindexed")).toEqual([]);
+  });
+
+  it("BATCH: a running job is indexed only once it has ended; REALTIME indexes it while it runs", async ({ expect }) => {
+    const res = await post("/pipelines/test-batch/invoke?mode=async", { parameters: { a: 1 } });
+    const { job_id } = (await res.json()) as Invoked;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await listed("test-batch")).map((j) => j.job_id)).not.toContain(job_id);
+    await vi.waitFor(async () => expect((await listed("test-batch")).map((j) => j.job_id)).toContain(job_id), { timeout: 3000 });
+
+    const realtime = (await (await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 1000 } })).json()) as Invoked;
+    await vi.waitFor(async () => {
+      const running = (await (await call("/pipelines/sleep/jobs?status=running")).json()) as { jobs: { job_id: string }[] };
+      expect(running.jobs.map((j) => j.job_id)).toContain(realtime.job_id);
+    });
+  });
+});

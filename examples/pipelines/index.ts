@@ -2,5 +2,6 @@
 import sentences from "./sentences";
 import sleep from "./sleep";
 import wordStats from "./word-stats";
+import wordStatsMemory from "./word-stats-memory";
 
-export const examplePipelines = [wordStats, sentences, sleep];
+export const examplePipelines = [wordStats, sentences, sleep, wordStatsMemory];

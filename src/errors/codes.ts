@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   pipeline_not_found: 404,
   run_not_found: 404,
   method_not_allowed: 405,
+  /** A memory-only pipeline keeps nothing, so it cannot serve async runs, fetches, jobs or streams. */
+  memory_only: 409,
   request_timeout: 408,
   run_id_in_use: 409,
   payload_too_large: 413,

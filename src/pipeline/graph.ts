@@ -79,6 +79,13 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   if (order.length !== steps.size) {
     fail(`the edges form a cycle through ${stepsOnCycles(out, order).map((n) => `'${n}'`).join(", ")}`);
   }
+  if (definition.runtime === "memory-only") {
+    // Queued and remote steps (other kinds) need a Run object; only inline steps run in the Worker.
+    const outOfProcess = [...steps.values()].find((s) => s.kind !== "inline" && s.kind !== "sink") as
+      | { name: string; kind: string }
+      | undefined;
+    if (outOfProcess) fail(`runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`);
+  }
   if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served");
   for (const [stepName, step] of steps) {
     if (step.kind !== "sink" && (out.get(stepName) ?? []).length === 0) {

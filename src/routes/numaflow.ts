@@ -8,6 +8,7 @@ import type { AppEnv } from "../app-env";
 import { captureRequest } from "../capture/capture-request";
 import { ApiError } from "../errors/api-error";
 import { numaflowTimestamp } from "../errors/error-response";
+import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../http/memory-only";
 import { methodNotAllowed } from "../http/method-not-allowed";
 import { forwardedHeaders, parsePipelineInput } from "../http/pipeline-input";
 import { bearerAuth } from "../middleware/auth";
@@ -30,16 +31,17 @@ export function numaflowRoutes(): Hono<AppEnv> {
   app.use("/v1/process/*", requestId, bearerAuth, resolvePipeline, requestBodyLimit);
 
   app.post("/v1/process/sync", sync).all("/v1/process/sync", methodNotAllowed(["POST"]));
-  app.post("/v1/process/async", startAsync).all("/v1/process/async", methodNotAllowed(["POST"]));
-  app.get("/v1/process/fetch", fetchResult).all("/v1/process/fetch", methodNotAllowed(["GET"]));
+  app.post("/v1/process/async", requiresStoredRuns, startAsync).all("/v1/process/async", methodNotAllowed(["POST"]));
+  app.get("/v1/process/fetch", requiresStoredRuns, fetchResult).all("/v1/process/fetch", methodNotAllowed(["GET"]));
   for (const path of ["/v1/process/status", "/v1/process/message"]) {
-    app.get(path, messagePath).all(path, methodNotAllowed(["GET"]));
+    app.get(path, requiresStoredRuns, messagePath).all(path, methodNotAllowed(["GET"]));
   }
-  app.on(["GET", "POST"], "/v1/process/sse", sse).all("/v1/process/sse", methodNotAllowed(["GET", "POST"]));
+  app.on(["GET", "POST"], "/v1/process/sse", requiresStoredRuns, sse).all("/v1/process/sse", methodNotAllowed(["GET", "POST"]));
   return app;
 }
 
 async function sync(c: NumaflowContext): Promise<Response> {
+  if (isMemoryOnly(c.var.pipeline)) return syncInMemory(c);
   const run = runClient(c);
   const request = await startRequest(c);
   const timeoutMs = requestTimeoutMs(c);
@@ -52,6 +54,22 @@ async function sync(c: NumaflowContext): Promise<Response> {
     throw new ApiError("request_timeout", `run ${run.runId} is still running`, { headers: idHeader });
   }
   return resultsResponse(snapshot, idHeader);
+}
+
+/** A memory-only pipeline runs right here; nothing of the run outlives the response. */
+async function syncInMemory(c: NumaflowContext): Promise<Response> {
+  const input = parsePipelineInput(c.var.pipeline, await c.req.arrayBuffer());
+  const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId };
+  const outcome = await runMemoryOnly(c.var.pipeline, input, {
+    runId: c.var.runId,
+    headers: forwardedHeaders(c.req.raw.headers),
+    timeoutMs: requestTimeoutMs(c),
+  });
+  if (outcome.status === "timeout") {
+    throw new ApiError("request_timeout", `memory-only run ${c.var.runId} did not finish in time`, { headers: idHeader });
+  }
+  if (outcome.status === "failed") throw new ApiError("run_failed", `run ${c.var.runId} failed: ${outcome.message}`);
+  return concatenatedResults(memoryResults(outcome), idHeader);
 }
 
 async function startAsync(c: NumaflowContext): Promise<Response> {
@@ -156,7 +174,10 @@ function resultsResponse(snapshot: RunSnapshot, extraHeaders: Record<string, str
     const reason = snapshot.error?.message ?? `run ended ${snapshot.status}`;
     throw new ApiError("run_failed", `run ${snapshot.id} ${snapshot.status}: ${reason}`);
   }
-  const results: ResultItem[] = snapshot.results ?? [];
+  return concatenatedResults(snapshot.results ?? [], extraHeaders);
+}
+
+function concatenatedResults(results: readonly ResultItem[], extraHeaders: Record<string, string>): Response {
   const size = results.reduce((total, r) => total + r.bytes.byteLength, 0);
   const body = new Uint8Array(size);
   let offset = 0;

@@ -10,7 +10,9 @@ import { z } from "zod";
 import type { AppEnv } from "../app-env";
 import { captureRequest } from "../capture/capture-request";
 import { ApiError, detailsFromIssues } from "../errors/api-error";
+import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../http/memory-only";
 import { methodNotAllowed } from "../http/method-not-allowed";
+import type { StoredMessage } from "../pipeline/message";
 import { forwardedHeaders, validatePipelineInput } from "../http/pipeline-input";
 import { bearerAuth } from "../middleware/auth";
 import { requestBodyLimit } from "../middleware/body-limit";
@@ -47,11 +49,11 @@ export function zenmlRoutes(): Hono<AppEnv> {
   for (const path of ZENML_PATHS.filter((p) => p !== "/health")) app.use(path, bearerAuth, resolvePipeline);
 
   app.post("/invoke", requestBodyLimit, invoke).all("/invoke", methodNotAllowed(["POST"]));
-  app.get("/jobs", listJobs).all("/jobs", methodNotAllowed(["GET"]));
-  app.get("/jobs/:id", getJob).all("/jobs/:id", methodNotAllowed(["GET"]));
-  app.post("/jobs/:id/cancel", cancelJob).all("/jobs/:id/cancel", methodNotAllowed(["POST"]));
-  app.get("/stream/:id", streamJob).all("/stream/:id", methodNotAllowed(["GET"]));
-  app.get("/stream", webSocket).all("/stream", methodNotAllowed(["GET"]));
+  app.get("/jobs", requiresStoredRuns, listJobs).all("/jobs", methodNotAllowed(["GET"]));
+  app.get("/jobs/:id", requiresStoredRuns, getJob).all("/jobs/:id", methodNotAllowed(["GET"]));
+  app.post("/jobs/:id/cancel", requiresStoredRuns, cancelJob).all("/jobs/:id/cancel", methodNotAllowed(["POST"]));
+  app.get("/stream/:id", requiresStoredRuns, streamJob).all("/stream/:id", methodNotAllowed(["GET"]));
+  app.get("/stream", requiresStoredRuns, webSocket).all("/stream", methodNotAllowed(["GET"]));
   app.get("/info", info).all("/info", methodNotAllowed(["GET"]));
   app.get("/status", status).all("/status", methodNotAllowed(["GET"]));
   app.get("/metrics", metrics).all("/metrics", methodNotAllowed(["GET"]));
@@ -69,6 +71,13 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const pipeline = c.var.pipeline;
   const input = validatePipelineInput(pipeline, request.parameters, { where: ["parameters"] });
   const jobId = uuidv7();
+  const isAsync = (c.req.query("mode") ?? "sync").toLowerCase() === "async";
+  if (isMemoryOnly(pipeline)) {
+    if (isAsync) {
+      throw new ApiError("memory_only", `pipeline '${pipeline.name}' runs memory-only: its runs are not stored, so /invoke is sync only`);
+    }
+    return c.json(await invokeInMemory(c, request, input, jobId));
+  }
   const run = new RunClient(c.env.RUNS, pipeline.name, jobId);
   const start = {
     runId: jobId,
@@ -84,7 +93,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const urls = { poll_url: `${prefix}/jobs/${jobId}`, stream_url: `${prefix}/stream/${jobId}` };
   const base = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline) };
 
-  if ((c.req.query("mode") ?? "sync").toLowerCase() === "async") {
+  if (isAsync) {
     const outcome = await run.start(start);
     if (!outcome.started) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
     return c.json({
@@ -102,6 +111,32 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const outcome = await run.startAndWait(start, request.timeout * 1000 + SYNC_GRACE_MS);
   if (!("snapshot" in outcome)) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
   return c.json(pipelineResponse(outcome.snapshot, request, { ...base, ...urls }));
+}
+
+async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: StoredMessage, jobId: string) {
+  const pipeline = c.var.pipeline;
+  const startedAt = Date.now();
+  const outcome = await runMemoryOnly(pipeline, input, {
+    runId: jobId,
+    headers: forwardedHeaders(c.req.raw.headers),
+    timeoutMs: request.timeout * 1000,
+  });
+  const metadata = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline), memory_only: true };
+  const executionTime = (Date.now() - startedAt) / 1000;
+  if (outcome.status !== "completed") {
+    const error = outcome.status === "timeout" ? `Pipeline execution timed out after ${request.timeout}s` : `Pipeline execution failed: ${outcome.message}`;
+    return { success: false, job_id: jobId, run_id: null, results: null, error, execution_time: executionTime, message: null, metadata };
+  }
+  return {
+    success: true,
+    job_id: jobId,
+    run_id: null,
+    results: resultsAsJson(memoryResults(outcome)),
+    error: null,
+    execution_time: executionTime,
+    message: "Pipeline executed successfully",
+    metadata,
+  };
 }
 
 function pipelineResponse(snapshot: RunSnapshot, request: PipelineRequest, metadata: Record<string, unknown>) {

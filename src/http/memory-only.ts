@@ -1,0 +1,38 @@
+/**
+ * Serving memory-only pipelines: their runs live only inside the request that made them, so only
+ * the sync calls work; anything that would need the run later answers 409 `memory_only`.
+ */
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../app-env";
+import { ApiError } from "../errors/api-error";
+import { runInMemory, type MemoryOutcome } from "../pipeline/memory-executor";
+import type { Pipeline } from "../pipeline/graph";
+import { loadMessage, valueContentType, valueToBytes, type StoredMessage } from "../pipeline/message";
+import type { ResultItem } from "../runs/protocol";
+
+export function isMemoryOnly(pipeline: Pipeline): boolean {
+  return pipeline.definition.runtime === "memory-only";
+}
+
+/** Rejects a route that needs a stored run when the pipeline is memory-only. */
+export const requiresStoredRuns = createMiddleware<AppEnv>(async function requiresStoredRuns(c, next) {
+  if (isMemoryOnly(c.var.pipeline)) {
+    throw new ApiError(
+      "memory_only",
+      `pipeline '${c.var.pipeline.name}' runs memory-only: its runs are not stored, so only sync calls are served (no async, fetch, status, jobs or streams)`,
+    );
+  }
+  await next();
+});
+
+export function runMemoryOnly(
+  pipeline: Pipeline,
+  input: StoredMessage,
+  context: { runId: string; headers: Record<string, string>; timeoutMs: number },
+): Promise<MemoryOutcome> {
+  return runInMemory(pipeline, loadMessage(input), context);
+}
+
+export function memoryResults(outcome: Extract<MemoryOutcome, { status: "completed" }>): ResultItem[] {
+  return outcome.results.map((m) => ({ bytes: valueToBytes(m.value), contentType: valueContentType(m.value) }));
+}

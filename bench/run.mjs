@@ -92,6 +92,7 @@ async function main() {
   try {
     const allTargets = {
       edgeserve: `${edgeserve.url}/v1/process/sync`,
+      edgeserve_memory_only: `${edgeserve.url}/pipelines/word-stats-memory/v1/process/sync`,
       bare_worker: `${baselines.url}/bare`,
       handwritten_do: `${baselines.url}/do`,
     };
@@ -118,16 +119,23 @@ async function main() {
       results[phase] = {};
       for (const [name, list] of Object.entries(byTarget)) results[phase][name] = medianOf(list);
     }
+    // edgeserve (Durable Object per run) against both baselines; memory-only against the bare Worker,
+    // which does exactly what it does, minus edgeserve.
+    const comparisons = [
+      ["edgeserve", "bare_worker"],
+      ["edgeserve", "handwritten_do"],
+      ["edgeserve_memory_only", "bare_worker"],
+    ];
     const ratios = {};
     for (const phase of PHASES) {
       const r = results[phase.name];
       ratios[phase.name] = {};
-      if (!r.edgeserve) continue;
-      for (const baseline of ["bare_worker", "handwritten_do"].filter((b) => r[b])) {
-        ratios[phase.name][`vs_${baseline}`] = {
-          p50: ratio(r.edgeserve.p50_ms, r[baseline].p50_ms),
-          p99: ratio(r.edgeserve.p99_ms, r[baseline].p99_ms),
-          requests_per_second: ratio(r.edgeserve.requests_per_second, r[baseline].requests_per_second),
+      for (const [ours, baseline] of comparisons) {
+        if (!r[ours] || !r[baseline]) continue;
+        ratios[phase.name][`${ours}_vs_${baseline}`] = {
+          p50: ratio(r[ours].p50_ms, r[baseline].p50_ms),
+          p99: ratio(r[ours].p99_ms, r[baseline].p99_ms),
+          requests_per_second: ratio(r[ours].requests_per_second, r[baseline].requests_per_second),
         };
       }
     }

@@ -25,7 +25,7 @@ const configAt = extra.indexOf("--config");
 if (configAt < 0) {
   const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", ...persistArgs], {
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, CI: "true" },
+    env: { ...process.env, CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
   if (migrate.status !== 0) {
     console.error(String(migrate.stdout));
@@ -35,6 +35,9 @@ if (configAt < 0) {
 }
 const defaults = extra.includes("--port") ? ["--ip", "127.0.0.1"] : ["--ip", "127.0.0.1", "--port", "8787"];
 const args = [wrangler, "dev", ...defaults, ...overrides, ...extra];
-const child = spawn(process.execPath, args, { stdio: "inherit" });
+// Offline by design: skip miniflare's download of a real `Request.cf` object (it would only print
+// an error on a machine without internet and fall back to a placeholder anyway).
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env };
+const child = spawn(process.execPath, args, { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -37,7 +37,7 @@ export function validatePipelineInput(
   const parsed = pipeline.definition.input.safeParse(json);
   if (!parsed.success) {
     const details = detailsFromIssues(parsed.error.issues).map((d) => ({ ...d, path: [...(options.where ?? []), ...d.path] }));
-    throw new ApiError("invalid_input", `the input does not match pipeline '${pipeline.name}''s input schema`, { details });
+    throw new ApiError("invalid_input", `the input does not match the input schema of pipeline '${pipeline.name}'`, { details });
   }
   return storeMessage({ value: parsed.data as JsonValue, tags: [], keys: [] });
 }

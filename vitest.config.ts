@@ -12,7 +12,8 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           // Test-only knobs stay here, never in wrangler.toml.
-          bindings: { EDGESERVE_WATCHDOG_SECONDS: "1", TEST_MIGRATIONS: migrations },
+          // One admission shard makes the limits exact, so admission tests can count on them.
+          bindings: { EDGESERVE_WATCHDOG_SECONDS: "1", EDGESERVE_ADMISSION_SHARDS: "1", TEST_MIGRATIONS: migrations },
         },
       }),
     ],

@@ -1,2 +1,3 @@
 /** Every Durable Object class of edgeserve; `src/index.ts` re-exports them for the runtime. */
+export { AdmissionObject } from "./admission/admission-object";
 export { RunObject } from "./run/run-object";

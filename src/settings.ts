@@ -42,6 +42,14 @@ export const settingsSchema = z.object({
     .transform((v) => v.split(",").map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0)),
   /** How runs are indexed when their pipeline says nothing: BATCH (at the end), REALTIME (as they go), OFF. */
   EDGESERVE_CAPTURE_RUNTIME: z.enum(RUNTIME_MODES).default("REALTIME"),
+  /** Runs of one pipeline executing at once (a pipeline's `admission.maxConcurrency` wins). */
+  EDGESERVE_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /** Async runs of one pipeline waiting for a slot (a pipeline's `admission.maxQueueSize` wins). */
+  EDGESERVE_MAX_QUEUE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(100),
+  /** Admission counter shards per pipeline; each holds an equal share of the limits. */
+  EDGESERVE_ADMISSION_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
+  /** The Retry-After of a 429. */
+  EDGESERVE_RETRY_AFTER_SECONDS: seconds(1, 3600).default(5),
   /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
   EDGESERVE_AUTH_TOKENS: z
     .string()

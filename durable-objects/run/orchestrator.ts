@@ -61,6 +61,7 @@ export class Orchestrator {
   /** Records a new run and its first work items, then starts driving it. */
   begin(input: Message): void {
     const { record, pipeline, events, now } = this.o;
+    record.row.status = "running";
     events.append({ type: "run_started", data: { pipeline: pipeline.name } }, now());
     for (const step of pipeline.entrySteps) this.enqueue(step, null, input);
     this.drive();
@@ -68,6 +69,8 @@ export class Orchestrator {
 
   /** Runs every ready work item; synchronous steps finish inside this burst. Ends with a flush. */
   drive(): void {
+    // A queued run waits for admission: nothing runs, and an empty work list does not mean done.
+    if (this.record.row.status === "pending") return this.flush();
     if (this.driving) return;
     this.driving = true;
     try {
@@ -94,6 +97,7 @@ export class Orchestrator {
       this.finish("failed", { code: "run_timeout", message: `run exceeded its timeout of ${seconds} s` });
       return this.flush();
     }
+    if (record.row.status === "pending") return this.flush();
     for (const item of record.work.values()) {
       if (item.state === "running" && !this.executing.has(item.key)) {
         if (item.attempt >= MAX_INLINE_ATTEMPTS) {

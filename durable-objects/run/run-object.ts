@@ -20,6 +20,8 @@ import type {
 import { ApiError } from "../../src/errors/api-error";
 import { validatePipelineInput } from "../../src/http/pipeline-input";
 import { loadSettings, type Settings } from "../../src/settings";
+import { release } from "../../src/admission/admission";
+import type { AdmissionTicket } from "../../src/admission/protocol";
 import { captureRequest } from "../../src/capture/capture-request";
 import { captureOverride, pipelineRequestSchema } from "../../src/zenml/schemas";
 import { parseLastEventId } from "../../src/sse/frame";
@@ -89,12 +91,29 @@ export class RunObject extends DurableObject<Env> {
       steps: {},
       rowsWritten: 0,
       capture: request.capture,
+      admission: request.admission ?? null,
     });
     const run = this.attach(record, { fresh: true });
+    if (request.admission?.queued) {
+      // Queued by admission control: stored as `pending` until the shard calls `admit`.
+      record.row.status = "pending";
+      run.orchestrator.drive();
+      if (run.capture.indexing === "as-it-goes") this.indexRun(record);
+      return { started: true };
+    }
     run.orchestrator.begin(loadMessage(request.input));
     // A run that ended in its first burst was indexed by `onTerminal`; one write per run is enough.
     if (!record.terminal && run.capture.indexing === "as-it-goes") this.indexRun(record);
     return { started: true };
+  }
+
+  /** Called by the admission shard when a queued run gets its slot; false if it ended meanwhile. */
+  admit(): boolean {
+    const run = this.load();
+    if (!run || run.orchestrator.record.row.status !== "pending") return false;
+    run.orchestrator.begin(loadMessage(run.orchestrator.record.row.input));
+    if (!run.orchestrator.record.terminal && run.capture.indexing === "as-it-goes") this.indexRun(run.orchestrator.record);
+    return true;
   }
 
   /** Starts the run and waits up to `timeoutMs` for it to end: the sync path in one round trip. */
@@ -183,6 +202,9 @@ export class RunObject extends DurableObject<Env> {
       runId: request.headers.get("x-edgeserve-run-id") ?? "",
       pipeline: request.headers.get("x-edgeserve-pipeline") ?? "",
       headers: JSON.parse(request.headers.get("x-edgeserve-step-headers") ?? "{}") as Record<string, string>,
+      admission: request.headers.has("x-edgeserve-admission")
+        ? (JSON.parse(request.headers.get("x-edgeserve-admission") ?? "null") as AdmissionTicket)
+        : null,
       started: false,
     };
     const { 0: client, 1: server } = new WebSocketPair();
@@ -210,6 +232,7 @@ export class RunObject extends DurableObject<Env> {
         surface: "zenml",
         runTimeoutSeconds: parsed.data.timeout,
         capture: await captureRequest(this.settings, pipeline, attachment.runId, captureOverride(parsed.data)),
+        ...(attachment.admission ? { admission: attachment.admission } : {}),
         ...(parsed.data.run_name ? { runName: parsed.data.run_name } : {}),
       };
     } catch (error) {
@@ -337,6 +360,14 @@ export class RunObject extends DurableObject<Env> {
       onTerminal: () => {
         for (const wake of [...this.waiters]) wake();
         if (capture.indexing !== "none") this.indexRun(record);
+        const ticket = record.row.admission;
+        if (ticket) {
+          this.ctx.waitUntil(
+            release(this.env.ADMISSION, ticket, record.row.id).catch((error: unknown) =>
+              console.error(`edgeserve: releasing the admission slot of ${record.row.id} failed (its lease will expire): ${String(error)}`),
+            ),
+          );
+        }
       },
     });
     this.loaded = { orchestrator, events, results, capture };

@@ -7,7 +7,8 @@
  * every response until the write is durable). That keeps an all-inline run at a handful of rows.
  */
 import type { StoredMessage } from "../../src/pipeline/message";
-import type { CaptureRequest, RunErrorInfo, RunStatus, StepState, Surface } from "../../src/runs/protocol";
+import { isActive, type CaptureRequest, type RunErrorInfo, type RunStatus, type StepState, type Surface } from "../../src/runs/protocol";
+import type { AdmissionTicket } from "../../src/admission/protocol";
 import { createWorkTable, hasWorkTable, SCHEMA_VERSION } from "./schema";
 import type { Sql } from "./sql";
 
@@ -41,6 +42,7 @@ export interface RunRow {
   steps: Record<string, StepState>;
   rowsWritten: number;
   capture: CaptureRequest;
+  admission: AdmissionTicket | null;
 }
 
 interface RunTableRow extends Record<string, SqlStorageValue> {
@@ -62,6 +64,7 @@ interface RunTableRow extends Record<string, SqlStorageValue> {
   steps: string;
   rows_written: number;
   capture: string;
+  admission: string | null;
 }
 
 interface WorkTableRow extends Record<string, SqlStorageValue> {
@@ -112,6 +115,7 @@ export class RunRecord {
         steps: JSON.parse(stored.steps) as Record<string, StepState>,
         rowsWritten: stored.rows_written,
         capture: JSON.parse(stored.capture) as CaptureRequest,
+        admission: stored.admission === null ? null : (JSON.parse(stored.admission) as AdmissionTicket),
       },
       true,
       hasWorkTable(sql),
@@ -133,7 +137,7 @@ export class RunRecord {
   }
 
   get terminal(): boolean {
-    return this.row.status !== "running";
+    return !isActive(this.row.status);
   }
 
   nextSeq(): number {
@@ -174,7 +178,7 @@ export class RunRecord {
       r.id, r.pipeline, r.status, r.surface, r.runName, JSON.stringify(r.headers), JSON.stringify(r.input),
       r.createdAt, r.deadlineAt, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
       r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
-      JSON.stringify(r.capture),
+      JSON.stringify(r.capture), r.admission === null ? null : JSON.stringify(r.admission),
     ];
     if (this.inserted) {
       sql.run(
@@ -187,8 +191,8 @@ export class RunRecord {
       sql.run(
         `INSERT INTO run (singleton, schema_version, id, pipeline, status, surface, run_name, headers, input,
          created_at, deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps,
-         rows_written, capture)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         rows_written, capture, admission)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         SCHEMA_VERSION,
         ...values,
       );

@@ -40,7 +40,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       steps TEXT NOT NULL,
       rows_written INTEGER NOT NULL,
       index_pending INTEGER NOT NULL DEFAULT 0,
-      capture TEXT NOT NULL
+      capture TEXT NOT NULL,
+      admission TEXT
     )`,
     `CREATE TABLE events (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, body TEXT NOT NULL)`,
     `CREATE TABLE results (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, content_type TEXT NOT NULL)`,

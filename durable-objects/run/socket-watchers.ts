@@ -14,6 +14,8 @@ export interface SocketAttachment {
   runId: string;
   pipeline: string;
   headers: Record<string, string>;
+  /** The admission slot taken by the Worker for this socket's run, if any. */
+  admission: import("../../src/admission/protocol").AdmissionTicket | null;
   /** Whether the client's request frame has started the run. */
   started: boolean;
 }

@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   request_timeout: 408,
   run_id_in_use: 409,
   payload_too_large: 413,
+  too_many_requests: 429,
   unsupported_media_type: 415,
   run_failed: 500,
   run_timeout: 500,

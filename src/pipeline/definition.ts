@@ -79,6 +79,13 @@ export const pipelineSchema = z.strictObject({
   runTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   /** What each run records (ZenML's `serving_capture`); unset fields fall back to EDGESERVE_CAPTURE_*. */
   capture: capturePolicyInputSchema.optional(),
+  /** Limits on this pipeline's runs; unset fields fall back to EDGESERVE_MAX_CONCURRENCY / _QUEUE_SIZE. */
+  admission: z
+    .strictObject({
+      maxConcurrency: z.number().int().min(1).optional(),
+      maxQueueSize: z.number().int().min(0).optional(),
+    })
+    .optional(),
   /** BATCH, REALTIME or OFF indexing, or memory-only: run in the Worker with no Durable Object. */
   runtime: z.enum(RUNTIME_MODES).optional(),
 });

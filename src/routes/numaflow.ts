@@ -15,7 +15,8 @@ import { bearerAuth } from "../middleware/auth";
 import { requestBodyLimit } from "../middleware/body-limit";
 import { resolvePipeline } from "../middleware/pipeline";
 import { requestId } from "../middleware/request-id";
-import type { ResultItem, RunSnapshot, StartRunRequest } from "../runs/protocol";
+import { admitRun, releaseIfNotStarted } from "../http/admit-run";
+import { isActive, type ResultItem, type RunSnapshot, type StartRunRequest } from "../runs/protocol";
 import { RunClient } from "../runs/run-client";
 import { runIdProblem } from "../runs/run-id";
 
@@ -43,13 +44,16 @@ export function numaflowRoutes(): Hono<AppEnv> {
 async function sync(c: NumaflowContext): Promise<Response> {
   if (isMemoryOnly(c.var.pipeline)) return syncInMemory(c);
   const run = runClient(c);
-  const request = await startRequest(c);
+  const request = await admitRun(c.env, c.var.settings, c.var.pipeline, await startRequest(c), "sync");
   const timeoutMs = requestTimeoutMs(c);
   const outcome = await run.startAndWait(request, timeoutMs);
-  if (!("snapshot" in outcome)) throw duplicateId(run.runId);
+  if (!("snapshot" in outcome)) {
+    await releaseIfNotStarted(c.env, run, request, outcome);
+    throw duplicateId(run.runId);
+  }
   const { snapshot } = outcome;
   const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: run.runId };
-  if (snapshot.status === "running") {
+  if (isActive(snapshot.status)) {
     // Numaflow answers 408 with no body; edgeserve adds the id so the caller can fetch later.
     throw new ApiError("request_timeout", `run ${run.runId} is still running`, { headers: idHeader });
   }
@@ -74,8 +78,12 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
 
 async function startAsync(c: NumaflowContext): Promise<Response> {
   const run = runClient(c);
-  const outcome = await run.start(await startRequest(c));
-  if (!outcome.started) throw duplicateId(run.runId);
+  const request = await admitRun(c.env, c.var.settings, c.var.pipeline, await startRequest(c), "async");
+  const outcome = await run.start(request);
+  if (!outcome.started) {
+    await releaseIfNotStarted(c.env, run, request, outcome);
+    throw duplicateId(run.runId);
+  }
   return c.json(
     { message: "Successfully published message", id: run.runId, code: 200, timestamp: numaflowTimestamp() },
     200,
@@ -87,7 +95,7 @@ async function fetchResult(c: NumaflowContext): Promise<Response> {
   const run = runClient(c, queryId(c));
   const outcome = await run.describe();
   if (!outcome.found) throw runNotFound(run.runId);
-  if (outcome.snapshot.status === "running") return c.json({ status: "in-progress" });
+  if (isActive(outcome.snapshot.status)) return c.json({ status: "in-progress" });
   return resultsResponse(outcome.snapshot, {});
 }
 
@@ -95,7 +103,7 @@ async function messagePath(c: NumaflowContext): Promise<Response> {
   const run = runClient(c, queryId(c));
   const path = await run.messagePath();
   if (!path.found) throw runNotFound(run.runId);
-  if (path.status === "running") return c.text("Request In Progress");
+  if (isActive(path.status)) return c.text("Request In Progress");
   return c.text(JSON.stringify({ id: run.runId, edge_callbacks: path.edges }));
 }
 
@@ -122,8 +130,13 @@ async function sse(c: NumaflowContext): Promise<Response> {
     run = runClient(c);
   } else {
     run = runClient(c);
-    const outcome = await run.start(await startRequestFrom(c, parsePipelineInput(c.var.pipeline, body)));
-    if (!outcome.started) throw duplicateId(run.runId);
+    const input = parsePipelineInput(c.var.pipeline, body);
+    const request = await admitRun(c.env, c.var.settings, c.var.pipeline, await startRequestFrom(c, input), "sync");
+    const outcome = await run.start(request);
+    if (!outcome.started) {
+      await releaseIfNotStarted(c.env, run, request, outcome);
+      throw duplicateId(run.runId);
+    }
   }
   const stream = await run.events("numaflow", lastEventId);
   if (stream.status === 404) throw runNotFound(run.runId);

@@ -17,7 +17,9 @@ import { forwardedHeaders, validatePipelineInput } from "../http/pipeline-input"
 import { bearerAuth } from "../middleware/auth";
 import { requestBodyLimit } from "../middleware/body-limit";
 import { resolvePipeline } from "../middleware/pipeline";
-import type { RunSnapshot } from "../runs/protocol";
+import { admit } from "../admission/admission";
+import { admitRun, releaseIfNotStarted } from "../http/admit-run";
+import { isActive, type RunSnapshot } from "../runs/protocol";
 import { resultsAsJson } from "../runs/result-json";
 import { RunClient } from "../runs/run-client";
 import { runIdProblem } from "../runs/run-id";
@@ -94,8 +96,12 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const base = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline) };
 
   if (isAsync) {
-    const outcome = await run.start(start);
-    if (!outcome.started) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
+    const admitted = await admitRun(c.env, c.var.settings, pipeline, start, "async");
+    const outcome = await run.start(admitted);
+    if (!outcome.started) {
+      await releaseIfNotStarted(c.env, run, admitted, outcome);
+      throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
+    }
     return c.json({
       success: true,
       job_id: jobId,
@@ -108,8 +114,12 @@ async function invoke(c: ZenmlContext): Promise<Response> {
     });
   }
 
-  const outcome = await run.startAndWait(start, request.timeout * 1000 + SYNC_GRACE_MS);
-  if (!("snapshot" in outcome)) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
+  const admitted = await admitRun(c.env, c.var.settings, pipeline, start, "sync");
+  const outcome = await run.startAndWait(admitted, request.timeout * 1000 + SYNC_GRACE_MS);
+  if (!("snapshot" in outcome)) {
+    await releaseIfNotStarted(c.env, run, admitted, outcome);
+    throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
+  }
   return c.json(pipelineResponse(outcome.snapshot, request, { ...base, ...urls }));
 }
 
@@ -154,7 +164,7 @@ function pipelineResponse(snapshot: RunSnapshot, request: PipelineRequest, metad
     };
   }
   const error =
-    snapshot.status === "running" || snapshot.error?.code === "run_timeout"
+    isActive(snapshot.status) || snapshot.error?.code === "run_timeout"
       ? `Pipeline execution timed out after ${request.timeout}s`
       : snapshot.status === "cancelled"
         ? "Execution was cancelled"
@@ -199,8 +209,7 @@ async function listJobs(c: ZenmlContext): Promise<Response> {
     throw new ApiError("bad_request", `Invalid status '${status}'`);
   }
   const runStatus = status === undefined ? undefined : runStatusOf(status as JobStatus);
-  // edgeserve starts a job as soon as it is accepted, so none is ever `pending`.
-  const rows = status === "pending" ? [] : await listRuns(c.env.DB, c.var.pipeline.name, { ...(runStatus ? { status: runStatus } : {}), limit });
+  const rows = await listRuns(c.env.DB, c.var.pipeline.name, { ...(runStatus ? { status: runStatus } : {}), limit });
   const jobs = rows.map(jobFromIndex);
   return c.json({ jobs, total: jobs.length });
 }
@@ -248,7 +257,10 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   }
   const jobId = uuidv7();
   const run = new RunClient(c.env.RUNS, c.var.pipeline.name, jobId);
-  return run.acceptWebSocket(c.req.raw, forwardedHeaders(c.req.raw.headers));
+  // The socket's run is admitted now, as a sync call: a refused watcher gets 429 before any upgrade.
+  const timeoutSeconds = c.var.pipeline.definition.runTimeoutSeconds ?? c.var.settings.EDGESERVE_RUN_TIMEOUT_SECONDS;
+  const ticket = await admit(c.env.ADMISSION, c.var.pipeline, c.var.settings, { runId: jobId, mode: "sync", runTimeoutSeconds: timeoutSeconds });
+  return run.acceptWebSocket(c.req.raw, forwardedHeaders(c.req.raw.headers), ticket);
 }
 
 async function health(c: ZenmlContext): Promise<Response> {

@@ -2,12 +2,19 @@
  * The contract between the Worker and a Run object: what a route may ask of a run and what it gets
  * back. Plain data only, so it crosses the RPC boundary by structured clone.
  */
+import type { AdmissionTicket } from "../admission/protocol";
 import type { CaptureMode, CapturePolicy, CapturePolicyInput, RuntimeMode } from "../capture/policy";
 import type { JsonValue, StoredMessage } from "../pipeline/message";
 
 export type Surface = "numaflow" | "zenml" | "native";
 
-export type RunStatus = "running" | "completed" | "failed" | "cancelled";
+/** `pending`: accepted and queued by admission control, not started yet. */
+export type RunStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
+
+/** Whether a run has not ended yet. */
+export function isActive(status: RunStatus): boolean {
+  return status === "pending" || status === "running";
+}
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
 
@@ -22,6 +29,8 @@ export interface StartRunRequest {
   /** Overrides the deployment's run timeout for this run. */
   runTimeoutSeconds?: number;
   capture: CaptureRequest;
+  /** The admission slot this run holds; a queued run waits (`pending`) until the shard admits it. */
+  admission?: AdmissionTicket;
 }
 
 /** What the Worker tells a run about capture; the run resolves it per step with its pipeline. */

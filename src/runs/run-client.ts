@@ -6,6 +6,7 @@
 import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
 import type { StreamFormatName } from "../sse/formats";
+import type { AdmissionTicket } from "../admission/protocol";
 import type {
   CancelOutcome,
   MessagePath,
@@ -77,8 +78,9 @@ export class RunClient {
    * Hands a WebSocket upgrade to this run's object, which accepts it with the hibernation API and
    * starts the run from the first frame the client sends (ZenML's `WS /stream`).
    */
-  acceptWebSocket(upgrade: Request, headers: Record<string, string>): Promise<Response> {
+  acceptWebSocket(upgrade: Request, headers: Record<string, string>, admission?: AdmissionTicket): Promise<Response> {
     const forwarded = new Headers(upgrade.headers);
+    if (admission) forwarded.set("x-edgeserve-admission", JSON.stringify(admission));
     forwarded.set("x-edgeserve-run-id", this.runId);
     forwarded.set("x-edgeserve-pipeline", this.pipeline);
     forwarded.set("x-edgeserve-step-headers", JSON.stringify(headers));

@@ -14,8 +14,7 @@ export function jobStatus(status: RunStatus): JobStatus {
   return status === "cancelled" ? "canceled" : status;
 }
 
-export function runStatusOf(status: JobStatus): RunStatus | undefined {
-  if (status === "pending") return undefined;
+export function runStatusOf(status: JobStatus): RunStatus {
   return status === "canceled" ? "cancelled" : status;
 }
 

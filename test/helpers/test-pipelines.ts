@@ -90,6 +90,28 @@ export const batch = definePipeline({
   ],
 });
 
+const sleepInput = z.strictObject({ ms: z.number().int().min(0).max(10_000) });
+
+/** One run at a time, one waiting: for admission control. */
+export const admission = definePipeline({
+  name: "test-admission",
+  input: sleepInput,
+  admission: { maxConcurrency: 1, maxQueueSize: 1 },
+  steps: [
+    {
+      name: "nap",
+      kind: "inline",
+      run: async (m) => {
+        const { ms } = sleepInput.parse(m.value);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return { value: { slept: ms } };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "nap", to: "out" }],
+});
+
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, batch]) registerPipeline(definition);
+  for (const definition of [failing, fanout, echo, unindexed, batch, admission]) registerPipeline(definition);
 }

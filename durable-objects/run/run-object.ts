@@ -343,7 +343,9 @@ export class RunObject extends DurableObject<Env> {
     const results = new SqliteResultStore(this.sql, options);
     const events = new EventLog(this.sql, { next: () => record.nextSeq() }, (event) => {
       this.subscribers.publish(event);
-      if (this.loaded) publishToSockets(this.ctx, event, this.streamContext(this.loaded));
+      // Only ZenML's WebSocket starts runs with a socket attached; other runs skip the lookup.
+      const loaded = this.loaded;
+      if (loaded && record.row.surface === "zenml") publishToSockets(this.ctx, event, () => this.streamContext(loaded));
     });
     const capture = new RunCapturePolicy(record.row.capture, pipeline);
     const orchestrator = new Orchestrator({

@@ -30,10 +30,10 @@ export function attachmentOf(socket: WebSocket): SocketAttachment | null {
 }
 
 /** Sends an event to every socket whose run has started, as ZenML event JSON frames. */
-export function publishToSockets(state: DurableObjectState, event: RunEvent, context: StreamContext): void {
+export function publishToSockets(state: DurableObjectState, event: RunEvent, contextOf: () => StreamContext): void {
   const sockets = state.getWebSockets(ZENML_SOCKET_TAG).filter((s) => attachmentOf(s)?.started);
   if (sockets.length === 0) return;
-  const frames = zenmlEvent(event, context).map((e) => JSON.stringify(e));
+  const frames = zenmlEvent(event, contextOf()).map((e) => JSON.stringify(e));
   for (const socket of sockets) {
     try {
       for (const frame of frames) socket.send(frame);

@@ -44,6 +44,16 @@ describe("admission control", () => {
     expect(retried.status).toBe(200);
   });
 
+  it("refuses Numaflow's async past the queue with 429 in Numaflow's error shape", async ({ expect }) => {
+    const running = await submit(400);
+    const queued = await submit(1);
+    const res = await post("/pipelines/test-admission/v1/process/async", { ms: 1 });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toMatchObject({ code: 429, error_code: "too_many_requests" });
+    await vi.waitFor(async () => expect((await jobOf(queued.job_id)).status).toBe("completed"), { timeout: 5000, interval: 100 });
+    expect((await jobOf(running.job_id)).status).toBe("completed");
+  });
+
   it("gives the slot back when a start is refused as a duplicate", async ({ expect }) => {
     const id = uniqueId("dup");
     expect((await post("/pipelines/test-admission/v1/process/sync", { ms: 1 }, { "X-Numaflow-Id": id })).status).toBe(200);

@@ -51,7 +51,23 @@ describe("bearer auth", () => {
     expect(res.status).toBe(400);
   });
 
-  it("leaves the probes open", async ({ expect }) => {
+  it("leaves the probes and ZenML's /health open", async ({ expect }) => {
     expect((await request("/livez")).status).toBe(204);
+    expect((await request("/health")).status).toBe(200);
+  });
+
+  it("requires a token on every ZenML route but /health, answering in FastAPI's shape", async ({ expect }) => {
+    for (const path of ["/info", "/status", "/metrics", "/jobs", "/jobs/x", "/stream/x"]) {
+      const res = await request(path);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ detail: "Not authenticated" });
+    }
+    expect((await request("/invoke", { method: "POST", body: '{"parameters":{"text":"a"}}' })).status).toBe(401);
+    const ok = await request("/info", { headers: { Authorization: "Bearer second-token" } });
+    expect(ok.status).toBe(200);
+  });
+
+  it("requires a token on the native API", async ({ expect }) => {
+    expect((await request("/v1/pipelines/word-stats/runs/x")).status).toBe(401);
   });
 });

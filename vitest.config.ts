@@ -14,11 +14,13 @@ export default defineConfig(async () => {
           // Test-only knobs stay here, never in wrangler.toml.
           // One admission shard makes the limits exact, so admission tests can count on them.
           bindings: { EDGESERVE_WATCHDOG_SECONDS: "1", EDGESERVE_ADMISSION_SHARDS: "1", TEST_MIGRATIONS: migrations },
+          // Deliver index rows within 50 ms, so tests that list jobs need not wait a second.
+          queueConsumers: { "edgeserve-run-index": { maxBatchTimeout: 0.05 } },
         },
       }),
     ],
     test: {
-      include: ["test/{unit,integration,durable-objects}/**/*.test.ts"],
+      include: ["test/{unit,integration,durable-objects,queues}/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
     },
   };

@@ -1,5 +1,7 @@
 /** The Worker's entry: the Hono app for HTTP, and every Durable Object class the runtime must find. */
 import { createApp } from "./app";
+import { consumeRunIndex, consumeRunIndexDeadLetters } from "./queues/run-index-consumer";
+import { RUN_INDEX_DLQ, RUN_INDEX_QUEUE } from "./runs/run-index-row";
 
 export { AdmissionObject, RunObject } from "../durable-objects/index";
 
@@ -7,4 +9,10 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  async queue(batch, env) {
+    if (batch.queue === RUN_INDEX_QUEUE) return consumeRunIndex(batch, env);
+    if (batch.queue === RUN_INDEX_DLQ) return consumeRunIndexDeadLetters(batch);
+    console.error(`edgeserve: no consumer for queue '${batch.queue}'; acknowledging ${batch.messages.length} messages`);
+    batch.ackAll();
+  },
+} satisfies ExportedHandler<Env, unknown>;

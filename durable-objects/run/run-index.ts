@@ -1,10 +1,12 @@
 /**
- * Keeps the run's row in the D1 run index (migrations/0001_run_index.sql) in step with the run.
- * The Run object is the source of truth; the index is a copy for queries across runs. Writes go
- * out without holding up the run; a write that keeps failing is retried by the alarm.
+ * Keeps the run's row in the D1 run index (migrations/) in step with the run, by sending it to the
+ * index queue (src/queues/run-index-consumer.ts batches rows into D1). The Run object is the source
+ * of truth; the index is a copy for queries across runs. Sends go out without holding up the run;
+ * one that keeps failing is retried by the alarm.
  */
 import { findPipeline } from "../../src/catalog";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
+import type { RunIndexRowMessage } from "../../src/runs/run-index-row";
 import type { RunRow } from "./run-record";
 
 /** Attempts per index write before the alarm is asked to try again later. */
@@ -19,41 +21,32 @@ export interface IndexPreviews {
   result: string | null;
 }
 
-export async function writeRunIndex(db: D1Database, row: RunRow, previews: IndexPreviews): Promise<boolean> {
-  const stepsExecuted = countStepsExecuted(findPipeline(row.pipeline), row.steps);
-  const statement = db
-    .prepare(
-      `INSERT INTO runs (pipeline, id, surface, status, run_name, created_at, finished_at, duration_ms,
-         steps_executed, error, cancel_reason, expires_at, parameters_preview, result_preview)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (pipeline, id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-         duration_ms = excluded.duration_ms, steps_executed = excluded.steps_executed, error = excluded.error,
-         cancel_reason = excluded.cancel_reason, expires_at = excluded.expires_at,
-         result_preview = excluded.result_preview`,
-    )
-    .bind(
-      row.pipeline,
-      row.id,
-      row.surface,
-      row.status,
-      row.runName,
-      row.createdAt,
-      row.finishedAt,
-      row.finishedAt === null ? null : row.finishedAt - row.createdAt,
-      stepsExecuted,
-      row.error?.code === "run_cancelled" ? null : (row.error?.message ?? null),
-      row.error?.code === "run_cancelled" ? row.error.message : null,
-      row.expiresAt,
-      previews.parameters,
-      previews.result,
-    );
+/** Sends the run's row to the index queue; false when the queue would not take it. */
+export async function writeRunIndex(queue: Queue, row: RunRow, previews: IndexPreviews): Promise<boolean> {
+  const message: RunIndexRowMessage = {
+    pipeline: row.pipeline,
+    id: row.id,
+    surface: row.surface,
+    status: row.status,
+    run_name: row.runName,
+    created_at: row.createdAt,
+    finished_at: row.finishedAt,
+    duration_ms: row.finishedAt === null ? null : row.finishedAt - row.createdAt,
+    steps_executed: countStepsExecuted(findPipeline(row.pipeline), row.steps),
+    error: row.error?.code === "run_cancelled" ? null : (row.error?.message ?? null),
+    cancel_reason: row.error?.code === "run_cancelled" ? row.error.message : null,
+    expires_at: row.expiresAt,
+    parameters_preview: previews.parameters,
+    result_preview: previews.result,
+    version: row.nextSeq,
+  };
   for (let attempt = 1; attempt <= INDEX_WRITE_ATTEMPTS; attempt++) {
     try {
-      await statement.run();
+      await queue.send(message, { contentType: "json" });
       return true;
     } catch (error) {
       if (attempt === INDEX_WRITE_ATTEMPTS) {
-        console.error(`edgeserve: run index write for ${row.pipeline}/${row.id} failed: ${String(error)}`);
+        console.error(`edgeserve: sending the run index row of ${row.pipeline}/${row.id} failed: ${String(error)}`);
       }
     }
   }

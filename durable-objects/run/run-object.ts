@@ -302,7 +302,7 @@ export class RunObject extends DurableObject<Env> {
 
   /** Copies the run's state to the D1 run index in the background; on failure the alarm retries. */
   private indexRun(record: RunRecord): void {
-    const write = writeRunIndex(this.env.DB, { ...record.row }, this.indexPreviews(record)).then(async (written) => {
+    const write = writeRunIndex(this.env.INDEX_QUEUE, { ...record.row }, this.indexPreviews(record)).then(async (written) => {
       if (written) return;
       this.sql.run("UPDATE run SET index_pending = 1 WHERE singleton = 1");
       const retryAt = Date.now() + INDEX_RETRY_DELAY_MS;
@@ -328,7 +328,7 @@ export class RunObject extends DurableObject<Env> {
   private async retryIndexIfPending(record: RunRecord): Promise<void> {
     const pending = this.sql.one<{ index_pending: number }>("SELECT index_pending FROM run WHERE singleton = 1");
     if (!pending?.index_pending) return;
-    if (await writeRunIndex(this.env.DB, { ...record.row }, this.indexPreviews(record))) {
+    if (await writeRunIndex(this.env.INDEX_QUEUE, { ...record.row }, this.indexPreviews(record))) {
       this.sql.run("UPDATE run SET index_pending = 0 WHERE singleton = 1");
     }
   }

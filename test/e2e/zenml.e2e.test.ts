@@ -19,7 +19,7 @@ describe("ZenML over HTTP", () => {
     await vi.waitFor(async () => {
       const list = (await (await api("/pipelines/sentences/jobs?limit=5")).json()) as { jobs: { job_id: string }[] };
       expect(list.jobs.map((j) => j.job_id)).toContain(body.job_id);
-    });
+    }, { timeout: 10_000, interval: 200 });
   });
 
   it("refuses /invoke without a token but answers /health", async ({ expect }) => {

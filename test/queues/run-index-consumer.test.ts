@@ -1,0 +1,71 @@
+/**
+ * The run-index queue consumer, driven with `createMessageBatch` and judged by `getQueueResult`
+ * (acks and retries asserted, not only their effects in D1): valid rows are written in one batch
+ * and acknowledged, invalid messages are acknowledged and dropped, and rows delivered out of order
+ * never let an older version replace a newer one.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../../src/index";
+import { describe, it } from "vitest";
+import type { RunIndexRowMessage } from "../../src/runs/run-index-row";
+
+function row(id: string, status: RunIndexRowMessage["status"], version: number): RunIndexRowMessage {
+  return {
+    pipeline: "queue-test",
+    id,
+    surface: "zenml",
+    status,
+    run_name: null,
+    created_at: 1_000,
+    finished_at: status === "running" ? null : 2_000,
+    duration_ms: status === "running" ? null : 1_000,
+    steps_executed: 1,
+    error: null,
+    cancel_reason: null,
+    expires_at: null,
+    parameters_preview: null,
+    result_preview: null,
+    version,
+  };
+}
+
+async function deliver(messages: { id: string; body: unknown }[]) {
+  const batch = createMessageBatch(
+    "edgeserve-run-index",
+    messages.map((m) => ({ ...m, timestamp: new Date(), attempts: 1 })),
+  );
+  const ctx = createExecutionContext();
+  // The handler is called directly: `satisfies ExportedHandler` keeps `worker.queue` callable.
+  await worker.queue(batch, env);
+  return getQueueResult(batch, ctx);
+}
+
+const statusOf = async (id: string) =>
+  (await env.DB.prepare("SELECT status, version FROM runs WHERE pipeline = 'queue-test' AND id = ?").bind(id).first()) as
+    | { status: string; version: number }
+    | null;
+
+describe("run-index consumer", () => {
+  it("writes valid rows and acknowledges each message", async ({ expect }) => {
+    const id = crypto.randomUUID();
+    const result = await deliver([{ id: "m1", body: row(id, "completed", 9) }]);
+    expect(result.explicitAcks).toEqual(["m1"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
+  });
+
+  it("acknowledges and drops a message that is not a row", async ({ expect }) => {
+    const result = await deliver([{ id: "bad", body: { pipeline: 42 } }]);
+    expect(result.explicitAcks).toEqual(["bad"]);
+    expect(result.retryMessages).toEqual([]);
+  });
+
+  it("keeps the newest version when rows arrive out of order, in one batch or across batches", async ({ expect }) => {
+    const id = crypto.randomUUID();
+    await deliver([{ id: "late", body: row(id, "completed", 9) }]);
+    const result = await deliver([{ id: "early", body: row(id, "running", 2) }]);
+    expect(result.explicitAcks).toEqual(["early"]);
+    expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
+  });
+});

@@ -19,6 +19,7 @@ const PHASES = [
   { name: "throughput", connections: 16, amount: Number(process.env.BENCH_THROUGHPUT_REQUESTS ?? 3000), maxSeconds: 30 },
 ];
 const WARMUP_REQUESTS = 100;
+const SETTLE_MS = 3000;
 /** Targets are measured in turn, round after round, and each figure is the median over rounds, so a
  * burst of noise on this machine moves one round, not the result. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -108,6 +109,9 @@ async function main() {
       for (const phase of PHASES) {
         for (const [name, url] of Object.entries(targets)) {
           log(`round ${round}/${ROUNDS} ${phase.name}: ${name}, ${phase.connections} connection(s), up to ${phase.amount} requests or ${phase.maxSeconds} s`);
+          // Let background work of the previous target (index rows draining through the queue,
+          // retention alarms) settle, so it is not charged to this one.
+          await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
           const measured = summary(await measure(url, phase));
           ((rounds[phase.name] ??= {})[name] ??= []).push(measured);
           log(`  p50 ${measured.p50_ms} ms · p99 ${measured.p99_ms} ms · ${measured.requests_per_second} req/s · errors ${measured.errors} · non-2xx ${measured.non2xx}`);

@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { findPipeline } from "../../src/catalog";
+import type { Pipeline } from "../../src/pipeline/graph";
 import { loadMessage, type JsonValue, type StoredMessage } from "../../src/pipeline/message";
 import type {
   CancelOutcome,
@@ -27,6 +28,7 @@ import { captureOverride, pipelineRequestSchema } from "../../src/zenml/schemas"
 import { parseLastEventId } from "../../src/sse/frame";
 import { STREAM_FORMATS, type StreamContext, type StreamFormatName } from "../../src/sse/formats";
 import { resultsAsJson } from "../../src/runs/result-json";
+import { runTimeoutSeconds } from "../../src/runs/run-timeout";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
@@ -41,6 +43,7 @@ import { attachmentOf, failSocket, publishToSockets, ZENML_SOCKET_TAG, type Sock
 import { Subscribers } from "./subscribers";
 
 interface LoadedRun {
+  pipeline: Pipeline;
   orchestrator: Orchestrator;
   capture: RunCapturePolicy;
   events: EventLog;
@@ -70,8 +73,7 @@ export class RunObject extends DurableObject<Env> {
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
     createSchema(this.sql);
     const now = Date.now();
-    const runTimeoutSeconds =
-      request.runTimeoutSeconds ?? pipeline.definition.runTimeoutSeconds ?? this.settings.EDGESERVE_RUN_TIMEOUT_SECONDS;
+    const timeoutSeconds = runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds);
     const record = RunRecord.create({
       id: request.runId,
       pipeline: request.pipeline,
@@ -81,7 +83,7 @@ export class RunObject extends DurableObject<Env> {
       headers: request.headers,
       input: request.input,
       createdAt: now,
-      deadlineAt: now + runTimeoutSeconds * 1000,
+      deadlineAt: now + timeoutSeconds * 1000,
       finishedAt: null,
       expiresAt: null,
       nextSeq: 1,
@@ -98,12 +100,10 @@ export class RunObject extends DurableObject<Env> {
       // Queued by admission control: stored as `pending` until the shard calls `admit`.
       record.row.status = "pending";
       run.orchestrator.drive();
-      if (run.capture.indexing === "as-it-goes") this.indexRun(record);
-      return { started: true };
+    } else {
+      run.orchestrator.begin(loadMessage(request.input));
     }
-    run.orchestrator.begin(loadMessage(request.input));
-    // A run that ended in its first burst was indexed by `onTerminal`; one write per run is enough.
-    if (!record.terminal && run.capture.indexing === "as-it-goes") this.indexRun(record);
+    this.indexWhileActive(run);
     return { started: true };
   }
 
@@ -112,7 +112,7 @@ export class RunObject extends DurableObject<Env> {
     const run = this.load();
     if (!run || run.orchestrator.record.row.status !== "pending") return false;
     run.orchestrator.begin(loadMessage(run.orchestrator.record.row.input));
-    if (!run.orchestrator.record.terminal && run.capture.indexing === "as-it-goes") this.indexRun(run.orchestrator.record);
+    this.indexWhileActive(run);
     return true;
   }
 
@@ -287,17 +287,24 @@ export class RunObject extends DurableObject<Env> {
   /** The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists. */
   private streamContext(run: LoadedRun): StreamContext {
     const row = run.orchestrator.record.row;
-    const pipeline = findPipeline(row.pipeline);
     return {
       runId: row.id,
       pipeline: row.pipeline,
       status: row.status,
       createdAt: row.createdAt,
-      steps: pipeline ? pipeline.order.filter((s) => pipeline.step(s).kind !== "sink") : [],
+      steps: run.pipeline.processingSteps,
       parameters: jsonInput(row.input),
       resultOf: (index) => run.results.get(index),
       results: () => resultsAsJson(run.results.list()),
     };
+  }
+
+  /**
+   * REALTIME indexing: the row of a run that is still pending or running. A run that ended in the
+   * same burst was indexed by `onTerminal` already; one row per state is enough.
+   */
+  private indexWhileActive(run: LoadedRun): void {
+    if (!run.orchestrator.record.terminal && run.capture.indexing === "as-it-goes") this.indexRun(run.orchestrator.record);
   }
 
   /** Copies the run's state to the D1 run index in the background; on failure the alarm retries. */
@@ -372,7 +379,7 @@ export class RunObject extends DurableObject<Env> {
         }
       },
     });
-    this.loaded = { orchestrator, events, results, capture };
+    this.loaded = { pipeline, orchestrator, events, results, capture };
     return this.loaded;
   }
 
@@ -386,7 +393,7 @@ export class RunObject extends DurableObject<Env> {
       createdAt: row.createdAt,
       steps: row.steps,
       resultCount: row.resultCount,
-      stepsExecuted: countStepsExecuted(findPipeline(row.pipeline), row.steps),
+      stepsExecuted: countStepsExecuted(run.pipeline, row.steps),
       capture: run.capture.describe(jsonInput(row.input), row.status),
       rowsWritten: row.rowsWritten,
     };

@@ -7,6 +7,7 @@ import { admit, release } from "../admission/admission";
 import type { Pipeline } from "../pipeline/graph";
 import type { StartRunOutcome, StartRunRequest } from "../runs/protocol";
 import type { RunClient } from "../runs/run-client";
+import { runTimeoutSeconds } from "../runs/run-timeout";
 import type { Settings } from "../settings";
 
 export async function admitRun(
@@ -16,8 +17,8 @@ export async function admitRun(
   request: StartRunRequest,
   mode: "sync" | "async",
 ): Promise<StartRunRequest> {
-  const runTimeoutSeconds = request.runTimeoutSeconds ?? pipeline.definition.runTimeoutSeconds ?? settings.EDGESERVE_RUN_TIMEOUT_SECONDS;
-  const admission = await admit(env.ADMISSION, pipeline, settings, { runId: request.runId, mode, runTimeoutSeconds });
+  const timeout = runTimeoutSeconds(pipeline, settings, request.runTimeoutSeconds);
+  const admission = await admit(env.ADMISSION, pipeline, settings, { runId: request.runId, mode, runTimeoutSeconds: timeout });
   return { ...request, admission };
 }
 

@@ -18,6 +18,8 @@ export interface Pipeline {
   outEdges(step: string): readonly EdgeDefinition[];
   /** Steps in a stable topological order (for listings and status). */
   readonly order: readonly string[];
+  /** The steps that do work (every step but the sinks), in that order. */
+  readonly processingSteps: readonly string[];
 }
 
 /** Where a routed message goes next. */
@@ -98,6 +100,7 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     name: definition.name,
     entrySteps,
     order,
+    processingSteps: order.filter((n) => steps.get(n)?.kind !== "sink"),
     step(stepName) {
       const step = steps.get(stepName);
       if (!step) throw new PipelineDefinitionError(`pipeline '${definition.name}' has no step '${stepName}'`);

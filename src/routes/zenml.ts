@@ -23,6 +23,7 @@ import { isActive, type RunSnapshot } from "../runs/protocol";
 import { resultsAsJson } from "../runs/result-json";
 import { RunClient } from "../runs/run-client";
 import { runIdProblem } from "../runs/run-id";
+import { runTimeoutSeconds } from "../runs/run-timeout";
 import { countRuns, listRuns, runsSince } from "../runs/run-index-query";
 import { zenmlTimestamp } from "../zenml/events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "../zenml/jobs";
@@ -258,8 +259,8 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   const jobId = uuidv7();
   const run = new RunClient(c.env.RUNS, c.var.pipeline.name, jobId);
   // The socket's run is admitted now, as a sync call: a refused watcher gets 429 before any upgrade.
-  const timeoutSeconds = c.var.pipeline.definition.runTimeoutSeconds ?? c.var.settings.EDGESERVE_RUN_TIMEOUT_SECONDS;
-  const ticket = await admit(c.env.ADMISSION, c.var.pipeline, c.var.settings, { runId: jobId, mode: "sync", runTimeoutSeconds: timeoutSeconds });
+  const timeout = runTimeoutSeconds(c.var.pipeline, c.var.settings);
+  const ticket = await admit(c.env.ADMISSION, c.var.pipeline, c.var.settings, { runId: jobId, mode: "sync", runTimeoutSeconds: timeout });
   return run.acceptWebSocket(c.req.raw, forwardedHeaders(c.req.raw.headers), ticket);
 }
 
@@ -297,7 +298,7 @@ async function info(c: ZenmlContext): Promise<Response> {
       name: pipeline.name,
       version: pipeline.definition.version,
       description: pipeline.definition.description,
-      steps: pipeline.order.filter((s) => pipeline.step(s).kind !== "sink"),
+      steps: pipeline.processingSteps,
       parameters,
       parameters_schema: schema,
     },

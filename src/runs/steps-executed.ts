@@ -4,6 +4,6 @@ import type { StepState } from "./protocol";
 
 export function countStepsExecuted(pipeline: Pipeline | undefined, steps: Record<string, StepState>): number {
   return Object.entries(steps)
-    .filter(([name]) => pipeline?.definition.steps.find((s) => s.name === name)?.kind !== "sink")
+    .filter(([name]) => pipeline?.processingSteps.includes(name) ?? true)
     .reduce((total, [, state]) => total + state.completed, 0);
 }

@@ -14,8 +14,13 @@ export default defineConfig(async () => {
           // Test-only knobs stay here, never in wrangler.toml.
           // One admission shard makes the limits exact, so admission tests can count on them.
           bindings: { EDGESERVE_WATCHDOG_SECONDS: "1", EDGESERVE_ADMISSION_SHARDS: "1", TEST_MIGRATIONS: migrations },
-          // Deliver index rows within 50 ms, so tests that list jobs need not wait a second.
-          queueConsumers: { "edgeserve-run-index": { maxBatchTimeout: 0.05 } },
+          // Deliver within 50 ms, so tests that list jobs or run queued steps need not wait a second.
+          queueConsumers: {
+            "edgeserve-run-index": { maxBatchTimeout: 0.05 },
+            // (Restated in full: an entry here may replace wrangler.toml's for that queue.)
+            "edgeserve-stages": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 20, retryDelay: 2, deadLetterQueue: "edgeserve-stages-dlq" },
+            "edgeserve-stages-dlq": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 10, retryDelay: 5 },
+          },
         },
       }),
     ],

@@ -2,6 +2,8 @@
 import { createApp } from "./app";
 import { consumeRunIndex, consumeRunIndexDeadLetters } from "./queues/run-index-consumer";
 import { RUN_INDEX_DLQ, RUN_INDEX_QUEUE } from "./runs/run-index-row";
+import { consumeStageDeadLetters, consumeStages } from "./queues/stage-consumer";
+import { STAGE_DLQ, STAGE_QUEUE } from "./queues/stage-message";
 
 export { AdmissionObject, RunObject } from "../durable-objects/index";
 
@@ -12,6 +14,8 @@ export default {
   async queue(batch, env) {
     if (batch.queue === RUN_INDEX_QUEUE) return consumeRunIndex(batch, env);
     if (batch.queue === RUN_INDEX_DLQ) return consumeRunIndexDeadLetters(batch);
+    if (batch.queue === STAGE_QUEUE) return consumeStages(batch, env);
+    if (batch.queue === STAGE_DLQ) return consumeStageDeadLetters(batch, env);
     console.error(`edgeserve: no consumer for queue '${batch.queue}'; acknowledging ${batch.messages.length} messages`);
     batch.ackAll();
   },

@@ -27,6 +27,11 @@ export const settingsSchema = z.object({
   EDGESERVE_SSE_HEARTBEAT_SECONDS: seconds(1, MAX_SSE_HEARTBEAT_SECONDS).default(MAX_SSE_HEARTBEAT_SECONDS),
   /** How long pending work may sit without progress before the Run object's alarm re-drives it. */
   EDGESERVE_WATCHDOG_SECONDS: seconds(1, 3600).default(10),
+  /**
+   * How long a queued step may go unheard of before its Run object sends it again: past this after
+   * it was sent (no consumer took it), or past its timeout plus this after a consumer took it.
+   */
+  EDGESERVE_STAGE_LEASE_SECONDS: seconds(1, 3600).default(60),
   /** The request-id header (Numaflow's `msgIDHeaderKey`). */
   EDGESERVE_ID_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Numaflow-Id"),
   /** Capture policy of runs whose pipeline and request set none (ZenML's ZENML_SERVING_CAPTURE_DEFAULT). */

@@ -3,7 +3,7 @@
  * cancellation and timeouts. Progress happens in bursts (a synchronous stretch between awaits);
  * each burst ends with `flush`, which persists everything the burst changed in one transaction.
  */
-import type { StepContext } from "../../src/pipeline/definition";
+import type { QueuedStepDefinition, StepContext } from "../../src/pipeline/definition";
 import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
 import { capturedValue, type CapturePolicy } from "../../src/capture/policy";
 import {
@@ -18,6 +18,14 @@ import {
 } from "../../src/pipeline/message";
 import { normaliseStepOutput } from "../../src/pipeline/step-output";
 import type { RunErrorInfo, RunStatus, StepState } from "../../src/runs/protocol";
+import type {
+  StageClaimOutcome,
+  StageCompletion,
+  StageFailureReport,
+  StageReportOutcome,
+  StageRetry,
+} from "../../src/runs/stage-protocol";
+import { planStage, type StagePlan } from "../../src/queues/stage-transport";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
@@ -27,6 +35,12 @@ import type { Sql } from "./sql";
 
 /** An inline step interrupted this many times (evictions mid-step) fails the run instead of looping. */
 export const MAX_INLINE_ATTEMPTS = 3;
+
+/** A queued step sent this many times without a consumer finishing it fails the run. */
+export const MAX_STAGE_SENDS = 5;
+
+/** A claimed queued step with no timeout of its own may run this long: a consumer's wall-clock limit (platform §3). */
+export const QUEUED_STEP_MAX_SECONDS = 900;
 
 export interface OrchestratorOptions {
   capture: RunCapturePolicy;
@@ -38,6 +52,10 @@ export interface OrchestratorOptions {
   results: ResultStore;
   retentionMs: number;
   watchdogMs: number;
+  /** How long a queued step may go unheard of (beyond its timeout or retry delay) before it is sent again. */
+  stageLeaseMs: number;
+  /** Sends planned stages (after the burst that recorded them is persisted). */
+  sendStages: (plans: StagePlan[]) => Promise<void>;
   now: () => number;
   /** Called once, after the burst that ended the run has been persisted. */
   onTerminal: () => void;
@@ -51,6 +69,8 @@ export class Orchestrator {
   private terminalReported = false;
   /** Ends the run at its deadline to the millisecond; the alarm is the durable backstop. */
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Stages recorded as sent in this burst, sent once the burst is persisted. */
+  private outbox: { key: string; sends: number; plan: StagePlan }[] = [];
 
   constructor(private readonly o: OrchestratorOptions) {}
 
@@ -76,7 +96,11 @@ export class Orchestrator {
     try {
       let ready = this.readyItems();
       while (ready.length > 0 && !this.record.terminal) {
-        for (const item of ready) this.execute(item);
+        for (const item of ready) {
+          const step = this.o.pipeline.step(item.step);
+          if (step.kind === "queued") this.send(item, step);
+          else this.execute(item);
+        }
         ready = this.readyItems();
       }
       if (!this.record.terminal && this.record.work.size === 0 && this.executing.size === 0) {
@@ -99,6 +123,15 @@ export class Orchestrator {
     }
     if (record.row.status === "pending") return this.flush();
     for (const item of record.work.values()) {
+      if (this.o.pipeline.step(item.step).kind === "queued") {
+        if (item.state === "pending" || item.leaseUntil === null || item.leaseUntil > now()) continue;
+        if (item.sends >= MAX_STAGE_SENDS) {
+          this.fail(item.step, `queued step '${item.step}' made no progress: it was sent ${item.sends} times and no consumer finished it`);
+          return this.flush();
+        }
+        item.state = "pending";
+        continue;
+      }
       if (item.state === "running" && !this.executing.has(item.key)) {
         if (item.attempt >= MAX_INLINE_ATTEMPTS) {
           this.fail(item.step, `step '${item.step}' was interrupted ${item.attempt} times and did not finish`);
@@ -119,6 +152,70 @@ export class Orchestrator {
     return true;
   }
 
+  /** A consumer asks to run a queued step: yes while the run and the work item are waiting for it. */
+  claimStage(key: string): StageClaimOutcome {
+    const { record, events, now, pipeline } = this.o;
+    const item = this.awaitedStage(key);
+    if (typeof item === "string") return { proceed: false, reason: item };
+    const step = pipeline.step(item.step) as QueuedStepDefinition;
+    item.state = "running";
+    item.attempt += 1;
+    item.leaseUntil = now() + (step.timeoutSeconds ?? QUEUED_STEP_MAX_SECONDS) * 1000 + this.o.stageLeaseMs;
+    const state = this.stepState(item.step);
+    state.status = "running";
+    state.started += 1;
+    state.firstStartedAt ??= now();
+    events.append({ type: "step_started", step: item.step, data: { key, attempt: item.attempt } }, now());
+    this.flush();
+    return { proceed: true, attempt: item.attempt, headers: record.row.headers };
+  }
+
+  /** A consumer ran a queued step: its outputs move the run on, once (later reports find it settled). */
+  completeStage(report: StageCompletion): StageReportOutcome {
+    const item = this.awaitedStage(report.key);
+    if (typeof item === "string") return { accepted: false, reason: item };
+    this.stepCompleted(item, report.outputs.map(loadMessage), report.ms);
+    this.drive();
+    return { accepted: true };
+  }
+
+  /** A queued step's attempt failed and will be tried again after `delaySeconds`. */
+  retryStage(report: StageRetry): StageReportOutcome {
+    const { events, now } = this.o;
+    const item = this.awaitedStage(report.key);
+    if (typeof item === "string") return { accepted: false, reason: item };
+    // A report from an attempt that a newer claim has replaced must not shorten the newer lease.
+    if (report.attempt !== item.attempt) return { accepted: false, reason: "stale" };
+    item.state = "queued";
+    item.leaseUntil = now() + report.delaySeconds * 1000 + this.o.stageLeaseMs;
+    const state = this.stepState(item.step);
+    state.status = "queued";
+    state.retried = (state.retried ?? 0) + 1;
+    const data = { key: item.key, attempt: report.attempt, error: report.error, delay_s: report.delaySeconds, ms: report.ms };
+    events.append({ type: "step_retrying", step: item.step, data }, now());
+    this.flush();
+    return { accepted: true };
+  }
+
+  /** A queued step used up its retries (the dead-letter consumer says so): the run fails. */
+  failStage(report: StageFailureReport): StageReportOutcome {
+    const item = this.awaitedStage(report.key);
+    if (typeof item === "string") return { accepted: false, reason: item };
+    const attempts = report.attempts === 1 ? "1 attempt" : `${report.attempts} attempts`;
+    this.stepFailed(item, `${report.error} (after ${attempts})`, null);
+    this.flush();
+    return { accepted: true };
+  }
+
+  /** The work item a stage report is about, or why there is none to act on. */
+  private awaitedStage(key: string): WorkItem | "run_ended" | "settled" {
+    if (this.record.terminal) return "run_ended";
+    if (this.record.row.status === "pending") return "settled";
+    const item = this.record.work.get(key);
+    if (!item || item.state === "pending" || this.o.pipeline.step(item.step).kind !== "queued") return "settled";
+    return item;
+  }
+
   private readyItems(): WorkItem[] {
     return [...this.record.work.values()].filter((w) => w.state === "pending");
   }
@@ -126,8 +223,44 @@ export class Orchestrator {
   private enqueue(step: string, from: string | null, message: Message): void {
     const row = this.record.row;
     const key = `${row.id}/${step}/${row.nextMessage++}`;
-    this.record.work.set(key, { key, step, from, message: storeMessage(message), attempt: 0, state: "pending" });
+    this.record.work.set(key, { key, step, from, message: storeMessage(message), attempt: 0, state: "pending", leaseUntil: null, sends: 0 });
     this.stepState(step);
+  }
+
+  /** Records a queued step's input as sent and plans the message; `flush` sends it once persisted. */
+  private send(item: WorkItem, step: QueuedStepDefinition): void {
+    const { record, events, now, pipeline } = this.o;
+    item.state = "queued";
+    item.sends += 1;
+    item.leaseUntil = now() + this.o.stageLeaseMs;
+    const plan = planStage(
+      { kind: "stage", runId: record.row.id, pipeline: pipeline.name, step: step.name, key: item.key, attempt: item.sends },
+      item.message,
+    );
+    if (plan.r2) record.row.payloadsInR2 = true;
+    this.outbox.push({ key: item.key, sends: item.sends, plan });
+    const state = this.stepState(item.step);
+    if (state.status === "pending") state.status = "queued";
+    const data: Record<string, JsonValue> = { key: item.key, send: item.sends };
+    if (plan.r2) data.payload = "r2";
+    events.append({ type: "step_queued", step: item.step, data }, now());
+  }
+
+  /** Sends the stages of the burst just persisted; a send that fails is left to the watchdog. */
+  private sendOutbox(): void {
+    if (this.outbox.length === 0) return;
+    const sent = this.outbox;
+    this.outbox = [];
+    if (this.record.terminal) return;
+    this.o.sendStages(sent.map((s) => s.plan)).catch((error: unknown) => {
+      console.error(`edgeserve: sending ${sent.length} stages of run ${this.record.row.id} failed; the watchdog sends them again: ${String(error)}`);
+      if (this.record.terminal) return;
+      for (const { key, sends } of sent) {
+        const item = this.record.work.get(key);
+        if (item && item.state === "queued" && item.sends === sends) item.leaseUntil = this.o.now();
+      }
+      this.flush();
+    });
   }
 
   private execute(item: WorkItem): void {
@@ -180,15 +313,14 @@ export class Orchestrator {
       });
   }
 
-  /** Applies a step's outcome once: a second outcome for the same key (late, duplicate) changes nothing. */
+  /** Applies an inline step's outcome once: a second outcome for the same key (late, duplicate) changes nothing. */
   private settle(item: WorkItem, startedAt: number, outcome: { returned?: unknown; error?: unknown }): void {
-    const { record, events, pipeline, now } = this.o;
+    const { record, now } = this.o;
     if (this.executing.get(item.key) === undefined) return;
     this.executing.delete(item.key);
     if (record.terminal || !record.work.has(item.key)) return;
-
-    let outputs: Message[] = [];
     let error = outcome.error;
+    let outputs: Message[] = [];
     if (error === undefined) {
       try {
         outputs = normaliseStepOutput(outcome.returned as Parameters<typeof normaliseStepOutput>[0]);
@@ -196,25 +328,40 @@ export class Orchestrator {
         error = invalid;
       }
     }
+    if (error !== undefined) {
+      this.stepFailed(item, error instanceof Error ? error.message : String(error), now() - startedAt);
+    } else {
+      this.stepCompleted(item, outputs, now() - startedAt);
+    }
+  }
+
+  /** Records a step's failure and fails the run. `ms` is null when the failure was not timed here. */
+  private stepFailed(item: WorkItem, message: string, ms: number | null): void {
+    const { events, now } = this.o;
     const state = this.stepState(item.step);
     state.lastFinishedAt = now();
+    state.failed += 1;
+    state.status = "failed";
     const capture = this.o.capture.step(item.step);
-    if (error !== undefined) {
-      state.failed += 1;
-      state.status = "failed";
-      const message = error instanceof Error ? error.message : String(error);
-      const data: Record<string, JsonValue> = { key: item.key, error: message, ms: now() - startedAt };
-      if (capture.payloads || capture.payloadsOnError) data.input = captured(loadMessage(item.message).value, capture);
-      events.append({ type: "step_failed", step: item.step, data }, now());
-      this.fail(item.step, `step '${item.step}' failed: ${message}`);
-      return;
-    }
+    const data: Record<string, JsonValue> = { key: item.key, error: message };
+    if (ms !== null) data.ms = ms;
+    if (capture.payloads || capture.payloadsOnError) data.input = captured(loadMessage(item.message).value, capture);
+    events.append({ type: "step_failed", step: item.step, data }, now());
+    this.fail(item.step, `step '${item.step}' failed: ${message}`);
+  }
+
+  /** Records a step's outputs and routes them on along its edges. */
+  private stepCompleted(item: WorkItem, outputs: Message[], ms: number): void {
+    const { record, events, pipeline, now } = this.o;
+    const state = this.stepState(item.step);
+    state.lastFinishedAt = now();
     state.completed += 1;
     record.work.delete(item.key);
     if (state.completed >= state.started && ![...record.work.values()].some((w) => w.step === item.step)) {
       state.status = "completed";
     }
-    const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms: now() - startedAt };
+    const capture = this.o.capture.step(item.step);
+    const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms };
     if (capture.payloads) {
       data.input = captured(loadMessage(item.message).value, capture);
       data.output = captured(outputs.length === 1 ? outputs[0]!.value : outputs.map((o) => o.value), capture);
@@ -262,6 +409,19 @@ export class Orchestrator {
     events.append({ type, data }, row.finishedAt);
   }
 
+  /**
+   * When the watchdog must look next: at the deadline, at the earliest lease of a queued step, and
+   * within `watchdogAt` while an inline step runs (an eviction would lose it silently).
+   */
+  private nextCheckAt(watchdogAt: number): number {
+    let at = this.record.row.deadlineAt;
+    for (const item of this.record.work.values()) {
+      const lease = this.o.pipeline.step(item.step).kind === "queued" ? item.leaseUntil : null;
+      at = Math.min(at, lease ?? watchdogAt);
+    }
+    return at;
+  }
+
   private stepState(step: string): StepState {
     const steps = this.record.row.steps;
     return (steps[step] ??= { status: "pending", started: 0, completed: 0, failed: 0 });
@@ -275,7 +435,7 @@ export class Orchestrator {
       record.save(sql);
     });
     const row = record.row;
-    const alarmAt = record.terminal ? (row.expiresAt ?? now()) : Math.min(row.deadlineAt, now() + watchdogMs);
+    const alarmAt = record.terminal ? (row.expiresAt ?? now()) : this.nextCheckAt(now() + watchdogMs);
     // Re-arm only when the alarm would fire later than needed; each setAlarm is a storage write.
     if (this.armedAlarmAt === undefined || record.terminal !== this.terminalReported || alarmAt < this.armedAlarmAt) {
       // The watchdog alarm of a running run must be durable before anyone hears of the run. The
@@ -292,6 +452,8 @@ export class Orchestrator {
       this.terminalReported = true;
       this.o.onTerminal();
     }
+    // Last, after every write of the burst: the output gate holds the messages until they are durable.
+    this.sendOutbox();
   }
 }
 

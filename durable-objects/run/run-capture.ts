@@ -22,7 +22,7 @@ export class RunCapturePolicy {
     let policy = this.steps.get(name);
     if (!policy) {
       const step = this.pipeline.definition.steps.find((s) => s.name === name);
-      const stepPolicy = step?.kind === "inline" ? step.capture : undefined;
+      const stepPolicy = step && step.kind !== "sink" ? step.capture : undefined;
       policy = runCapture(
         this.request.sampleFraction,
         resolveCapture([this.request.override, stepPolicy, this.pipeline.definition.capture], this.request.fallback),

@@ -30,6 +30,15 @@ import { STREAM_FORMATS, type StreamContext, type StreamFormatName } from "../..
 import { resultsAsJson } from "../../src/runs/result-json";
 import { runTimeoutSeconds } from "../../src/runs/run-timeout";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
+import {
+  stageClaimSchema,
+  stageCompletionSchema,
+  stageFailureReportSchema,
+  stageRetrySchema,
+  type StageClaimOutcome,
+  type StageReportOutcome,
+} from "../../src/runs/stage-protocol";
+import { deleteRunPayloads, sendStages } from "../../src/queues/stage-transport";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
@@ -94,6 +103,7 @@ export class RunObject extends DurableObject<Env> {
       rowsWritten: 0,
       capture: request.capture,
       admission: request.admission ?? null,
+      payloadsInR2: false,
     });
     const run = this.attach(record, { fresh: true });
     if (request.admission?.queued) {
@@ -175,6 +185,34 @@ export class RunObject extends DurableObject<Env> {
     if (!run) return { found: false };
     const cancelled = run.orchestrator.cancel(reason);
     return { found: true, cancelled, snapshot: this.snapshot(run) };
+  }
+
+  /** The stage consumer asks to run a queued step (see src/runs/stage-protocol.ts). */
+  claimStage(claim: unknown): StageClaimOutcome {
+    const { key } = stageClaimSchema.parse(claim);
+    const run = this.load();
+    return run ? run.orchestrator.claimStage(key) : { proceed: false, reason: "unknown_run" };
+  }
+
+  /** The stage consumer reports a queued step's outputs. */
+  completeStage(report: unknown): StageReportOutcome {
+    const parsed = stageCompletionSchema.parse(report);
+    const run = this.load();
+    return run ? run.orchestrator.completeStage(parsed) : { accepted: false, reason: "unknown_run" };
+  }
+
+  /** The stage consumer reports a failed attempt that it will try again. */
+  retryStage(report: unknown): StageReportOutcome {
+    const parsed = stageRetrySchema.parse(report);
+    const run = this.load();
+    return run ? run.orchestrator.retryStage(parsed) : { accepted: false, reason: "unknown_run" };
+  }
+
+  /** The dead-letter consumer reports a queued step whose retries are used up. */
+  failStage(report: unknown): StageReportOutcome {
+    const parsed = stageFailureReportSchema.parse(report);
+    const run = this.load();
+    return run ? run.orchestrator.failStage(parsed) : { accepted: false, reason: "unknown_run" };
   }
 
   /** `GET /events?format=numaflow|native` with `Last-Event-ID` or `?after=`: the run's event stream. */
@@ -264,6 +302,7 @@ export class RunObject extends DurableObject<Env> {
       if (row.expiresAt !== null && Date.now() >= row.expiresAt) {
         // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
         await deleteRunIndex(this.env.DB, row.pipeline, row.id);
+        if (row.payloadsInR2) await deleteRunPayloads(this.env.PAYLOADS, row.pipeline, row.id);
         await this.ctx.storage.deleteAll();
         this.loaded = undefined;
       } else if (row.expiresAt !== null) {
@@ -365,6 +404,12 @@ export class RunObject extends DurableObject<Env> {
       results,
       retentionMs: this.settings.EDGESERVE_RETENTION_SECONDS * 1000,
       watchdogMs: this.settings.EDGESERVE_WATCHDOG_SECONDS * 1000,
+      stageLeaseMs: this.settings.EDGESERVE_STAGE_LEASE_SECONDS * 1000,
+      sendStages: (plans) => {
+        const sending = sendStages(this.env.STAGE_QUEUE, this.env.PAYLOADS, plans);
+        this.ctx.waitUntil(sending.catch(() => undefined));
+        return sending;
+      },
       now: Date.now,
       onTerminal: () => {
         for (const wake of [...this.waiters]) wake();

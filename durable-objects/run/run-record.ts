@@ -19,8 +19,17 @@ export interface WorkItem {
   /** The step that emitted the message, or null for the run's input. */
   from: string | null;
   message: StoredMessage;
+  /** Invocations started: executions of an inline step, claims of a queued one. */
   attempt: number;
-  state: "pending" | "running";
+  /**
+   * `pending`: ready to run or send. `running`: executing here (inline) or claimed by a consumer
+   * (queued). `queued`: sent to the stage queue, waiting for a consumer or a retry's delay.
+   */
+  state: "pending" | "running" | "queued";
+  /** Queued steps: when the Run object stops waiting to hear from a consumer and sends again. */
+  leaseUntil: number | null;
+  /** Queued steps: how many times the work item was sent to the stage queue. */
+  sends: number;
 }
 
 export interface RunRow {
@@ -43,6 +52,8 @@ export interface RunRow {
   rowsWritten: number;
   capture: CaptureRequest;
   admission: AdmissionTicket | null;
+  /** Whether a stage input of this run was written to R2 (deleted with the run). */
+  payloadsInR2: boolean;
 }
 
 interface RunTableRow extends Record<string, SqlStorageValue> {
@@ -65,6 +76,7 @@ interface RunTableRow extends Record<string, SqlStorageValue> {
   rows_written: number;
   capture: string;
   admission: string | null;
+  payloads_in_r2: number;
 }
 
 interface WorkTableRow extends Record<string, SqlStorageValue> {
@@ -74,6 +86,8 @@ interface WorkTableRow extends Record<string, SqlStorageValue> {
   message: string;
   attempt: number;
   state: string;
+  lease_until: number | null;
+  sends: number;
 }
 
 export class RunRecord {
@@ -116,6 +130,7 @@ export class RunRecord {
         rowsWritten: stored.rows_written,
         capture: JSON.parse(stored.capture) as CaptureRequest,
         admission: stored.admission === null ? null : (JSON.parse(stored.admission) as AdmissionTicket),
+        payloadsInR2: stored.payloads_in_r2 === 1,
       },
       true,
       hasWorkTable(sql),
@@ -128,7 +143,9 @@ export class RunRecord {
         from: w.from_step,
         message: JSON.parse(w.message) as StoredMessage,
         attempt: w.attempt,
-        state: w.state === "running" ? "running" : "pending",
+        state: w.state === "running" || w.state === "queued" ? w.state : "pending",
+        leaseUntil: w.lease_until,
+        sends: w.sends,
       };
       record.work.set(item.key, item);
       record.persistedWork.set(item.key, workFingerprint(item));
@@ -160,14 +177,17 @@ export class RunRecord {
         this.workTableReady = true;
       }
       sql.run(
-        `INSERT INTO work (key, step, from_step, message, attempt, state) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET attempt = excluded.attempt, state = excluded.state`,
+        `INSERT INTO work (key, step, from_step, message, attempt, state, lease_until, sends) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET attempt = excluded.attempt, state = excluded.state,
+         lease_until = excluded.lease_until, sends = excluded.sends`,
         item.key,
         item.step,
         item.from,
         JSON.stringify(item.message),
         item.attempt,
         item.state,
+        item.leaseUntil,
+        item.sends,
       );
       this.persistedWork.set(item.key, fingerprint);
     }
@@ -178,21 +198,21 @@ export class RunRecord {
       r.id, r.pipeline, r.status, r.surface, r.runName, JSON.stringify(r.headers), JSON.stringify(r.input),
       r.createdAt, r.deadlineAt, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
       r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
-      JSON.stringify(r.capture), r.admission === null ? null : JSON.stringify(r.admission),
+      JSON.stringify(r.capture), r.admission === null ? null : JSON.stringify(r.admission), r.payloadsInR2 ? 1 : 0,
     ];
     if (this.inserted) {
       sql.run(
         `UPDATE run SET status = ?, finished_at = ?, expires_at = ?, next_seq = ?, next_message = ?,
-         result_count = ?, error = ?, steps = ?, rows_written = ? WHERE singleton = 1`,
+         result_count = ?, error = ?, steps = ?, rows_written = ?, payloads_in_r2 = ? WHERE singleton = 1`,
         r.status, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
-        r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
+        r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten, r.payloadsInR2 ? 1 : 0,
       );
     } else {
       sql.run(
         `INSERT INTO run (singleton, schema_version, id, pipeline, status, surface, run_name, headers, input,
          created_at, deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps,
-         rows_written, capture, admission)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         rows_written, capture, admission, payloads_in_r2)
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         SCHEMA_VERSION,
         ...values,
       );
@@ -202,5 +222,5 @@ export class RunRecord {
 }
 
 function workFingerprint(item: WorkItem): string {
-  return `${item.attempt}:${item.state}`;
+  return `${item.attempt}:${item.state}:${item.leaseUntil}:${item.sends}`;
 }

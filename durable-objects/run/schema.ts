@@ -1,5 +1,5 @@
 /**
- * The Run object's tables, created by numbered migrations; the version reached is kept in the
+ * The Run object's tables, versioned by numbered migrations; the version reached is kept in the
  * run row itself (`run.schema_version`), because an object holds exactly one run and its tables
  * are created with it.
  *
@@ -9,59 +9,88 @@
  */
 import type { Sql } from "./sql";
 
+/** A migration: SQL statements, or a function for one that depends on what the object holds. */
+export type Migration = readonly string[] | ((sql: Sql) => void);
+
+const RUN_COLUMNS_V1 = `
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  schema_version INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  pipeline TEXT NOT NULL,
+  status TEXT NOT NULL,
+  surface TEXT NOT NULL,
+  run_name TEXT,
+  headers TEXT NOT NULL,
+  input TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deadline_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  expires_at INTEGER,
+  next_seq INTEGER NOT NULL,
+  next_message INTEGER NOT NULL,
+  result_count INTEGER NOT NULL,
+  error TEXT,
+  steps TEXT NOT NULL,
+  rows_written INTEGER NOT NULL,
+  index_pending INTEGER NOT NULL DEFAULT 0,
+  capture TEXT NOT NULL,
+  admission TEXT`;
+const EVENTS_TABLE = `CREATE TABLE events (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, body TEXT NOT NULL)`;
+const RESULTS_TABLE = `CREATE TABLE results (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, content_type TEXT NOT NULL)`;
+
+const WORK_COLUMNS_V1 = `
+  key TEXT PRIMARY KEY,
+  step TEXT NOT NULL,
+  from_step TEXT,
+  message TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  state TEXT NOT NULL`;
+/** The work table as version 1 created it (kept to test migration 2 against). */
+export const WORK_TABLE_V1 = `CREATE TABLE IF NOT EXISTS work (${WORK_COLUMNS_V1}\n) WITHOUT ROWID`;
+
 /**
- * Migration N is `MIGRATIONS[N - 1]`. Never edit a shipped migration; append a new one.
+ * How each version came about. Migration N is `MIGRATIONS[N - 1]`; `migrate` applies the ones an
+ * existing run has not seen. Never edit a shipped migration; append a new one.
  *
- * - `run`: one row, the run itself (status, timings, per-step states as JSON).
- * - `events`: the event log, several events per row (one row per burst of progress, to keep the
- *   rows written per run low); `first_seq`..`last_seq` number the events inside.
- * - `results`: the messages that reached the sink, in arrival order.
+ * 1. `run`: one row, the run itself (status, timings, per-step states as JSON). `events`: the
+ *    event log, several events per row (one row per burst of progress, to keep the rows written
+ *    per run low); `first_seq`..`last_seq` number the events inside. `results`: the messages that
+ *    reached the sink, in arrival order.
+ * 2. Queued steps: `run.payloads_in_r2` marks runs that offloaded stage inputs to R2;
+ *    `work.lease_until` and `work.sends` track a queued step's messages (in a work table that
+ *    exists already; `work` is created on demand, see below).
  */
-const MIGRATIONS: readonly (readonly string[])[] = [
-  [
-    `CREATE TABLE run (
-      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-      schema_version INTEGER NOT NULL,
-      id TEXT NOT NULL,
-      pipeline TEXT NOT NULL,
-      status TEXT NOT NULL,
-      surface TEXT NOT NULL,
-      run_name TEXT,
-      headers TEXT NOT NULL,
-      input TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      deadline_at INTEGER NOT NULL,
-      finished_at INTEGER,
-      expires_at INTEGER,
-      next_seq INTEGER NOT NULL,
-      next_message INTEGER NOT NULL,
-      result_count INTEGER NOT NULL,
-      error TEXT,
-      steps TEXT NOT NULL,
-      rows_written INTEGER NOT NULL,
-      index_pending INTEGER NOT NULL DEFAULT 0,
-      capture TEXT NOT NULL,
-      admission TEXT
-    )`,
-    `CREATE TABLE events (first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, body TEXT NOT NULL)`,
-    `CREATE TABLE results (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, content_type TEXT NOT NULL)`,
-  ],
+export const MIGRATIONS: readonly Migration[] = [
+  [`CREATE TABLE run (${RUN_COLUMNS_V1}\n)`, EVENTS_TABLE, RESULTS_TABLE],
+  (sql) => {
+    sql.run("ALTER TABLE run ADD COLUMN payloads_in_r2 INTEGER NOT NULL DEFAULT 0");
+    if (!hasWorkTable(sql)) return;
+    sql.run("ALTER TABLE work ADD COLUMN lease_until INTEGER");
+    sql.run("ALTER TABLE work ADD COLUMN sends INTEGER NOT NULL DEFAULT 0");
+  },
 ];
 
 /** The version a new run's row records; `migrate` brings older runs up to it. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * `work`: the messages in flight that outlived a burst (pending, or running across an await).
- * Runs whose steps all finish within one burst never create it.
+ * A new run's tables at `SCHEMA_VERSION`, one statement per table: every DDL statement is a billed
+ * write, so new runs do not replay the migrations. test/durable-objects/run-schema.test.ts checks
+ * that these equal the migrations applied in order.
  */
-const WORK_TABLE = `CREATE TABLE IF NOT EXISTS work (
-  key TEXT PRIMARY KEY,
-  step TEXT NOT NULL,
-  from_step TEXT,
-  message TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  state TEXT NOT NULL
+export const LATEST_TABLES: readonly string[] = [
+  `CREATE TABLE run (${RUN_COLUMNS_V1},\n  payloads_in_r2 INTEGER NOT NULL DEFAULT 0\n)`,
+  EVENTS_TABLE,
+  RESULTS_TABLE,
+];
+
+/**
+ * `work`: the messages in flight that outlived a burst (pending, running across an await, or on
+ * the stage queue). Runs whose steps all finish within one burst never create it.
+ */
+const WORK_TABLE = `CREATE TABLE IF NOT EXISTS work (${WORK_COLUMNS_V1},
+  lease_until INTEGER,
+  sends INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID`;
 
 /** Whether this object holds a run (without creating anything). */
@@ -75,7 +104,7 @@ export function hasWorkTable(sql: Sql): boolean {
 
 /** Creates the tables of a new run. The caller then inserts the run row with `SCHEMA_VERSION`. */
 export function createSchema(sql: Sql): void {
-  for (const migration of MIGRATIONS) for (const statement of migration) sql.run(statement);
+  for (const statement of LATEST_TABLES) sql.run(statement);
 }
 
 /** Applies the migrations an existing run has not seen yet, in order, and records the version. */
@@ -83,9 +112,15 @@ export function migrate(sql: Sql): void {
   const current = sql.one<{ schema_version: number }>("SELECT schema_version FROM run WHERE singleton = 1")?.schema_version;
   if (current === undefined || current >= SCHEMA_VERSION) return;
   for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
-    for (const statement of MIGRATIONS[version - 1] ?? []) sql.run(statement);
+    const migration = MIGRATIONS[version - 1];
+    if (migration) apply(sql, migration);
     sql.run("UPDATE run SET schema_version = ? WHERE singleton = 1", version);
   }
+}
+
+export function apply(sql: Sql, migration: Migration): void {
+  if (typeof migration === "function") migration(sql);
+  else for (const statement of migration) sql.run(statement);
 }
 
 export function createWorkTable(sql: Sql): void {

@@ -26,7 +26,7 @@ export async function captureRequest(
   const runtime = runtimeOf(pipeline, settings);
   const fallback = deploymentCapture(settings);
   const modes = [fallback.mode, override?.mode, pipeline.definition.capture?.mode];
-  for (const step of pipeline.definition.steps) if (step.kind === "inline") modes.push(step.capture?.mode);
+  for (const step of pipeline.definition.steps) if (step.kind !== "sink") modes.push(step.capture?.mode);
   return {
     ...(override ? { override } : {}),
     fallback,

@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   memory_only: 409,
   request_timeout: 408,
   run_id_in_use: 409,
+  /** The run has ended already (cancelling a finished run). */
+  run_finished: 409,
   payload_too_large: 413,
   too_many_requests: 429,
   unsupported_media_type: 415,

@@ -56,14 +56,42 @@ const inlineStepSchema = z.strictObject({
   capture: capturePolicyInputSchema.optional(),
 });
 
+/** Platform ceiling: the stage queue's `max_retries` (wrangler.toml) allows this many deliveries and one more. */
+export const MAX_QUEUED_STEP_ATTEMPTS = 20;
+
+/** How a failing queued step is tried again: exponential backoff between attempts, capped. */
+export const retryPolicySchema = z.strictObject({
+  /** Attempts in all, the first included; when the last fails the step goes to the dead-letter queue. */
+  maxAttempts: z.number().int().min(1).max(MAX_QUEUED_STEP_ATTEMPTS).default(3),
+  /** Delay before the second attempt. */
+  backoffSeconds: z.number().min(0).max(3600).default(1),
+  /** Each further delay is the previous one times this. */
+  backoffMultiplier: z.number().min(1).max(10).default(2),
+  /** No delay is longer than this (Queues allow up to 12 h). */
+  maxBackoffSeconds: z.number().min(0).max(43_200).default(60),
+});
+export type RetryPolicy = z.output<typeof retryPolicySchema>;
+
+/** A step that runs in the stage queue's consumer, apart from the request path (see queues/). */
+const queuedStepSchema = z.strictObject({
+  name: name("step name"),
+  kind: z.literal("queued"),
+  run: z.custom<StepFunction>((v) => typeof v === "function", "queued steps need a function in `run`"),
+  /** Per-attempt limit; an attempt that takes longer counts as failed and is retried. */
+  timeoutSeconds: z.number().positive().max(900).optional(),
+  capture: capturePolicyInputSchema.optional(),
+  retry: retryPolicySchema.default({ maxAttempts: 3, backoffSeconds: 1, backoffMultiplier: 2, maxBackoffSeconds: 60 }),
+});
+
 const sinkStepSchema = z.strictObject({
   name: name("step name"),
   kind: z.literal("sink"),
 });
 
-export const stepSchema = z.discriminatedUnion("kind", [inlineStepSchema, sinkStepSchema]);
-export type StepDefinition = z.infer<typeof stepSchema>;
-export type InlineStepDefinition = z.infer<typeof inlineStepSchema>;
+export const stepSchema = z.discriminatedUnion("kind", [inlineStepSchema, queuedStepSchema, sinkStepSchema]);
+export type StepDefinition = z.output<typeof stepSchema>;
+export type InlineStepDefinition = z.output<typeof inlineStepSchema>;
+export type QueuedStepDefinition = z.output<typeof queuedStepSchema>;
 
 export const pipelineSchema = z.strictObject({
   name: name("pipeline name"),

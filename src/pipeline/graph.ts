@@ -83,9 +83,7 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   }
   if (definition.runtime === "memory-only") {
     // Queued and remote steps (other kinds) need a Run object; only inline steps run in the Worker.
-    const outOfProcess = [...steps.values()].find((s) => s.kind !== "inline" && s.kind !== "sink") as
-      | { name: string; kind: string }
-      | undefined;
+    const outOfProcess = [...steps.values()].find((s) => s.kind !== "inline" && s.kind !== "sink");
     if (outOfProcess) fail(`runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`);
   }
   if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served");

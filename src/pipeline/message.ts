@@ -3,6 +3,8 @@
  * when a step deals in bytes), optional keys (used to address per-key state) and tags (used by
  * edge conditions). Pure module: no platform imports.
  */
+import { z } from "zod";
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export type MessageValue = JsonValue | Uint8Array;
@@ -33,6 +35,14 @@ export function valueContentType(value: MessageValue): string {
 export type StoredMessage =
   | { v: JsonValue; t?: string[]; k?: string[] }
   | { b: string; t?: string[]; k?: string[] };
+
+const storedTags = { t: z.array(z.string()).optional(), k: z.array(z.string()).optional() };
+
+/** Validates a `StoredMessage` that arrives from outside the Run object (a queue, an RPC report). */
+export const storedMessageSchema: z.ZodType<StoredMessage> = z.union([
+  z.strictObject({ v: z.json(), ...storedTags }),
+  z.strictObject({ b: z.base64(), ...storedTags }),
+]);
 
 export function storeMessage(message: Message): StoredMessage {
   const tags = message.tags.length > 0 ? { t: [...message.tags] } : {};

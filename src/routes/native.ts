@@ -1,8 +1,8 @@
 /**
  * edgeserve's own API (resource style). For now: a run's record by pipeline and id, with its
- * per-step states, timings and the SQLite rows it wrote.
+ * per-step states, timings and the SQLite rows it wrote; and cancelling a run.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors/api-error";
 import { bearerAuth } from "../middleware/auth";
@@ -20,14 +20,33 @@ export function nativeRoutes(): Hono<AppEnv> {
     await next();
   }, bearerAuth);
   app.get("/v1/pipelines/:pipeline/runs/:id", resolvePipeline, async (c) => {
-    const id = c.req.param("id");
-    const problem = runIdProblem(id);
-    if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
-    const outcome = await new RunClient(c.env.RUNS, c.var.pipeline.name, id).describe();
-    if (!outcome.found) throw new ApiError("run_not_found", `pipeline '${c.var.pipeline.name}' has no run ${id}`);
+    const outcome = await runClient(c).describe();
+    if (!outcome.found) throw runNotFound(c);
+    return c.json(runRecord(outcome.snapshot));
+  });
+  // Stops the run between steps: steps still running are told through their signal, and the
+  // outputs they report later (a queued step's consumer, say) are ignored.
+  app.post("/v1/pipelines/:pipeline/runs/:id/cancel", resolvePipeline, async (c) => {
+    const reason = (c.req.query("reason") ?? "cancelled by request").slice(0, 1000);
+    const outcome = await runClient(c).cancel(reason);
+    if (!outcome.found) throw runNotFound(c);
+    if (!outcome.cancelled) {
+      throw new ApiError("run_finished", `run ${outcome.snapshot.id} has already ended (${outcome.snapshot.status})`);
+    }
     return c.json(runRecord(outcome.snapshot));
   });
   return app;
+}
+
+function runClient(c: Context<AppEnv>): RunClient {
+  const id = c.req.param("id") ?? "";
+  const problem = runIdProblem(id);
+  if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
+  return new RunClient(c.env.RUNS, c.var.pipeline.name, id);
+}
+
+function runNotFound(c: Context<AppEnv>): ApiError {
+  return new ApiError("run_not_found", `pipeline '${c.var.pipeline.name}' has no run ${c.req.param("id") ?? ""}`);
 }
 
 function runRecord(snapshot: RunSnapshot) {

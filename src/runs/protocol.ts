@@ -78,7 +78,8 @@ export interface ResultItem {
   contentType: string;
 }
 
-export type StepStatus = "pending" | "running" | "completed" | "failed";
+/** `queued`: a queued step's input is on the stage queue, waiting for a consumer. */
+export type StepStatus = "pending" | "queued" | "running" | "completed" | "failed";
 
 export interface StepState {
   status: StepStatus;
@@ -86,6 +87,8 @@ export interface StepState {
   started: number;
   completed: number;
   failed: number;
+  /** Queued steps: failed attempts that were tried again after a delay. */
+  retried?: number;
   firstStartedAt?: number;
   lastFinishedAt?: number;
 }
@@ -137,7 +140,9 @@ export interface RunEvent {
 
 export type RunEventType =
   | "run_started"
+  | "step_queued"
   | "step_started"
+  | "step_retrying"
   | "step_completed"
   | "step_failed"
   | "result"

@@ -16,6 +16,13 @@ import type {
   StartRunRequest,
   WaitOutcome,
 } from "./protocol";
+import type {
+  StageClaimOutcome,
+  StageCompletion,
+  StageFailureReport,
+  StageReportOutcome,
+  StageRetry,
+} from "./stage-protocol";
 
 /** Attempts for an idempotent call whose object was reset under it. */
 const IDEMPOTENT_CALL_ATTEMPTS = 3;
@@ -61,6 +68,24 @@ export class RunClient {
   /** Cancels the run (idempotent: a second cancel finds it already ended). */
   cancel(reason: string): Promise<CancelOutcome> {
     return this.idempotent((stub) => stub.cancel(reason) as Promise<CancelOutcome>);
+  }
+
+  /** Asks to run a queued step (the stage consumer, before it runs one). */
+  claimStage(key: string): Promise<StageClaimOutcome> {
+    return this.idempotent((stub) => stub.claimStage({ key }) as Promise<StageClaimOutcome>);
+  }
+
+  /** Reports a queued step's outputs; a second report of the same key is accepted:false. */
+  completeStage(report: StageCompletion): Promise<StageReportOutcome> {
+    return this.idempotent((stub) => stub.completeStage(report) as Promise<StageReportOutcome>);
+  }
+
+  retryStage(report: StageRetry): Promise<StageReportOutcome> {
+    return this.idempotent((stub) => stub.retryStage(report) as Promise<StageReportOutcome>);
+  }
+
+  failStage(report: StageFailureReport): Promise<StageReportOutcome> {
+    return this.idempotent((stub) => stub.failStage(report) as Promise<StageReportOutcome>);
   }
 
   messagePath(): Promise<MessagePath> {

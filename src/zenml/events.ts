@@ -2,7 +2,7 @@
  * edgeserve's run events as ZenML serving events (`ServingEvent.to_dict`: event_type, job_id,
  * timestamp, data, step_name, level, message, error), used by `/stream/{id}` and the WebSocket.
  * One run event may become two ZenML events (a step start is followed by its progress update);
- * events ZenML has no name for (results) become none.
+ * queue and retry notes of queued steps become `log` events; results become none.
  */
 import type { RunEvent } from "../runs/protocol";
 import type { StreamContext } from "../sse/formats";
@@ -13,7 +13,7 @@ export interface ZenmlEvent {
   timestamp: string;
   data: Record<string, unknown>;
   step_name: string | null;
-  level: "info" | "error";
+  level: "info" | "warning" | "error";
   message: string;
   error: string | null;
 }
@@ -58,6 +58,28 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
         },
       ];
     }
+    case "step_queued":
+      return [
+        {
+          ...base,
+          event_type: "log",
+          step_name: event.step ?? null,
+          data: { queued: true, send: event.data?.send ?? null },
+          message: `Step '${event.step}' queued`,
+        },
+      ];
+    case "step_retrying":
+      return [
+        {
+          ...base,
+          event_type: "log",
+          step_name: event.step ?? null,
+          level: "warning",
+          error: String(event.data?.error ?? ""),
+          data: { attempt: event.data?.attempt ?? null, retry_in_seconds: event.data?.delay_s ?? null },
+          message: `Step '${event.step}' attempt ${String(event.data?.attempt ?? "?")} failed; retrying in ${String(event.data?.delay_s ?? "?")} s`,
+        },
+      ];
     case "step_completed":
       return [
         {

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { registerPipeline } from "../../src/catalog";
-import { definePipeline } from "../../src/pipeline/definition";
+import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
 
 const failInput = z.strictObject({ fail: z.boolean(), waitMs: z.number().int().min(0).optional() });
 
@@ -112,6 +112,98 @@ export const admission = definePipeline({
   edges: [{ from: "nap", to: "out" }],
 });
 
+const queuedInput = z.strictObject({
+  value: z.number(),
+  /** The first this-many invocations of the queued step throw (per run). */
+  failTimes: z.number().int().min(0).optional(),
+});
+
+/** Invocations of a queued test step, by run id: the consumer runs in this isolate too. */
+export const stageCalls = new Map<string, number>();
+
+/** A gate that a run's first queued-step invocation waits at until the test opens it. */
+export interface Gate {
+  open(): void;
+  opened: Promise<void>;
+  /** Resolves when the step has reached the gate. */
+  reached: Promise<void>;
+}
+const gates = new Map<string, Gate & { arrive(): void }>();
+
+/** Makes the first invocation of run `runId`'s queued step wait until the gate is opened. */
+export function holdStage(runId: string): Gate {
+  let open = () => {};
+  let arrive = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const reached = new Promise<void>((resolve) => (arrive = resolve));
+  const gate = { open, opened, reached, arrive };
+  gates.set(runId, gate);
+  return gate;
+}
+
+const doubleStep: StepFunction = async (m, context) => {
+  const calls = (stageCalls.get(context.runId) ?? 0) + 1;
+  stageCalls.set(context.runId, calls);
+  const { value, failTimes = 0 } = queuedInput.parse(m.value);
+  const gate = gates.get(context.runId);
+  if (gate && calls === 1) {
+    gate.arrive();
+    await gate.opened;
+  }
+  if (calls <= failTimes) throw new Error(`failed on purpose (call ${calls})`);
+  return { value: { doubled: value * 2 } };
+};
+
+/** A queued step (three attempts, no backoff) followed by an inline one. */
+export const queued = definePipeline({
+  name: "test-queued",
+  input: queuedInput,
+  steps: [
+    { name: "double", kind: "queued", run: doubleStep, retry: { maxAttempts: 3, backoffSeconds: 0 } },
+    { name: "label", kind: "inline", run: (m) => ({ value: { label: "done", ...(m.value as Record<string, number>) } }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "double", to: "label" },
+    { from: "label", to: "out" },
+  ],
+});
+
+/** The same with a minute of backoff, so a failed attempt stays away while a test delivers by hand. */
+export const queuedSlowRetry = definePipeline({
+  ...queued,
+  name: "test-queued-slow-retry",
+  steps: [
+    { name: "double", kind: "queued", run: doubleStep, retry: { maxAttempts: 3, backoffSeconds: 60, backoffMultiplier: 2 } },
+    queued.steps[1]!,
+    queued.steps[2]!,
+  ],
+});
+
+const spreadInput = z.strictObject({ n: z.number().int().min(1).max(50) });
+
+/** Fans out to two queued steps per message and fans in to one inline step. */
+export const queuedFanout = definePipeline({
+  name: "test-queued-fanout",
+  input: spreadInput,
+  steps: [
+    { name: "spread", kind: "inline", run: (m) => Array.from({ length: spreadInput.parse(m.value).n }, (_, i) => ({ value: i + 1 })) },
+    { name: "square", kind: "queued", run: (m) => ({ value: (m.value as number) ** 2 }), retry: { backoffSeconds: 0 } },
+    { name: "negate", kind: "queued", run: (m) => ({ value: -(m.value as number) }), retry: { backoffSeconds: 0 } },
+    { name: "collect", kind: "inline", run: (m) => ({ value: m.value }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "spread", to: "square" },
+    { from: "spread", to: "negate" },
+    { from: "square", to: "collect" },
+    { from: "negate", to: "collect" },
+    { from: "collect", to: "out" },
+  ],
+});
+
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, batch, admission]) registerPipeline(definition);
+  for (const definition of [failing, fanout, echo, unindexed, batch, admission, queued, queuedSlowRetry, queuedFanout]) {
+    registerPipeline(definition);
+  }
 }

@@ -7,15 +7,17 @@
  * - `EDGESERVE_CHAOS_STAGE_FAILURE_RATE` (0–1, with `EDGESERVE_CHAOS=on`) makes that share of stage
  *   consumer invocations throw at a random point: before claiming, after claiming, after running
  *   the step, or after reporting its outputs (before the acknowledgement).
+ * - `EDGESERVE_CHAOS_STAGE_FAULT_POINT` pins that point instead of drawing it (the tests use it).
  */
 import { z } from "zod";
+
+export const STAGE_FAULT_POINTS = ["before-claim", "after-claim", "after-run", "after-report"] as const;
 
 const chaosSchema = z.object({
   EDGESERVE_CHAOS: z.enum(["on", "off"]).default("off"),
   EDGESERVE_CHAOS_STAGE_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  EDGESERVE_CHAOS_STAGE_FAULT_POINT: z.enum(STAGE_FAULT_POINTS).optional(),
 });
-
-export const STAGE_FAULT_POINTS = ["before-claim", "after-claim", "after-run", "after-report"] as const;
 export type StageFaultPoint = (typeof STAGE_FAULT_POINTS)[number];
 
 export class ChaosFault extends Error {
@@ -31,5 +33,5 @@ export function stageFault(env: object): StageFaultPoint | undefined {
   const parsed = chaosSchema.safeParse(env);
   if (!parsed.success || parsed.data.EDGESERVE_CHAOS !== "on") return undefined;
   if (Math.random() >= parsed.data.EDGESERVE_CHAOS_STAGE_FAILURE_RATE) return undefined;
-  return STAGE_FAULT_POINTS[Math.floor(Math.random() * STAGE_FAULT_POINTS.length)];
+  return parsed.data.EDGESERVE_CHAOS_STAGE_FAULT_POINT ?? STAGE_FAULT_POINTS[Math.floor(Math.random() * STAGE_FAULT_POINTS.length)];
 }

@@ -121,24 +121,32 @@ const queuedInput = z.strictObject({
 /** Invocations of a queued test step, by run id: the consumer runs in this isolate too. */
 export const stageCalls = new Map<string, number>();
 
-/** A gate that a run's first queued-step invocation waits at until the test opens it. */
+/**
+ * A gate that a run's first queued-step invocation waits at until the test opens it. Both sides
+ * poll a flag: the consumer and the test run in different request contexts, and workerd does not
+ * carry a promise's resolution from one request to another.
+ */
 export interface Gate {
   open(): void;
-  opened: Promise<void>;
-  /** Resolves when the step has reached the gate. */
-  reached: Promise<void>;
+  /** Resolves once the step has reached the gate. */
+  reached(): Promise<void>;
 }
-const gates = new Map<string, Gate & { arrive(): void }>();
+const gates = new Map<string, { isOpen: boolean; arrived: boolean }>();
+
+const poll = async (done: () => boolean) => {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
 
 /** Makes the first invocation of run `runId`'s queued step wait until the gate is opened. */
 export function holdStage(runId: string): Gate {
-  let open = () => {};
-  let arrive = () => {};
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  const reached = new Promise<void>((resolve) => (arrive = resolve));
-  const gate = { open, opened, reached, arrive };
-  gates.set(runId, gate);
-  return gate;
+  const state = { isOpen: false, arrived: false };
+  gates.set(runId, state);
+  return {
+    open: () => {
+      state.isOpen = true;
+    },
+    reached: () => poll(() => state.arrived),
+  };
 }
 
 const doubleStep: StepFunction = async (m, context) => {
@@ -147,8 +155,8 @@ const doubleStep: StepFunction = async (m, context) => {
   const { value, failTimes = 0 } = queuedInput.parse(m.value);
   const gate = gates.get(context.runId);
   if (gate && calls === 1) {
-    gate.arrive();
-    await gate.opened;
+    gate.arrived = true;
+    await poll(() => gate.isOpen);
   }
   if (calls <= failTimes) throw new Error(`failed on purpose (call ${calls})`);
   return { value: { doubled: value * 2 } };
@@ -174,7 +182,7 @@ export const queuedSlowRetry = definePipeline({
   ...queued,
   name: "test-queued-slow-retry",
   steps: [
-    { name: "double", kind: "queued", run: doubleStep, retry: { maxAttempts: 3, backoffSeconds: 60, backoffMultiplier: 2 } },
+    { name: "double", kind: "queued", run: doubleStep, retry: { maxAttempts: 3, backoffSeconds: 60, backoffMultiplier: 2, maxBackoffSeconds: 600 } },
     queued.steps[1]!,
     queued.steps[2]!,
   ],

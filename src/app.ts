@@ -8,6 +8,7 @@ import { ApiError, toApiError } from "./errors/api-error";
 import { errorResponse } from "./errors/error-response";
 import { securityHeaders } from "./middleware/security-headers";
 import { settingsMiddleware } from "./middleware/settings";
+import { chaosRoutes } from "./routes/chaos";
 import { healthRoutes } from "./routes/health";
 import { nativeRoutes } from "./routes/native";
 import { numaflowRoutes } from "./routes/numaflow";
@@ -20,6 +21,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.route("/", healthRoutes());
   app.route("/", nativeRoutes());
+  app.route("/", chaosRoutes());
   // Each surface is mounted at the root (the default pipeline) and under /pipelines/<name>.
   for (const surface of [numaflowRoutes(), zenmlRoutes()]) {
     app.route("/", surface);

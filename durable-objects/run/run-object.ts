@@ -39,6 +39,7 @@ import {
   type StageReportOutcome,
 } from "../../src/runs/stage-protocol";
 import { deleteRunPayloads, sendStages } from "../../src/queues/stage-transport";
+import { chaosEnabled } from "../../src/chaos";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
@@ -213,6 +214,12 @@ export class RunObject extends DurableObject<Env> {
     const parsed = stageFailureReportSchema.parse(report);
     const run = this.load();
     return run ? run.orchestrator.failStage(parsed) : { accepted: false, reason: "unknown_run" };
+  }
+
+  /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */
+  chaosReset(): void {
+    if (!chaosEnabled(this.env)) throw new Error("chaos is off");
+    this.ctx.abort("chaos: Run object reset on request");
   }
 
   /** `GET /events?format=numaflow|native` with `Last-Event-ID` or `?after=`: the run's event stream. */

@@ -154,6 +154,7 @@ class InvocationFault {
   at(point: StageFaultPoint): void {
     if (this.point !== point || this.thrown) return;
     this.thrown = true;
+    console.warn(`edgeserve chaos: injected a consumer crash ${point}`);
     throw new ChaosFault(`chaos: stage consumer invocation failed ${point}`);
   }
 }

@@ -88,6 +88,15 @@ export class RunClient {
     return this.idempotent((stub) => stub.failStage(report) as Promise<StageReportOutcome>);
   }
 
+  /** Development only (`npm run chaos`): resets the run's object; the reset's own error is expected. */
+  async chaosReset(): Promise<void> {
+    try {
+      await this.stub().chaosReset();
+    } catch {
+      // The caller of a reset object sees its call fail: that is the reset.
+    }
+  }
+
   messagePath(): Promise<MessagePath> {
     return this.idempotent((stub) => stub.messagePath() as Promise<MessagePath>);
   }

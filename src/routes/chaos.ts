@@ -1,0 +1,30 @@
+/**
+ * Development-only fault injection for `npm run chaos` (see src/chaos.ts). Answers 404 as if it did
+ * not exist unless `EDGESERVE_CHAOS=on`, which wrangler.toml never sets.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { chaosEnabled } from "../chaos";
+import { ApiError } from "../errors/api-error";
+import { bearerAuth } from "../middleware/auth";
+import { resolvePipeline } from "../middleware/pipeline";
+import { RunClient } from "../runs/run-client";
+import { runIdProblem } from "../runs/run-id";
+
+export function chaosRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/_chaos/*", async function chaosOnly(c, next) {
+    if (!chaosEnabled(c.env)) throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+    c.set("surface", "native");
+    await next();
+  }, bearerAuth);
+  // Resets the run's Durable Object the way a crash or a deploy does; its storage stays.
+  app.post("/_chaos/runs/:pipeline/:id/evict", resolvePipeline, async (c) => {
+    const id = c.req.param("id");
+    const problem = runIdProblem(id);
+    if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
+    await new RunClient(c.env.RUNS, c.var.pipeline.name, id).chaosReset();
+    return c.json({ reset: true, pipeline: c.var.pipeline.name, id }, 202);
+  });
+  return app;
+}

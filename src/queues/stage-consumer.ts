@@ -46,7 +46,8 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
     return message.retry({ delaySeconds: RUN_UNREACHABLE_RETRY_SECONDS });
   }
   if (!claim.proceed) {
-    if (claim.reason === "unknown_run") console.warn(`edgeserve stages: ${stageLabel(stage)}: no such run; dropped`);
+    // Not wanted (a duplicate, a resend after the step finished, a run that ended or is gone): logged, acknowledged.
+    console.log(`edgeserve stages: ${stageLabel(stage)}: not run (${claim.reason}); acknowledged`);
     return message.ack();
   }
   fault.at("after-claim");

@@ -4,6 +4,10 @@
 // overrides the wrangler.toml var of the same name, e.g.
 //   EDGESERVE_REQUEST_TIMEOUT_SECONDS=5 npm run dev
 // Extra arguments are passed on to wrangler (e.g. `npm run dev -- --port 8788`).
+//
+// It also serves the example StateFun functions (examples/functions/server.mjs) on
+// 127.0.0.1:9090 (EDGESERVE_FUNCTIONS_PORT changes the port), unless EDGESERVE_FUNCTIONS_URL
+// points the `greeter` pipeline at a function server of your own.
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -11,8 +15,22 @@ import { dirname, join } from "node:path";
 const require = createRequire(import.meta.url);
 const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
+const functionsPort = Number(process.env.EDGESERVE_FUNCTIONS_PORT ?? 9090);
+if (!process.env.EDGESERVE_FUNCTIONS_URL) {
+  const { startFunctionServer } = await import("../examples/functions/server.mjs");
+  try {
+    await startFunctionServer({ port: functionsPort });
+  } catch (error) {
+    console.error(`[edgeserve] the example function server could not listen on 127.0.0.1:${functionsPort}: ${error.message}`);
+    console.error("[edgeserve] set EDGESERVE_FUNCTIONS_PORT to another port, or EDGESERVE_FUNCTIONS_URL to a function server of your own");
+    process.exit(1);
+  }
+  process.env.EDGESERVE_FUNCTIONS_URL = `http://127.0.0.1:${functionsPort}`;
+  console.log(`[edgeserve] example StateFun functions on ${process.env.EDGESERVE_FUNCTIONS_URL}`);
+}
+
 const overrides = Object.entries(process.env)
-  .filter(([name]) => name.startsWith("EDGESERVE_") && name !== "EDGESERVE_AUTH_TOKENS")
+  .filter(([name]) => name.startsWith("EDGESERVE_") && name !== "EDGESERVE_AUTH_TOKENS" && name !== "EDGESERVE_FUNCTIONS_PORT")
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
 

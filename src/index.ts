@@ -5,7 +5,7 @@ import { RUN_INDEX_DLQ, RUN_INDEX_QUEUE } from "./runs/run-index-row";
 import { consumeStageDeadLetters, consumeStages } from "./queues/stage-consumer";
 import { STAGE_DLQ, STAGE_QUEUE } from "./queues/stage-message";
 
-export { AdmissionObject, RunObject } from "../durable-objects/index";
+export { AdmissionObject, FunctionObject, RunObject } from "../durable-objects/index";
 
 const app = createApp();
 

@@ -3,7 +3,7 @@
  * cancellation and timeouts. Progress happens in bursts (a synchronous stretch between awaits);
  * each burst ends with `flush`, which persists everything the burst changed in one transaction.
  */
-import type { QueuedStepDefinition, StepContext } from "../../src/pipeline/definition";
+import type { QueuedStepDefinition, RemoteStepDefinition, StepContext } from "../../src/pipeline/definition";
 import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
 import { capturedValue, type CapturePolicy } from "../../src/capture/policy";
 import {
@@ -26,6 +26,11 @@ import type {
   StageRetry,
 } from "../../src/runs/stage-protocol";
 import { planStage, type StagePlan } from "../../src/queues/stage-transport";
+import { matchEndpoint, resolveFunctionUrl } from "../../src/remote/endpoint";
+import { encodeArgument } from "../../src/remote/typed-value";
+import { toBinary } from "@bufbuild/protobuf";
+import { TypedValueSchema } from "../../src/remote/proto/io/statefun/request_reply_pb";
+import type { EnqueueOutcome, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
@@ -38,6 +43,9 @@ export const MAX_INLINE_ATTEMPTS = 3;
 
 /** A queued step sent this many times without a consumer finishing it fails the run. */
 export const MAX_STAGE_SENDS = 5;
+
+/** How long before a call that could not be handed to its address is tried again. */
+const CALL_RETRY_MS = 1000;
 
 /** A claimed queued step with no timeout of its own may run this long: a consumer's wall-clock limit (platform §3). */
 export const QUEUED_STEP_MAX_SECONDS = 900;
@@ -56,6 +64,10 @@ export interface OrchestratorOptions {
   stageLeaseMs: number;
   /** Sends planned stages (after the burst that recorded them is persisted). */
   sendStages: (plans: StagePlan[]) => Promise<void>;
+  /** Hands invocations to their function addresses; one outcome (or error) per invocation. */
+  sendInvocations: (invocations: RemoteInvocation[]) => Promise<(EnqueueOutcome | Error)[]>;
+  /** The Worker's environment (a remote endpoint's base URL may come from it). */
+  env: Readonly<Record<string, unknown>>;
   now: () => number;
   /** Called once, after the burst that ended the run has been persisted. */
   onTerminal: () => void;
@@ -71,6 +83,10 @@ export class Orchestrator {
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   /** Stages recorded as sent in this burst, sent once the burst is persisted. */
   private outbox: { key: string; sends: number; plan: StagePlan }[] = [];
+  /** Remote invocations recorded as sent in this burst, handed over once the burst is persisted. */
+  private invocations: { key: string; sends: number; invocation: RemoteInvocation }[] = [];
+  /** Wakes the run when its earliest held-back item (a delayed message, a call held back) may go. */
+  private wakeTimer: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(private readonly o: OrchestratorOptions) {}
 
@@ -99,6 +115,7 @@ export class Orchestrator {
         for (const item of ready) {
           const step = this.o.pipeline.step(item.step);
           if (step.kind === "queued") this.send(item, step);
+          else if (step.kind === "remote") this.call(item, step);
           else this.execute(item);
         }
         ready = this.readyItems();
@@ -123,7 +140,13 @@ export class Orchestrator {
     }
     if (record.row.status === "pending") return this.flush();
     for (const item of record.work.values()) {
-      if (this.o.pipeline.step(item.step).kind === "queued") {
+      const kind = this.o.pipeline.step(item.step).kind;
+      if (kind === "remote") {
+        // Handing an invocation over again is harmless (its address knows the key), so there is no cap.
+        if (item.state !== "pending" && item.leaseUntil !== null && item.leaseUntil <= now()) item.state = "pending";
+        continue;
+      }
+      if (kind === "queued") {
         if (item.state === "pending" || item.leaseUntil === null || item.leaseUntil > now()) continue;
         if (item.sends >= MAX_STAGE_SENDS) {
           this.fail(item.step, `queued step '${item.step}' made no progress: it was sent ${item.sends} times and no consumer finished it`);
@@ -216,14 +239,19 @@ export class Orchestrator {
     return item;
   }
 
+  /** Pending items that may run now (a held-back item waits for its time). */
   private readyItems(): WorkItem[] {
-    return [...this.record.work.values()].filter((w) => w.state === "pending");
+    const now = this.o.now();
+    return [...this.record.work.values()].filter((w) => w.state === "pending" && (w.leaseUntil === null || w.leaseUntil <= now));
   }
 
-  private enqueue(step: string, from: string | null, message: Message): void {
+  private enqueue(step: string, from: string | null, message: Message, held: { notBefore?: number; token?: string } = {}): void {
     const row = this.record.row;
     const key = `${row.id}/${step}/${row.nextMessage++}`;
-    this.record.work.set(key, { key, step, from, message: storeMessage(message), attempt: 0, state: "pending", leaseUntil: null, sends: 0 });
+    this.record.work.set(key, {
+      key, step, from, message: storeMessage(message), attempt: 0, state: "pending",
+      leaseUntil: held.notBefore ?? null, sends: 0, token: held.token ?? null,
+    });
     this.stepState(step);
   }
 
@@ -244,6 +272,111 @@ export class Orchestrator {
     const data: Record<string, JsonValue> = { key: item.key, send: item.sends };
     if (plan.r2) data.payload = "r2";
     events.append({ type: "step_queued", step: item.step, data }, now());
+  }
+
+  /** Records a remote step's invocation as handed over; `flush` hands it to its address once persisted. */
+  private call(item: WorkItem, step: RemoteStepDefinition): void {
+    const { record, events, now, pipeline } = this.o;
+    const endpoint = matchEndpoint(pipeline.definition.endpoints, step.function);
+    const message = loadMessage(item.message);
+    let invocation: RemoteInvocation;
+    try {
+      if (!endpoint) throw new Error(`no endpoint serves function '${step.function}'`);
+      const [namespace = "", type = ""] = step.function.split("/");
+      invocation = {
+        address: { namespace, type, id: message.keys[0] ?? record.row.id },
+        key: item.key,
+        runId: record.row.id,
+        pipeline: pipeline.name,
+        step: step.name,
+        argument: toBinary(TypedValueSchema, encodeArgument(message, step.argumentType)),
+        ...(message.caller ? { caller: message.caller } : {}),
+        call: {
+          url: resolveFunctionUrl(endpoint, step.function, this.o.env),
+          timeouts: endpoint.timeouts,
+          payloadMaxBytes: endpoint.payloadMaxBytes,
+          maxNumBatchRequests: endpoint.maxNumBatchRequests,
+          output: step.output,
+        },
+      };
+    } catch (error) {
+      this.stepFailed(item, error instanceof Error ? error.message : String(error), null);
+      return;
+    }
+    item.state = "queued";
+    item.sends += 1;
+    item.leaseUntil = now() + invocation.call.timeouts.call + this.o.stageLeaseMs;
+    if (item.sends === 1) {
+      item.attempt += 1;
+      const state = this.stepState(item.step);
+      state.status = "running";
+      state.started += 1;
+      state.firstStartedAt ??= now();
+      const address = `${invocation.address.namespace}/${invocation.address.type}/${invocation.address.id}`;
+      events.append({ type: "step_started", step: item.step, data: { key: item.key, attempt: item.attempt, address } }, now());
+    }
+    this.invocations.push({ key: item.key, sends: item.sends, invocation });
+  }
+
+  /** A function address reports a batch: its outputs, messages to other functions, or its failure. */
+  completeRemote(report: RemoteReport): StageReportOutcome {
+    const { pipeline, now } = this.o;
+    if (this.record.terminal) return { accepted: false, reason: "run_ended" };
+    const items = report.keys
+      .map((key) => this.record.work.get(key))
+      .filter((w): w is WorkItem => w !== undefined && w.state !== "pending" && pipeline.step(w.step).kind === "remote");
+    const first = items[0];
+    if (!first) return { accepted: false, reason: "settled" };
+    if (!report.ok) {
+      this.stepFailed(first, report.error, report.ms);
+      this.flush();
+      return { accepted: true };
+    }
+    for (const token of report.cancellations) {
+      for (const [key, w] of this.record.work) if (w.token === token && w.state === "pending") this.record.work.delete(key);
+    }
+    for (const sent of report.messages) {
+      const target = pipeline.definition.steps.find((s) => s.kind === "remote" && s.function === sent.function);
+      if (!target) {
+        this.stepFailed(first, `function '${sent.function}' was sent a message, but no remote step of pipeline '${pipeline.name}' calls it`, report.ms);
+        this.flush();
+        return { accepted: true };
+      }
+      const message = { ...loadMessage(sent.message), caller: report.caller };
+      const held = { ...(sent.delayMs ? { notBefore: now() + sent.delayMs } : {}), ...(sent.cancellationToken ? { token: sent.cancellationToken } : {}) };
+      this.enqueue(target.name, first.step, message, held);
+    }
+    items.forEach((item, i) => this.stepCompleted(item, i === 0 ? report.outputs.map(loadMessage) : [], report.ms));
+    this.drive();
+    return { accepted: true };
+  }
+
+  /** An address held a call back (its mailbox is full) or could not be reached: try again later. */
+  private callDeferred(key: string, sends: number, retryAfterMs: number): void {
+    const item = this.record.work.get(key);
+    if (this.record.terminal || !item || item.state !== "queued" || item.sends !== sends) return;
+    item.state = "pending";
+    item.leaseUntil = this.o.now() + retryAfterMs;
+    this.flush();
+  }
+
+  /** Hands the invocations of the burst just persisted to their addresses. */
+  private sendInvocations(): void {
+    if (this.invocations.length === 0) return;
+    const sent = this.invocations;
+    this.invocations = [];
+    if (this.record.terminal) return;
+    this.o.sendInvocations(sent.map((s) => s.invocation)).then((outcomes) => {
+      outcomes.forEach((outcome, i) => {
+        const { key, sends } = sent[i]!;
+        if (outcome instanceof Error) {
+          console.error(`edgeserve: handing ${key} to its function address failed, will retry: ${outcome.message}`);
+          this.callDeferred(key, sends, CALL_RETRY_MS);
+        } else if (!outcome.accepted) {
+          this.callDeferred(key, sends, outcome.retryAfterMs);
+        }
+      });
+    }, (error: unknown) => console.error(`edgeserve: handing invocations over failed: ${String(error)}`));
   }
 
   /** Sends the stages of the burst just persisted; a send that fails is left to the watchdog. */
@@ -416,8 +549,9 @@ export class Orchestrator {
   private nextCheckAt(watchdogAt: number): number {
     let at = this.record.row.deadlineAt;
     for (const item of this.record.work.values()) {
-      const lease = this.o.pipeline.step(item.step).kind === "queued" ? item.leaseUntil : null;
-      at = Math.min(at, lease ?? watchdogAt);
+      // Queued and remote items are checked at their lease (or, held back, when they may go).
+      const sentOut = this.o.pipeline.step(item.step).kind !== "inline" || item.state === "pending";
+      at = Math.min(at, sentOut && item.leaseUntil !== null ? item.leaseUntil : watchdogAt);
     }
     return at;
   }
@@ -452,8 +586,26 @@ export class Orchestrator {
       this.terminalReported = true;
       this.o.onTerminal();
     }
+    this.armWakeTimer();
     // Last, after every write of the burst: the output gate holds the messages until they are durable.
     this.sendOutbox();
+    this.sendInvocations();
+  }
+
+  /** A timer for the earliest held-back pending item; the alarm (nextCheckAt) is its durable backstop. */
+  private armWakeTimer(): void {
+    if (this.record.terminal) return;
+    let at: number | undefined;
+    for (const item of this.record.work.values()) {
+      if (item.state === "pending" && item.leaseUntil !== null && (at === undefined || item.leaseUntil < at)) at = item.leaseUntil;
+    }
+    if (at === undefined || (this.wakeTimer && this.wakeTimer.at <= at)) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
+    const timer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.drive();
+    }, Math.max(0, at - this.o.now()));
+    this.wakeTimer = { at, timer };
   }
 }
 

@@ -40,6 +40,8 @@ import {
 } from "../../src/runs/stage-protocol";
 import { deleteRunPayloads, sendStages } from "../../src/queues/stage-transport";
 import { chaosEnabled } from "../../src/chaos";
+import { remoteReportSchema } from "../../src/remote/protocol";
+import { enqueueInvocation } from "../../src/remote/function-client";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
 import { SqliteResultStore, type ResultStore } from "./result-store";
@@ -214,6 +216,13 @@ export class RunObject extends DurableObject<Env> {
     const parsed = stageFailureReportSchema.parse(report);
     const run = this.load();
     return run ? run.orchestrator.failStage(parsed) : { accepted: false, reason: "unknown_run" };
+  }
+
+  /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
+  completeRemote(report: unknown): StageReportOutcome {
+    const parsed = remoteReportSchema.parse(report);
+    const run = this.load();
+    return run ? run.orchestrator.completeRemote(parsed) : { accepted: false, reason: "unknown_run" };
   }
 
   /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */
@@ -417,6 +426,16 @@ export class RunObject extends DurableObject<Env> {
         this.ctx.waitUntil(sending.catch(() => undefined));
         return sending;
       },
+      sendInvocations: (invocations) => {
+        const handing = Promise.all(
+          invocations.map((invocation) =>
+            enqueueInvocation(this.env.FUNCTIONS, invocation).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+          ),
+        );
+        this.ctx.waitUntil(handing);
+        return handing;
+      },
+      env: this.env as unknown as Record<string, unknown>,
       now: Date.now,
       onTerminal: () => {
         for (const wake of [...this.waiters]) wake();

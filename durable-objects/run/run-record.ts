@@ -26,10 +26,15 @@ export interface WorkItem {
    * (queued). `queued`: sent to the stage queue, waiting for a consumer or a retry's delay.
    */
   state: "pending" | "running" | "queued";
-  /** Queued steps: when the Run object stops waiting to hear from a consumer and sends again. */
+  /**
+   * Sent items (queued and remote steps): when the Run object stops waiting to hear back and sends
+   * again. Pending items: the earliest time they may run (a delayed message, a held-back call).
+   */
   leaseUntil: number | null;
-  /** Queued steps: how many times the work item was sent to the stage queue. */
+  /** How many times the work item was sent out (to the stage queue or to its function's address). */
   sends: number;
+  /** A delayed message's cancellation token. */
+  token: string | null;
 }
 
 export interface RunRow {
@@ -88,6 +93,7 @@ interface WorkTableRow extends Record<string, SqlStorageValue> {
   state: string;
   lease_until: number | null;
   sends: number;
+  token: string | null;
 }
 
 export class RunRecord {
@@ -146,6 +152,7 @@ export class RunRecord {
         state: w.state === "running" || w.state === "queued" ? w.state : "pending",
         leaseUntil: w.lease_until,
         sends: w.sends,
+        token: w.token,
       };
       record.work.set(item.key, item);
       record.persistedWork.set(item.key, workFingerprint(item));
@@ -177,7 +184,7 @@ export class RunRecord {
         this.workTableReady = true;
       }
       sql.run(
-        `INSERT INTO work (key, step, from_step, message, attempt, state, lease_until, sends) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO work (key, step, from_step, message, attempt, state, lease_until, sends, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET attempt = excluded.attempt, state = excluded.state,
          lease_until = excluded.lease_until, sends = excluded.sends`,
         item.key,
@@ -188,6 +195,7 @@ export class RunRecord {
         item.state,
         item.leaseUntil,
         item.sends,
+        item.token,
       );
       this.persistedWork.set(item.key, fingerprint);
     }

@@ -56,9 +56,10 @@ export const WORK_TABLE_V1 = `CREATE TABLE IF NOT EXISTS work (${WORK_COLUMNS_V1
  *    event log, several events per row (one row per burst of progress, to keep the rows written
  *    per run low); `first_seq`..`last_seq` number the events inside. `results`: the messages that
  *    reached the sink, in arrival order.
- * 2. Queued steps: `run.payloads_in_r2` marks runs that offloaded stage inputs to R2;
- *    `work.lease_until` and `work.sends` track a queued step's messages (in a work table that
- *    exists already; `work` is created on demand, see below).
+ * 2. Queued and remote steps: `run.payloads_in_r2` marks runs that offloaded stage inputs to R2;
+ *    `work.lease_until` and `work.sends` track a message sent out of the object (or, for one not
+ *    sent yet, when it may be); `work.token` is a delayed message's cancellation token (in a work
+ *    table that exists already; `work` is created on demand, see below).
  */
 export const MIGRATIONS: readonly Migration[] = [
   [`CREATE TABLE run (${RUN_COLUMNS_V1}\n)`, EVENTS_TABLE, RESULTS_TABLE],
@@ -67,6 +68,7 @@ export const MIGRATIONS: readonly Migration[] = [
     if (!hasWorkTable(sql)) return;
     sql.run("ALTER TABLE work ADD COLUMN lease_until INTEGER");
     sql.run("ALTER TABLE work ADD COLUMN sends INTEGER NOT NULL DEFAULT 0");
+    sql.run("ALTER TABLE work ADD COLUMN token TEXT");
   },
 ];
 
@@ -90,7 +92,8 @@ export const LATEST_TABLES: readonly string[] = [
  */
 const WORK_TABLE = `CREATE TABLE IF NOT EXISTS work (${WORK_COLUMNS_V1},
   lease_until INTEGER,
-  sends INTEGER NOT NULL DEFAULT 0
+  sends INTEGER NOT NULL DEFAULT 0,
+  token TEXT
 ) WITHOUT ROWID`;
 
 /** Whether this object holds a run (without creating anything). */

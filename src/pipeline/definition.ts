@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { capturePolicyInputSchema, RUNTIME_MODES } from "../capture/policy";
 import type { JsonValue, Message, MessageValue } from "./message";
+import { endpointSchema, functionTypeSchema } from "../remote/endpoint";
 
 /** What a step may see besides its input message. */
 export interface StepContext {
@@ -83,15 +84,32 @@ const queuedStepSchema = z.strictObject({
   retry: retryPolicySchema.default({ maxAttempts: 3, backoffSeconds: 1, backoffMultiplier: 2, maxBackoffSeconds: 60 }),
 });
 
+/**
+ * A step served by a remote function over StateFun's request-reply protocol (see src/remote/).
+ * The invocation's address is `function` plus the message's first key (the run id without one).
+ */
+const remoteStepSchema = z.strictObject({
+  name: name("step name"),
+  kind: z.literal("remote"),
+  /** The function type, `namespace/name`; one of the pipeline's `endpoints` must serve it. */
+  function: functionTypeSchema,
+  /** The StateFun type name of the argument; by default one that fits the value (string, int, bool, else JSON). */
+  argumentType: z.string().min(1).optional(),
+  /** How the function's egress values are read: JSON, UTF-8 text, bytes, or whichever fits (`auto`). */
+  output: z.enum(["auto", "json", "string", "bytes"]).default("auto"),
+  capture: capturePolicyInputSchema.optional(),
+});
+
 const sinkStepSchema = z.strictObject({
   name: name("step name"),
   kind: z.literal("sink"),
 });
 
-export const stepSchema = z.discriminatedUnion("kind", [inlineStepSchema, queuedStepSchema, sinkStepSchema]);
+export const stepSchema = z.discriminatedUnion("kind", [inlineStepSchema, queuedStepSchema, remoteStepSchema, sinkStepSchema]);
 export type StepDefinition = z.output<typeof stepSchema>;
 export type InlineStepDefinition = z.output<typeof inlineStepSchema>;
 export type QueuedStepDefinition = z.output<typeof queuedStepSchema>;
+export type RemoteStepDefinition = z.output<typeof remoteStepSchema>;
 
 export const pipelineSchema = z.strictObject({
   name: name("pipeline name"),
@@ -101,6 +119,8 @@ export const pipelineSchema = z.strictObject({
   input: z.custom<z.ZodType<JsonValue>>((v) => v instanceof z.ZodType, "input must be a zod schema"),
   steps: z.array(stepSchema).min(1),
   edges: z.array(edgeSchema),
+  /** StateFun HTTP function endpoints that serve the pipeline's remote steps. */
+  endpoints: z.array(endpointSchema).default([]),
   /** How long a sync call waits before answering 408; the run goes on. */
   requestTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
   /** How long a run may take in all before it fails with `run_timeout`. */

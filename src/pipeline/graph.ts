@@ -4,6 +4,7 @@
  */
 import { pipelineSchema, type EdgeCondition, type EdgeDefinition, type ParsedPipelineDefinition, type PipelineDefinition, type StepDefinition } from "./definition";
 import { DROP_TAG, type Message } from "./message";
+import { matchEndpoint } from "../remote/endpoint";
 
 export class PipelineDefinitionError extends Error {
   override readonly name = "PipelineDefinitionError";
@@ -85,6 +86,11 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     // Queued and remote steps (other kinds) need a Run object; only inline steps run in the Worker.
     const outOfProcess = [...steps.values()].find((s) => s.kind !== "inline" && s.kind !== "sink");
     if (outOfProcess) fail(`runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`);
+  }
+  for (const step of steps.values()) {
+    if (step.kind === "remote" && !matchEndpoint(definition.endpoints, step.function)) {
+      fail(`step '${step.name}' calls function '${step.function}', which none of the pipeline's endpoints serves`);
+    }
   }
   if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served");
   for (const [stepName, step] of steps) {

@@ -13,6 +13,10 @@ export interface Message {
   value: MessageValue;
   tags: readonly string[];
   keys: readonly string[];
+  /** The StateFun type name of a value that came from a remote function (bytes as it sent them). */
+  typename?: string;
+  /** The address (`namespace/type/id`) of the remote function that sent this message, if one did. */
+  caller?: string;
 }
 
 /** A tag that drops a message instead of routing it, as Numaflow's `U+005C__DROP__`. */
@@ -33,10 +37,10 @@ export function valueContentType(value: MessageValue): string {
 
 /** A message in a form that JSON (and so SQLite text) can hold; bytes travel as base64. */
 export type StoredMessage =
-  | { v: JsonValue; t?: string[]; k?: string[] }
-  | { b: string; t?: string[]; k?: string[] };
+  | { v: JsonValue; t?: string[]; k?: string[]; y?: string; c?: string }
+  | { b: string; t?: string[]; k?: string[]; y?: string; c?: string };
 
-const storedTags = { t: z.array(z.string()).optional(), k: z.array(z.string()).optional() };
+const storedTags = { t: z.array(z.string()).optional(), k: z.array(z.string()).optional(), y: z.string().optional(), c: z.string().optional() };
 
 /** Validates a `StoredMessage` that arrives from outside the Run object (a queue, an RPC report). */
 export const storedMessageSchema: z.ZodType<StoredMessage> = z.union([
@@ -47,13 +51,17 @@ export const storedMessageSchema: z.ZodType<StoredMessage> = z.union([
 export function storeMessage(message: Message): StoredMessage {
   const tags = message.tags.length > 0 ? { t: [...message.tags] } : {};
   const keys = message.keys.length > 0 ? { k: [...message.keys] } : {};
-  if (message.value instanceof Uint8Array) return { b: bytesToBase64(message.value), ...tags, ...keys };
-  return { v: message.value, ...tags, ...keys };
+  const envelope = { ...(message.typename ? { y: message.typename } : {}), ...(message.caller ? { c: message.caller } : {}) };
+  if (message.value instanceof Uint8Array) return { b: bytesToBase64(message.value), ...tags, ...keys, ...envelope };
+  return { v: message.value, ...tags, ...keys, ...envelope };
 }
 
 export function loadMessage(stored: StoredMessage): Message {
   const value = "b" in stored ? base64ToBytes(stored.b) : stored.v;
-  return { value, tags: stored.t ?? [], keys: stored.k ?? [] };
+  const message: Message = { value, tags: stored.t ?? [], keys: stored.k ?? [] };
+  if (stored.y !== undefined) message.typename = stored.y;
+  if (stored.c !== undefined) message.caller = stored.c;
+  return message;
 }
 
 export function bytesToBase64(bytes: Uint8Array): string {

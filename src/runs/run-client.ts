@@ -23,6 +23,7 @@ import type {
   StageReportOutcome,
   StageRetry,
 } from "./stage-protocol";
+import type { RemoteReport } from "../remote/protocol";
 
 /** Attempts for an idempotent call whose object was reset under it. */
 const IDEMPOTENT_CALL_ATTEMPTS = 3;
@@ -86,6 +87,11 @@ export class RunClient {
 
   failStage(report: StageFailureReport): Promise<StageReportOutcome> {
     return this.idempotent((stub) => stub.failStage(report) as Promise<StageReportOutcome>);
+  }
+
+  /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
+  completeRemote(report: RemoteReport): Promise<StageReportOutcome> {
+    return this.idempotent((stub) => stub.completeRemote(report) as Promise<StageReportOutcome>);
   }
 
   /** Development only (`npm run chaos`): resets the run's object; the reset's own error is expected. */

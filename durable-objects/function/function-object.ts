@@ -1,0 +1,228 @@
+/**
+ * FunctionObject: one Durable Object per StateFun address (`namespace/type/id`), named so. It owns
+ * the address's state and sends its invocations to the remote function as StateFun's runtime does:
+ * one request in flight at a time, invocations that arrive meanwhile batched into the next request
+ * (FIFO), the state pushed with every request and the missing-state handshake answered. Each
+ * batch's outcome goes to the outbox in the same transaction as its state changes, and from there
+ * to its run (retried by the alarm until the run has it).
+ */
+import { DurableObject } from "cloudflare:workers";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { RunClient } from "../../src/runs/run-client";
+import { loadSettings } from "../../src/settings";
+import { storeMessage, type Message } from "../../src/pipeline/message";
+import {
+  AddressSchema,
+  ToFunctionSchema,
+  ToFunction_InvocationBatchRequestSchema,
+  ToFunction_InvocationSchema,
+  ToFunction_PersistedValueSchema,
+  TypedValueSchema,
+  FromFunction_PersistedValueMutation_MutationType as MutationType,
+  type FromFunction_InvocationResponse,
+} from "../../src/remote/proto/io/statefun/request_reply_pb";
+import { callFunction, RemoteCallError } from "../../src/remote/transport";
+import { decodeTypedValue, TypedValueError } from "../../src/remote/typed-value";
+import {
+  addressName,
+  remoteInvocationSchema,
+  type EnqueueOutcome,
+  type FunctionAddress,
+  type FunctionMessage,
+  type RemoteReport,
+} from "../../src/remote/protocol";
+import { FunctionStore, type MailboxEntry } from "./function-store";
+
+/** Handshakes (missing state registered, batch sent again) allowed per batch before it fails. */
+const MAX_HANDSHAKES = 3;
+/** How long a caller held back by a full mailbox waits before it asks again. */
+const BACKPRESSURE_RETRY_MS = 250;
+
+export class FunctionObject extends DurableObject<Env> {
+  private readonly store: FunctionStore;
+  private pumping = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new FunctionStore(ctx.storage.sql);
+  }
+
+  /** Takes an invocation for this address, or holds the caller back when the mailbox is full. */
+  enqueue(input: unknown): EnqueueOutcome {
+    const invocation = remoteInvocationSchema.parse(input);
+    if (this.store.knows(invocation.key)) return { accepted: true };
+    const queued = this.store.queued();
+    const cap = invocation.call.maxNumBatchRequests;
+    if (cap > 0 && queued >= cap) return { accepted: false, retryAfterMs: BACKPRESSURE_RETRY_MS, queued };
+    this.store.enqueue(invocation);
+    void this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
+    this.ctx.waitUntil(this.pump());
+    return { accepted: true };
+  }
+
+  /** The watchdog: picks up batches an eviction interrupted and outcomes not yet delivered. */
+  override async alarm(): Promise<void> {
+    await this.pump();
+  }
+
+  private watchdogMs(): number {
+    return loadSettings(this.env).EDGESERVE_WATCHDOG_SECONDS * 1000;
+  }
+
+  /** Sends batches one at a time until the mailbox is empty, then delivers outcomes. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let batch = this.store.nextBatch(); batch.length > 0; batch = this.store.nextBatch()) {
+        await this.process(batch);
+        await this.deliver();
+      }
+      await this.deliver();
+    } finally {
+      this.pumping = false;
+    }
+    if (this.store.queued() > 0 || this.store.outbox().length > 0) {
+      await this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
+    }
+  }
+
+  private async process(batch: MailboxEntry[]): Promise<void> {
+    const first = batch[0]!;
+    const address = first.address;
+    const started = Date.now();
+    const fail = (error: string) => this.settle(batch, { ok: false, keys: batch.map((e) => e.key), error, ms: Date.now() - started });
+    for (let handshake = 0; ; handshake++) {
+      const request = this.request(address, batch);
+      let response;
+      try {
+        response = await callFunction(request, first.call);
+      } catch (error) {
+        const cause = error instanceof RemoteCallError ? error.message : String(error);
+        return fail(`remote function ${address.namespace}/${address.type} at ${first.call.url} failed: ${cause}`);
+      }
+      const result = response.response;
+      if (result.case === "incompleteInvocationContext") {
+        const conflict = this.store.register(
+          result.value.missingValues.map((spec) => ({
+            name: spec.stateName,
+            typename: spec.typeTypename,
+            expireMode: spec.expirationSpec?.mode ?? 0,
+            expireAfterMs: Number(spec.expirationSpec?.expireAfterMillis ?? 0n),
+          })),
+        );
+        if (conflict) return fail(`remote function ${address.namespace}/${address.type}: ${conflict}`);
+        if (handshake + 1 >= MAX_HANDSHAKES) {
+          return fail(`remote function ${address.namespace}/${address.type} still reported missing state after ${MAX_HANDSHAKES} handshakes`);
+        }
+        continue;
+      }
+      // An answer with neither field is an empty result ("no side effects"), as StateFun reads it.
+      const outcome = result.case === "invocationResult" ? result.value : undefined;
+      return this.apply(batch, address, outcome, started);
+    }
+  }
+
+  private request(address: FunctionAddress, batch: readonly MailboxEntry[]) {
+    const now = Date.now();
+    return create(ToFunctionSchema, {
+      request: {
+        case: "invocation",
+        value: create(ToFunction_InvocationBatchRequestSchema, {
+          target: create(AddressSchema, address),
+          state: this.store.values(now).map(({ name, value }) => create(ToFunction_PersistedValueSchema, { stateName: name, stateValue: value })),
+          invocations: batch.map((entry) =>
+            create(ToFunction_InvocationSchema, {
+              argument: fromBinary(TypedValueSchema, entry.argument),
+              ...(entry.caller ? { caller: create(AddressSchema, parseAddress(entry.caller)) } : {}),
+            }),
+          ),
+        }),
+      },
+    });
+  }
+
+  /** Applies a batch's result: messages, delayed messages and egress become the report, then state changes, atomically. */
+  private apply(batch: MailboxEntry[], address: FunctionAddress, result: FromFunction_InvocationResponse | undefined, started: number): void {
+    const first = batch[0]!;
+    const keys = batch.map((e) => e.key);
+    const label = `remote function ${address.namespace}/${address.type}`;
+    let report: RemoteReport;
+    try {
+      const messages: FunctionMessage[] = [];
+      const cancellations: string[] = [];
+      for (const out of result?.outgoingMessages ?? []) {
+        if (!out.target || !out.argument) throw new TypedValueError(`${label} sent a message without a target or argument`);
+        messages.push(functionMessage(out.target, out.argument));
+      }
+      for (const delayed of result?.delayedInvocations ?? []) {
+        if (delayed.isCancellationRequest) {
+          cancellations.push(delayed.cancellationToken);
+          continue;
+        }
+        if (!delayed.target || !delayed.argument) throw new TypedValueError(`${label} sent a delayed message without a target or argument`);
+        messages.push({
+          ...functionMessage(delayed.target, delayed.argument),
+          delayMs: Number(delayed.delayInMs),
+          ...(delayed.cancellationToken ? { cancellationToken: delayed.cancellationToken } : {}),
+        });
+      }
+      const outputs = (result?.outgoingEgresses ?? []).map((egress) => {
+        if (!egress.argument) throw new TypedValueError(`${label} sent an egress message without an argument`);
+        const message: Message = { value: decodeTypedValue(egress.argument, first.call.output), tags: [], keys: [] };
+        return storeMessage(message);
+      });
+      report = { ok: true, keys, caller: addressName(address), outputs, messages, cancellations, ms: Date.now() - started };
+    } catch (error) {
+      report = { ok: false, keys, error: `${label}: ${error instanceof Error ? error.message : String(error)}`, ms: Date.now() - started };
+    }
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      if (report.ok) {
+        this.store.touch(now);
+        for (const mutation of result?.stateMutations ?? []) {
+          const problem = this.store.mutate(
+            mutation.stateName,
+            mutation.mutationType === MutationType.DELETE ? undefined : (mutation.stateValue ?? create(TypedValueSchema, { typename: "", hasValue: false })),
+            now,
+          );
+          if (problem) {
+            report = { ok: false, keys, error: `${label}: ${problem}`, ms: report.ms };
+            break;
+          }
+        }
+      }
+      this.store.settle(batch, report);
+    });
+  }
+
+  private settle(batch: MailboxEntry[], report: RemoteReport): void {
+    this.ctx.storage.transactionSync(() => this.store.settle(batch, report));
+  }
+
+  /** Hands each waiting outcome to its run; one that cannot be delivered now stays for the alarm. */
+  private async deliver(): Promise<void> {
+    for (const entry of this.store.outbox()) {
+      try {
+        const outcome = await new RunClient(this.env.RUNS, entry.pipeline, entry.runId).completeRemote(entry.report);
+        if (!outcome.accepted) console.log(`edgeserve functions: outcome for ${entry.key} not needed (${outcome.reason})`);
+        this.store.delivered(entry.key);
+      } catch (error) {
+        console.error(`edgeserve functions: delivering the outcome for ${entry.key} failed, will retry: ${String(error)}`);
+      }
+    }
+  }
+}
+
+function parseAddress(name: string): FunctionAddress {
+  const [namespace = "", type = "", ...rest] = name.split("/");
+  return { namespace, type, id: rest.join("/") };
+}
+
+function functionMessage(target: { namespace: string; type: string; id: string }, argument: { typename: string; hasValue: boolean; value: Uint8Array }): FunctionMessage {
+  return {
+    function: `${target.namespace}/${target.type}`,
+    id: target.id,
+    message: storeMessage({ value: argument.hasValue ? argument.value : new Uint8Array(), tags: [], keys: [target.id], typename: argument.typename }),
+  };
+}

@@ -1,0 +1,232 @@
+/**
+ * A function address's SQLite: its registered state (specs and values, with expiration), the
+ * mailbox of invocations waiting for their batch, and the outbox of batch outcomes not yet
+ * delivered to their runs. State persists across runs, as StateFun's does.
+ */
+import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { TypedValueSchema, type TypedValue } from "../../src/remote/proto/io/statefun/request_reply_pb";
+import type { FunctionAddress, RemoteCall, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
+import { Sql } from "../run/sql";
+
+const TABLES = [
+  `CREATE TABLE IF NOT EXISTS state (
+    name TEXT PRIMARY KEY,
+    typename TEXT NOT NULL,
+    expire_mode INTEGER NOT NULL,
+    expire_after_ms INTEGER NOT NULL,
+    value BLOB,
+    expires_at INTEGER
+  ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS mailbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    address TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    step TEXT NOT NULL,
+    argument BLOB NOT NULL,
+    caller TEXT,
+    call TEXT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS outbox (
+    key TEXT PRIMARY KEY,
+    keys TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    report TEXT NOT NULL
+  ) WITHOUT ROWID`,
+];
+
+/** StateFun's expiration modes (`ExpirationSpec.ExpireMode`). */
+export const EXPIRE = { NONE: 0, AFTER_WRITE: 1, AFTER_INVOKE: 2 } as const;
+
+export interface StateSpec {
+  name: string;
+  typename: string;
+  expireMode: number;
+  expireAfterMs: number;
+}
+
+export interface MailboxEntry {
+  seq: number;
+  key: string;
+  address: FunctionAddress;
+  runId: string;
+  pipeline: string;
+  step: string;
+  argument: Uint8Array;
+  caller: string | null;
+  call: RemoteCall;
+}
+
+interface StateRow extends Record<string, SqlStorageValue> {
+  name: string;
+  typename: string;
+  expire_mode: number;
+  expire_after_ms: number;
+  value: ArrayBuffer | null;
+  expires_at: number | null;
+}
+
+interface MailboxRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  key: string;
+  address: string;
+  run_id: string;
+  pipeline: string;
+  step: string;
+  argument: ArrayBuffer;
+  caller: string | null;
+  call: string;
+}
+
+export class FunctionStore {
+  readonly sql: Sql;
+  private ready = false;
+
+  constructor(storage: SqlStorage) {
+    this.sql = new Sql(storage);
+  }
+
+  /** Tables are created on the first write, so looking at an unused address leaves nothing behind. */
+  private ensure(): void {
+    if (this.ready) return;
+    for (const statement of TABLES) this.sql.run(statement);
+    this.ready = true;
+  }
+
+  private exists(): boolean {
+    if (this.ready) return true;
+    const found = this.sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'mailbox'") !== undefined;
+    this.ready = found;
+    return found;
+  }
+
+  // --- mailbox -------------------------------------------------------------------------------
+
+  /** Whether an invocation with this key is waiting or has an undelivered outcome. */
+  knows(key: string): boolean {
+    if (!this.exists()) return false;
+    if (this.sql.one("SELECT 1 AS present FROM mailbox WHERE key = ?", key)) return true;
+    return this.sql.one("SELECT 1 AS present FROM outbox, json_each(outbox.keys) WHERE json_each.value = ?", key) !== undefined;
+  }
+
+  queued(): number {
+    if (!this.exists()) return 0;
+    return this.sql.one<{ n: number }>("SELECT COUNT(*) AS n FROM mailbox")?.n ?? 0;
+  }
+
+  enqueue(invocation: RemoteInvocation): void {
+    this.ensure();
+    this.sql.run(
+      "INSERT INTO mailbox (key, address, run_id, pipeline, step, argument, caller, call) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      invocation.key, JSON.stringify(invocation.address), invocation.runId, invocation.pipeline, invocation.step, invocation.argument,
+      invocation.caller ?? null, JSON.stringify(invocation.call),
+    );
+  }
+
+  /** The next batch: the oldest invocations that belong to the same run and step (FIFO per address). */
+  nextBatch(): MailboxEntry[] {
+    if (!this.exists()) return [];
+    const rows = this.sql.all<MailboxRow>("SELECT * FROM mailbox ORDER BY seq");
+    const first = rows[0];
+    if (!first) return [];
+    const batch: MailboxEntry[] = [];
+    for (const row of rows) {
+      if (row.run_id !== first.run_id || row.step !== first.step) break;
+      batch.push({
+        seq: row.seq, key: row.key, address: JSON.parse(row.address) as FunctionAddress, runId: row.run_id, pipeline: row.pipeline, step: row.step,
+        argument: new Uint8Array(row.argument), caller: row.caller, call: JSON.parse(row.call) as RemoteCall,
+      });
+    }
+    return batch;
+  }
+
+  /** Settles a batch: its invocations leave the mailbox and its outcome waits in the outbox, in one transaction with any state change. */
+  settle(batch: readonly MailboxEntry[], report: RemoteReport): void {
+    const first = batch[0];
+    if (!first) return;
+    for (const entry of batch) this.sql.run("DELETE FROM mailbox WHERE seq = ?", entry.seq);
+    this.sql.run(
+      "INSERT OR REPLACE INTO outbox (key, keys, run_id, pipeline, report) VALUES (?, ?, ?, ?, ?)",
+      first.key, JSON.stringify(batch.map((e) => e.key)), first.runId, first.pipeline, JSON.stringify(report),
+    );
+  }
+
+  outbox(): { key: string; runId: string; pipeline: string; report: RemoteReport }[] {
+    if (!this.exists()) return [];
+    return this.sql
+      .all<{ key: string; run_id: string; pipeline: string; report: string }>("SELECT * FROM outbox")
+      .map((r) => ({ key: r.key, runId: r.run_id, pipeline: r.pipeline, report: JSON.parse(r.report) as RemoteReport }));
+  }
+
+  delivered(key: string): void {
+    this.sql.run("DELETE FROM outbox WHERE key = ?", key);
+  }
+
+  // --- state -----------------------------------------------------------------------------------
+
+  specs(): StateSpec[] {
+    if (!this.exists()) return [];
+    return this.sql
+      .all<StateRow>("SELECT * FROM state ORDER BY name")
+      .map((r) => ({ name: r.name, typename: r.typename, expireMode: r.expire_mode, expireAfterMs: r.expire_after_ms }));
+  }
+
+  /** Registers specs the function asked for; the first registration of a name wins. Returns a conflict, if any. */
+  register(specs: readonly StateSpec[]): string | undefined {
+    this.ensure();
+    for (const spec of specs) {
+      const existing = this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", spec.name);
+      if (existing) {
+        if (existing.typename !== spec.typename) {
+          return `state '${spec.name}' is registered with type ${existing.typename}, but the function declares ${spec.typename}`;
+        }
+        continue;
+      }
+      this.sql.run(
+        "INSERT INTO state (name, typename, expire_mode, expire_after_ms, value, expires_at) VALUES (?, ?, ?, ?, NULL, NULL)",
+        spec.name, spec.typename, spec.expireMode, spec.expireAfterMs,
+      );
+    }
+    return undefined;
+  }
+
+  /** Every registered value as the function should see it now: expired values are cleared first. */
+  values(now: number): { name: string; value: TypedValue }[] {
+    if (!this.exists()) return [];
+    this.sql.run("UPDATE state SET value = NULL, expires_at = NULL WHERE expires_at IS NOT NULL AND expires_at <= ?", now);
+    return this.sql.all<StateRow>("SELECT * FROM state ORDER BY name").map((r) => ({
+      name: r.name,
+      value:
+        r.value === null
+          ? create(TypedValueSchema, { typename: r.typename, hasValue: false })
+          : fromBinary(TypedValueSchema, new Uint8Array(r.value)),
+    }));
+  }
+
+  /** An invocation reads the state: values that expire after each invocation start their time again. */
+  touch(now: number): void {
+    if (!this.exists()) return;
+    this.sql.run(
+      "UPDATE state SET expires_at = ? + expire_after_ms WHERE expire_mode = ? AND value IS NOT NULL",
+      now, EXPIRE.AFTER_INVOKE,
+    );
+  }
+
+  /** Applies one mutation; returns the problem when it cannot be applied. */
+  mutate(name: string, value: TypedValue | undefined, now: number): string | undefined {
+    const spec = this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", name);
+    if (!spec) return `the function changed state '${name}', which it never registered`;
+    if (value === undefined) {
+      this.sql.run("UPDATE state SET value = NULL, expires_at = NULL WHERE name = ?", name);
+      return undefined;
+    }
+    if (value.typename !== spec.typename) {
+      return `the function wrote state '${name}' with type ${value.typename}, but it is registered with ${spec.typename}`;
+    }
+    const expiresAt = spec.expire_mode === EXPIRE.NONE || spec.expire_after_ms <= 0 ? null : now + spec.expire_after_ms;
+    this.sql.run("UPDATE state SET value = ?, expires_at = ? WHERE name = ?", toBinary(TypedValueSchema, value), expiresAt, name);
+    return undefined;
+  }
+}

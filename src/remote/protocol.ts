@@ -1,0 +1,75 @@
+/**
+ * The contract between Run objects and function-address objects (one Durable Object per StateFun
+ * address, `namespace/type/id`): a Run object hands an invocation to its address, and the address
+ * reports each batch's outcome back to the run. Validated on receipt with these schemas.
+ */
+import { z } from "zod";
+import { storedMessageSchema } from "../pipeline/message";
+
+export const addressSchema = z.strictObject({
+  namespace: z.string().min(1),
+  type: z.string().min(1),
+  id: z.string().min(1),
+});
+export type FunctionAddress = z.infer<typeof addressSchema>;
+
+export function addressName(address: FunctionAddress): string {
+  return `${address.namespace}/${address.type}/${address.id}`;
+}
+
+/** How to reach the function and what to do with its answers: resolved by the Run object from its pipeline. */
+export const remoteCallSchema = z.strictObject({
+  url: z.url(),
+  timeouts: z.strictObject({ call: z.number().positive(), connect: z.number().positive(), read: z.number().positive(), write: z.number().positive() }),
+  payloadMaxBytes: z.number().int().positive(),
+  maxNumBatchRequests: z.number().int(),
+  output: z.enum(["auto", "json", "string", "bytes"]),
+});
+export type RemoteCall = z.infer<typeof remoteCallSchema>;
+
+export const remoteInvocationSchema = z.strictObject({
+  address: addressSchema,
+  /** The work item's idempotency key: a second invocation with the same key is a duplicate. */
+  key: z.string().min(1),
+  runId: z.string().min(1),
+  pipeline: z.string().min(1),
+  step: z.string().min(1),
+  /** The argument, a serialized `TypedValue`. */
+  argument: z.instanceof(Uint8Array),
+  /** The sending function's address (`namespace/type/id`), for a message from another function. */
+  caller: z.string().optional(),
+  call: remoteCallSchema,
+});
+export type RemoteInvocation = z.infer<typeof remoteInvocationSchema>;
+
+export type EnqueueOutcome = { accepted: true } | { accepted: false; retryAfterMs: number; queued: number };
+
+/** A message a function sent to another function (`ns/type`, id), possibly after a delay. */
+const functionMessageSchema = z.strictObject({
+  function: z.string().min(1),
+  id: z.string().min(1),
+  message: storedMessageSchema,
+  delayMs: z.number().min(0).optional(),
+  cancellationToken: z.string().optional(),
+});
+export type FunctionMessage = z.infer<typeof functionMessageSchema>;
+
+export const remoteReportSchema = z.discriminatedUnion("ok", [
+  z.strictObject({
+    ok: z.literal(true),
+    /** The invocations of the batch, in order; the batch's outputs are the step's outputs for all of them. */
+    keys: z.array(z.string().min(1)).min(1),
+    caller: z.string(),
+    outputs: z.array(storedMessageSchema),
+    messages: z.array(functionMessageSchema),
+    cancellations: z.array(z.string()),
+    ms: z.number().min(0),
+  }),
+  z.strictObject({
+    ok: z.literal(false),
+    keys: z.array(z.string().min(1)).min(1),
+    error: z.string(),
+    ms: z.number().min(0),
+  }),
+]);
+export type RemoteReport = z.infer<typeof remoteReportSchema>;

@@ -1,0 +1,111 @@
+/**
+ * One call to a remote function, as StateFun's HTTP transport makes it: a `ToFunction` POSTed as
+ * `application/octet-stream`, retried on connection failures and on 408, 409, 420, 429, 499 and
+ * 5xx with exponential backoff (from 10 ms, doubling) until the `call` budget is spent; any other
+ * answer fails at once. Workers' fetch has no socket-level timeouts, so each attempt is bounded by
+ * `connect + write + read` (and by what is left of the budget).
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FromFunctionSchema, ToFunctionSchema, type FromFunction, type ToFunction } from "./proto/io/statefun/request_reply_pb";
+
+export interface CallOptions {
+  url: string;
+  timeouts: { call: number; connect: number; read: number; write: number };
+  payloadMaxBytes: number;
+}
+
+/** A call that failed for good; `message` says why, with the last cause. */
+export class RemoteCallError extends Error {
+  override readonly name = "RemoteCallError";
+}
+
+const RETRYABLE_STATUSES = new Set([408, 409, 420, 429, 499]);
+const FIRST_BACKOFF_MS = 10;
+const CONTENT_TYPE = "application/octet-stream";
+
+export async function callFunction(request: ToFunction, options: CallOptions): Promise<FromFunction> {
+  const body = toBinary(ToFunctionSchema, request);
+  if (body.byteLength > options.payloadMaxBytes) {
+    throw new RemoteCallError(`the request (${body.byteLength} bytes) exceeds payload_max_bytes (${options.payloadMaxBytes})`);
+  }
+  const { call, connect, read, write } = options.timeouts;
+  const deadline = Date.now() + call;
+  let lastCause = "no attempt was made";
+  for (let attempt = 0; ; attempt++) {
+    const remaining = deadline - Date.now();
+    if (remaining < 1) break;
+    const attemptMs = Math.min(remaining, connect + write + read);
+    const outcome = await attemptCall(options, body, attemptMs);
+    if ("response" in outcome) return outcome.response;
+    lastCause = outcome.cause;
+    if (!outcome.retryable) throw new RemoteCallError(outcome.cause);
+    const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** attempt, deadline - Date.now());
+    if (backoff < 1) break;
+    await new Promise((resolve) => setTimeout(resolve, backoff));
+  }
+  throw new RemoteCallError(`no successful answer within the call timeout (${call} ms); last cause: ${lastCause}`);
+}
+
+type Attempt = { response: FromFunction } | { cause: string; retryable: boolean };
+
+async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: number): Promise<Attempt> {
+  let res: Response;
+  try {
+    res = await fetch(options.url, {
+      method: "POST",
+      body,
+      headers: { "content-type": CONTENT_TYPE, accept: CONTENT_TYPE, "user-agent": "statefun" },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    return { cause: timedOut ? `no answer within ${timeoutMs} ms` : `connection failed: ${String(error)}`, retryable: true };
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    return { cause: `HTTP ${res.status}`, retryable: RETRYABLE_STATUSES.has(res.status) || res.status >= 500 };
+  }
+  const type = (res.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type !== CONTENT_TYPE) {
+    await res.body?.cancel();
+    return { cause: `the answer's content type is '${res.headers.get("content-type") ?? "none"}', not ${CONTENT_TYPE}`, retryable: false };
+  }
+  const bytes = await readCapped(res, options.payloadMaxBytes);
+  if (bytes === undefined) return { cause: `the answer exceeds payload_max_bytes (${options.payloadMaxBytes})`, retryable: false };
+  if (bytes.byteLength === 0) return { cause: "the answer has an empty body", retryable: false };
+  try {
+    return { response: fromBinary(FromFunctionSchema, bytes) };
+  } catch (error) {
+    return { cause: `the answer is not a FromFunction message: ${String(error)}`, retryable: false };
+  }
+}
+
+/** The body, or undefined as soon as it passes `max` bytes (without reading the rest). */
+async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

@@ -3,9 +3,13 @@
 // config (vitest.e2e.config.ts) because they run in Node.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { freePort } from "./scripts/dev-server.mjs";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // The StateFun function server (test/functions/) listens here; its global setup reads the port.
+  const functionsPort = await freePort();
+  process.env.EDGESERVE_TEST_FUNCTIONS_PORT = String(functionsPort);
   return {
     plugins: [
       cloudflareTest({
@@ -13,7 +17,12 @@ export default defineConfig(async () => {
         miniflare: {
           // Test-only knobs stay here, never in wrangler.toml.
           // One admission shard makes the limits exact, so admission tests can count on them.
-          bindings: { EDGESERVE_WATCHDOG_SECONDS: "1", EDGESERVE_ADMISSION_SHARDS: "1", TEST_MIGRATIONS: migrations },
+          bindings: {
+            EDGESERVE_WATCHDOG_SECONDS: "1",
+            EDGESERVE_ADMISSION_SHARDS: "1",
+            EDGESERVE_FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}`,
+            TEST_MIGRATIONS: migrations,
+          },
           // Deliver within 50 ms, so tests that list jobs or run queued steps need not wait a second.
           queueConsumers: {
             "edgeserve-run-index": { maxBatchTimeout: 0.05 },
@@ -25,8 +34,9 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
-      include: ["test/{unit,integration,durable-objects,queues}/**/*.test.ts"],
+      include: ["test/{unit,integration,durable-objects,queues,remote}/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
+      globalSetup: ["./test/functions/global-setup.ts"],
     },
   };
 });

@@ -2,5 +2,7 @@
 declare namespace Cloudflare {
   interface Env {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    /** The test StateFun function server (test/functions/), started by the global setup. */
+    EDGESERVE_FUNCTIONS_URL: string;
   }
 }

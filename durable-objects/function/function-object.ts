@@ -149,15 +149,14 @@ export class FunctionObject extends DurableObject<Env> {
     const label = `remote function ${address.namespace}/${address.type}`;
     let report: RemoteReport;
     try {
-      const messages: FunctionMessage[] = [];
-      const cancellations: string[] = [];
+      const messages: (FunctionMessage | { cancel: string })[] = [];
       for (const out of result?.outgoingMessages ?? []) {
         if (!out.target || !out.argument) throw new TypedValueError(`${label} sent a message without a target or argument`);
         messages.push(functionMessage(out.target, out.argument));
       }
       for (const delayed of result?.delayedInvocations ?? []) {
         if (delayed.isCancellationRequest) {
-          cancellations.push(delayed.cancellationToken);
+          messages.push({ cancel: delayed.cancellationToken });
           continue;
         }
         if (!delayed.target || !delayed.argument) throw new TypedValueError(`${label} sent a delayed message without a target or argument`);
@@ -172,7 +171,7 @@ export class FunctionObject extends DurableObject<Env> {
         const message: Message = { value: decodeTypedValue(egress.argument, first.call.output), tags: [], keys: [] };
         return storeMessage(message);
       });
-      report = { ok: true, keys, caller: addressName(address), outputs, messages, cancellations, ms: Date.now() - started };
+      report = { ok: true, keys, caller: addressName(address), outputs, messages, ms: Date.now() - started };
     } catch (error) {
       report = { ok: false, keys, error: `${label}: ${error instanceof Error ? error.message : String(error)}`, ms: Date.now() - started };
     }

@@ -332,10 +332,12 @@ export class Orchestrator {
       this.flush();
       return { accepted: true };
     }
-    for (const token of report.cancellations) {
-      for (const [key, w] of this.record.work) if (w.token === token && w.state === "pending") this.record.work.delete(key);
-    }
+    // In the order the function made them: a cancellation removes a delayed message sent before it.
     for (const sent of report.messages) {
+      if ("cancel" in sent) {
+        for (const [key, w] of this.record.work) if (w.token === sent.cancel && w.state === "pending") this.record.work.delete(key);
+        continue;
+      }
       const target = pipeline.definition.steps.find((s) => s.kind === "remote" && s.function === sent.function);
       if (!target) {
         this.stepFailed(first, `function '${sent.function}' was sent a message, but no remote step of pipeline '${pipeline.name}' calls it`, report.ms);
@@ -346,7 +348,8 @@ export class Orchestrator {
       const held = { ...(sent.delayMs ? { notBefore: now() + sent.delayMs } : {}), ...(sent.cancellationToken ? { token: sent.cancellationToken } : {}) };
       this.enqueue(target.name, first.step, message, held);
     }
-    items.forEach((item, i) => this.stepCompleted(item, i === 0 ? report.outputs.map(loadMessage) : [], report.ms));
+    // One request served the whole batch: its outputs are recorded on the batch's first invocation.
+    items.forEach((item, i) => this.stepCompleted(item, i === 0 ? report.outputs.map(loadMessage) : [], report.ms, { batch: items.length }));
     this.drive();
     return { accepted: true };
   }
@@ -357,6 +360,8 @@ export class Orchestrator {
     if (this.record.terminal || !item || item.state !== "queued" || item.sends !== sends) return;
     item.state = "pending";
     item.leaseUntil = this.o.now() + retryAfterMs;
+    const state = this.stepState(item.step);
+    state.heldBack = (state.heldBack ?? 0) + 1;
     this.flush();
   }
 
@@ -484,7 +489,7 @@ export class Orchestrator {
   }
 
   /** Records a step's outputs and routes them on along its edges. */
-  private stepCompleted(item: WorkItem, outputs: Message[], ms: number): void {
+  private stepCompleted(item: WorkItem, outputs: Message[], ms: number, extra: Record<string, JsonValue> = {}): void {
     const { record, events, pipeline, now } = this.o;
     const state = this.stepState(item.step);
     state.lastFinishedAt = now();
@@ -494,7 +499,7 @@ export class Orchestrator {
       state.status = "completed";
     }
     const capture = this.o.capture.step(item.step);
-    const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms };
+    const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms, ...extra };
     if (capture.payloads) {
       data.input = captured(loadMessage(item.message).value, capture);
       data.output = captured(outputs.length === 1 ? outputs[0]!.value : outputs.map((o) => o.value), capture);

@@ -11,14 +11,15 @@ import { bindGreeter } from "./greeter.mjs";
 /**
  * Starts a function server with the functions `bind` adds (the greeter by default). The SDK's
  * handler answers 500 with an empty body to any error and logs nothing, so errors are logged here.
- * @param {{ port?: number, bind?: (statefun: StateFun) => void }} options
+ * `wrap` may put something in front of the SDK's handler (the tests inject faults that way).
+ * @param {{ port?: number, bind?: (statefun: StateFun) => void, wrap?: (handle: Function) => Function }} options
  */
-export function startFunctionServer({ port = 9090, bind = bindGreeter } = {}) {
+export function startFunctionServer({ port = 9090, bind = bindGreeter, wrap = (handle) => handle } = {}) {
   const statefun = new StateFun();
   bind(statefun);
-  const handle = statefun.handler();
+  const handle = wrap(statefun.handler());
   const server = createServer((req, res) => {
-    handle(req, res).catch((error) => {
+    Promise.resolve(handle(req, res)).catch((error) => {
       console.error(`[functions] ${req.url}: ${error?.stack ?? error}`);
       if (!res.headersSent) res.writeHead(500);
       res.end();

@@ -97,6 +97,11 @@ const remoteStepSchema = z.strictObject({
   argumentType: z.string().min(1).optional(),
   /** How the function's egress values are read: JSON, UTF-8 text, bytes, or whichever fits (`auto`). */
   output: z.enum(["auto", "json", "string", "bytes"]).default("auto"),
+  /**
+   * Only other functions send to this step (StateFun messages): it does not receive the run's
+   * input even when no edge leads to it.
+   */
+  messagesOnly: z.boolean().default(false),
   capture: capturePolicyInputSchema.optional(),
 });
 

@@ -60,15 +60,21 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     inDegree.set(edge.to, (inDegree.get(edge.to) ?? 0) + 1);
   });
 
-  const entrySteps = [...steps.keys()].filter((n) => inDegree.get(n) === 0);
-  if (entrySteps.length === 0) fail("no entry step: every step has an incoming edge, so the graph has a cycle");
+  const receivesInput = (n: string) => {
+    const step = steps.get(n);
+    return inDegree.get(n) === 0 && !(step?.kind === "remote" && step.messagesOnly);
+  };
+  const entrySteps = [...steps.keys()].filter(receivesInput);
+  const roots = [...steps.keys()].filter((n) => inDegree.get(n) === 0);
+  if (roots.length === 0) fail("no entry step: every step has an incoming edge, so the graph has a cycle");
+  if (entrySteps.length === 0) fail("no entry step: the steps without an incoming edge all take messages from functions only");
   for (const entry of entrySteps) {
     if (steps.get(entry)?.kind === "sink") fail(`sink '${entry}' has no incoming edge`);
   }
 
   // Kahn's algorithm: a topological order exists exactly when the graph has no cycle.
   const remaining = new Map(inDegree);
-  const queue = [...entrySteps];
+  const queue = [...roots];
   const order: string[] = [];
   while (queue.length > 0) {
     const current = queue.shift() as string;

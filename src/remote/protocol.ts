@@ -54,6 +54,9 @@ const functionMessageSchema = z.strictObject({
 });
 export type FunctionMessage = z.infer<typeof functionMessageSchema>;
 
+/** A delayed message's cancellation (StateFun's `is_cancellation_request`). */
+const cancellationSchema = z.strictObject({ cancel: z.string().min(1) });
+
 export const remoteReportSchema = z.discriminatedUnion("ok", [
   z.strictObject({
     ok: z.literal(true),
@@ -61,8 +64,8 @@ export const remoteReportSchema = z.discriminatedUnion("ok", [
     keys: z.array(z.string().min(1)).min(1),
     caller: z.string(),
     outputs: z.array(storedMessageSchema),
-    messages: z.array(functionMessageSchema),
-    cancellations: z.array(z.string()),
+    /** Messages to functions and cancellations of delayed ones, in the order the function made them. */
+    messages: z.array(z.union([functionMessageSchema, cancellationSchema])),
     ms: z.number().min(0),
   }),
   z.strictObject({

@@ -89,6 +89,8 @@ export interface StepState {
   failed: number;
   /** Queued steps: failed attempts that were tried again after a delay. */
   retried?: number;
+  /** Remote steps: calls held back because the function's address had a full mailbox (backpressure). */
+  heldBack?: number;
   firstStartedAt?: number;
   lastFinishedAt?: number;
 }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { registerPipeline } from "../../src/catalog";
 import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+import { remotePipelines } from "./remote-pipelines";
 
 const failInput = z.strictObject({ fail: z.boolean(), waitMs: z.number().int().min(0).optional() });
 
@@ -211,7 +212,7 @@ export const queuedFanout = definePipeline({
 });
 
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, batch, admission, queued, queuedSlowRetry, queuedFanout]) {
+  for (const definition of [failing, fanout, echo, unindexed, batch, admission, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
     registerPipeline(definition);
   }
 }

@@ -1,0 +1,112 @@
+/**
+ * Pipelines with remote steps for the workerd tests. Their endpoints take the function server's
+ * origin from EDGESERVE_FUNCTIONS_URL (vitest.config.ts) and keep their template's path, which
+ * picks a fault of test/functions/server.mjs.
+ */
+import { z } from "zod";
+import { definePipeline, type PipelineDefinition } from "../../src/pipeline/definition";
+import type { EndpointSpecInput } from "../../src/remote/endpoint";
+
+const endpoint = (path: string, extra: Partial<EndpointSpecInput> = {}): EndpointSpecInput => ({
+  functions: "test/*",
+  urlPathTemplate: `http://127.0.0.1:1${path}/{function.name}`,
+  baseUrlEnv: "EDGESERVE_FUNCTIONS_URL",
+  ...extra,
+});
+
+const spreadInput = z.strictObject({ key: z.string().min(1), n: z.number().int().min(1).max(50) });
+
+/** `n` messages with one key to test/counter: one address, many invocations. */
+function counterPipeline(name: string, ep: EndpointSpecInput): PipelineDefinition {
+  return definePipeline({
+    name,
+    input: spreadInput,
+    endpoints: [ep],
+    steps: [
+      {
+        name: "spread",
+        kind: "inline",
+        run: (m) => {
+          const { key, n } = spreadInput.parse(m.value);
+          return Array.from({ length: n }, (_, i) => ({ value: `m${i}`, keys: [key] }));
+        },
+      },
+      { name: "count", kind: "remote", function: "test/counter", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "spread", to: "count" },
+      { from: "count", to: "out" },
+    ],
+  });
+}
+
+const short = { call: "1 sec", connect: "500ms", read: "500ms", write: "500ms" };
+
+export const remotePipelines: PipelineDefinition[] = [
+  counterPipeline("test-remote-counter", endpoint("")),
+  counterPipeline("test-remote-backpressure", endpoint("/stall/50", { maxNumBatchRequests: 2 })),
+  counterPipeline("test-remote-flaky", endpoint("/flaky/2")),
+  counterPipeline("test-remote-stall", endpoint("/stall/3000", { transport: { timeouts: short } })),
+  counterPipeline("test-remote-bad-request", endpoint("/status/400")),
+  counterPipeline("test-remote-unavailable", endpoint("/status/503", { transport: { timeouts: short } })),
+  counterPipeline("test-remote-text", endpoint("/text")),
+  definePipeline({
+    name: "test-remote-big",
+    input: z.strictObject({ size: z.number().int().min(0) }),
+    endpoints: [endpoint("", { transport: { payload_max_bytes: 1000 } })],
+    steps: [
+      { name: "size", kind: "inline", run: (m) => ({ value: (m.value as { size: number }).size }) },
+      { name: "big", kind: "remote", function: "test/big", argumentType: "io.statefun.types/int", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "size", to: "big" },
+      { from: "big", to: "out" },
+    ],
+  }),
+  definePipeline({
+    name: "test-remote-delayed",
+    input: z.strictObject({ id: z.string().min(1) }),
+    endpoints: [endpoint("")],
+    steps: [
+      { name: "start", kind: "inline", run: (m) => ({ value: (m.value as { id: string }).id, keys: [(m.value as { id: string }).id] }) },
+      { name: "delay", kind: "remote", function: "test/delayer" },
+      { name: "echo", kind: "remote", function: "test/echo", output: "json", messagesOnly: true },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "start", to: "delay" },
+      { from: "delay", to: "out" },
+      { from: "echo", to: "out" },
+    ],
+  }),
+  definePipeline({
+    name: "test-remote-orphan",
+    input: z.strictObject({ id: z.string().min(1) }),
+    endpoints: [endpoint("")],
+    steps: [
+      { name: "start", kind: "inline", run: (m) => ({ value: (m.value as { id: string }).id, keys: [(m.value as { id: string }).id] }) },
+      { name: "delay", kind: "remote", function: "test/delayer" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "start", to: "delay" },
+      { from: "delay", to: "out" },
+    ],
+  }),
+  definePipeline({
+    name: "test-remote-expiring",
+    input: z.strictObject({ key: z.string().min(1) }),
+    endpoints: [endpoint("")],
+    steps: [
+      { name: "start", kind: "inline", run: (m) => ({ value: "hi", keys: [(m.value as { key: string }).key] }) },
+      { name: "remember", kind: "remote", function: "test/expiring", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "start", to: "remember" },
+      { from: "remember", to: "out" },
+    ],
+  }),
+];

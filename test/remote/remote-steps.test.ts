@@ -1,0 +1,117 @@
+/**
+ * Remote steps inside workerd against a real StateFun function server (test/functions/, StateFun's
+ * JavaScript SDK in Node, started by the global setup): the protocol, per-address state across
+ * runs and its handshake, batching and backpressure at one address, retries, timeouts, payload
+ * limits, delayed messages and messages between functions.
+ */
+import { env } from "cloudflare:workers";
+import { describe, it } from "vitest";
+import { bodyText, post } from "../helpers/http";
+import { eventsOf, recordWhen, ended, type RunRecordJson } from "../helpers/runs";
+import { uniqueId } from "../helpers/unique";
+
+async function sync(pipeline: string, input: unknown, id = uniqueId(pipeline)) {
+  const res = await post(`/pipelines/${pipeline}/v1/process/sync`, input, { "X-Numaflow-Id": id });
+  return { id, res, record: await recordWhen(pipeline, id, ended) };
+}
+
+const results = (record: RunRecordJson) => record.results as unknown[];
+const errorOf = (record: RunRecordJson) => (record.error as { message: string } | null)?.message ?? "";
+
+async function serverStats(): Promise<Record<string, number>> {
+  return (await (await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_stats`)).json()) as Record<string, number>;
+}
+
+describe("remote steps (StateFun request-reply)", () => {
+  it("greets with a per-name counter kept in StateFun state across runs", async ({ expect }) => {
+    const name = uniqueId("Ada");
+    const first = await sync("greeter", { name });
+    expect(await bodyText(first.res)).toBe(JSON.stringify({ greeting: `Hello ${name}, I have seen you 1 times` }));
+    const second = await sync("greeter", { name });
+    expect(results(second.record)).toEqual([{ greeting: `Hello ${name}, I have seen you 2 times` }]);
+    const other = await sync("greeter", { name: `${name}-other` });
+    expect(results(other.record)).toEqual([{ greeting: `Hello ${name}-other, I have seen you 1 times` }]);
+    // The first call to a fresh address went through the handshake: the SDK asked for `seen`.
+    const started = (await eventsOf("greeter", first.id)).find((e) => e.type === "step_started" && e.step === "greet");
+    expect(started?.data?.address).toBe(`example/greeter/${name}`);
+  });
+
+  it("keeps one request in flight per address and batches what arrives meanwhile, losing no update", async ({ expect }) => {
+    const key = uniqueId("k");
+    const { record, id } = await sync("test-remote-counter", { key, n: 20 });
+    expect(record.status).toBe("completed");
+    const counts = results(record).map((r) => (r as { n: number }).n).sort((a, b) => a - b);
+    expect(counts).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const batches = (await eventsOf("test-remote-counter", id))
+      .filter((e) => e.type === "step_completed" && e.step === "count")
+      .map((e) => e.data?.batch as number);
+    expect(batches).toHaveLength(20);
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+  });
+
+  it("holds callers back when an address's mailbox is full, and drops nothing", async ({ expect }) => {
+    const { record } = await sync("test-remote-backpressure", { key: uniqueId("bp"), n: 12 });
+    expect(record.status).toBe("completed");
+    expect(results(record).map((r) => (r as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(Number(record.steps.count?.heldBack ?? 0)).toBeGreaterThan(0);
+  });
+
+  it("retries 5xx answers within the call budget", async ({ expect }) => {
+    const { record } = await sync("test-remote-flaky", { key: uniqueId("flaky"), n: 1 });
+    expect(record).toMatchObject({ status: "completed", results: [{ n: 1, value: "m0" }] });
+    // Two 503s, then the handshake (state `n` was missing) and the invocation.
+    expect((await serverStats())["/flaky/2/counter"]).toBe(4);
+  });
+
+  it("fails the run naming the function, the URL and the last cause when the call budget runs out", async ({ expect }) => {
+    const { record } = await sync("test-remote-stall", { key: uniqueId("stall"), n: 1 });
+    expect(record.status).toBe("failed");
+    const url = `${String(env.EDGESERVE_FUNCTIONS_URL)}/stall/3000/counter`;
+    expect(errorOf(record)).toBe(
+      `step 'count' failed: remote function test/counter at ${url} failed: no successful answer within the call timeout (1000 ms); last cause: no answer within 1000 ms`,
+    );
+    const unavailable = await sync("test-remote-unavailable", { key: uniqueId("503"), n: 1 });
+    expect(errorOf(unavailable.record)).toContain("last cause: HTTP 503");
+  });
+
+  it("fails at once on a 4xx StateFun does not retry, and on a wrong content type", async ({ expect }) => {
+    const bad = await sync("test-remote-bad-request", { key: uniqueId("400"), n: 1 });
+    expect(errorOf(bad.record)).toContain("failed: HTTP 400");
+    expect((await serverStats())["/status/400/counter"]).toBe(1);
+    const text = await sync("test-remote-text", { key: uniqueId("text"), n: 1 });
+    expect(errorOf(text.record)).toContain("the answer's content type is 'text/plain', not application/octet-stream");
+  });
+
+  it("fails clearly when an answer exceeds payload_max_bytes", async ({ expect }) => {
+    const small = await sync("test-remote-big", { size: 100 });
+    expect(results(small.record)).toEqual(["x".repeat(100)]);
+    const big = await sync("test-remote-big", { size: 2000 });
+    expect(big.record.status).toBe("failed");
+    expect(errorOf(big.record)).toContain("the answer exceeds payload_max_bytes (1000)");
+  });
+
+  it("delivers messages between functions, delayed ones after their delay, and honours cancellation", async ({ expect }) => {
+    const target = uniqueId("t");
+    const { record } = await sync("test-remote-delayed", { id: target });
+    expect(record.status).toBe("completed");
+    const echoes = results(record) as { echo: string; caller: string; at: number }[];
+    expect(echoes.map((e) => e.echo).sort()).toEqual(["later", "now"]);
+    for (const e of echoes) expect(e.caller).toBe(`test/delayer/${target}`);
+    const now = echoes.find((e) => e.echo === "now")!;
+    const later = echoes.find((e) => e.echo === "later")!;
+    expect(later.at - now.at).toBeGreaterThanOrEqual(250);
+  });
+
+  it("fails the run when a function sends to a function no step of the pipeline calls", async ({ expect }) => {
+    const { record } = await sync("test-remote-orphan", { id: uniqueId("o") });
+    expect(errorOf(record)).toContain("function 'test/echo' was sent a message, but no remote step of pipeline 'test-remote-orphan' calls it");
+  });
+
+  it("expires state after its expireAfterWrite time", async ({ expect }) => {
+    const key = uniqueId("exp");
+    expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 1 }]);
+    expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 2 }]);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 1 }]);
+  });
+});

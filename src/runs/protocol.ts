@@ -89,7 +89,7 @@ export interface StepState {
   failed: number;
   /** Queued steps: failed attempts that were tried again after a delay. */
   retried?: number;
-  /** Remote steps: calls held back because the function's address had a full mailbox (backpressure). */
+  /** Remote steps: hand-overs deferred because the address had a full mailbox (backpressure) or could not be reached. */
   heldBack?: number;
   firstStartedAt?: number;
   lastFinishedAt?: number;

@@ -47,6 +47,7 @@ export const remotePipelines: PipelineDefinition[] = [
   counterPipeline("test-remote-counter", endpoint("")),
   counterPipeline("test-remote-backpressure", endpoint("/stall/50", { maxNumBatchRequests: 2 })),
   counterPipeline("test-remote-flaky", endpoint("/flaky/2")),
+  counterPipeline("test-remote-slow", endpoint("/stall/600")),
   counterPipeline("test-remote-stall", endpoint("/stall/3000", { transport: { timeouts: short } })),
   counterPipeline("test-remote-bad-request", endpoint("/status/400")),
   counterPipeline("test-remote-unavailable", endpoint("/status/503", { transport: { timeouts: short } })),

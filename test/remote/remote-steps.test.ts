@@ -4,8 +4,9 @@
  * runs and its handshake, batching and backpressure at one address, retries, timeouts, payload
  * limits, delayed messages and messages between functions.
  */
+import { abortAllDurableObjects } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import { bodyText, post } from "../helpers/http";
 import { eventsOf, recordWhen, ended, type RunRecordJson } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
@@ -113,5 +114,23 @@ describe("remote steps (StateFun request-reply)", () => {
     expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 2 }]);
     await new Promise((resolve) => setTimeout(resolve, 450));
     expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 1 }]);
+  });
+});
+
+describe("function addresses under faults", () => {
+  it("sends a batch again when its address object is reset mid-call, applying its state change once", async ({ expect }) => {
+    const key = uniqueId("reset");
+    const id = uniqueId("remote-reset");
+    const res = await post("/pipelines/test-remote-slow/v1/process/async", { key, n: 1 }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+    // The request is at the function server (held 600 ms) when every object is reset.
+    await vi.waitFor(async () => expect((await serverStats())["/stall/600/counter"] ?? 0).toBeGreaterThanOrEqual(1), { timeout: 3000, interval: 20 });
+    await abortAllDurableObjects();
+    // The address's alarm (1 s in tests) finds the batch still in its mailbox and sends it again.
+    const record = await recordWhen("test-remote-slow", id, ended, 10_000);
+    expect(record).toMatchObject({ status: "completed", results: [{ n: 1, value: "m0" }] });
+    // The same address again: its state holds one call, not two.
+    const again = await sync("test-remote-slow", { key, n: 1 });
+    expect(results(again.record)).toEqual([{ n: 2, value: "m0" }]);
   });
 });

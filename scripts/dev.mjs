@@ -10,7 +10,9 @@
 // points the `greeter` pipeline at a function server of your own.
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { watch } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -30,7 +32,7 @@ if (!process.env.EDGESERVE_FUNCTIONS_URL) {
 }
 
 const overrides = Object.entries(process.env)
-  .filter(([name]) => name.startsWith("EDGESERVE_") && name !== "EDGESERVE_AUTH_TOKENS" && name !== "EDGESERVE_FUNCTIONS_PORT")
+  .filter(([name]) => name.startsWith("EDGESERVE_") && !["EDGESERVE_AUTH_TOKENS", "EDGESERVE_FUNCTIONS_PORT", "EDGESERVE_MANIFESTS_DIR", "EDGESERVE_REGISTRY"].includes(name))
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
 
@@ -41,6 +43,17 @@ const persistAt = extra.indexOf("--persist-to");
 const persistArgs = persistAt >= 0 ? ["--persist-to", extra[persistAt + 1]] : [];
 const configAt = extra.indexOf("--config");
 if (configAt < 0) {
+  // The manifests are bundled into the Worker: build them first, and again whenever one changes
+  // (wrangler then reloads the Worker, since the bundle changed).
+  const buildManifests = () => spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-manifests.mjs")], { stdio: "inherit" });
+  if (buildManifests().status !== 0) process.exit(1);
+  const manifestsDir = process.env.EDGESERVE_MANIFESTS_DIR ?? "examples/pipelines";
+  let pending;
+  watch(manifestsDir, (_, file) => {
+    if (!file || !/\.(ya?ml|ts)$/.test(String(file))) return;
+    clearTimeout(pending);
+    pending = setTimeout(buildManifests, 200);
+  });
   const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", ...persistArgs], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" },

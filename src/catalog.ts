@@ -1,13 +1,23 @@
 /**
- * The deployed pipelines, compiled once per isolate. Both the Worker (validation, routing) and the
- * Run objects (execution) look pipelines up here, so they always agree on a definition.
+ * The deployed pipelines, compiled once per isolate from the manifests `npm run build` bundled
+ * (src/generated/manifests.ts). Both the Worker (validation, routing) and the Run objects
+ * (execution) look pipelines up here, so they always agree on a definition.
  */
-import { examplePipelines } from "../examples/pipelines/index";
+import { manifests, registry } from "./generated/manifests";
+import { compileManifest, formatPath } from "./manifest/compile";
 import type { PipelineDefinition } from "./pipeline/definition";
 import { compilePipeline, PipelineDefinitionError, type Pipeline } from "./pipeline/graph";
 
 const pipelines = new Map<string, Pipeline>();
-for (const definition of examplePipelines) registerPipeline(definition);
+for (const { file, manifest } of manifests) {
+  const compiled = compileManifest(manifest, registry);
+  if (!compiled.ok) {
+    // The build checked every manifest; this means the bundle is stale (run `npm run build`).
+    const issue = compiled.issues[0];
+    throw new PipelineDefinitionError(`${file}: ${issue ? `${formatPath(issue.path)}: ${issue.message}` : "invalid"}`);
+  }
+  pipelines.set(compiled.pipeline.name, compiled.pipeline);
+}
 
 /**
  * Adds a pipeline to this isolate's catalog (the test suite adds pipelines that fail on purpose).

@@ -3,7 +3,7 @@
  * `{"index", "sentence", "kind"}`; questions come out upper-cased. Shows flat-map and tag routing.
  */
 import { z } from "zod";
-import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+import type { StepFunction } from "../../src/pipeline/definition";
 
 const textInput = z.strictObject({ text: z.string() });
 const sentenceSchema = z.object({ index: z.number(), sentence: z.string(), kind: z.string() });
@@ -35,20 +35,3 @@ export const shout: StepFunction = (message) => {
   const { index, sentence, kind } = sentenceSchema.parse(message.value);
   return { value: { index, sentence: sentence.toUpperCase(), kind }, tags: message.tags };
 };
-
-export default definePipeline({
-  name: "sentences",
-  version: "1",
-  description: "Splits a text into sentences; questions are shouted.",
-  input: textInput,
-  steps: [
-    { name: "split", kind: "inline", run: split },
-    { name: "shout", kind: "inline", run: shout },
-    { name: "out", kind: "sink" },
-  ],
-  edges: [
-    { from: "split", to: "shout", conditions: { operator: "any", tags: ["question"] } },
-    { from: "split", to: "out", conditions: { operator: "any", tags: ["statement"] } },
-    { from: "shout", to: "out" },
-  ],
-});

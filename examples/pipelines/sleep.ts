@@ -4,11 +4,11 @@
  * timeouts, fetch-after-timeout, heartbeats and recovery after eviction.
  */
 import { z } from "zod";
-import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+import type { StepFunction } from "../../src/pipeline/definition";
 
 export const MAX_SLEEP_MS = 60_000;
 
-const sleepInput = z.strictObject({ ms: z.number().int().min(0).max(MAX_SLEEP_MS) });
+export const sleepInput = z.strictObject({ ms: z.number().int().min(0).max(MAX_SLEEP_MS) });
 
 export const sleep: StepFunction = async (message, context) => {
   const { ms } = sleepInput.parse(message.value);
@@ -21,16 +21,3 @@ export const sleep: StepFunction = async (message, context) => {
   });
   return { value: { slept: ms } };
 };
-
-export default definePipeline({
-  name: "sleep",
-  version: "1",
-  description: "Waits the given number of milliseconds, then answers.",
-  input: sleepInput,
-  requestTimeoutSeconds: 2,
-  steps: [
-    { name: "sleep", kind: "inline", run: sleep },
-    { name: "out", kind: "sink" },
-  ],
-  edges: [{ from: "sleep", to: "out" }],
-});

@@ -4,11 +4,11 @@
  * descending, then by word in plain code-unit order.
  */
 import { z } from "zod";
-import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+import type { StepFunction } from "../../src/pipeline/definition";
 
 export const TOP_WORDS = 5;
 
-const textInput = z.strictObject({ text: z.string() });
+export const textInput = z.strictObject({ text: z.string() });
 const tokensSchema = z.object({ tokens: z.array(z.string()) });
 const countsSchema = z.object({ words: z.number(), counts: z.array(z.tuple([z.string(), z.number()])) });
 
@@ -35,21 +35,3 @@ export const summarise: StepFunction = (message) => {
     .slice(0, TOP_WORDS);
   return { value: { words, unique: counts.length, top } };
 };
-
-export default definePipeline({
-  name: "word-stats",
-  version: "1",
-  description: "Counts the words of a text and lists the five most frequent.",
-  input: textInput,
-  steps: [
-    { name: "normalise", kind: "inline", run: normalise },
-    { name: "count", kind: "inline", run: count },
-    { name: "summarise", kind: "inline", run: summarise },
-    { name: "out", kind: "sink" },
-  ],
-  edges: [
-    { from: "normalise", to: "count" },
-    { from: "count", to: "summarise" },
-    { from: "summarise", to: "out" },
-  ],
-});

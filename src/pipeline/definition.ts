@@ -30,8 +30,12 @@ export type StepReturn = Emit | readonly Emit[] | null | undefined;
 
 export type StepFunction = (message: Message, context: StepContext) => StepReturn | Promise<StepReturn>;
 
+/** Where finished runs keep their results (see durable-objects/run/result-store.ts). */
+export const RESULT_STORES = ["sqlite", "kv", "r2"] as const;
+export type ResultStoreKind = (typeof RESULT_STORES)[number];
+
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-const name = (what: string) =>
+export const name = (what: string) =>
   z.string().regex(NAME_PATTERN, `${what} must be lower-case letters, digits and '-', starting with a letter`);
 
 export const edgeConditionSchema = z.strictObject({
@@ -47,7 +51,7 @@ export const edgeSchema = z.strictObject({
 });
 export type EdgeDefinition = z.infer<typeof edgeSchema>;
 
-const inlineStepSchema = z.strictObject({
+export const inlineStepSchema = z.strictObject({
   name: name("step name"),
   kind: z.literal("inline"),
   run: z.custom<StepFunction>((v) => typeof v === "function", "inline steps need a function in `run`"),
@@ -74,7 +78,7 @@ export const retryPolicySchema = z.strictObject({
 export type RetryPolicy = z.output<typeof retryPolicySchema>;
 
 /** A step that runs in the stage queue's consumer, apart from the request path (see queues/). */
-const queuedStepSchema = z.strictObject({
+export const queuedStepSchema = z.strictObject({
   name: name("step name"),
   kind: z.literal("queued"),
   run: z.custom<StepFunction>((v) => typeof v === "function", "queued steps need a function in `run`"),
@@ -88,7 +92,7 @@ const queuedStepSchema = z.strictObject({
  * A step served by a remote function over StateFun's request-reply protocol (see src/remote/).
  * The invocation's address is `function` plus the message's first key (the run id without one).
  */
-const remoteStepSchema = z.strictObject({
+export const remoteStepSchema = z.strictObject({
   name: name("step name"),
   kind: z.literal("remote"),
   /** The function type, `namespace/name`; one of the pipeline's `endpoints` must serve it. */
@@ -105,7 +109,7 @@ const remoteStepSchema = z.strictObject({
   capture: capturePolicyInputSchema.optional(),
 });
 
-const sinkStepSchema = z.strictObject({
+export const sinkStepSchema = z.strictObject({
   name: name("step name"),
   kind: z.literal("sink"),
 });
@@ -141,6 +145,10 @@ export const pipelineSchema = z.strictObject({
     .optional(),
   /** BATCH, REALTIME or OFF indexing, or memory-only: run in the Worker with no Durable Object. */
   runtime: z.enum(RUNTIME_MODES).optional(),
+  /** Where finished runs keep their results: the Run object's SQLite (default), Workers KV, or R2. */
+  resultStore: z.enum(RESULT_STORES).default("sqlite"),
+  /** How long a finished run's results stay fetchable and its id reserved; EDGESERVE_RETENTION_SECONDS when unset. */
+  retentionSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
 });
 
 export type PipelineDefinition = z.input<typeof pipelineSchema>;

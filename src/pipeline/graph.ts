@@ -8,6 +8,15 @@ import { matchEndpoint } from "../remote/endpoint";
 
 export class PipelineDefinitionError extends Error {
   override readonly name = "PipelineDefinitionError";
+  constructor(
+    message: string,
+    /** Where in the definition the fault is (a manifest shows it with its line). */
+    readonly path: readonly (string | number)[] = [],
+    /** How to put it right. */
+    readonly fix?: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface Pipeline {
@@ -38,24 +47,29 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     const where = issue ? issue.path.join(".") : "";
     throw new PipelineDefinitionError(
       `pipeline '${String(input.name)}': ${where ? `${where}: ` : ""}${issue?.message ?? "invalid definition"}`,
+      issue?.path.filter((p): p is string | number => typeof p !== "symbol") ?? [],
     );
   }
   const definition = parsed.data;
-  const fail = (message: string): never => {
-    throw new PipelineDefinitionError(`pipeline '${definition.name}': ${message}`);
+  const fail = (message: string, path: readonly (string | number)[] = [], fix?: string): never => {
+    throw new PipelineDefinitionError(`pipeline '${definition.name}': ${message}`, path, fix);
   };
+  const stepNames = () => definition.steps.map((s) => s.name).join(", ");
+  const stepIndex = (stepName: string) => definition.steps.findIndex((s) => s.name === stepName);
 
   const steps = new Map<string, StepDefinition>();
   for (const step of definition.steps) {
-    if (steps.has(step.name)) fail(`step '${step.name}' is defined twice`);
+    if (steps.has(step.name)) fail(`step '${step.name}' is defined twice`, ["steps", definition.steps.lastIndexOf(step)], "give each step its own name");
     steps.set(step.name, step);
   }
   const out = new Map<string, EdgeDefinition[]>([...steps.keys()].map((n) => [n, []]));
   const inDegree = new Map<string, number>([...steps.keys()].map((n) => [n, 0]));
   definition.edges.forEach((edge, i) => {
-    if (!steps.has(edge.from)) fail(`edges[${i}].from names step '${edge.from}', which is not defined`);
-    if (!steps.has(edge.to)) fail(`edges[${i}].to names step '${edge.to}', which is not defined`);
-    if (steps.get(edge.from)?.kind === "sink") fail(`edges[${i}] leaves sink '${edge.from}'; a sink ends the pipeline`);
+    const missing = (end: "from" | "to") =>
+      fail(`edges[${i}].${end} names step '${edge[end]}', which is not defined`, ["edges", i, end], `use one of the steps (${stepNames()}), or define '${edge[end]}' under steps`);
+    if (!steps.has(edge.from)) missing("from");
+    if (!steps.has(edge.to)) missing("to");
+    if (steps.get(edge.from)?.kind === "sink") fail(`edges[${i}] leaves sink '${edge.from}'; a sink ends the pipeline`, ["edges", i, "from"], "remove the edge: results leave a pipeline at its sinks");
     out.get(edge.from)?.push(edge);
     inDegree.set(edge.to, (inDegree.get(edge.to) ?? 0) + 1);
   });
@@ -66,10 +80,12 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   };
   const entrySteps = [...steps.keys()].filter(receivesInput);
   const roots = [...steps.keys()].filter((n) => inDegree.get(n) === 0);
-  if (roots.length === 0) fail("no entry step: every step has an incoming edge, so the graph has a cycle");
-  if (entrySteps.length === 0) fail("no entry step: the steps without an incoming edge all take messages from functions only");
+  if (roots.length === 0) fail("no entry step: every step has an incoming edge, so the graph has a cycle", ["edges"], "remove an edge of the cycle so that some step receives the run's input");
+  if (entrySteps.length === 0) fail("no entry step: the steps without an incoming edge all take messages from functions only", ["steps"], "let one step receive the run's input");
   for (const entry of entrySteps) {
-    if (steps.get(entry)?.kind === "sink") fail(`sink '${entry}' has no incoming edge`);
+    if (steps.get(entry)?.kind === "sink") {
+      fail(`sink '${entry}' has no incoming edge`, ["steps", stepIndex(entry)], `it is unreachable: add an edge { from: <a step>, to: ${entry} }, or remove the sink`);
+    }
   }
 
   // Kahn's algorithm: a topological order exists exactly when the graph has no cycle.
@@ -86,22 +102,30 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
     }
   }
   if (order.length !== steps.size) {
-    fail(`the edges form a cycle through ${stepsOnCycles(out, order).map((n) => `'${n}'`).join(", ")}`);
+    const cycle = stepsOnCycles(out, order);
+    const closing = definition.edges.findIndex((e) => cycle.includes(e.from) && cycle.includes(e.to));
+    fail(`the edges form a cycle through ${cycle.map((n) => `'${n}'`).join(", ")}`, ["edges", Math.max(0, closing)], "remove one edge of the cycle: a pipeline is a directed acyclic graph");
   }
   if (definition.runtime === "memory-only") {
     // Queued and remote steps (other kinds) need a Run object; only inline steps run in the Worker.
     const outOfProcess = [...steps.values()].find((s) => s.kind !== "inline" && s.kind !== "sink");
-    if (outOfProcess) fail(`runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`);
+    if (outOfProcess) {
+      fail(`runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`, ["runtime"], "choose another runtime, or make every step inline");
+    }
   }
   for (const step of steps.values()) {
     if (step.kind === "remote" && !matchEndpoint(definition.endpoints, step.function)) {
-      fail(`step '${step.name}' calls function '${step.function}', which none of the pipeline's endpoints serves`);
+      fail(
+        `step '${step.name}' calls function '${step.function}', which none of the pipeline's endpoints serves`,
+        ["steps", stepIndex(step.name), "function"],
+        `add an endpoint whose functions is '${step.function}' or '${step.function.split("/")[0]}/*'`,
+      );
     }
   }
-  if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served");
+  if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served", ["steps"], "add a step { name: out, kind: sink } and an edge to it");
   for (const [stepName, step] of steps) {
     if (step.kind !== "sink" && (out.get(stepName) ?? []).length === 0) {
-      fail(`step '${stepName}' has no outgoing edge; connect it to a sink`);
+      fail(`step '${stepName}' has no outgoing edge; connect it to a sink`, ["steps", stepIndex(stepName)], `add an edge { from: ${stepName}, to: <a sink> }`);
     }
   }
 

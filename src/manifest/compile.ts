@@ -62,7 +62,10 @@ export function compileManifest(raw: unknown, registry: Registry): CompiledManif
   } catch (error) {
     if (!(error instanceof PipelineDefinitionError)) throw error;
     // The graph's messages start with "pipeline '<name>': ", which the manifest's file already says.
-    const message = error.message.replace(/^pipeline '[^']*': /, "").replace(/^[\w.[\]]+: /, "");
+    let message = error.message.replace(/^pipeline '[^']*': /, "").replace(/^[\w.[\]]+: /, "");
+    // "edges[0].to names step …" reads "edges[0].to: names step …" once the path is shown first.
+    const shownPath = formatPath(error.path);
+    if (message.startsWith(`${shownPath} `)) message = message.slice(shownPath.length + 1);
     return { ok: false, issues: [{ path: [...error.path], message, ...(error.fix ? { fix: error.fix } : {}) }] };
   }
 }

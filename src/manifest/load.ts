@@ -16,7 +16,7 @@ export function loadManifest(file: string, text: string, registry: Registry): Lo
     return {
       ok: false,
       errors: doc.errors.map((e) => {
-        const at = e.linePos?.[0];
+        const at = lines.linePos(e.pos[0]);
         return `${file}${at ? `:${at.line}:${at.col}` : ""}: not valid YAML: ${e.message.split("\n")[0]}. Fix: correct the YAML syntax at that line`;
       }),
     };

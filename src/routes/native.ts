@@ -1,11 +1,12 @@
 /**
- * edgeserve's own API (resource style). For now: a run's record by pipeline and id, with its
- * per-step states, timings and the SQLite rows it wrote; and cancelling a run.
+ * edgeserve's own API (resource style). For now: the deployed pipelines; a run's record by pipeline
+ * and id, with its per-step states, timings and the SQLite rows it wrote; and cancelling a run.
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors/api-error";
 import { bearerAuth } from "../middleware/auth";
+import { listPipelines } from "../catalog";
 import { resolvePipeline } from "../middleware/pipeline";
 import type { RunSnapshot } from "../runs/protocol";
 import { resultAsJson } from "../runs/result-json";
@@ -19,6 +20,24 @@ export function nativeRoutes(): Hono<AppEnv> {
     c.set("surface", "native");
     await next();
   }, bearerAuth);
+  app.use("/v1/pipelines", async function nativeSurface(c, next) {
+    c.set("surface", "native");
+    await next();
+  }, bearerAuth);
+  app.get("/v1/pipelines", (c) =>
+    c.json({
+      pipelines: listPipelines().map((p) => ({
+        name: p.name,
+        version: p.definition.version,
+        description: p.definition.description,
+        default: p.name === c.var.settings.EDGESERVE_DEFAULT_PIPELINE,
+        runtime: p.definition.runtime ?? c.var.settings.EDGESERVE_CAPTURE_RUNTIME,
+        result_store: p.definition.resultStore,
+        retention_seconds: p.definition.retentionSeconds ?? c.var.settings.EDGESERVE_RETENTION_SECONDS,
+        steps: p.order.map((name) => ({ name, kind: p.step(name).kind })),
+      })),
+    }),
+  );
   app.get("/v1/pipelines/:pipeline/runs/:id", resolvePipeline, async (c) => {
     const outcome = await runClient(c).describe();
     if (!outcome.found) throw runNotFound(c);

@@ -12,6 +12,7 @@ import type {
   CapturedStep,
   EdgeCallback,
   MessagePath,
+  RunMissing,
   RunSnapshot,
   StartAndWaitOutcome,
   StartRunOutcome,
@@ -54,6 +55,14 @@ import { Sql } from "./sql";
 import { attachmentOf, failSocket, publishToSockets, ZENML_SOCKET_TAG, type SocketAttachment } from "./socket-watchers";
 import { Subscribers } from "./subscribers";
 
+/** What is left of a run whose retention ended: when it was deleted. */
+interface Tombstone {
+  at: number;
+}
+const TOMBSTONE_KEY = "expired";
+/** How long an expired run's id answers `run_expired` rather than `run_not_found`. */
+const TOMBSTONE_MS = 7 * 86_400_000;
+
 interface LoadedRun {
   pipeline: Pipeline;
   orchestrator: Orchestrator;
@@ -81,6 +90,8 @@ export class RunObject extends DurableObject<Env> {
   /** Starts the run unless this id is already taken (then nothing changes). */
   start(request: StartRunRequest): StartRunOutcome {
     if (this.load() !== undefined) return { started: false, reason: "duplicate" };
+    // An expired run's id is free again: its tombstone goes with the new run.
+    if (this.ctx.storage.kv.get(TOMBSTONE_KEY) !== undefined) this.ctx.storage.kv.delete(TOMBSTONE_KEY);
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
     createSchema(this.sql);
@@ -141,7 +152,7 @@ export class RunObject extends DurableObject<Env> {
   /** Waits up to `timeoutMs` for the run to end, then describes it as it stands. */
   async wait(timeoutMs: number): Promise<WaitOutcome> {
     const run = this.load();
-    if (!run) return { found: false };
+    if (!run) return this.missing();
     if (!run.orchestrator.record.terminal && timeoutMs > 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -159,7 +170,7 @@ export class RunObject extends DurableObject<Env> {
   /** The run as it stands, with its results once it has completed. */
   describe(): WaitOutcome {
     const run = this.load();
-    if (!run) return { found: false };
+    if (!run) return this.missing();
     const snapshot = this.snapshot(run);
     snapshot.capture.steps = run.events.ofTypes(["step_completed", "step_failed"]).map((event) => {
       const captured: CapturedStep = { step: event.step ?? "", status: event.type === "step_failed" ? "failed" : "completed" };
@@ -173,7 +184,7 @@ export class RunObject extends DurableObject<Env> {
   /** Numaflow's message path: the edges each message travelled, with callback times. */
   messagePath(): MessagePath {
     const run = this.load();
-    if (!run) return { found: false };
+    if (!run) return this.missing();
     const edges: EdgeCallback[] = [];
     for (const event of run.events.ofTypes(["step_completed", "result"])) {
       const from = event.data?.from;
@@ -185,7 +196,7 @@ export class RunObject extends DurableObject<Env> {
 
   cancel(reason: string): CancelOutcome {
     const run = this.load();
-    if (!run) return { found: false };
+    if (!run) return this.missing();
     const cancelled = run.orchestrator.cancel(reason);
     return { found: true, cancelled, snapshot: this.snapshot(run) };
   }
@@ -311,7 +322,12 @@ export class RunObject extends DurableObject<Env> {
   /** The watchdog: retention expiry for finished runs, deadline and re-drive for running ones. */
   override async alarm(): Promise<void> {
     const run = this.load({ fromAlarm: true });
-    if (!run) return;
+    if (!run) {
+      // Only a tombstone is left: it goes when its time is up.
+      const tombstone = this.ctx.storage.kv.get<Tombstone>(TOMBSTONE_KEY);
+      if (tombstone && Date.now() >= tombstone.at + TOMBSTONE_MS) await this.ctx.storage.deleteAll();
+      return;
+    }
     const row = run.orchestrator.record.row;
     await this.retryIndexIfPending(run.orchestrator.record);
     if (run.orchestrator.record.terminal) {
@@ -321,12 +337,22 @@ export class RunObject extends DurableObject<Env> {
         if (row.payloadsInR2) await deleteRunPayloads(this.env.PAYLOADS, row.pipeline, row.id);
         await this.ctx.storage.deleteAll();
         this.loaded = undefined;
+        // A tombstone lets fetch say the run expired (rather than never existed) for a while.
+        const now = Date.now();
+        this.ctx.storage.kv.put<Tombstone>(TOMBSTONE_KEY, { at: now });
+        await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
       } else if (row.expiresAt !== null) {
         await this.ctx.storage.setAlarm(row.expiresAt);
       }
       return;
     }
     run.orchestrator.watchdog();
+  }
+
+  /** A run that is not here: expired (with when) if its tombstone says so. */
+  private missing(): RunMissing {
+    const tombstone = this.ctx.storage.kv.get<Tombstone>(TOMBSTONE_KEY);
+    return tombstone ? { found: false, expired: { at: tombstone.at } } : { found: false };
   }
 
   private load(options: { fromAlarm?: boolean } = {}): LoadedRun | undefined {
@@ -418,7 +444,7 @@ export class RunObject extends DurableObject<Env> {
       pipeline,
       events,
       results,
-      retentionMs: this.settings.EDGESERVE_RETENTION_SECONDS * 1000,
+      retentionMs: (pipeline.definition.retentionSeconds ?? this.settings.EDGESERVE_RETENTION_SECONDS) * 1000,
       watchdogMs: this.settings.EDGESERVE_WATCHDOG_SECONDS * 1000,
       stageLeaseMs: this.settings.EDGESERVE_STAGE_LEASE_SECONDS * 1000,
       sendStages: (plans) => {

@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   route_not_found: 404,
   pipeline_not_found: 404,
   run_not_found: 404,
+  /** The run existed, but its retention ended and its data was deleted. */
+  run_expired: 404,
   method_not_allowed: 405,
   /** A memory-only pipeline keeps nothing, so it cannot serve async runs, fetches, jobs or streams. */
   memory_only: 409,

@@ -5,6 +5,7 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors/api-error";
+import { missingRun } from "../http/missing-run";
 import { bearerAuth } from "../middleware/auth";
 import { listPipelines } from "../catalog";
 import { resolvePipeline } from "../middleware/pipeline";
@@ -40,7 +41,7 @@ export function nativeRoutes(): Hono<AppEnv> {
   );
   app.get("/v1/pipelines/:pipeline/runs/:id", resolvePipeline, async (c) => {
     const outcome = await runClient(c).describe();
-    if (!outcome.found) throw runNotFound(c);
+    if (!outcome.found) throw missingRun(c.req.param("id") ?? "", outcome, () => runNotFound(c));
     return c.json(runRecord(outcome.snapshot));
   });
   // Stops the run between steps: steps still running are told through their signal, and the
@@ -48,7 +49,7 @@ export function nativeRoutes(): Hono<AppEnv> {
   app.post("/v1/pipelines/:pipeline/runs/:id/cancel", resolvePipeline, async (c) => {
     const reason = (c.req.query("reason") ?? "cancelled by request").slice(0, 1000);
     const outcome = await runClient(c).cancel(reason);
-    if (!outcome.found) throw runNotFound(c);
+    if (!outcome.found) throw missingRun(c.req.param("id") ?? "", outcome, () => runNotFound(c));
     if (!outcome.cancelled) {
       throw new ApiError("run_finished", `run ${outcome.snapshot.id} has already ended (${outcome.snapshot.status})`);
     }

@@ -7,6 +7,7 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { captureRequest } from "../capture/capture-request";
 import { ApiError } from "../errors/api-error";
+import { missingRun } from "../http/missing-run";
 import { numaflowTimestamp } from "../errors/error-response";
 import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../http/memory-only";
 import { methodNotAllowed } from "../http/method-not-allowed";
@@ -94,7 +95,7 @@ async function startAsync(c: NumaflowContext): Promise<Response> {
 async function fetchResult(c: NumaflowContext): Promise<Response> {
   const run = runClient(c, queryId(c));
   const outcome = await run.describe();
-  if (!outcome.found) throw runNotFound(run.runId);
+  if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
   if (isActive(outcome.snapshot.status)) return c.json({ status: "in-progress" });
   return resultsResponse(outcome.snapshot, {});
 }
@@ -102,7 +103,7 @@ async function fetchResult(c: NumaflowContext): Promise<Response> {
 async function messagePath(c: NumaflowContext): Promise<Response> {
   const run = runClient(c, queryId(c));
   const path = await run.messagePath();
-  if (!path.found) throw runNotFound(run.runId);
+  if (!path.found) throw missingRun(run.runId, path, () => runNotFound(run.runId));
   if (isActive(path.status)) return c.text("Request In Progress");
   return c.text(JSON.stringify({ id: run.runId, edge_callbacks: path.edges }));
 }

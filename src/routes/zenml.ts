@@ -12,6 +12,7 @@ import { captureRequest } from "../capture/capture-request";
 import { ApiError, detailsFromIssues } from "../errors/api-error";
 import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../http/memory-only";
 import { methodNotAllowed } from "../http/method-not-allowed";
+import { missingRun } from "../http/missing-run";
 import type { StoredMessage } from "../pipeline/message";
 import { forwardedHeaders, validatePipelineInput } from "../http/pipeline-input";
 import { bearerAuth } from "../middleware/auth";
@@ -229,7 +230,7 @@ function jobNotFound(id: string): ApiError {
 async function getJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
   const outcome = await run.describe();
-  if (!outcome.found) throw jobNotFound(run.runId);
+  if (!outcome.found) throw missingRun(run.runId, outcome, () => jobNotFound(run.runId));
   return c.json(jobFromSnapshot(outcome.snapshot));
 }
 
@@ -237,7 +238,7 @@ async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
   const reason = c.req.query("reason") ?? "Cancelled by request";
   const outcome = await run.cancel(reason.slice(0, 1000));
-  if (!outcome.found) throw jobNotFound(run.runId);
+  if (!outcome.found) throw missingRun(run.runId, outcome, () => jobNotFound(run.runId));
   if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }

@@ -65,7 +65,13 @@ export interface CapturedStep {
 
 export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate" };
 
-export type CancelOutcome = { found: false } | { found: true; cancelled: boolean; snapshot: RunSnapshot };
+/** A run that is not there: never started, or (with `expired`) deleted when its retention ended. */
+export interface RunMissing {
+  found: false;
+  expired?: { at: number };
+}
+
+export type CancelOutcome = RunMissing | { found: true; cancelled: boolean; snapshot: RunSnapshot };
 
 export interface RunErrorInfo {
   code: "run_failed" | "run_timeout" | "run_cancelled";
@@ -117,7 +123,7 @@ export interface RunSnapshot {
   rowsWritten: number;
 }
 
-export type WaitOutcome = { found: false } | { found: true; snapshot: RunSnapshot };
+export type WaitOutcome = RunMissing | { found: true; snapshot: RunSnapshot };
 
 export type StartAndWaitOutcome = StartRunOutcome | { started: true; snapshot: RunSnapshot };
 
@@ -127,9 +133,7 @@ export interface EdgeCallback {
   cb_time: number;
 }
 
-export type MessagePath =
-  | { found: false }
-  | { found: true; status: RunStatus; edges: EdgeCallback[] };
+export type MessagePath = RunMissing | { found: true; status: RunStatus; edges: EdgeCallback[] };
 
 /** One record of a run's progress; `seq` numbers them per run from 1. */
 export interface RunEvent {

@@ -79,6 +79,9 @@ export const echo = definePipeline({
 /** The same, with runtime OFF: runs keep their results but are not indexed. */
 export const unindexed = definePipeline({ ...echo, name: "test-unindexed", runtime: "OFF" });
 
+/** The same, kept for one second after it ends (per-pipeline retention). */
+export const shortRetention = definePipeline({ ...echo, name: "test-short-retention", retentionSeconds: 1 });
+
 /** The same, with runtime BATCH: runs are indexed once, when they end. */
 export const batch = definePipeline({
   ...echo,
@@ -212,7 +215,7 @@ export const queuedFanout = definePipeline({
 });
 
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, batch, admission, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
+  for (const definition of [failing, fanout, echo, unindexed, shortRetention, batch, admission, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
     registerPipeline(definition);
   }
 }

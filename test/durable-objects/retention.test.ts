@@ -1,0 +1,52 @@
+/**
+ * Retention, driven by the Run object's alarm: a pipeline's own retention, then deletion of the
+ * run's data, results and index entry; `fetch` of the expired run says it expired (404
+ * `run_expired`), and the id can be used again.
+ */
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, it, vi } from "vitest";
+import { call, post } from "../helpers/http";
+import { recordOf, runStub } from "../helpers/runs";
+import { uniqueId } from "../helpers/unique";
+
+const PIPELINE = "test-short-retention";
+
+describe("retention", () => {
+  it("keeps a run for its pipeline's retention, then deletes everything and answers run_expired", async ({ expect }) => {
+    const id = uniqueId("expire");
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { a: 1 }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+    const record = await recordOf(PIPELINE, id);
+    expect(Date.parse(String(record.expires_at)) - Date.parse(String(record.finished_at))).toBe(1000);
+    await vi.waitFor(async () => {
+      const row = await env.DB.prepare("SELECT status FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first();
+      expect(row).toMatchObject({ status: "completed" });
+    }, { timeout: 3000, interval: 50 });
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+
+    const fetched = await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`);
+    expect(fetched.status).toBe(404);
+    const body = (await fetched.json()) as { error_code: string; message: string };
+    expect(body.error_code).toBe("run_expired");
+    expect(body.message).toMatch(new RegExp(`^run ${id} expired at \\d{4}-\\d\\d-\\d\\dT.*Z: its retention ended and its results were deleted$`));
+    const job = await call(`/pipelines/${PIPELINE}/jobs/${id}`);
+    expect(job.status).toBe(404);
+    expect(((await job.json()) as { detail: string }).detail).toContain("expired");
+    expect((await call(`/v1/pipelines/${PIPELINE}/runs/${id}`)).status).toBe(404);
+    expect(await env.DB.prepare("SELECT 1 FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first()).toBeNull();
+
+    // The id is free again.
+    const again = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { a: 2 }, { "X-Numaflow-Id": id });
+    expect(again.status).toBe(200);
+    expect(await recordOf(PIPELINE, id)).toMatchObject({ status: "completed", results: [{ a: 2 }] });
+  });
+
+  it("answers run_not_found, not run_expired, for an id that never ran", async ({ expect }) => {
+    const res = await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${uniqueId("never")}`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error_code: string }).error_code).toBe("run_not_found");
+  });
+});

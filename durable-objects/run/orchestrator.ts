@@ -34,7 +34,7 @@ import type { EnqueueOutcome, RemoteInvocation, RemoteReport } from "../../src/r
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
-import type { ResultStore } from "./result-store";
+import type { RunResults } from "./run-results";
 import type { RunRecord, WorkItem } from "./run-record";
 import type { Sql } from "./sql";
 
@@ -57,7 +57,7 @@ export interface OrchestratorOptions {
   record: RunRecord;
   pipeline: Pipeline;
   events: EventLog;
-  results: ResultStore;
+  results: RunResults;
   retentionMs: number;
   watchdogMs: number;
   /** How long a queued step may go unheard of (beyond its timeout or retry delay) before it is sent again. */

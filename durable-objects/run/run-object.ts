@@ -45,7 +45,9 @@ import { remoteReportSchema } from "../../src/remote/protocol";
 import { enqueueInvocation } from "../../src/remote/function-client";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
-import { SqliteResultStore, type ResultStore } from "./result-store";
+import { SqliteResultStore } from "./result-store";
+import { RunResults } from "./run-results";
+import { KvResultStore, R2ResultStore } from "../../src/results/result-store";
 import { preview } from "../../src/capture/policy";
 import { deleteRunIndex, INDEX_PREVIEW_MAX_BYTES, INDEX_RETRY_DELAY_MS, writeRunIndex, type IndexPreviews } from "./run-index";
 import { RunCapturePolicy } from "./run-capture";
@@ -60,6 +62,8 @@ interface Tombstone {
   at: number;
 }
 const TOMBSTONE_KEY = "expired";
+/** How soon a failed move of results to KV or R2 is tried again. */
+const RESULTS_MOVE_RETRY_MS = 30_000;
 /** How long an expired run's id answers `run_expired` rather than `run_not_found`. */
 const TOMBSTONE_MS = 7 * 86_400_000;
 
@@ -68,7 +72,7 @@ interface LoadedRun {
   orchestrator: Orchestrator;
   capture: RunCapturePolicy;
   events: EventLog;
-  results: ResultStore;
+  results: RunResults;
 }
 
 export class RunObject extends DurableObject<Env> {
@@ -164,14 +168,14 @@ export class RunObject extends DurableObject<Env> {
         this.waiters.add(done);
       });
     }
-    return { found: true, snapshot: this.snapshot(run) };
+    return { found: true, snapshot: await this.snapshot(run) };
   }
 
   /** The run as it stands, with its results once it has completed. */
-  describe(): WaitOutcome {
+  async describe(): Promise<WaitOutcome> {
     const run = this.load();
     if (!run) return this.missing();
-    const snapshot = this.snapshot(run);
+    const snapshot = await this.snapshot(run);
     snapshot.capture.steps = run.events.ofTypes(["step_completed", "step_failed"]).map((event) => {
       const captured: CapturedStep = { step: event.step ?? "", status: event.type === "step_failed" ? "failed" : "completed" };
       if (event.data && "input" in event.data) captured.input = event.data.input;
@@ -194,11 +198,11 @@ export class RunObject extends DurableObject<Env> {
     return { found: true, status: run.orchestrator.record.row.status, edges };
   }
 
-  cancel(reason: string): CancelOutcome {
+  async cancel(reason: string): Promise<CancelOutcome> {
     const run = this.load();
     if (!run) return this.missing();
     const cancelled = run.orchestrator.cancel(reason);
-    return { found: true, cancelled, snapshot: this.snapshot(run) };
+    return { found: true, cancelled, snapshot: await this.snapshot(run) };
   }
 
   /** The stage consumer asks to run a queued step (see src/runs/stage-protocol.ts). */
@@ -251,6 +255,8 @@ export class RunObject extends DurableObject<Env> {
     const formatName = url.searchParams.get("format") ?? "native";
     if (!(formatName in STREAM_FORMATS)) return Response.json({ code: "bad_request" }, { status: 400 });
     const after = parseLastEventId(request.headers.get("last-event-id") ?? url.searchParams.get("after"));
+    // A finished run's results may be in KV or R2: read them first, so the replay below stays synchronous.
+    if (run.orchestrator.record.terminal) await run.results.prefetch();
     const response = this.subscribers.open(STREAM_FORMATS[formatName as StreamFormatName], run.events.replay(after ?? 0), {
       finished: run.orchestrator.record.terminal,
       resumed: after !== undefined,
@@ -331,9 +337,12 @@ export class RunObject extends DurableObject<Env> {
     const row = run.orchestrator.record.row;
     await this.retryIndexIfPending(run.orchestrator.record);
     if (run.orchestrator.record.terminal) {
-      if (row.expiresAt !== null && Date.now() >= row.expiresAt) {
+      const expired = row.expiresAt !== null && Date.now() >= row.expiresAt;
+      if (!expired && run.results.needsMove()) await this.moveResults(run.results);
+      if (expired) {
         // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
         await deleteRunIndex(this.env.DB, row.pipeline, row.id);
+        await run.results.deleteMoved();
         if (row.payloadsInR2) await deleteRunPayloads(this.env.PAYLOADS, row.pipeline, row.id);
         await this.ctx.storage.deleteAll();
         this.loaded = undefined;
@@ -342,7 +351,9 @@ export class RunObject extends DurableObject<Env> {
         this.ctx.storage.kv.put<Tombstone>(TOMBSTONE_KEY, { at: now });
         await this.ctx.storage.setAlarm(now + TOMBSTONE_MS);
       } else if (row.expiresAt !== null) {
-        await this.ctx.storage.setAlarm(row.expiresAt);
+        // Results that could not be moved yet are tried again before the retention ends.
+        const next = run.results.needsMove() ? Math.min(Date.now() + RESULTS_MOVE_RETRY_MS, row.expiresAt) : row.expiresAt;
+        await this.ctx.storage.setAlarm(next);
       }
       return;
     }
@@ -375,8 +386,8 @@ export class RunObject extends DurableObject<Env> {
       createdAt: row.createdAt,
       steps: run.pipeline.processingSteps,
       parameters: jsonInput(row.input),
-      resultOf: (index) => run.results.get(index),
-      results: () => resultsAsJson(run.results.list()),
+      resultOf: (index) => run.results.getNow(index),
+      results: () => resultsAsJson(run.results.listNow()),
     };
   }
 
@@ -404,7 +415,7 @@ export class RunObject extends DurableObject<Env> {
   private indexPreviews(record: RunRecord): IndexPreviews {
     const run = this.loaded;
     if (!run || !run.capture.keepsPayloads(record.row.status)) return { parameters: null, result: null };
-    const results = record.row.status === "completed" ? run.results.list() : undefined;
+    const results = record.row.status === "completed" ? run.results.listNow() : undefined;
     const limits = { redact: run.capture.run.redact, maxBytes: Math.min(run.capture.run.maxBytes, INDEX_PREVIEW_MAX_BYTES) };
     return {
       parameters: preview(jsonInput(record.row.input), limits),
@@ -416,8 +427,21 @@ export class RunObject extends DurableObject<Env> {
   private async retryIndexIfPending(record: RunRecord): Promise<void> {
     const pending = this.sql.one<{ index_pending: number }>("SELECT index_pending FROM run WHERE singleton = 1");
     if (!pending?.index_pending) return;
+    await this.loaded?.results.prefetch();
     if (await writeRunIndex(this.env.INDEX_QUEUE, { ...record.row }, this.indexPreviews(record))) {
       this.sql.run("UPDATE run SET index_pending = 0 WHERE singleton = 1");
+    }
+  }
+
+  /** Moves a finished run's results to its pipeline's store; on failure the alarm tries again soon. */
+  private async moveResults(results: RunResults): Promise<void> {
+    try {
+      await results.move();
+    } catch (error) {
+      console.error(`edgeserve: moving results to the result store failed, will retry: ${String(error)}`);
+      const retryAt = Date.now() + RESULTS_MOVE_RETRY_MS;
+      const current = await this.ctx.storage.getAlarm();
+      if (current === null || current > retryAt) await this.ctx.storage.setAlarm(retryAt);
     }
   }
 
@@ -428,7 +452,14 @@ export class RunObject extends DurableObject<Env> {
   private attach(record: RunRecord, options: { fresh: boolean }): LoadedRun {
     const pipeline = findPipeline(record.row.pipeline);
     if (!pipeline) throw new Error(`run '${record.row.id}' belongs to pipeline '${record.row.pipeline}', which is not deployed`);
-    const results = new SqliteResultStore(this.sql, options);
+    const ttlSeconds = pipeline.definition.retentionSeconds ?? this.settings.EDGESERVE_RETENTION_SECONDS;
+    const results = new RunResults(
+      new SqliteResultStore(this.sql, options),
+      pipeline.definition.resultStore,
+      // KV's own expiry is a backstop behind the retention alarm: a day longer.
+      { kv: new KvResultStore(this.env.RESULTS_KV, ttlSeconds + 86_400), r2: new R2ResultStore(this.env.RESULTS_BUCKET) },
+      { pipeline: record.row.pipeline, runId: record.row.id },
+    );
     const events = new EventLog(this.sql, { next: () => record.nextSeq() }, (event) => {
       this.subscribers.publish(event);
       // Only ZenML's WebSocket starts runs with a socket attached; other runs skip the lookup.
@@ -465,6 +496,7 @@ export class RunObject extends DurableObject<Env> {
       now: Date.now,
       onTerminal: () => {
         for (const wake of [...this.waiters]) wake();
+        if (results.needsMove()) this.ctx.waitUntil(this.moveResults(results));
         if (capture.indexing !== "none") this.indexRun(record);
         const ticket = record.row.admission;
         if (ticket) {
@@ -480,7 +512,7 @@ export class RunObject extends DurableObject<Env> {
     return this.loaded;
   }
 
-  private snapshot(run: LoadedRun): RunSnapshot {
+  private async snapshot(run: LoadedRun): Promise<RunSnapshot> {
     const row = run.orchestrator.record.row;
     const snapshot: RunSnapshot = {
       id: row.id,
@@ -498,7 +530,7 @@ export class RunObject extends DurableObject<Env> {
     if (row.finishedAt !== null) snapshot.finishedAt = row.finishedAt;
     if (row.expiresAt !== null) snapshot.expiresAt = row.expiresAt;
     if (row.error !== null) snapshot.error = row.error;
-    if (row.status === "completed") snapshot.results = run.results.list();
+    if (row.status === "completed") snapshot.results = await run.results.list();
     return snapshot;
   }
 }

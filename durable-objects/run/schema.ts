@@ -60,6 +60,9 @@ export const WORK_TABLE_V1 = `CREATE TABLE IF NOT EXISTS work (${WORK_COLUMNS_V1
  *    `work.lease_until` and `work.sends` track a message sent out of the object (or, for one not
  *    sent yet, when it may be); `work.token` is a delayed message's cancellation token (in a work
  *    table that exists already; `work` is created on demand, see below).
+ * 3. Result stores: `results.location` says where a result's bytes are (NULL: in the row;
+ *    `parts`: in `result_parts`, for results over the row limit; `kv` / `r2`: in that store, once
+ *    the run has ended).
  */
 export const MIGRATIONS: readonly Migration[] = [
   [`CREATE TABLE run (${RUN_COLUMNS_V1}\n)`, EVENTS_TABLE, RESULTS_TABLE],
@@ -70,6 +73,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql.run("ALTER TABLE work ADD COLUMN sends INTEGER NOT NULL DEFAULT 0");
     sql.run("ALTER TABLE work ADD COLUMN token TEXT");
   },
+  ["ALTER TABLE results ADD COLUMN location TEXT"],
 ];
 
 /** The version a new run's row records; `migrate` brings older runs up to it. */
@@ -83,8 +87,16 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export const LATEST_TABLES: readonly string[] = [
   `CREATE TABLE run (${RUN_COLUMNS_V1},\n  payloads_in_r2 INTEGER NOT NULL DEFAULT 0\n)`,
   EVENTS_TABLE,
-  RESULTS_TABLE,
+  `CREATE TABLE results (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, content_type TEXT NOT NULL, location TEXT)`,
 ];
+
+/** The parts of results over the SQLite row limit, created on demand (see result-store.ts). */
+export const RESULT_PARTS_TABLE = `CREATE TABLE IF NOT EXISTS result_parts (
+  idx INTEGER NOT NULL,
+  part INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (idx, part)
+) WITHOUT ROWID`;
 
 /**
  * `work`: the messages in flight that outlived a burst (pending, running across an await, or on

@@ -1,0 +1,99 @@
+/**
+ * A run's results wherever they are: written to the run's SQLite as they arrive, then, once the
+ * run has ended, moved to the pipeline's result store (KV or R2), with results over SQLite's row
+ * limit moved to R2 whatever the store. Reads look each result up where its row says it is.
+ */
+import type { ResultStoreKind } from "../../src/pipeline/definition";
+import { KV_VALUE_MAX_BYTES, type ResultStore, type RunRef } from "../../src/results/result-store";
+import type { ResultItem } from "../../src/runs/protocol";
+import { RESULT_PART_BYTES, type ResultRow, type SqliteResultStore } from "./result-store";
+
+export interface ExternalStores {
+  kv: ResultStore;
+  r2: ResultStore;
+}
+
+export class RunResults {
+  /** Results read back from KV or R2 by this instance. */
+  private readonly fetched = new Map<number, ResultItem>();
+
+  constructor(
+    private readonly local: SqliteResultStore,
+    private readonly kind: ResultStoreKind,
+    private readonly external: ExternalStores,
+    private readonly run: RunRef,
+  ) {}
+
+  append(index: number, item: ResultItem): void {
+    this.local.append(index, item);
+  }
+
+  /** A result if it can be read without I/O (here, or fetched already). */
+  getNow(index: number): ResultItem | undefined {
+    const cached = this.fetched.get(index);
+    if (cached) return cached;
+    const row = this.local.row(index);
+    return row?.bytes ? { bytes: row.bytes, contentType: row.contentType } : undefined;
+  }
+
+  /** Every result that can be read without I/O, in order (all of them after `prefetch`). */
+  listNow(): ResultItem[] {
+    return this.local.rows().flatMap((row) => {
+      const item = row.bytes ? { bytes: row.bytes, contentType: row.contentType } : this.fetched.get(row.index);
+      return item ? [item] : [];
+    });
+  }
+
+  /** Reads the results that were moved to KV or R2, so `getNow` and `listNow` have them all. */
+  async prefetch(): Promise<void> {
+    await Promise.all(
+      this.local.rows().map(async (row) => {
+        if (row.bytes || this.fetched.has(row.index) || (row.location !== "kv" && row.location !== "r2")) return;
+        const item = await this.external[row.location].get(this.run, row.index);
+        if (!item) throw new Error(`result ${row.index} of run ${this.run.runId} is missing from ${row.location}`);
+        this.fetched.set(row.index, item);
+      }),
+    );
+  }
+
+  async list(): Promise<ResultItem[]> {
+    await this.prefetch();
+    return this.listNow();
+  }
+
+  /** Where a result still here should go once the run has ended, or undefined to stay. */
+  private destination(row: ResultRow): "kv" | "r2" | undefined {
+    if (!row.bytes || (row.location !== "row" && row.location !== "parts")) return undefined;
+    const size = row.bytes.byteLength;
+    if (this.kind === "r2") return "r2";
+    if (this.kind === "kv") return size > KV_VALUE_MAX_BYTES ? "r2" : "kv";
+    return size > RESULT_PART_BYTES ? "r2" : undefined;
+  }
+
+  needsMove(): boolean {
+    return this.local.rows().some((row) => this.destination(row) !== undefined);
+  }
+
+  /** Moves what should leave SQLite; each row is updated only after its copy is stored. */
+  async move(): Promise<number> {
+    let moved = 0;
+    for (const row of this.local.rows()) {
+      const to = this.destination(row);
+      if (!to || !row.bytes) continue;
+      const item = { bytes: row.bytes, contentType: row.contentType };
+      await this.external[to].put(this.run, row.index, item);
+      this.fetched.set(row.index, item);
+      this.local.moved(row.index, to);
+      moved += 1;
+    }
+    return moved;
+  }
+
+  /** Deletes the copies in KV and R2 (the run's retention has ended). */
+  async deleteMoved(): Promise<void> {
+    const rows = this.local.rows();
+    for (const where of ["kv", "r2"] as const) {
+      if (rows.some((row) => row.location === where)) await this.external[where].deleteRun(this.run, rows.length);
+    }
+  }
+}

@@ -82,6 +82,10 @@ export const unindexed = definePipeline({ ...echo, name: "test-unindexed", runti
 /** The same, kept for one second after it ends (per-pipeline retention). */
 export const shortRetention = definePipeline({ ...echo, name: "test-short-retention", retentionSeconds: 1 });
 
+/** The same, keeping finished runs' results in Workers KV and in R2. */
+export const kvResults = definePipeline({ ...echo, name: "test-kv-results", resultStore: "kv" });
+export const r2Results = definePipeline({ ...echo, name: "test-r2-results", resultStore: "r2" });
+
 /** The same, with runtime BATCH: runs are indexed once, when they end. */
 export const batch = definePipeline({
   ...echo,
@@ -215,7 +219,7 @@ export const queuedFanout = definePipeline({
 });
 
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, shortRetention, batch, admission, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
+  for (const definition of [failing, fanout, echo, unindexed, shortRetention, kvResults, r2Results, batch, admission, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
     registerPipeline(definition);
   }
 }

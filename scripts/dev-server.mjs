@@ -55,7 +55,8 @@ export async function startDevServer(options = {}) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
     try {
       const res = await fetch(`${url}/livez`);
-      if (res.status === 204) break;
+      // 401: up, with tokens configured (the probes need one then).
+      if (res.status === 204 || res.status === 401) break;
     } catch {
       // not listening yet
     }

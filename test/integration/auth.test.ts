@@ -51,9 +51,11 @@ describe("bearer auth", () => {
     expect(res.status).toBe(400);
   });
 
-  it("leaves the probes and ZenML's /health open", async ({ expect }) => {
-    expect((await request("/livez")).status).toBe(204);
+  it("leaves only ZenML's /health open; the probes need a token too", async ({ expect }) => {
     expect((await request("/health")).status).toBe(200);
+    expect((await request("/livez")).status).toBe(401);
+    expect((await request("/readyz")).status).toBe(401);
+    expect((await request("/livez", { headers: { Authorization: "Bearer second-token" } })).status).toBe(204);
   });
 
   it("requires a token on every ZenML route but /health, answering in FastAPI's shape", async ({ expect }) => {

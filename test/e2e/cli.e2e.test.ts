@@ -1,0 +1,44 @@
+/**
+ * The package's command line and configuration files, as a newcomer meets them: `npx edgeserve
+ * validate` on good and bad manifests, and no token in wrangler.toml.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+function validate(...files: string[]) {
+  const run = spawnSync(process.execPath, [join(ROOT, "bin", "edgeserve.mjs"), "validate", ...files, "--registry", join(ROOT, "examples/pipelines/registry.ts")], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  return { status: run.status, out: run.stdout, err: run.stderr };
+}
+
+describe("npx edgeserve validate", () => {
+  it("accepts every example manifest", ({ expect }) => {
+    const files = ["greeter", "sentences", "sleep", "slow-stats", "word-stats", "word-stats-memory"].map((n) => `examples/pipelines/${n}.yaml`);
+    const result = validate(...files);
+    expect(result.err).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.out).toContain("examples/pipelines/word-stats.yaml: ok (pipeline 'word-stats', version 1, 4 steps)");
+  });
+
+  it("refuses a broken manifest with the file, line, path and fix, and exits 1", ({ expect }) => {
+    const dir = mkdtempSync(join(tmpdir(), "edgeserve-cli-"));
+    const file = join(dir, "broken.yaml");
+    writeFileSync(file, readFileSync(join(ROOT, "examples/pipelines/word-stats.yaml"), "utf8").replace("to: summarise", "to: summarize"));
+    const result = validate(file);
+    expect(result.status).toBe(1);
+    expect(result.err).toMatch(/broken\.yaml:\d+:\d+: edges\[1\]\.to: names step 'summarize', which is not defined\. Fix: use one of the steps \(normalise, count, summarise, out\)/);
+  });
+});
+
+describe("configuration files", () => {
+  it("keeps tokens out of wrangler.toml: they are Worker secrets", ({ expect }) => {
+    expect(readFileSync(join(ROOT, "wrangler.toml"), "utf8")).not.toMatch(/^\s*EDGESERVE_AUTH_TOKENS\s*=/m);
+  });
+});

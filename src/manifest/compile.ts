@@ -66,7 +66,7 @@ export function compileManifest(raw: unknown, registry: Registry): CompiledManif
     // "edges[0].to names step …" reads "edges[0].to: names step …" once the path is shown first.
     const shownPath = formatPath(error.path);
     if (message.startsWith(`${shownPath} `)) message = message.slice(shownPath.length + 1);
-    return { ok: false, issues: [{ path: [...error.path], message, ...(error.fix ? { fix: error.fix } : {}) }] };
+    return { ok: false, issues: [{ path: [...error.path], message, fix: error.fix ?? fixFor(error.path) }] };
   }
 }
 
@@ -82,7 +82,16 @@ function zodIssue(issue: z.core.$ZodIssue): ManifestIssue {
   if (issue.code === "invalid_union" && path.at(-1) === "kind") {
     return { path, message: issue.message, fix: "kind is one of inline, queued, remote, sink" };
   }
-  return { path, message: issue.message };
+  return { path, message: issue.message, fix: fixFor(path) };
+}
+
+/** The fix to suggest for a field whose value is wrong. */
+function fixFor(path: readonly (string | number)[]): string {
+  const field = path.at(-1);
+  if (field === "functions" || field === "function") {
+    return "write the function type as 'namespace/name', or 'namespace/*' for an endpoint serving a whole namespace";
+  }
+  return "see the README's manifest reference for what this field takes";
 }
 
 /** `steps[1].run` for the path `["steps", 1, "run"]`. */

@@ -84,7 +84,7 @@ edges:
   - { from: greet, to: out }
 `;
     expect(errorsOf(remote)).toEqual([
-      "pipelines/demo.yaml:4:18: endpoints[0].functions: '*/greeter': a wildcard is allowed only as the whole name ('namespace/*')",
+      "pipelines/demo.yaml:4:18: endpoints[0].functions: '*/greeter': a wildcard is allowed only as the whole name ('namespace/*'). Fix: write the function type as 'namespace/name', or 'namespace/*' for an endpoint serving a whole namespace",
     ]);
   });
 

@@ -1,75 +1,305 @@
 /**
- * edgeserve's own API (resource style). For now: the deployed pipelines; a run's record by pipeline
- * and id, with its per-step states, timings and the SQLite rows it wrote; and cancelling a run.
+ * edgeserve's own API, resource style: pipelines, runs, their results and events. Every route is
+ * declared with its zod schemas once (@hono/zod-openapi), which both validates it and generates
+ * the OpenAPI 3.1 document at `/openapi.json` (an interactive reference at `/docs`).
  */
-import { Hono, type Context } from "hono";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { v7 as uuidv7 } from "uuid";
 import type { AppEnv } from "../app-env";
-import { ApiError } from "../errors/api-error";
+import { captureRequest } from "../capture/capture-request";
+import { findPipeline, listPipelines } from "../catalog";
+import { ApiError, detailsFromIssues } from "../errors/api-error";
+import { admitRun, releaseIfNotStarted } from "../http/admit-run";
+import { isMemoryOnly } from "../http/memory-only";
 import { missingRun } from "../http/missing-run";
+import { forwardedHeaders, parsePipelineInput } from "../http/pipeline-input";
 import { bearerAuth } from "../middleware/auth";
-import { listPipelines } from "../catalog";
-import { resolvePipeline } from "../middleware/pipeline";
-import type { RunSnapshot } from "../runs/protocol";
+import { requestBodyLimit } from "../middleware/body-limit";
+import type { Pipeline } from "../pipeline/graph";
+import {
+  errorSchema,
+  pipelineDetailSchema,
+  pipelineParamSchema,
+  pipelineSummarySchema,
+  runParamSchema,
+  runRecordSchema,
+  runResultSchema,
+  startRunHeadersSchema,
+  type PipelineDetail,
+  type PipelineSummary,
+  type RunRecord,
+} from "../native/schemas";
+import { isActive, type RunSnapshot, type StartAndWaitOutcome } from "../runs/protocol";
 import { resultAsJson } from "../runs/result-json";
 import { RunClient } from "../runs/run-client";
 import { runIdProblem } from "../runs/run-id";
+import { runTimeoutSeconds } from "../runs/run-timeout";
 
-export function nativeRoutes(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  // Only edgeserve's own paths: `/v1/process/*` belongs to the Numaflow surface.
-  app.use("/v1/pipelines/*", async function nativeSurface(c, next) {
-    c.set("surface", "native");
-    await next();
-  }, bearerAuth);
-  app.use("/v1/pipelines", async function nativeSurface(c, next) {
-    c.set("surface", "native");
-    await next();
-  }, bearerAuth);
-  app.get("/v1/pipelines", (c) =>
-    c.json({
-      pipelines: listPipelines().map((p) => ({
-        name: p.name,
-        version: p.definition.version,
-        description: p.definition.description,
-        default: p.name === c.var.settings.EDGESERVE_DEFAULT_PIPELINE,
-        runtime: p.definition.runtime ?? c.var.settings.EDGESERVE_CAPTURE_RUNTIME,
-        result_store: p.definition.resultStore,
-        retention_seconds: p.definition.retentionSeconds ?? c.var.settings.EDGESERVE_RETENTION_SECONDS,
-        steps: p.order.map((name) => ({ name, kind: p.step(name).kind })),
-      })),
-    }),
-  );
-  app.get("/v1/pipelines/:pipeline/runs/:id", resolvePipeline, async (c) => {
-    const outcome = await runClient(c).describe();
-    if (!outcome.found) throw missingRun(c.req.param("id") ?? "", outcome, () => runNotFound(c));
-    return c.json(runRecord(outcome.snapshot));
+type NativeContext = Context<AppEnv>;
+
+/** Native run ids carry their pipeline (`<pipeline>~<id>`), so `/v1/runs/{id}` finds the run's object at once. */
+const PIPELINE_SEPARATOR = "~";
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, { description: "An error", content: { "application/json": { schema: errorSchema } } }]));
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
+const routes = {
+  listPipelines: createRoute({
+    method: "get",
+    path: "/v1/pipelines",
+    tags: ["pipelines"],
+    summary: "The deployed pipelines",
+    responses: { 200: json(z.object({ pipelines: z.array(pipelineSummarySchema) }), "Every deployed pipeline"), ...errors(401) },
+  }),
+  getPipeline: createRoute({
+    method: "get",
+    path: "/v1/pipelines/{name}",
+    tags: ["pipelines"],
+    summary: "A pipeline: its steps, edges and input schema",
+    request: { params: pipelineParamSchema },
+    responses: { 200: json(pipelineDetailSchema, "The pipeline"), ...errors(401, 404) },
+  }),
+  startRun: createRoute({
+    method: "post",
+    path: "/v1/pipelines/{name}/runs",
+    tags: ["runs"],
+    summary: "Start a run (waits for it unless `Prefer: respond-async`)",
+    request: { params: pipelineParamSchema, headers: startRunHeadersSchema },
+    requestBody: { required: true, description: "The run's input, as the pipeline's input schema says", content: { "application/json": { schema: {} } } },
+    responses: {
+      200: json(runRecordSchema, "The run ended within the pipeline's request timeout (completed, failed or cancelled)"),
+      202: json(runRecordSchema, "Accepted: the run goes on; its URL is in `Location`"),
+      ...errors(400, 401, 404, 409, 413, 429),
+    },
+  }),
+  getRun: createRoute({
+    method: "get",
+    path: "/v1/runs/{id}",
+    tags: ["runs"],
+    summary: "A run: status, timings, per-step states (and results once completed)",
+    request: { params: runParamSchema },
+    responses: { 200: json(runRecordSchema, "The run"), ...errors(401, 404) },
+  }),
+  getResult: createRoute({
+    method: "get",
+    path: "/v1/runs/{id}/result",
+    tags: ["runs"],
+    summary: "A completed run's results",
+    request: { params: runParamSchema },
+    responses: {
+      200: json(runResultSchema, "The results, in arrival order"),
+      202: json(runRecordSchema, "The run has not ended yet"),
+      ...errors(401, 404, 409),
+    },
+  }),
+  events: createRoute({
+    method: "get",
+    path: "/v1/runs/{id}/events",
+    tags: ["runs"],
+    summary: "The run's events as Server-Sent Events (ids; resume with Last-Event-ID)",
+    request: { params: runParamSchema },
+    responses: {
+      200: { description: "An event stream: one event per run event, named by its type", content: { "text/event-stream": { schema: z.string() } } },
+      204: { description: "The run has ended and everything after Last-Event-ID was seen" },
+      ...errors(401, 404),
+    },
+  }),
+  cancelRun: createRoute({
+    method: "delete",
+    path: "/v1/runs/{id}",
+    tags: ["runs"],
+    summary: "Cancel a run (between steps)",
+    request: { params: runParamSchema },
+    responses: { 200: json(runRecordSchema, "The cancelled run"), ...errors(401, 404, 409) },
+  }),
+};
+
+export function nativeRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError("bad_request", "the request is not valid", { details: detailsFromIssues(result.error.issues) });
+    },
   });
-  // Stops the run between steps: steps still running are told through their signal, and the
-  // outputs they report later (a queued step's consumer, say) are ignored.
-  app.post("/v1/pipelines/:pipeline/runs/:id/cancel", resolvePipeline, async (c) => {
-    const reason = (c.req.query("reason") ?? "cancelled by request").slice(0, 1000);
-    const outcome = await runClient(c).cancel(reason);
-    if (!outcome.found) throw missingRun(c.req.param("id") ?? "", outcome, () => runNotFound(c));
-    if (!outcome.cancelled) {
-      throw new ApiError("run_finished", `run ${outcome.snapshot.id} has already ended (${outcome.snapshot.status})`);
+  for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json", "/docs"]) {
+    app.use(path, async function nativeSurface(c, next) {
+      c.set("surface", "native");
+      await next();
+    }, bearerAuth);
+  }
+
+  app.openapi(routes.listPipelines, (c) => c.json({ pipelines: listPipelines().map((p) => pipelineSummary(c, p)) }, 200));
+
+  app.openapi(routes.getPipeline, (c) => c.json(pipelineDetail(c, pipelineNamed(c.req.valid("param").name)), 200));
+
+  app.use("/v1/pipelines/:name/runs", requestBodyLimit);
+  app.openapi(routes.startRun, async (c) => {
+    const pipeline = pipelineNamed(c.req.valid("param").name);
+    const headers = c.req.valid("header");
+    if (isMemoryOnly(pipeline)) {
+      throw new ApiError("memory_only", `pipeline '${pipeline.name}' runs in memory only: use the Numaflow or ZenML sync routes`);
     }
+    const async = /(^|[,;\s])respond-async($|[,;\s])/i.test(headers.prefer ?? "");
+    const key = headers["idempotency-key"];
+    const runId = `${pipeline.name}${PIPELINE_SEPARATOR}${key ? `idem-${await sha256Hex(key)}` : uuidv7()}`;
+    const run = new RunClient(c.env.RUNS, pipeline.name, runId);
+    const input = parsePipelineInput(pipeline, await c.req.arrayBuffer());
+    const request = await admitRun(
+      c.env,
+      c.var.settings,
+      pipeline,
+      {
+        runId,
+        pipeline: pipeline.name,
+        input,
+        headers: forwardedHeaders(c.req.raw.headers),
+        surface: "native",
+        capture: await captureRequest(c.var.settings, pipeline, runId),
+      },
+      async ? "async" : "sync",
+    );
+    const waitMs = async ? 0 : (pipeline.definition.requestTimeoutSeconds ?? c.var.settings.EDGESERVE_REQUEST_TIMEOUT_SECONDS) * 1000;
+    const outcome: StartAndWaitOutcome = async ? await run.start(request) : await run.startAndWait(request, waitMs);
+    let snapshot: RunSnapshot;
+    const answered = (outcome as { snapshot?: RunSnapshot }).snapshot;
+    if (answered) {
+      snapshot = answered;
+    } else if (outcome.started) {
+      const described = await run.describe();
+      if (!described.found) throw new ApiError("run_unavailable", `run ${runId} could not be read back`);
+      snapshot = described.snapshot;
+    } else {
+      // The id is taken: only an Idempotency-Key leads here, so this is a retry of the same create.
+      await releaseIfNotStarted(c.env, run, request, outcome);
+      const existing = await run.wait(waitMs);
+      if (!existing.found) throw new ApiError("run_unavailable", `run ${runId} could not be read back`);
+      snapshot = existing.snapshot;
+      c.header("Idempotent-Replayed", "true");
+    }
+    const record = runRecord(snapshot);
+    c.header("Location", record.url);
+    if (async) c.header("Preference-Applied", "respond-async");
+    return isActive(snapshot.status) ? c.json(record, 202) : c.json(record, 200);
+  });
+
+  app.openapi(routes.getRun, async (c) => {
+    const run = await runNamed(c, c.req.valid("param").id);
+    const outcome = await run.describe();
+    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
+    return c.json(runRecord(outcome.snapshot), 200);
+  });
+
+  app.openapi(routes.getResult, async (c) => {
+    const run = await runNamed(c, c.req.valid("param").id);
+    const outcome = await run.describe();
+    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
+    const { snapshot } = outcome;
+    if (isActive(snapshot.status)) return c.json(runRecord(snapshot), 202);
+    if (snapshot.status !== "completed") {
+      throw new ApiError("run_finished", `run ${run.runId} has no result: it ${snapshot.status === "failed" ? "failed" : "was cancelled"}${snapshot.error ? ` (${snapshot.error.message})` : ""}`);
+    }
+    return c.json({ id: snapshot.id, status: "completed" as const, results: (snapshot.results ?? []).map(resultAsJson) }, 200);
+  });
+
+  app.openapi(routes.events, async (c) => {
+    const run = await runNamed(c, c.req.valid("param").id);
+    const res = await run.events("native", c.req.header("last-event-id") ?? null);
+    if (res.status === 404) throw runNotFound(run.runId);
+    // A fresh Response: the one from the Run object has immutable headers, and middleware adds some.
+    return new Response(res.body, res) as never;
+  });
+
+  app.openapi(routes.cancelRun, async (c) => {
+    const run = await runNamed(c, c.req.valid("param").id);
+    const outcome = await run.cancel((c.req.query("reason") ?? "cancelled by request").slice(0, 1000));
+    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
+    if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
+    return c.json(runRecord(outcome.snapshot), 200);
+  });
+
+  // The same run addressed with its pipeline (kept from before /v1/runs/{id}; not in the document).
+  app.get("/v1/pipelines/:name/runs/:id", async (c) => {
+    const pipeline = pipelineNamed(c.req.param("name"));
+    const outcome = await clientFor(pipeline.name, c.req.param("id"), c).describe();
+    if (!outcome.found) throw missingRun(c.req.param("id"), outcome, () => runNotFound(c.req.param("id")));
     return c.json(runRecord(outcome.snapshot));
   });
+  app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => {
+    const pipeline = pipelineNamed(c.req.param("name"));
+    const id = c.req.param("id");
+    const outcome = await clientFor(pipeline.name, id, c).cancel((c.req.query("reason") ?? "cancelled by request").slice(0, 1000));
+    if (!outcome.found) throw missingRun(id, outcome, () => runNotFound(id));
+    if (!outcome.cancelled) throw new ApiError("run_finished", `run ${id} has already ended (${outcome.snapshot.status})`);
+    return c.json(runRecord(outcome.snapshot));
+  });
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "edgeserve", version: "1", description: "edgeserve's native API: pipelines, runs, results and events." },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgeserve API" }));
   return app;
 }
 
-function runClient(c: Context<AppEnv>): RunClient {
-  const id = c.req.param("id") ?? "";
+function pipelineNamed(name: string): Pipeline {
+  const pipeline = findPipeline(name);
+  if (!pipeline) throw new ApiError("pipeline_not_found", `no pipeline named '${name}' is deployed`);
+  return pipeline;
+}
+
+function clientFor(pipeline: string, id: string, c: NativeContext): RunClient {
   const problem = runIdProblem(id);
   if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
-  return new RunClient(c.env.RUNS, c.var.pipeline.name, id);
+  return new RunClient(c.env.RUNS, pipeline, id);
 }
 
-function runNotFound(c: Context<AppEnv>): ApiError {
-  return new ApiError("run_not_found", `pipeline '${c.var.pipeline.name}' has no run ${c.req.param("id") ?? ""}`);
+/**
+ * The run behind `/v1/runs/{id}`: native ids name their pipeline; a run started on another surface
+ * is found through the run index (a copy, so a run a moment old may not be listed yet).
+ */
+async function runNamed(c: NativeContext, id: string): Promise<RunClient> {
+  const separator = id.indexOf(PIPELINE_SEPARATOR);
+  if (separator > 0 && findPipeline(id.slice(0, separator))) return clientFor(id.slice(0, separator), id, c);
+  const row = await c.env.DB.prepare("SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1").bind(id).first<{ pipeline: string }>();
+  if (!row) throw runNotFound(id);
+  return clientFor(row.pipeline, id, c);
 }
 
-function runRecord(snapshot: RunSnapshot) {
+function runNotFound(id: string): ApiError {
+  return new ApiError("run_not_found", `no run with id ${id}`);
+}
+
+function pipelineSummary(c: NativeContext, p: Pipeline): PipelineSummary {
+  return {
+    name: p.name,
+    version: p.definition.version,
+    description: p.definition.description,
+    default: p.name === c.var.settings.EDGESERVE_DEFAULT_PIPELINE,
+    runtime: p.definition.runtime ?? c.var.settings.EDGESERVE_CAPTURE_RUNTIME,
+    result_store: p.definition.resultStore,
+    retention_seconds: p.definition.retentionSeconds ?? c.var.settings.EDGESERVE_RETENTION_SECONDS,
+    steps: p.order.map((name) => {
+      const step = p.step(name);
+      return step.kind === "remote" ? { name, kind: step.kind, function: step.function } : { name, kind: step.kind };
+    }),
+  };
+}
+
+function pipelineDetail(c: NativeContext, p: Pipeline): PipelineDetail {
+  return {
+    ...pipelineSummary(c, p),
+    edges: p.definition.edges.map((e) => ({ from: e.from, to: e.to, ...(e.conditions ? { conditions: e.conditions } : {}) })),
+    input_schema: z.toJSONSchema(p.definition.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
+    request_timeout_seconds: p.definition.requestTimeoutSeconds ?? c.var.settings.EDGESERVE_REQUEST_TIMEOUT_SECONDS,
+    run_timeout_seconds: runTimeoutSeconds(p, c.var.settings, undefined),
+  };
+}
+
+function runRecord(snapshot: RunSnapshot): RunRecord {
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   return {
     id: snapshot.id,
@@ -84,7 +314,13 @@ function runRecord(snapshot: RunSnapshot) {
     steps: snapshot.steps,
     result_count: snapshot.resultCount,
     rows_written: snapshot.rowsWritten,
-    capture: snapshot.capture,
+    capture: snapshot.capture as unknown as Record<string, unknown>,
     results: snapshot.results?.map(resultAsJson) ?? null,
+    url: `/v1/runs/${encodeURIComponent(snapshot.id)}`,
   };
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].slice(0, 16).map((b) => b.toString(16).padStart(2, "0")).join("");
 }

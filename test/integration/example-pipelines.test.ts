@@ -18,7 +18,7 @@ describe("GET /v1/pipelines", () => {
     expect(byName.get("word-stats")).toMatchObject({ default: true, result_store: "sqlite", retention_seconds: 86_400 });
     expect(byName.get("greeter")?.steps).toEqual([
       { name: "key-by-name", kind: "inline" },
-      { name: "greet", kind: "remote" },
+      { name: "greet", kind: "remote", function: "example/greeter" },
       { name: "out", kind: "sink" },
     ]);
     expect(byName.get("slow-stats")?.steps.find((s) => s.name === "count")?.kind).toBe("queued");

@@ -47,6 +47,8 @@ if (configAt < 0) {
   // (wrangler then reloads the Worker, since the bundle changed).
   const buildManifests = () => spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-manifests.mjs")], { stdio: "inherit" });
   if (buildManifests().status !== 0) process.exit(1);
+  const buildConsole = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-console.mjs")], { stdio: "inherit" });
+  if (buildConsole.status !== 0) process.exit(1);
   const manifestsDir = process.env.EDGESERVE_MANIFESTS_DIR ?? "examples/pipelines";
   let pending;
   watch(manifestsDir, (_, file) => {

@@ -9,6 +9,7 @@ import { errorResponse } from "./errors/error-response";
 import { securityHeaders } from "./middleware/security-headers";
 import { settingsMiddleware } from "./middleware/settings";
 import { chaosRoutes } from "./routes/chaos";
+import { consoleRoutes } from "./routes/console";
 import { healthRoutes } from "./routes/health";
 import { nativeRoutes } from "./routes/native";
 import { numaflowRoutes } from "./routes/numaflow";
@@ -19,6 +20,7 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(securityHeaders, settingsMiddleware);
 
+  app.route("/", consoleRoutes());
   app.route("/", healthRoutes());
   app.route("/", nativeRoutes());
   app.route("/", chaosRoutes());

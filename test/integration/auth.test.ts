@@ -58,6 +58,12 @@ describe("bearer auth", () => {
     expect((await request("/livez", { headers: { Authorization: "Bearer second-token" } })).status).toBe(204);
   });
 
+  it("serves the console's static page and script without a token, but not the API or its document", async ({ expect }) => {
+    expect((await request("/")).status).toBe(200);
+    expect((await request("/console/client.js")).status).toBe(200);
+    for (const path of ["/openapi.json", "/docs", "/v1/pipelines", "/v1/runs/x"]) expect((await request(path)).status, path).toBe(401);
+  });
+
   it("requires a token on every ZenML route but /health, answering in FastAPI's shape", async ({ expect }) => {
     for (const path of ["/info", "/status", "/metrics", "/jobs", "/jobs/x", "/stream/x"]) {
       const res = await request(path);

@@ -211,29 +211,17 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
     return new Response(res.body, res) as never;
   });
 
-  app.openapi(routes.cancelRun, async (c) => {
-    const run = await runNamed(c, c.req.valid("param").id);
-    const outcome = await run.cancel((c.req.query("reason") ?? "cancelled by request").slice(0, 1000));
-    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
-    if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
-    return c.json(runRecord(outcome.snapshot), 200);
-  });
+  app.openapi(routes.cancelRun, async (c) => c.json(await cancelRun(c, await runNamed(c, c.req.valid("param").id)), 200));
 
   // The same run addressed with its pipeline (kept from before /v1/runs/{id}; not in the document).
+  const runOfPath = (c: NativeContext) => clientFor(pipelineNamed(c.req.param("name") ?? "").name, c.req.param("id") ?? "", c);
   app.get("/v1/pipelines/:name/runs/:id", async (c) => {
-    const pipeline = pipelineNamed(c.req.param("name"));
-    const outcome = await clientFor(pipeline.name, c.req.param("id"), c).describe();
-    if (!outcome.found) throw missingRun(c.req.param("id"), outcome, () => runNotFound(c.req.param("id")));
+    const run = runOfPath(c);
+    const outcome = await run.describe();
+    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
     return c.json(runRecord(outcome.snapshot));
   });
-  app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => {
-    const pipeline = pipelineNamed(c.req.param("name"));
-    const id = c.req.param("id");
-    const outcome = await clientFor(pipeline.name, id, c).cancel((c.req.query("reason") ?? "cancelled by request").slice(0, 1000));
-    if (!outcome.found) throw missingRun(id, outcome, () => runNotFound(id));
-    if (!outcome.cancelled) throw new ApiError("run_finished", `run ${id} has already ended (${outcome.snapshot.status})`);
-    return c.json(runRecord(outcome.snapshot));
-  });
+  app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => c.json(await cancelRun(c, runOfPath(c))));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -243,6 +231,14 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgeserve API" }));
   return app;
+}
+
+/** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
+async function cancelRun(c: NativeContext, run: RunClient): Promise<RunRecord> {
+  const outcome = await run.cancel((c.req.query("reason") ?? "cancelled by request").slice(0, 1000));
+  if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
+  if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
+  return runRecord(outcome.snapshot);
 }
 
 function pipelineNamed(name: string): Pipeline {

@@ -34,7 +34,7 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
-      include: ["test/{unit,integration,durable-objects,queues,remote,results}/**/*.test.ts"],
+      include: ["test/{unit,integration,durable-objects,queues,remote,results,fuzz}/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
       globalSetup: ["./test/functions/global-setup.ts"],
     },

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { ApiError, toApiError } from "./errors/api-error";
 import { errorResponse } from "./errors/error-response";
+import { corsPolicy } from "./middleware/cors";
 import { securityHeaders } from "./middleware/security-headers";
 import { settingsMiddleware } from "./middleware/settings";
 import { chaosRoutes } from "./routes/chaos";
@@ -18,7 +19,7 @@ import type { Surface } from "./runs/protocol";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(securityHeaders, settingsMiddleware);
+  app.use(securityHeaders, settingsMiddleware, corsPolicy);
 
   app.route("/", consoleRoutes());
   app.route("/", healthRoutes());

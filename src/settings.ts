@@ -55,6 +55,11 @@ export const settingsSchema = z.object({
   EDGESERVE_ADMISSION_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
   /** The Retry-After of a 429. */
   EDGESERVE_RETRY_AFTER_SECONDS: seconds(1, 3600).default(5),
+  /** Origins allowed to call edgeserve from a browser (comma-separated; `*` any). Empty: no cross-origin access. */
+  EDGESERVE_CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) => v.split(",").map((o) => o.trim()).filter((o) => o.length > 0)),
   /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
   EDGESERVE_AUTH_TOKENS: z
     .string()

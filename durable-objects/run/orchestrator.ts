@@ -178,7 +178,7 @@ export class Orchestrator {
   /** A consumer asks to run a queued step: yes while the run and the work item are waiting for it. */
   claimStage(key: string): StageClaimOutcome {
     const { record, events, now, pipeline } = this.o;
-    const item = this.awaitedStage(key);
+    const item = this.awaitedItem(key, "queued");
     if (typeof item === "string") return { proceed: false, reason: item };
     const step = pipeline.step(item.step) as QueuedStepDefinition;
     item.state = "running";
@@ -195,7 +195,7 @@ export class Orchestrator {
 
   /** A consumer ran a queued step: its outputs move the run on, once (later reports find it settled). */
   completeStage(report: StageCompletion): StageReportOutcome {
-    const item = this.awaitedStage(report.key);
+    const item = this.awaitedItem(report.key, "queued");
     if (typeof item === "string") return { accepted: false, reason: item };
     this.stepCompleted(item, report.outputs.map(loadMessage), report.ms);
     this.drive();
@@ -205,7 +205,7 @@ export class Orchestrator {
   /** A queued step's attempt failed and will be tried again after `delaySeconds`. */
   retryStage(report: StageRetry): StageReportOutcome {
     const { events, now } = this.o;
-    const item = this.awaitedStage(report.key);
+    const item = this.awaitedItem(report.key, "queued");
     if (typeof item === "string") return { accepted: false, reason: item };
     // A report from an attempt that a newer claim has replaced must not shorten the newer lease.
     if (report.attempt !== item.attempt) return { accepted: false, reason: "stale" };
@@ -222,7 +222,7 @@ export class Orchestrator {
 
   /** A queued step used up its retries (the dead-letter consumer says so): the run fails. */
   failStage(report: StageFailureReport): StageReportOutcome {
-    const item = this.awaitedStage(report.key);
+    const item = this.awaitedItem(report.key, "queued");
     if (typeof item === "string") return { accepted: false, reason: item };
     const attempts = report.attempts === 1 ? "1 attempt" : `${report.attempts} attempts`;
     this.stepFailed(item, `${report.error} (after ${attempts})`, null);
@@ -230,12 +230,12 @@ export class Orchestrator {
     return { accepted: true };
   }
 
-  /** The work item a stage report is about, or why there is none to act on. */
-  private awaitedStage(key: string): WorkItem | "run_ended" | "settled" {
+  /** The sent-out work item a report is about (of a queued or remote step), or why there is none to act on. */
+  private awaitedItem(key: string, kind: "queued" | "remote"): WorkItem | "run_ended" | "settled" {
     if (this.record.terminal) return "run_ended";
     if (this.record.row.status === "pending") return "settled";
     const item = this.record.work.get(key);
-    if (!item || item.state === "pending" || this.o.pipeline.step(item.step).kind !== "queued") return "settled";
+    if (!item || item.state === "pending" || this.o.pipeline.step(item.step).kind !== kind) return "settled";
     return item;
   }
 
@@ -321,12 +321,10 @@ export class Orchestrator {
   /** A function address reports a batch: its outputs, messages to other functions, or its failure. */
   completeRemote(report: RemoteReport): StageReportOutcome {
     const { pipeline, now } = this.o;
-    if (this.record.terminal) return { accepted: false, reason: "run_ended" };
-    const items = report.keys
-      .map((key) => this.record.work.get(key))
-      .filter((w): w is WorkItem => w !== undefined && w.state !== "pending" && pipeline.step(w.step).kind === "remote");
+    const answers = report.keys.map((key) => this.awaitedItem(key, "remote"));
+    const items = answers.filter((a): a is WorkItem => typeof a !== "string");
     const first = items[0];
-    if (!first) return { accepted: false, reason: "settled" };
+    if (!first) return { accepted: false, reason: answers.includes("run_ended") ? "run_ended" : "settled" };
     if (!report.ok) {
       this.stepFailed(first, report.error, report.ms);
       this.flush();

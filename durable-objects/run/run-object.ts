@@ -214,30 +214,28 @@ export class RunObject extends DurableObject<Env> {
 
   /** The stage consumer reports a queued step's outputs. */
   completeStage(report: unknown): StageReportOutcome {
-    const parsed = stageCompletionSchema.parse(report);
-    const run = this.load();
-    return run ? run.orchestrator.completeStage(parsed) : { accepted: false, reason: "unknown_run" };
+    return this.report(stageCompletionSchema.parse(report), (o, r) => o.completeStage(r));
   }
 
   /** The stage consumer reports a failed attempt that it will try again. */
   retryStage(report: unknown): StageReportOutcome {
-    const parsed = stageRetrySchema.parse(report);
-    const run = this.load();
-    return run ? run.orchestrator.retryStage(parsed) : { accepted: false, reason: "unknown_run" };
+    return this.report(stageRetrySchema.parse(report), (o, r) => o.retryStage(r));
   }
 
   /** The dead-letter consumer reports a queued step whose retries are used up. */
   failStage(report: unknown): StageReportOutcome {
-    const parsed = stageFailureReportSchema.parse(report);
-    const run = this.load();
-    return run ? run.orchestrator.failStage(parsed) : { accepted: false, reason: "unknown_run" };
+    return this.report(stageFailureReportSchema.parse(report), (o, r) => o.failStage(r));
   }
 
   /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
   completeRemote(report: unknown): StageReportOutcome {
-    const parsed = remoteReportSchema.parse(report);
+    return this.report(remoteReportSchema.parse(report), (o, r) => o.completeRemote(r));
+  }
+
+  /** Hands a validated report to this run's orchestrator; a report for no run here is refused. */
+  private report<T>(parsed: T, apply: (orchestrator: Orchestrator, report: T) => StageReportOutcome): StageReportOutcome {
     const run = this.load();
-    return run ? run.orchestrator.completeRemote(parsed) : { accepted: false, reason: "unknown_run" };
+    return run ? apply(run.orchestrator, parsed) : { accepted: false, reason: "unknown_run" };
   }
 
   /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */

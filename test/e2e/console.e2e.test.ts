@@ -2,7 +2,8 @@
  * The web console in a real headless Chromium (playwright-core driving the system's Chromium, e.g.
  * Debian's `chromium` package) against `wrangler dev`: run word-stats and sentences from the page
  * and watch what it shows as the run progresses and at the end, an error case, and a screenshot
- * of a finished run in test/e2e/artifacts/. Without a browser these tests are skipped, saying why.
+ * of a finished run in test/e2e/.artifacts/ (git-ignored: tests never rewrite tracked files).
+ * Without a browser these tests are skipped, saying why.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +17,8 @@ if (!executablePath) {
   console.warn("[console e2e] SKIPPED: no Chromium found (install Debian's `chromium` package, or set CHROMIUM_PATH)");
 }
 
-const ARTIFACTS = join(import.meta.dirname, "artifacts");
+/** Where the screenshot goes: an ignored folder, so running the suite never changes a tracked file. */
+const ARTIFACTS = join(import.meta.dirname, ".artifacts");
 
 describe.skipIf(!executablePath)("web console in Chromium", () => {
   let browser: Browser;

@@ -12,9 +12,9 @@ import { settingsMiddleware } from "./middleware/settings";
 import { chaosRoutes } from "./routes/chaos";
 import { consoleRoutes } from "./routes/console";
 import { healthRoutes } from "./routes/health";
-import { nativeRoutes } from "./routes/native";
-import { numaflowRoutes } from "./routes/numaflow";
-import { zenmlRoutes } from "./routes/zenml";
+import { nativeRoutes } from "./surfaces/native/routes";
+import { numaflowRoutes } from "./surfaces/numaflow/routes";
+import { zenmlRoutes } from "./surfaces/zenml/routes";
 import type { Surface } from "./runs/protocol";
 
 export function createApp(): Hono<AppEnv> {

@@ -8,7 +8,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { RunClient } from "../../src/runs/run-client";
+import { RunClient } from "../../src/engine/run-client";
 import { loadSettings } from "../../src/settings";
 import { storeMessage, type Message } from "../../src/pipeline/message";
 import {

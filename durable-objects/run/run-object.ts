@@ -25,7 +25,7 @@ import { loadSettings, type Settings } from "../../src/settings";
 import { release } from "../../src/admission/admission";
 import type { AdmissionTicket } from "../../src/admission/protocol";
 import { captureRequest } from "../../src/capture/capture-request";
-import { captureOverride, pipelineRequestSchema } from "../../src/zenml/schemas";
+import { captureOverride, pipelineRequestSchema } from "../../src/surfaces/zenml/schemas";
 import { parseLastEventId } from "../../src/sse/frame";
 import { STREAM_FORMATS, type StreamContext, type StreamFormatName } from "../../src/sse/formats";
 import { resultsAsJson } from "../../src/runs/result-json";

@@ -5,7 +5,7 @@
  */
 import type { RunEvent } from "../../src/runs/protocol";
 import { isTerminalEvent, type StreamContext } from "../../src/sse/formats";
-import { zenmlEvent, zenmlTimestamp } from "../../src/zenml/events";
+import { zenmlEvent, zenmlTimestamp } from "../../src/surfaces/zenml/events";
 
 export const ZENML_SOCKET_TAG = "zenml";
 

@@ -8,7 +8,7 @@
  *   for await (const event of client.events(run.id)) console.log(event.type);
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult } from "../native/schemas";
+import type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult } from "../surfaces/native/schemas";
 
 export type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult };
 

@@ -6,7 +6,7 @@
 import { admit, release } from "../admission/admission";
 import type { Pipeline } from "../pipeline/graph";
 import type { StartRunOutcome, StartRunRequest } from "../runs/protocol";
-import type { RunClient } from "../runs/run-client";
+import type { RunClient } from "../engine/run-client";
 import { runTimeoutSeconds } from "../runs/run-timeout";
 import type { Settings } from "../settings";
 

@@ -13,7 +13,7 @@ import { invokeStep } from "../pipeline/invoke-step";
 import { loadMessage, storeMessage, type StoredMessage } from "../pipeline/message";
 import { backoffSeconds } from "../pipeline/retry";
 import type { QueuedStepDefinition } from "../pipeline/definition";
-import { RunClient } from "../runs/run-client";
+import { RunClient } from "../engine/run-client";
 import { deadLetterSchema, stageLabel, stageMessageSchema, type StageFailure, type StageMessage } from "./stage-message";
 import { unpackStage } from "./stage-transport";
 

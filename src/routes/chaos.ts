@@ -8,7 +8,7 @@ import { chaosEnabled } from "../chaos";
 import { ApiError } from "../errors/api-error";
 import { bearerAuth } from "../middleware/auth";
 import { resolvePipeline } from "../middleware/pipeline";
-import { RunClient } from "../runs/run-client";
+import { RunClient } from "../engine/run-client";
 import { runIdProblem } from "../runs/run-id";
 
 export function chaosRoutes(): Hono<AppEnv> {

@@ -5,7 +5,7 @@
  */
 import { TERMINAL_EVENTS, type ResultItem, type RunEvent, type RunStatus } from "../runs/protocol";
 import { resultAsJson } from "../runs/result-json";
-import { zenmlEvent } from "../zenml/events";
+import { zenmlEvent } from "../surfaces/zenml/events";
 import { encodeSseFrame } from "./frame";
 
 export type StreamFormatName = "numaflow" | "zenml" | "native";

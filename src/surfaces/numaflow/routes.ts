@@ -4,22 +4,22 @@
  * Mounted at the root for the default pipeline and under `/pipelines/<name>` for every pipeline.
  */
 import { Hono, type Context } from "hono";
-import type { AppEnv } from "../app-env";
-import { captureRequest } from "../capture/capture-request";
-import { ApiError } from "../errors/api-error";
-import { missingRun } from "../http/missing-run";
-import { numaflowTimestamp } from "../errors/error-response";
-import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../http/memory-only";
-import { methodNotAllowed } from "../http/method-not-allowed";
-import { forwardedHeaders, parsePipelineInput } from "../http/pipeline-input";
-import { bearerAuth } from "../middleware/auth";
-import { requestBodyLimit } from "../middleware/body-limit";
-import { resolvePipeline } from "../middleware/pipeline";
-import { requestId } from "../middleware/request-id";
-import { admitRun, releaseIfNotStarted } from "../http/admit-run";
-import { isActive, type ResultItem, type RunSnapshot, type StartRunRequest } from "../runs/protocol";
-import { RunClient } from "../runs/run-client";
-import { runIdProblem } from "../runs/run-id";
+import type { AppEnv } from "../../app-env";
+import { captureRequest } from "../../capture/capture-request";
+import { ApiError } from "../../errors/api-error";
+import { missingRun } from "../../http/missing-run";
+import { numaflowTimestamp } from "../../errors/error-response";
+import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../../http/memory-only";
+import { methodNotAllowed } from "../../http/method-not-allowed";
+import { forwardedHeaders, parsePipelineInput } from "../../http/pipeline-input";
+import { bearerAuth } from "../../middleware/auth";
+import { requestBodyLimit } from "../../middleware/body-limit";
+import { resolvePipeline } from "../../middleware/pipeline";
+import { requestId } from "../../middleware/request-id";
+import { admitRun, releaseIfNotStarted } from "../../http/admit-run";
+import { isActive, type ResultItem, type RunSnapshot, type StartRunRequest } from "../../runs/protocol";
+import { RunClient } from "../../engine/run-client";
+import { runIdProblem } from "../../runs/run-id";
 
 type NumaflowContext = Context<AppEnv>;
 

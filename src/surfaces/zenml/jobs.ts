@@ -2,9 +2,9 @@
  * ZenML's wire shapes built from edgeserve's runs: the `Job` of `/jobs` and the
  * `PipelineResponse` of `/invoke` (reference/zenml-serving.md §1).
  */
-import type { RunIndexRow } from "../runs/run-index-query";
-import type { RunSnapshot, RunStatus } from "../runs/protocol";
-import { resultsAsJson } from "../runs/result-json";
+import type { RunIndexRow } from "../../runs/run-index-query";
+import type { RunSnapshot, RunStatus } from "../../runs/protocol";
+import { resultsAsJson } from "../../runs/result-json";
 import { zenmlTimestamp } from "./events";
 
 export type JobStatus = "pending" | "running" | "completed" | "failed" | "canceled";

@@ -4,8 +4,8 @@
  * One run event may become two ZenML events (a step start is followed by its progress update);
  * queue and retry notes of queued steps become `log` events; results become none.
  */
-import type { RunEvent } from "../runs/protocol";
-import type { StreamContext } from "../sse/formats";
+import type { RunEvent } from "../../runs/protocol";
+import type { StreamContext } from "../../sse/formats";
 
 export interface ZenmlEvent {
   event_type: string;

@@ -15,14 +15,14 @@ import type {
   StartRunOutcome,
   StartRunRequest,
   WaitOutcome,
-} from "./protocol";
+} from "../runs/protocol";
 import type {
   StageClaimOutcome,
   StageCompletion,
   StageFailureReport,
   StageReportOutcome,
   StageRetry,
-} from "./stage-protocol";
+} from "../runs/stage-protocol";
 import type { RemoteReport } from "../remote/protocol";
 
 /** Attempts for an idempotent call whose object was reset under it. */

@@ -7,17 +7,17 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
-import type { AppEnv } from "../app-env";
-import { captureRequest } from "../capture/capture-request";
-import { findPipeline, listPipelines } from "../catalog";
-import { ApiError, detailsFromIssues } from "../errors/api-error";
-import { admitRun, releaseIfNotStarted } from "../http/admit-run";
-import { isMemoryOnly } from "../http/memory-only";
-import { missingRun } from "../http/missing-run";
-import { forwardedHeaders, parsePipelineInput } from "../http/pipeline-input";
-import { bearerAuth } from "../middleware/auth";
-import { requestBodyLimit } from "../middleware/body-limit";
-import type { Pipeline } from "../pipeline/graph";
+import type { AppEnv } from "../../app-env";
+import { captureRequest } from "../../capture/capture-request";
+import { findPipeline, listPipelines } from "../../catalog";
+import { ApiError, detailsFromIssues } from "../../errors/api-error";
+import { admitRun, releaseIfNotStarted } from "../../http/admit-run";
+import { isMemoryOnly } from "../../http/memory-only";
+import { missingRun } from "../../http/missing-run";
+import { forwardedHeaders, parsePipelineInput } from "../../http/pipeline-input";
+import { bearerAuth } from "../../middleware/auth";
+import { requestBodyLimit } from "../../middleware/body-limit";
+import type { Pipeline } from "../../pipeline/graph";
 import {
   errorSchema,
   pipelineDetailSchema,
@@ -30,12 +30,12 @@ import {
   type PipelineDetail,
   type PipelineSummary,
   type RunRecord,
-} from "../native/schemas";
-import { isActive, type RunSnapshot, type StartAndWaitOutcome } from "../runs/protocol";
-import { resultAsJson } from "../runs/result-json";
-import { RunClient } from "../runs/run-client";
-import { runIdProblem } from "../runs/run-id";
-import { runTimeoutSeconds } from "../runs/run-timeout";
+} from "./schemas";
+import { isActive, type RunSnapshot, type StartAndWaitOutcome } from "../../runs/protocol";
+import { resultAsJson } from "../../runs/result-json";
+import { RunClient } from "../../engine/run-client";
+import { runIdProblem } from "../../runs/run-id";
+import { runTimeoutSeconds } from "../../runs/run-timeout";
 
 type NativeContext = Context<AppEnv>;
 

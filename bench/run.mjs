@@ -1,176 +1,518 @@
 #!/usr/bin/env node
 // `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against two baselines
 // measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor) and a
-// hand-written Worker → Durable Object → one SQLite row. Loopback only, bounded in count and time.
-// Prints p50, p99 and requests/s for each, edgeserve's ratios, the SQLite rows one run writes,
-// and writes everything to bench/results/.
+// hand-written Worker → Durable Object → one SQLite row. Loopback only; everything (load generator
+// and `wrangler dev` servers) shares this machine's cores.
+//
+// What is measured, and how:
+// - Latency (1 connection) and throughput (16 connections) phases, per target, in rounds (targets in
+//   turn, each round). A phase stops at its time bound (maxSeconds, enforced), or earlier once it has
+//   its share of samples (MIN_SAMPLES / ROUNDS) and has run minSeconds. Each phase reports the
+//   requests it actually made and how long it ran.
+// - p50 and requests/s are the median over rounds. p99 is computed from every latency sample of
+//   that target and phase across all rounds (client-side time of each response, from autocannon's
+//   `response` event); it is marked unreliable when there are fewer than MIN_SAMPLES (2,000).
+// - CPU time per request: user+system time (/proc/<pid>/stat) of the `workerd` processes of the
+//   target's `wrangler dev`, found by walking /proc (the workerd listening on the target's port is
+//   wrangler's proxy; its parent is wrangler; every workerd child of that parent is counted). The
+//   window is the phase plus the settle pause after it, so background work a target leaves behind
+//   (edgeserve's queue consumers draining index rows, in the same process) is charged to it.
+//   `cpu_ms_per_request` counts all workerd processes (as served locally); `worker_cpu_ms_per_request`
+//   counts only the runtime process that runs the Worker and its objects (not wrangler's proxy).
+// - Bundle: `wrangler deploy --dry-run` "Total Upload" and its gzip figure.
+// - First request of a fresh server: the first POST /v1/process/sync after a fresh edgeserve
+//   `wrangler dev` reports ready. Readiness is a GET /livez, which already reached the Worker, so this
+//   times the first pipeline request (first Run object, cold code paths), not loading the script.
+// - SQLite rows written per run, measured for both: edgeserve's run record (`rows_written`), and the
+//   hand-written DO's `x-rows-written` header (sum of `cursor.rowsWritten` of its statements).
+// Results go to bench/results/latest.json and a timestamped copy. Missed targets are printed but
+// exit 0 (this is a measurement); a wrong result (non-2xx, errors, a phase with no requests) exits 1.
 import autocannon from "autocannon";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startDevServer } from "../scripts/dev-server.mjs";
 
+const env = process.env;
 const BODY = JSON.stringify({
   text: "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness.",
 });
-/** Each phase stops at whichever comes first. */
+/** Targets are measured in turn, round after round; medians over rounds keep a burst of noise on
+ * this machine to one round. */
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 2);
+/** Latency samples each target and phase needs (over all rounds) for its p99 to count. */
+const MIN_SAMPLES = Number(env.BENCH_MIN_SAMPLES ?? 2000);
+const SAMPLES_PER_ROUND = Math.ceil(MIN_SAMPLES / ROUNDS);
 const PHASES = [
-  { name: "latency", connections: 1, amount: Number(process.env.BENCH_LATENCY_REQUESTS ?? 400), maxSeconds: 30 },
-  { name: "throughput", connections: 16, amount: Number(process.env.BENCH_THROUGHPUT_REQUESTS ?? 3000), maxSeconds: 30 },
+  { name: "latency", connections: 1, minSeconds: 5, maxSeconds: Number(env.BENCH_LATENCY_MAX_SECONDS ?? 45), goal: SAMPLES_PER_ROUND },
+  { name: "throughput", connections: 16, minSeconds: 5, maxSeconds: Number(env.BENCH_THROUGHPUT_MAX_SECONDS ?? 30), goal: SAMPLES_PER_ROUND },
 ];
-const WARMUP_REQUESTS = 100;
-const SETTLE_MS = 5000;
-/** Targets are measured in turn, round after round, and each figure is the median over rounds, so a
- * burst of noise on this machine moves one round, not the result. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP = { connections: 4, minSeconds: 0, maxSeconds: 20, goal: 100 };
+/** Quiet after each phase (inside its CPU window) so background work is charged to its target. */
+const SETTLE_MS = 3000;
+const FIRST_REQUEST_RUNS = Number(env.BENCH_FIRST_REQUEST_RUNS ?? 3);
+const ROWS_RUNS = 3;
+/** Pass/fail targets printed at the end (a missed target does not fail the run). */
+const BUNDLE_LIMIT_KIB = 500;
 
 const log = (message) => console.log(`[bench] ${message}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const round1 = (value) => (value === null || value === undefined ? null : Math.round(value * 10) / 10);
+const round2 = (value) => (value === null || value === undefined ? null : Math.round(value * 100) / 100);
 
-async function measure(url, { connections, amount, maxSeconds }) {
+// ── statistics ────────────────────────────────────────────────────────────────────────────────
+
+const median = (values) => {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Nearest-rank percentile (q in 0..1) of unsorted samples. */
+function percentile(samples, q) {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
+}
+
+const ratio = (a, b) => (a === null || b === null || b === 0 ? null : round2(a / b));
+
+// ── workerd CPU time from /proc ───────────────────────────────────────────────────────────────
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on Linux x86-64 and arm64
+
+/** pid, parent, name, CPU ticks (user+system, all threads) and start time of a process, or null. */
+function readProcess(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = text.lastIndexOf(")");
+    const fields = text.slice(close + 2).split(" "); // fields[0] is field 3 (state) of proc(5)
+    return {
+      pid: Number(pid),
+      ppid: Number(fields[1]),
+      comm: text.slice(text.indexOf("(") + 1, close),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      startTime: fields[19],
+    };
+  } catch {
+    return null; // gone meanwhile
+  }
+}
+
+const allProcesses = () => readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(readProcess).filter(Boolean);
+
+function commandLine(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+}
+
+/** The workerd processes of the `wrangler dev` serving `port`: wrangler's proxy (it listens on the
+ * port: `--socket-addr=entry=127.0.0.1:<port>`) and its siblings (the runtime running the Worker). */
+function workerdProcesses(port) {
+  const processes = allProcesses();
+  const proxy = processes.find((p) => p.comm === "workerd" && commandLine(p.pid).includes(`--socket-addr=entry=127.0.0.1:${port}`));
+  if (!proxy) throw new Error(`no workerd process listens on port ${port}; cannot measure CPU time`);
+  const descendants = new Set([proxy.ppid]);
+  let before;
+  do {
+    before = descendants.size;
+    for (const p of processes) if (descendants.has(p.ppid)) descendants.add(p.pid);
+  } while (descendants.size > before);
+  return processes
+    .filter((p) => p.comm === "workerd" && descendants.has(p.pid))
+    .map((p) => ({ ...p, role: p.pid === proxy.pid ? "proxy" : "worker" }));
+}
+
+/** CPU ms of `port`'s workerd processes between two snapshots, by role; null if one restarted. */
+function cpuDelta(before, after) {
+  const key = (p) => `${p.pid}@${p.startTime}`;
+  const same = before.length === after.length && before.every((p) => after.some((q) => key(q) === key(p)));
+  if (!same) return null;
+  const ms = { total: 0, proxy: 0, worker: 0 };
+  for (const p of after) {
+    const spent = ((p.ticks - before.find((q) => key(q) === key(p)).ticks) * 1000) / CLOCK_TICKS_PER_SECOND;
+    ms.total += spent;
+    ms[p.role] += spent;
+  }
+  return ms;
+}
+
+// ── load ──────────────────────────────────────────────────────────────────────────────────────
+
+/** POSTs BODY to `url` until `goal` responses and `minSeconds`, never past `maxSeconds`. */
+async function runLoad(url, { connections, goal, minSeconds, maxSeconds }) {
+  const samples = [];
   const started = performance.now();
+  const elapsedSeconds = () => (performance.now() - started) / 1000;
+  let instance;
+  let minTimer;
   const result = await new Promise((resolve, reject) => {
-    autocannon(
+    instance = autocannon(
       {
         url,
         method: "POST",
         body: BODY,
         headers: { "content-type": "application/json" },
         connections,
-        amount,
-        duration: maxSeconds,
+        duration: maxSeconds, // the bound; no `amount`, which would override it
+        sampleInt: 100, // autocannon acts on a stop at its next sample tick: keep the overrun small
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
+    const stopIfDone = () => {
+      if (samples.length >= goal && elapsedSeconds() >= minSeconds) instance.stop();
+    };
+    instance.on("response", (_client, _status, _bytes, responseTimeMs) => {
+      samples.push(responseTimeMs);
+      stopIfDone();
+    });
+    minTimer = setTimeout(stopIfDone, minSeconds * 1000);
   });
-  return { ...result, elapsedSeconds: (performance.now() - started) / 1000 };
+  clearTimeout(minTimer);
+  return { result, samples, seconds: elapsedSeconds() };
 }
 
-function summary(result) {
+/** One phase against one target: load, then the settle pause, with workerd CPU over both. */
+async function measurePhase(target, phase) {
+  const before = workerdProcesses(target.port);
+  const { result, samples, seconds } = await runLoad(target.url, phase);
+  await sleep(SETTLE_MS);
+  const cpu = cpuDelta(before, workerdProcesses(target.port));
+  const requests = result.requests.total;
   return {
-    requests: result.requests.total,
+    requests,
+    sent: result.requests.sent,
+    samples: samples.length,
     non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
-    requests_per_second: Math.round((result.requests.total / result.elapsedSeconds) * 10) / 10,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    seconds: round2(seconds),
+    stopped_by: samples.length >= phase.goal ? "samples" : "time bound",
+    p50_ms: round1(percentile(samples, 0.5)),
+    p99_ms: round1(percentile(samples, 0.99)),
+    requests_per_second: round1(requests / seconds),
+    cpu_ms: cpu && round1(cpu.total),
+    cpu_ms_per_request: cpu && requests ? round2(cpu.total / requests) : null,
+    worker_cpu_ms_per_request: cpu && requests ? round2(cpu.worker / requests) : null,
+    cpu_note: cpu ? undefined : "a workerd process restarted during the phase",
+    latencies: samples, // pooled into the p99 over rounds, dropped from the report
   };
 }
 
-async function rowsWrittenPerRun(edgeserve) {
-  const id = `bench-rows-${Date.now()}`;
-  await fetch(`${edgeserve}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
-  const record = await (await fetch(`${edgeserve}/v1/pipelines/word-stats/runs/${id}`)).json();
-  return record.rows_written;
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-/** Per-field median of several rounds' summaries; error counts are summed, never hidden. */
-function medianOf(list) {
+/** A target and phase over all rounds: medians, except p99 from all samples pooled. */
+function combineRounds(list) {
+  const pooled = list.flatMap((r) => r.latencies);
+  const sum = (field) => list.reduce((total, r) => total + r[field], 0);
   return {
     rounds: list.length,
-    requests: list.reduce((total, r) => total + r.requests, 0),
-    non2xx: list.reduce((total, r) => total + r.non2xx, 0),
-    errors: list.reduce((total, r) => total + r.errors, 0),
-    p50_ms: median(list.map((r) => r.p50_ms)),
-    p99_ms: median(list.map((r) => r.p99_ms)),
-    requests_per_second: median(list.map((r) => r.requests_per_second)),
+    requests: sum("requests"),
+    samples: pooled.length,
+    non2xx: sum("non2xx"),
+    errors: sum("errors"),
+    p50_ms: round1(median(list.map((r) => r.p50_ms))),
+    p99_ms: round1(percentile(pooled, 0.99)),
+    p99_reliable: pooled.length >= MIN_SAMPLES,
+    requests_per_second: round1(median(list.map((r) => r.requests_per_second))),
+    cpu_ms_per_request: round2(median(list.map((r) => r.cpu_ms_per_request))),
+    worker_cpu_ms_per_request: round2(median(list.map((r) => r.worker_cpu_ms_per_request))),
+    per_round: list.map(({ latencies, ...rest }) => rest),
   };
 }
 
-const ratio = (a, b) => (b === 0 ? null : Math.round((a / b) * 100) / 100);
+// ── one-off measurements ──────────────────────────────────────────────────────────────────────
+
+async function timedPost(url) {
+  const started = performance.now();
+  const response = await fetch(url, { method: "POST", body: BODY, headers: { "content-type": "application/json" } });
+  await response.text();
+  return { ms: round1(performance.now() - started), status: response.status };
+}
+
+/** Fresh edgeserve servers, one after another: the first (and, for contrast, second) pipeline request of each. */
+async function firstRequestTimes() {
+  const runs = [];
+  for (let i = 1; i <= FIRST_REQUEST_RUNS; i++) {
+    const started = performance.now();
+    const server = await startDevServer();
+    const readyMs = Math.round(performance.now() - started);
+    try {
+      const first = await timedPost(`${server.url}/v1/process/sync`);
+      const second = await timedPost(`${server.url}/v1/process/sync`);
+      runs.push({ first_ms: first.ms, first_status: first.status, second_ms: second.ms, second_status: second.status, start_to_ready_ms: readyMs });
+      log(`  fresh server ${i}/${FIRST_REQUEST_RUNS}: first request ${first.ms} ms (${first.status}), second ${second.ms} ms`);
+    } finally {
+      await server.stop();
+    }
+  }
+  return {
+    measures: "first POST /v1/process/sync (word-stats) after a fresh `wrangler dev` answered its readiness probe (GET /livez, which already reached the Worker): the first Run object and the cold code paths, not loading the script",
+    runs,
+    first_request_ms_median: round1(median(runs.map((r) => r.first_ms))),
+    second_request_ms_median: round1(median(runs.map((r) => r.second_ms))),
+  };
+}
+
+/** `wrangler deploy --dry-run`'s "Total Upload: X KiB / gzip: Y KiB". */
+async function bundleSize() {
+  const require = createRequire(import.meta.url);
+  const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+  const outdir = mkdtempSync(join(os.tmpdir(), "edgeserve-bench-bundle-"));
+  try {
+    const child = spawn(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outdir], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      env: { ...env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    const code = await new Promise((resolve) => child.once("close", resolve));
+    const match = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(output);
+    if (code !== 0 || !match) throw new Error(`wrangler deploy --dry-run (exit ${code}) printed no "Total Upload: … KiB / gzip: … KiB":\n${output}`);
+    return { total_upload_kib: Number(match[1]), gzip_kib: Number(match[2]) };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** SQLite rows one run writes, as each side reports it; a few runs, in case it varies. */
+async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
+  const edgeserve = [];
+  const handwritten = [];
+  for (let i = 0; i < ROWS_RUNS; i++) {
+    const id = `bench-rows-${Date.now()}-${i}`;
+    const run = await fetch(`${edgeserveUrl}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
+    await run.text();
+    const record = await fetch(`${edgeserveUrl}/v1/pipelines/word-stats/runs/${id}`);
+    if (!run.ok || !record.ok) throw new Error(`edgeserve rows: run ${run.status}, record ${record.status}`);
+    edgeserve.push((await record.json()).rows_written);
+    const baseline = await fetch(`${baselinesUrl}/do`, { method: "POST", body: BODY });
+    await baseline.text();
+    const header = baseline.headers.get("x-rows-written");
+    if (!baseline.ok || header === null) throw new Error(`hand-written DO: ${baseline.status}, x-rows-written ${header}`);
+    handwritten.push(Number(header));
+  }
+  return { edgeserve: median(edgeserve), handwritten_do: median(handwritten), measured: { edgeserve, handwritten_do: handwritten } };
+}
+
+// ── comparison and output ─────────────────────────────────────────────────────────────────────
+
+// edgeserve (Durable Object per run) against both baselines; memory-only against the bare Worker,
+// which does exactly what it does, minus edgeserve.
+const COMPARISONS = [
+  ["edgeserve", "bare_worker"],
+  ["edgeserve", "handwritten_do"],
+  ["edgeserve_memory_only", "bare_worker"],
+];
+
+function ratios(results) {
+  const out = {};
+  for (const phase of PHASES) {
+    const r = results[phase.name];
+    out[phase.name] = {};
+    for (const [ours, baseline] of COMPARISONS) {
+      if (!r[ours] || !r[baseline]) continue;
+      out[phase.name][`${ours}_vs_${baseline}`] = {
+        p50: ratio(r[ours].p50_ms, r[baseline].p50_ms),
+        p99: ratio(r[ours].p99_ms, r[baseline].p99_ms),
+        requests_per_second: ratio(r[ours].requests_per_second, r[baseline].requests_per_second),
+        cpu_ms_per_request: ratio(r[ours].cpu_ms_per_request, r[baseline].cpu_ms_per_request),
+      };
+    }
+  }
+  return out;
+}
+
+function targetChecks(ratiosByPhase, bundle) {
+  const check = (name, value, op, limit) => ({
+    target: name,
+    value,
+    limit,
+    pass: value === null || value === undefined ? null : op === "≤" ? value <= limit : value >= limit,
+  });
+  const lat = ratiosByPhase.latency ?? {};
+  const thr = ratiosByPhase.throughput ?? {};
+  return [
+    check("edgeserve p50 (1 conn) ÷ hand-written DO ≤ 1.1", lat.edgeserve_vs_handwritten_do?.p50, "≤", 1.1),
+    check("edgeserve req/s (16 conn) ÷ hand-written DO ≥ 1.0", thr.edgeserve_vs_handwritten_do?.requests_per_second, "≥", 1.0),
+    check("memory-only p50 (1 conn) ÷ bare Worker ≤ 1.1", lat.edgeserve_memory_only_vs_bare_worker?.p50, "≤", 1.1),
+    check("memory-only req/s (16 conn) ÷ bare Worker ≥ 0.9", thr.edgeserve_memory_only_vs_bare_worker?.requests_per_second, "≥", 0.9),
+    check(`bundle gzip KiB ≤ ${BUNDLE_LIMIT_KIB} (uncompressed: ${bundle.total_upload_kib} KiB)`, bundle.gzip_kib, "≤", BUNDLE_LIMIT_KIB),
+  ];
+}
+
+/** Every reason the figures cannot be trusted: non-2xx, errors, a phase with no requests. */
+function wrongResults(rounds, firstRequest) {
+  const problems = [];
+  for (const [phase, byTarget] of Object.entries(rounds)) {
+    for (const [name, list] of Object.entries(byTarget)) {
+      list.forEach((r, i) => {
+        const where = `${phase} ${name} round ${i + 1}`;
+        if (r.requests === 0) problems.push(`${where}: no requests completed`);
+        if (r.non2xx > 0) problems.push(`${where}: ${r.non2xx} non-2xx responses`);
+        if (r.errors > 0) problems.push(`${where}: ${r.errors} errors (${r.timeouts} timeouts)`);
+      });
+    }
+  }
+  for (const [i, run] of firstRequest.runs.entries()) {
+    if (run.first_status >= 300 || run.second_status >= 300) problems.push(`first-request run ${i + 1}: status ${run.first_status}/${run.second_status}`);
+  }
+  return problems;
+}
+
+function printSummary(report) {
+  const cell = (v) => (v === null || v === undefined ? "n/a" : String(v));
+  for (const phase of PHASES) {
+    console.log(`\n${phase.name} (${phase.connections} connection(s), median of ${ROUNDS} rounds; p99 over all samples)`);
+    console.log("target                 requests samples  p50 ms  p99 ms   req/s  CPU ms/req (worker only)");
+    for (const [name, r] of Object.entries(report.results[phase.name])) {
+      const cpu = `${cell(r.cpu_ms_per_request)} (${cell(r.worker_cpu_ms_per_request)})`;
+      const flag = r.p99_reliable ? "" : `  p99 UNRELIABLE: ${r.samples} < ${MIN_SAMPLES} samples`;
+      console.log(
+        `${name.padEnd(22)} ${cell(r.requests).padStart(8)} ${cell(r.samples).padStart(7)} ${cell(r.p50_ms).padStart(7)} ${cell(r.p99_ms).padStart(7)} ${cell(r.requests_per_second).padStart(7)}  ${cpu.padEnd(14)}${flag}`,
+      );
+    }
+  }
+  console.log("\nratios (ours ÷ baseline; latency and CPU lower is better, req/s higher is better):");
+  for (const [phase, byPair] of Object.entries(report.ratios_edgeserve_to_baseline)) {
+    for (const [pair, r] of Object.entries(byPair)) {
+      console.log(`  ${phase.padEnd(10)} ${pair.padEnd(38)} p50 ${cell(r.p50)} · p99 ${cell(r.p99)} · req/s ${cell(r.requests_per_second)} · CPU/req ${cell(r.cpu_ms_per_request)}`);
+    }
+  }
+  const { bundle, first_request: first, sqlite_rows_written_per_run: rows } = report;
+  console.log(`\nbundle (wrangler deploy --dry-run): ${bundle.total_upload_kib} KiB, gzip ${bundle.gzip_kib} KiB`);
+  console.log(`first pipeline request of a fresh server (median of ${first.runs.length}): ${cell(first.first_request_ms_median)} ms; second request ${cell(first.second_request_ms_median)} ms`);
+  console.log(`  (${first.measures})`);
+  console.log(`SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, hand-written DO ${cell(rows.handwritten_do)} (measured: ${JSON.stringify(rows.measured)})`);
+  console.log("\ntargets:");
+  for (const t of report.targets) console.log(`  ${t.pass === null ? "n/a " : t.pass ? "PASS" : "FAIL"}  ${t.target}: ${cell(t.value)}`);
+}
+
+/** The code measured: commit, and whether the Worker's sources differ from it. */
+function codeVersion() {
+  const git = (...args) => spawnSync("git", args, { cwd: fileURLToPath(new URL("..", import.meta.url)), encoding: "utf8" });
+  const head = git("rev-parse", "HEAD");
+  if (head.status !== 0) return { commit: "unknown" };
+  const dirty = git("status", "--porcelain", "--", "src", "durable-objects", "examples", "wrangler.toml", "bench/baselines").stdout.trim();
+  return { commit: head.stdout.trim(), uncommitted_changes: dirty ? dirty.split("\n") : [] };
+}
+
+function machine() {
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    load_average_at_start: os.loadavg().map(round2),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+function writeReport(report) {
+  const dir = fileURLToPath(new URL("./results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(`${dir}latest.json`, json);
+  writeFileSync(`${dir}${report.at.replace(/[:.]/g, "-")}.json`, json);
+}
+
+// ── the run ───────────────────────────────────────────────────────────────────────────────────
+
+/** Warm up, then every round: each phase, each target in turn. */
+async function measureTargets(targets) {
+  for (const [name, target] of Object.entries(targets)) {
+    log(`warming up ${name}`);
+    await runLoad(target.url, WARMUP);
+  }
+  await sleep(SETTLE_MS);
+  const rounds = {};
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const phase of PHASES) {
+      for (const [name, target] of Object.entries(targets)) {
+        log(`round ${round}/${ROUNDS} ${phase.name}: ${name}, ${phase.connections} connection(s), ${phase.goal} samples (at least ${phase.minSeconds} s), at most ${phase.maxSeconds} s`);
+        const m = await measurePhase(target, phase);
+        ((rounds[phase.name] ??= {})[name] ??= []).push(m);
+        log(`  ${m.requests} requests in ${m.seconds} s (stopped by ${m.stopped_by}) · p50 ${m.p50_ms} ms · p99 ${m.p99_ms} ms · ${m.requests_per_second} req/s · CPU ${m.cpu_ms_per_request} ms/req (worker ${m.worker_cpu_ms_per_request}) · errors ${m.errors} · non-2xx ${m.non2xx}`);
+      }
+    }
+  }
+  return rounds;
+}
 
 async function main() {
+  const loadAtStart = machine();
+  log(`first request of a fresh edgeserve server, ${FIRST_REQUEST_RUNS} times…`);
+  const firstRequest = await firstRequestTimes();
+  log("bundle size (wrangler deploy --dry-run)…");
+  const bundle = await bundleSize();
   log("starting edgeserve (wrangler dev) and the baselines…");
   const [edgeserve, baselines] = await Promise.all([
     startDevServer(),
     startDevServer({ config: fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url)) }),
   ]);
+  let problems;
   try {
+    for (const server of [edgeserve, baselines]) {
+      log(`workerd on port ${server.port}: ${workerdProcesses(server.port).map((p) => `${p.pid} (${p.role})`).join(", ")}`);
+    }
     // The Run-object target goes last in each round: it leaves background work behind (index rows
-    // draining through the queue), which must not be charged to the targets measured after it.
+    // draining through the queue), charged to it by the settle pause inside its CPU window.
     const allTargets = {
-      bare_worker: `${baselines.url}/bare`,
-      edgeserve_memory_only: `${edgeserve.url}/pipelines/word-stats-memory/v1/process/sync`,
-      handwritten_do: `${baselines.url}/do`,
-      edgeserve: `${edgeserve.url}/v1/process/sync`,
+      bare_worker: { url: `${baselines.url}/bare`, port: baselines.port },
+      edgeserve_memory_only: { url: `${edgeserve.url}/pipelines/word-stats-memory/v1/process/sync`, port: edgeserve.port },
+      handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
+      edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },
     };
-    // BENCH_TARGETS=edgeserve,handwritten_do narrows a run while investigating; ratios need all three.
-    const wanted = (process.env.BENCH_TARGETS ?? Object.keys(allTargets).join(",")).split(",");
+    // BENCH_TARGETS=edgeserve,handwritten_do narrows a run while investigating; ratios need all of them.
+    const wanted = (env.BENCH_TARGETS ?? Object.keys(allTargets).join(",")).split(",");
     const targets = Object.fromEntries(Object.entries(allTargets).filter(([name]) => wanted.includes(name)));
-    for (const [name, url] of Object.entries(targets)) {
-      log(`warming up ${name}`);
-      await measure(url, { connections: 4, amount: WARMUP_REQUESTS, maxSeconds: 20 });
-    }
-    const rounds = {};
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const phase of PHASES) {
-        for (const [name, url] of Object.entries(targets)) {
-          log(`round ${round}/${ROUNDS} ${phase.name}: ${name}, ${phase.connections} connection(s), up to ${phase.amount} requests or ${phase.maxSeconds} s`);
-          // Let background work of the previous target (index rows draining through the queue,
-          // retention alarms) settle, so it is not charged to this one.
-          await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-          const measured = summary(await measure(url, phase));
-          ((rounds[phase.name] ??= {})[name] ??= []).push(measured);
-          log(`  p50 ${measured.p50_ms} ms · p99 ${measured.p99_ms} ms · ${measured.requests_per_second} req/s · errors ${measured.errors} · non-2xx ${measured.non2xx}`);
-        }
-      }
-    }
+    const rounds = await measureTargets(targets);
+    const rows = await rowsWrittenPerRun(edgeserve.url, baselines.url);
+
     const results = {};
     for (const [phase, byTarget] of Object.entries(rounds)) {
       results[phase] = {};
-      for (const [name, list] of Object.entries(byTarget)) results[phase][name] = medianOf(list);
+      for (const [name, list] of Object.entries(byTarget)) results[phase][name] = combineRounds(list);
     }
-    // edgeserve (Durable Object per run) against both baselines; memory-only against the bare Worker,
-    // which does exactly what it does, minus edgeserve.
-    const comparisons = [
-      ["edgeserve", "bare_worker"],
-      ["edgeserve", "handwritten_do"],
-      ["edgeserve_memory_only", "bare_worker"],
-    ];
-    const ratios = {};
-    for (const phase of PHASES) {
-      const r = results[phase.name];
-      ratios[phase.name] = {};
-      for (const [ours, baseline] of comparisons) {
-        if (!r[ours] || !r[baseline]) continue;
-        ratios[phase.name][`${ours}_vs_${baseline}`] = {
-          p50: ratio(r[ours].p50_ms, r[baseline].p50_ms),
-          p99: ratio(r[ours].p99_ms, r[baseline].p99_ms),
-          requests_per_second: ratio(r[ours].requests_per_second, r[baseline].requests_per_second),
-        };
-      }
-    }
-    const rows = await rowsWrittenPerRun(edgeserve.url);
+    const ratiosByPhase = ratios(results);
+    problems = wrongResults(rounds, firstRequest);
     const report = {
       at: new Date().toISOString(),
-      machine: {
-        cpu: os.cpus()[0]?.model ?? "unknown",
-        cores: os.cpus().length,
-        memory_gib: Math.round(os.totalmem() / 2 ** 30),
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
+      machine: loadAtStart,
+      code: codeVersion(),
+      workload: {
+        pipeline: "word-stats",
+        surface: "numaflow sync",
+        body_bytes: BODY.length,
+        phases: PHASES,
+        rounds: ROUNDS,
+        min_samples_for_p99: MIN_SAMPLES,
+        settle_ms_after_each_phase: SETTLE_MS,
       },
-      workload: { pipeline: "word-stats", surface: "numaflow sync", body_bytes: BODY.length, phases: PHASES, rounds: ROUNDS },
       results,
-      ratios_edgeserve_to_baseline: ratios,
-      sqlite_rows_written_per_run: { edgeserve: rows, handwritten_do: 1 },
+      ratios_edgeserve_to_baseline: ratiosByPhase,
+      targets: targetChecks(ratiosByPhase, bundle),
+      bundle,
+      first_request: firstRequest,
+      sqlite_rows_written_per_run: rows,
+      wrong_results: problems,
     };
-    const dir = fileURLToPath(new URL("./results/", import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    const json = `${JSON.stringify(report, null, 2)}\n`;
-    writeFileSync(`${dir}latest.json`, json);
-    writeFileSync(`${dir}${report.at.replace(/[:.]/g, "-")}.json`, json);
-    log("ratios (edgeserve ÷ baseline; latency lower is better, req/s higher is better):");
-    console.log(JSON.stringify(ratios, null, 2));
-    log(`SQLite rows written per run: edgeserve ${rows}, hand-written DO 1`);
-    log(`written to bench/results/latest.json`);
+    writeReport(report);
+    printSummary(report);
+    log("written to bench/results/latest.json");
   } finally {
     await Promise.all([edgeserve.stop(), baselines.stop()]);
+  }
+  if (problems.length > 0) {
+    console.error(`\n[bench] wrong results, figures not to be trusted:\n  ${problems.join("\n  ")}`);
+    process.exit(1);
   }
 }
 

@@ -3,7 +3,10 @@
  * functions) without edgeserve:
  * - `POST /bare`: a bare Worker computing the result inline, no Durable Object (the floor);
  * - `POST /do`: what a Workers developer would write by hand: Worker → a Durable Object per
- *   request → compute → the result written as one SQLite row → answer.
+ *   request → compute → the result written as one SQLite row → answer. The response carries
+ *   `x-rows-written`: the SQLite rows the object wrote for it (the sum of `cursor.rowsWritten` over
+ *   its statements, DDL included, counted the way edgeserve's Run object counts its own), which
+ *   `npm run bench` reports beside edgeserve's figure.
  */
 import { DurableObject } from "cloudflare:workers";
 import { count, normalise, summarise } from "../../examples/pipelines/word-stats";
@@ -27,11 +30,19 @@ async function wordStats(input: JsonValue): Promise<JsonValue> {
 }
 
 export class BaselineRun extends DurableObject<BaselineEnv> {
-  async run(id: string, input: JsonValue): Promise<string> {
-    const result = JSON.stringify(await wordStats(input));
-    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)");
-    this.ctx.storage.sql.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, result);
-    return result;
+  async run(id: string, input: JsonValue): Promise<{ body: string; rowsWritten: number }> {
+    const body = JSON.stringify(await wordStats(input));
+    const rowsWritten =
+      this.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)") +
+      this.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, body);
+    return { body, rowsWritten };
+  }
+
+  /** Runs a statement to completion and returns the rows it wrote. */
+  private exec(query: string, ...params: SqlStorageValue[]): number {
+    const cursor = this.ctx.storage.sql.exec(query, ...params);
+    cursor.toArray();
+    return cursor.rowsWritten;
   }
 }
 
@@ -44,7 +55,8 @@ export default {
     if (pathname === "/do") {
       const id = crypto.randomUUID();
       const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
-      return new Response(await stub.run(id, input));
+      const { body, rowsWritten } = await stub.run(id, input);
+      return new Response(body, { headers: { "x-rows-written": String(rowsWritten) } });
     }
     return new Response("not found", { status: 404 });
   },

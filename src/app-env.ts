@@ -1,10 +1,13 @@
 /** The Hono environment of the Worker: bindings and the variables middleware sets per request. */
 import type { Pipeline } from "./pipeline/graph";
 import type { Surface } from "./runs/protocol";
+import type { RunService } from "./engine/run-service";
 import type { Settings } from "./settings";
 
 export interface AppVariables {
   settings: Settings;
+  /** The engine service: every surface starts, reads, streams and cancels runs through it. */
+  engine: RunService;
   /** Which surface's error shape to answer with. */
   surface: Surface;
   pipeline: Pipeline;

@@ -32,6 +32,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { TypedValueSchema } from "../../src/remote/proto/io/statefun/request_reply_pb";
 import type { EnqueueOutcome, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
+import type { AlarmPlan } from "./alarm-plan";
 import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
 import type { RunResults } from "./run-results";
@@ -54,6 +55,7 @@ export interface OrchestratorOptions {
   capture: RunCapturePolicy;
   sql: Sql;
   storage: DurableObjectStorage;
+  alarm: AlarmPlan;
   record: RunRecord;
   pipeline: Pipeline;
   events: EventLog;
@@ -77,7 +79,6 @@ export class Orchestrator {
   /** Steps executing in this instance, by work key; lost on eviction, which is how the watchdog knows. */
   private readonly executing = new Map<string, AbortController>();
   private driving = false;
-  private armedAlarmAt: number | undefined;
   private terminalReported = false;
   /** Ends the run at its deadline to the millisecond; the alarm is the durable backstop. */
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
@@ -163,7 +164,6 @@ export class Orchestrator {
         item.state = "pending";
       }
     }
-    this.armedAlarmAt = undefined;
     this.drive();
   }
 
@@ -566,21 +566,18 @@ export class Orchestrator {
 
   /** Persists the burst (run row, work diff, events) atomically and keeps the alarm armed. */
   private flush(): void {
-    const { sql, storage, record, events, now, watchdogMs } = this.o;
+    const { sql, storage, record, events, now, watchdogMs, alarm } = this.o;
     storage.transactionSync(() => {
       events.flush();
       record.save(sql);
     });
     const row = record.row;
     const alarmAt = record.terminal ? (row.expiresAt ?? now()) : this.nextCheckAt(now() + watchdogMs);
-    // Re-arm only when the alarm would fire later than needed; each setAlarm is a storage write.
-    if (this.armedAlarmAt === undefined || record.terminal !== this.terminalReported || alarmAt < this.armedAlarmAt) {
-      // The watchdog alarm of a running run must be durable before anyone hears of the run. The
-      // retention alarm of a finished run need not hold the answer back (it cost a sync call a
-      // few ms locally): if the object dies before the write lands, the next access re-arms it.
-      void storage.setAlarm(alarmAt, { allowUnconfirmed: record.terminal });
-      this.armedAlarmAt = alarmAt;
-    }
+    // The watchdog alarm of a running run must be durable before anyone hears of the run. The
+    // retention alarm of a finished run need not hold the answer back (it cost a sync call a few
+    // ms locally): if the object dies before the write lands, the next access re-arms it.
+    if (record.terminal && !this.terminalReported) alarm.set(alarmAt, { allowUnconfirmed: true });
+    else alarm.noLaterThan(alarmAt);
     if (!record.terminal && this.deadlineTimer === undefined) {
       this.deadlineTimer = setTimeout(() => this.watchdog(), Math.max(0, row.deadlineAt - now()));
     }

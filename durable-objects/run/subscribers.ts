@@ -4,7 +4,7 @@
  * on a later write: reference/cloudflare-platform.md, probe 2c).
  */
 import { SSE_HEARTBEAT } from "../../src/sse/frame";
-import { isTerminalEvent, type StreamContext, type StreamFormat } from "../../src/sse/formats";
+import { isTerminalEvent, type StreamContext, type StreamFormat } from "../../src/streams/format";
 import type { RunEvent } from "../../src/runs/protocol";
 
 interface Subscriber {

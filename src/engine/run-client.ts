@@ -5,11 +5,12 @@
  */
 import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
-import type { StreamFormatName } from "../sse/formats";
-import type { AdmissionTicket } from "../admission/protocol";
+import type { StreamFormatName } from "../streams/format";
+import type { BlockSlot } from "../admission/protocol";
 import type {
   CancelOutcome,
   MessagePath,
+  RunMissing,
   RunSnapshot,
   StartAndWaitOutcome,
   StartRunOutcome,
@@ -60,6 +61,16 @@ export class RunClient {
   wait(timeoutMs: number): Promise<WaitOutcome> {
     const deadline = Date.now() + timeoutMs;
     return this.idempotent((stub) => stub.wait(Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>);
+  }
+
+  /** Whether the run is there (or expired), without reading it. */
+  probe(): Promise<RunMissing | { found: true }> {
+    return this.idempotent((stub) => stub.probe() as Promise<RunMissing | { found: true }>);
+  }
+
+  /** A queued run gets its slot (from its admission shard); false if it ended while it waited. */
+  admit(slot: BlockSlot): Promise<boolean> {
+    return this.idempotent((stub) => stub.admit(slot));
   }
 
   describe(): Promise<WaitOutcome> {
@@ -118,9 +129,9 @@ export class RunClient {
    * Hands a WebSocket upgrade to this run's object, which accepts it with the hibernation API and
    * starts the run from the first frame the client sends (ZenML's `WS /stream`).
    */
-  acceptWebSocket(upgrade: Request, headers: Record<string, string>, admission?: AdmissionTicket): Promise<Response> {
+  acceptWebSocket(upgrade: Request, headers: Record<string, string>, slot: BlockSlot): Promise<Response> {
     const forwarded = new Headers(upgrade.headers);
-    if (admission) forwarded.set("x-edgeserve-admission", JSON.stringify(admission));
+    forwarded.set("x-edgeserve-slot", JSON.stringify(slot));
     forwarded.set("x-edgeserve-run-id", this.runId);
     forwarded.set("x-edgeserve-pipeline", this.pipeline);
     forwarded.set("x-edgeserve-step-headers", JSON.stringify(headers));

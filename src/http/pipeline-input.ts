@@ -41,12 +41,3 @@ export function validatePipelineInput(
   }
   return storeMessage({ value: parsed.data as JsonValue, tags: [], keys: [] });
 }
-
-/** Request headers a step may read; credentials are never handed to pipeline code. */
-export function forwardedHeaders(headers: Headers): Record<string, string> {
-  const forwarded: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    if (name !== "authorization" && name !== "cookie") forwarded[name] = value;
-  });
-  return forwarded;
-}

@@ -29,7 +29,7 @@ export interface StartRunRequest {
   /** Overrides the deployment's run timeout for this run. */
   runTimeoutSeconds?: number;
   capture: CaptureRequest;
-  /** The admission slot this run holds; a queued run waits (`pending`) until the shard admits it. */
+  /** The admission slot this run holds; a waiting one keeps it `pending` until its shard admits it. */
   admission?: AdmissionTicket;
 }
 
@@ -125,7 +125,8 @@ export interface RunSnapshot {
 
 export type WaitOutcome = RunMissing | { found: true; snapshot: RunSnapshot };
 
-export type StartAndWaitOutcome = StartRunOutcome | { started: true; snapshot: RunSnapshot };
+/** `slotReturned`: the run ended while the caller waited, so its admission slot is the caller's again. */
+export type StartAndWaitOutcome = { started: false; reason: "duplicate" } | { started: true; snapshot: RunSnapshot; slotReturned?: boolean };
 
 export interface EdgeCallback {
   from: string;

@@ -1,19 +1,39 @@
 /**
  * Admission control with one shard (vitest.config.ts sets EDGESERVE_ADMISSION_SHARDS=1, so the
  * limits are exact here) on `test-admission` (1 concurrent run, 1 queued): 429 with Retry-After
- * and nothing half-made, async queueing as `pending` until a slot frees, and slots given back on
- * duplicates and cancels. Sharded accuracy is described in the README, not tested.
+ * and nothing half-made, async queueing as `pending` until a slot frees, duplicates and replays
+ * that never take or free a slot, and slots that come back from every path that ends a run or
+ * never starts one. A slot of a run that ended while nobody waited for it comes back through the
+ * run-events queue, so those checks wait for the slot (a later start succeeding), never a sleep.
+ * Sharded accuracy is argued in the README, not tested.
  */
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { uniqueId } from "../helpers/unique";
 
 const jobOf = async (id: string) => (await (await call(`/pipelines/test-admission/jobs/${id}`)).json()) as { status: string; result: unknown };
-const submit = async (ms: number) =>
-  (await (await post("/pipelines/test-admission/invoke?mode=async", { parameters: { ms } })).json()) as { job_id: string };
+const submit = async (ms: number) => {
+  const res = await post("/pipelines/test-admission/invoke?mode=async", { parameters: { ms } });
+  if (res.status !== 200) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { job_id: string };
+};
+const syncRun = (ms: number, id?: string) => post("/pipelines/test-admission/v1/process/sync", { ms }, id ? { "X-Numaflow-Id": id } : {});
+const WAIT = { timeout: 5000, interval: 50 };
+
+/** Waits until the pipeline's slot is free again: a short sync run is admitted (a 429 starts nothing). */
+async function slotIsFree(): Promise<void> {
+  await vi.waitUntil(async () => (await syncRun(1)).status === 200, WAIT);
+}
+
+/** Waits until every earlier run has ended and its slot is back. */
+async function settle(...jobIds: string[]): Promise<void> {
+  for (const id of jobIds) await vi.waitUntil(async () => ["completed", "failed", "canceled"].includes((await jobOf(id)).status), WAIT);
+  await slotIsFree();
+}
 
 describe("admission control", () => {
   it("queues async runs past the concurrency limit, refuses past the queue with 429, and runs the queued one later", async ({ expect }) => {
+    await slotIsFree();
     const first = await submit(600);
     const second = await submit(50);
     expect((await jobOf(first.job_id)).status).toBe("running");
@@ -24,52 +44,109 @@ describe("admission control", () => {
     expect(refused.headers.get("retry-after")).toBe("5");
     expect(((await refused.json()) as { detail: string }).detail).toContain("at its limit of 1 concurrent runs and 1 queued");
 
-    await vi.waitFor(async () => expect(await jobOf(second.job_id)).toMatchObject({ status: "completed", result: { slept: 50 } }), {
-      timeout: 5000,
-      interval: 100,
-    });
+    await vi.waitFor(async () => expect(await jobOf(second.job_id)).toMatchObject({ status: "completed", result: { slept: 50 } }), WAIT);
+    await settle(first.job_id, second.job_id);
   });
 
   it("refuses a sync call past the limit with 429 and starts nothing", async ({ expect }) => {
+    await slotIsFree();
     const busy = await submit(500);
     const id = uniqueId("refused");
-    const res = await post("/pipelines/test-admission/v1/process/sync", { ms: 1 }, { "X-Numaflow-Id": id });
+    const res = await syncRun(1, id);
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("5");
     expect(await res.json()).toMatchObject({ code: 429, error_code: "too_many_requests" });
     expect((await call(`/pipelines/test-admission/v1/process/fetch?id=${id}`)).status).toBe(404);
-    await vi.waitFor(async () => expect((await jobOf(busy.job_id)).status).toBe("completed"), { timeout: 5000, interval: 100 });
-    // The slot is free again: the same id now runs.
-    const retried = await post("/pipelines/test-admission/v1/process/sync", { ms: 1 }, { "X-Numaflow-Id": id });
-    expect(retried.status).toBe(200);
+    // Once the busy run has ended and its slot is back, the same id runs.
+    await vi.waitUntil(async () => (await syncRun(1, id)).status === 200, WAIT);
+    expect((await jobOf(busy.job_id)).status).toBe("completed");
   });
 
   it("refuses Numaflow's async past the queue with 429 in Numaflow's error shape", async ({ expect }) => {
+    await slotIsFree();
     const running = await submit(400);
     const queued = await submit(1);
     const res = await post("/pipelines/test-admission/v1/process/async", { ms: 1 });
     expect(res.status).toBe(429);
     expect(await res.json()).toMatchObject({ code: 429, error_code: "too_many_requests" });
-    await vi.waitFor(async () => expect((await jobOf(queued.job_id)).status).toBe("completed"), { timeout: 5000, interval: 100 });
+    await vi.waitFor(async () => expect((await jobOf(queued.job_id)).status).toBe("completed"), WAIT);
     expect((await jobOf(running.job_id)).status).toBe("completed");
+    await settle();
   });
 
-  it("gives the slot back when a start is refused as a duplicate", async ({ expect }) => {
-    const id = uniqueId("dup");
-    expect((await post("/pipelines/test-admission/v1/process/sync", { ms: 1 }, { "X-Numaflow-Id": id })).status).toBe(200);
-    expect((await post("/pipelines/test-admission/v1/process/sync", { ms: 1 }, { "X-Numaflow-Id": id })).status).toBe(409);
-    expect((await post("/pipelines/test-admission/v1/process/sync", { ms: 1 })).status).toBe(200);
+  it("gives a sync run's slot straight back to the caller when the run ends while it waits", async ({ expect }) => {
+    await slotIsFree();
+    // No queue delivery is needed between these: each sync run's slot comes back with its answer.
+    for (let i = 0; i < 5; i++) expect((await syncRun(1)).status).toBe(200);
+  });
+
+  it("never frees a running run's slot when a duplicate id is refused (a Numaflow retry)", async ({ expect }) => {
+    await slotIsFree();
+    const id = uniqueId("dup-running");
+    const started = await post("/pipelines/test-admission/v1/process/async", { ms: 600 }, { "X-Numaflow-Id": id });
+    expect(started.status).toBe(200);
+    // The same id again, on every start route: each is a duplicate (409), none takes or frees the slot.
+    expect((await syncRun(1, id)).status).toBe(409);
+    expect((await post("/pipelines/test-admission/v1/process/async", { ms: 1 }, { "X-Numaflow-Id": id })).status).toBe(409);
+    // The running run still holds the only slot: a new sync run is refused.
+    expect((await syncRun(1)).status).toBe(429);
+    await vi.waitUntil(async () => (await call(`/pipelines/test-admission/v1/process/fetch?id=${id}`)).headers.get("numaflow-array-len") === "1", WAIT);
+    await slotIsFree();
+  });
+
+  it("answers a replayed create of a finished run even when the pipeline is full (no 429)", async ({ expect }) => {
+    await slotIsFree();
+    const key = uniqueId("replay");
+    const first = await post("/v1/pipelines/test-admission/runs", { ms: 1 }, { "Idempotency-Key": key });
+    expect(first.status).toBe(200);
+    const busy = await submit(600);
+    expect((await syncRun(1)).status).toBe(429);
+    const replay = await post("/v1/pipelines/test-admission/runs", { ms: 1 }, { "Idempotency-Key": key });
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    // The replay took no slot and freed none: the busy run still holds it.
+    expect((await syncRun(1)).status).toBe(429);
+    await settle(busy.job_id);
+  });
+
+  it("gives the slot back when a WebSocket's first frame is invalid, and when it closes before sending one", async ({ expect }) => {
+    await slotIsFree();
+    for (const misuse of ["bad-frame", "early-close"] as const) {
+      const res = await call("/pipelines/test-admission/stream", { headers: { Upgrade: "websocket" } });
+      expect(res.status).toBe(101);
+      const socket = res.webSocket!;
+      socket.accept();
+      const closed = new Promise<number>((resolve) => socket.addEventListener("close", (e) => resolve(e.code)));
+      // The socket holds the only slot until it starts a run or gives up.
+      expect((await syncRun(1)).status).toBe(429);
+      if (misuse === "bad-frame") {
+        socket.send("not json");
+        expect(await closed).toBe(1008);
+      } else {
+        socket.close(1000, "changed my mind");
+        await closed;
+      }
+      await slotIsFree();
+    }
   });
 
   it("cancels a queued job, which frees its place in the queue", async ({ expect }) => {
+    await slotIsFree();
     const running = await submit(400);
     const queued = await submit(1);
     const res = await call(`/pipelines/test-admission/jobs/${queued.job_id}/cancel`, { method: "POST" });
     expect(res.status).toBe(200);
     expect((await jobOf(queued.job_id)).status).toBe("canceled");
-    const another = await submit(1);
-    expect((await jobOf(another.job_id)).status).toBe("pending");
-    await vi.waitFor(async () => expect((await jobOf(another.job_id)).status).toBe("completed"), { timeout: 5000, interval: 100 });
+    // The cancelled job's place comes back through the run-events queue: the next one waits in it.
+    let another: { job_id: string } | undefined;
+    await vi.waitUntil(async () => {
+      const attempt = await post("/pipelines/test-admission/invoke?mode=async", { parameters: { ms: 1 } });
+      if (attempt.status === 200) another = (await attempt.json()) as { job_id: string };
+      return another !== undefined;
+    }, WAIT);
+    expect(["pending", "running", "completed"]).toContain((await jobOf(another!.job_id)).status);
+    await vi.waitFor(async () => expect((await jobOf(another!.job_id)).status).toBe("completed"), WAIT);
     expect((await jobOf(running.job_id)).status).toBe("completed");
+    await settle();
   });
 });

@@ -8,13 +8,11 @@ import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
 import type { AppEnv } from "../../app-env";
-import { captureRequest } from "../../capture/capture-request";
 import { findPipeline, listPipelines } from "../../catalog";
 import { ApiError, detailsFromIssues } from "../../errors/api-error";
-import { admitRun, releaseIfNotStarted } from "../../http/admit-run";
 import { isMemoryOnly } from "../../http/memory-only";
-import { missingRun } from "../../http/missing-run";
-import { forwardedHeaders, parsePipelineInput } from "../../http/pipeline-input";
+import { parsePipelineInput } from "../../http/pipeline-input";
+import { pipelineOfRun } from "../../engine/run-index";
 import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import type { Pipeline } from "../../pipeline/graph";
@@ -31,10 +29,9 @@ import {
   type PipelineSummary,
   type RunRecord,
 } from "./schemas";
-import { isActive, type RunSnapshot, type StartAndWaitOutcome } from "../../runs/protocol";
+import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultAsJson } from "../../runs/result-json";
-import { RunClient } from "../../engine/run-client";
-import { runIdProblem } from "../../runs/run-id";
+import type { RunClient } from "../../engine/run-client";
 import { runTimeoutSeconds } from "../../runs/run-timeout";
 
 type NativeContext = Context<AppEnv>;
@@ -144,39 +141,18 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
     const async = /(^|[,;\s])respond-async($|[,;\s])/i.test(headers.prefer ?? "");
     const key = headers["idempotency-key"];
     const runId = `${pipeline.name}${PIPELINE_SEPARATOR}${key ? `idem-${await sha256Hex(key)}` : uuidv7()}`;
-    const run = new RunClient(c.env.RUNS, pipeline.name, runId);
+    const engine = c.var.engine;
     const input = parsePipelineInput(pipeline, await c.req.arrayBuffer());
-    const request = await admitRun(
-      c.env,
-      c.var.settings,
-      pipeline,
-      {
-        runId,
-        pipeline: pipeline.name,
-        input,
-        headers: forwardedHeaders(c.req.raw.headers),
-        surface: "native",
-        capture: await captureRequest(c.var.settings, pipeline, runId),
-      },
-      async ? "async" : "sync",
-    );
-    const waitMs = async ? 0 : (pipeline.definition.requestTimeoutSeconds ?? c.var.settings.EDGESERVE_REQUEST_TIMEOUT_SECONDS) * 1000;
-    const outcome: StartAndWaitOutcome = async ? await run.start(request) : await run.startAndWait(request, waitMs);
+    const waitMs = async ? 0 : engine.requestTimeoutMs(pipeline);
+    const spec = { pipeline, runId, input, headers: c.req.raw.headers, surface: "native" as const };
+    const outcome = await engine.start(spec, async ? { async: true } : { async: false, waitMs });
     let snapshot: RunSnapshot;
-    const answered = (outcome as { snapshot?: RunSnapshot }).snapshot;
-    if (answered) {
-      snapshot = answered;
-    } else if (outcome.started) {
-      const described = await run.describe();
-      if (!described.found) throw new ApiError("run_unavailable", `run ${runId} could not be read back`);
-      snapshot = described.snapshot;
-    } else {
+    if (!outcome.started) {
       // The id is taken: only an Idempotency-Key leads here, so this is a retry of the same create.
-      await releaseIfNotStarted(c.env, run, request, outcome);
-      const existing = await run.wait(waitMs);
-      if (!existing.found) throw new ApiError("run_unavailable", `run ${runId} could not be read back`);
-      snapshot = existing.snapshot;
+      snapshot = await engine.wait(engine.run(pipeline.name, runId), waitMs);
       c.header("Idempotent-Replayed", "true");
+    } else {
+      snapshot = outcome.snapshot ?? (await engine.describe(engine.run(pipeline.name, runId)));
     }
     const record = runRecord(snapshot);
     c.header("Location", record.url);
@@ -186,16 +162,12 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(routes.getRun, async (c) => {
     const run = await runNamed(c, c.req.valid("param").id);
-    const outcome = await run.describe();
-    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
-    return c.json(runRecord(outcome.snapshot), 200);
+    return c.json(runRecord(await c.var.engine.describe(run, runNotFound)), 200);
   });
 
   app.openapi(routes.getResult, async (c) => {
     const run = await runNamed(c, c.req.valid("param").id);
-    const outcome = await run.describe();
-    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
-    const { snapshot } = outcome;
+    const snapshot = await c.var.engine.describe(run, runNotFound);
     if (isActive(snapshot.status)) return c.json(runRecord(snapshot), 202);
     if (snapshot.status !== "completed") {
       throw new ApiError("run_finished", `run ${run.runId} has no result: it ${snapshot.status === "failed" ? "failed" : "was cancelled"}${snapshot.error ? ` (${snapshot.error.message})` : ""}`);
@@ -205,22 +177,14 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(routes.events, async (c) => {
     const run = await runNamed(c, c.req.valid("param").id);
-    const res = await run.events("native", c.req.header("last-event-id") ?? null);
-    if (res.status === 404) throw runNotFound(run.runId);
-    // A fresh Response: the one from the Run object has immutable headers, and middleware adds some.
-    return new Response(res.body, res) as never;
+    return (await c.var.engine.events(run, "native", c.req.header("last-event-id") ?? null, runNotFound)) as never;
   });
 
   app.openapi(routes.cancelRun, async (c) => c.json(await cancelRun(c, await runNamed(c, c.req.valid("param").id)), 200));
 
   // The same run addressed with its pipeline (kept from before /v1/runs/{id}; not in the document).
-  const runOfPath = (c: NativeContext) => clientFor(pipelineNamed(c.req.param("name") ?? "").name, c.req.param("id") ?? "", c);
-  app.get("/v1/pipelines/:name/runs/:id", async (c) => {
-    const run = runOfPath(c);
-    const outcome = await run.describe();
-    if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
-    return c.json(runRecord(outcome.snapshot));
-  });
+  const runOfPath = (c: NativeContext) => c.var.engine.run(pipelineNamed(c.req.param("name") ?? "").name, c.req.param("id") ?? "");
+  app.get("/v1/pipelines/:name/runs/:id", async (c) => c.json(runRecord(await c.var.engine.describe(runOfPath(c), runNotFound))));
   app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => c.json(await cancelRun(c, runOfPath(c))));
 
   app.doc31("/openapi.json", {
@@ -235,8 +199,7 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
 
 /** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
 async function cancelRun(c: NativeContext, run: RunClient): Promise<RunRecord> {
-  const outcome = await run.cancel((c.req.query("reason") ?? "cancelled by request").slice(0, 1000));
-  if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
+  const outcome = await c.var.engine.cancel(run, c.req.query("reason") ?? "cancelled by request", runNotFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
 }
@@ -247,22 +210,16 @@ function pipelineNamed(name: string): Pipeline {
   return pipeline;
 }
 
-function clientFor(pipeline: string, id: string, c: NativeContext): RunClient {
-  const problem = runIdProblem(id);
-  if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
-  return new RunClient(c.env.RUNS, pipeline, id);
-}
-
 /**
  * The run behind `/v1/runs/{id}`: native ids name their pipeline; a run started on another surface
  * is found through the run index (a copy, so a run a moment old may not be listed yet).
  */
 async function runNamed(c: NativeContext, id: string): Promise<RunClient> {
   const separator = id.indexOf(PIPELINE_SEPARATOR);
-  if (separator > 0 && findPipeline(id.slice(0, separator))) return clientFor(id.slice(0, separator), id, c);
-  const row = await c.env.DB.prepare("SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1").bind(id).first<{ pipeline: string }>();
-  if (!row) throw runNotFound(id);
-  return clientFor(row.pipeline, id, c);
+  if (separator > 0 && findPipeline(id.slice(0, separator))) return c.var.engine.run(id.slice(0, separator), id);
+  const pipeline = await pipelineOfRun(c.env.DB, id);
+  if (!pipeline) throw runNotFound(id);
+  return c.var.engine.run(pipeline, id);
 }
 
 function runNotFound(id: string): ApiError {

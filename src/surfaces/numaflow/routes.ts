@@ -5,21 +5,19 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../../app-env";
-import { captureRequest } from "../../capture/capture-request";
 import { ApiError } from "../../errors/api-error";
-import { missingRun } from "../../http/missing-run";
 import { numaflowTimestamp } from "../../errors/error-response";
 import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../../http/memory-only";
 import { methodNotAllowed } from "../../http/method-not-allowed";
-import { forwardedHeaders, parsePipelineInput } from "../../http/pipeline-input";
+import { parsePipelineInput } from "../../http/pipeline-input";
 import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
 import { requestId } from "../../middleware/request-id";
-import { admitRun, releaseIfNotStarted } from "../../http/admit-run";
-import { isActive, type ResultItem, type RunSnapshot, type StartRunRequest } from "../../runs/protocol";
-import { RunClient } from "../../engine/run-client";
-import { runIdProblem } from "../../runs/run-id";
+import type { RunClient } from "../../engine/run-client";
+import { forwardedHeaders, type StartSpec } from "../../engine/run-service";
+import type { StoredMessage } from "../../pipeline/message";
+import { isActive, type ResultItem, type RunSnapshot } from "../../runs/protocol";
 
 type NumaflowContext = Context<AppEnv>;
 
@@ -44,19 +42,13 @@ export function numaflowRoutes(): Hono<AppEnv> {
 
 async function sync(c: NumaflowContext): Promise<Response> {
   if (isMemoryOnly(c.var.pipeline)) return syncInMemory(c);
-  const run = runClient(c);
-  const request = await admitRun(c.env, c.var.settings, c.var.pipeline, await startRequest(c), "sync");
-  const timeoutMs = requestTimeoutMs(c);
-  const outcome = await run.startAndWait(request, timeoutMs);
-  if (!("snapshot" in outcome)) {
-    await releaseIfNotStarted(c.env, run, request, outcome);
-    throw duplicateId(run.runId);
-  }
-  const { snapshot } = outcome;
-  const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: run.runId };
+  const outcome = await c.var.engine.start(await startSpec(c), { async: false });
+  if (!outcome.started) throw duplicateId(c.var.runId);
+  const snapshot = outcome.snapshot!;
+  const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId };
   if (isActive(snapshot.status)) {
     // Numaflow answers 408 with no body; edgeserve adds the id so the caller can fetch later.
-    throw new ApiError("request_timeout", `run ${run.runId} is still running`, { headers: idHeader });
+    throw new ApiError("request_timeout", `run ${c.var.runId} is still running`, { headers: idHeader });
   }
   return resultsResponse(snapshot, idHeader);
 }
@@ -68,7 +60,7 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
   const outcome = await runMemoryOnly(c.var.pipeline, input, {
     runId: c.var.runId,
     headers: forwardedHeaders(c.req.raw.headers),
-    timeoutMs: requestTimeoutMs(c),
+    timeoutMs: c.var.engine.requestTimeoutMs(c.var.pipeline),
   });
   if (outcome.status === "timeout") {
     throw new ApiError("request_timeout", `memory-only run ${c.var.runId} did not finish in time`, { headers: idHeader });
@@ -78,32 +70,25 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
 }
 
 async function startAsync(c: NumaflowContext): Promise<Response> {
-  const run = runClient(c);
-  const request = await admitRun(c.env, c.var.settings, c.var.pipeline, await startRequest(c), "async");
-  const outcome = await run.start(request);
-  if (!outcome.started) {
-    await releaseIfNotStarted(c.env, run, request, outcome);
-    throw duplicateId(run.runId);
-  }
+  const outcome = await c.var.engine.start(await startSpec(c), { async: true });
+  if (!outcome.started) throw duplicateId(c.var.runId);
   return c.json(
-    { message: "Successfully published message", id: run.runId, code: 200, timestamp: numaflowTimestamp() },
+    { message: "Successfully published message", id: c.var.runId, code: 200, timestamp: numaflowTimestamp() },
     200,
-    { [c.var.settings.EDGESERVE_ID_HEADER]: run.runId },
+    { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId },
   );
 }
 
 async function fetchResult(c: NumaflowContext): Promise<Response> {
-  const run = runClient(c, queryId(c));
-  const outcome = await run.describe();
-  if (!outcome.found) throw missingRun(run.runId, outcome, () => runNotFound(run.runId));
-  if (isActive(outcome.snapshot.status)) return c.json({ status: "in-progress" });
-  return resultsResponse(outcome.snapshot, {});
+  const run = queriedRun(c);
+  const snapshot = await c.var.engine.describe(run, runNotFound);
+  if (isActive(snapshot.status)) return c.json({ status: "in-progress" });
+  return resultsResponse(snapshot, {});
 }
 
 async function messagePath(c: NumaflowContext): Promise<Response> {
-  const run = runClient(c, queryId(c));
-  const path = await run.messagePath();
-  if (!path.found) throw missingRun(run.runId, path, () => runNotFound(run.runId));
+  const run = queriedRun(c);
+  const path = await c.var.engine.messagePath(run, runNotFound);
   if (isActive(path.status)) return c.text("Request In Progress");
   return c.text(JSON.stringify({ id: run.runId, edge_callbacks: path.edges }));
 }
@@ -114,72 +99,43 @@ async function messagePath(c: NumaflowContext): Promise<Response> {
  * a re-sent start request for an existing id into a resume (that is how SSE clients reconnect).
  */
 async function sse(c: NumaflowContext): Promise<Response> {
+  const engine = c.var.engine;
   const body = await c.req.arrayBuffer();
   const queried = c.req.query("id");
   const lastEventId = c.req.header("last-event-id") ?? null;
   const subscribeTo = body.byteLength === 0 ? (c.var.runIdGiven ? c.var.runId : queried) : undefined;
   let run: RunClient;
   if (subscribeTo !== undefined) {
-    run = runClient(c, validId(subscribeTo));
-    const existing = await run.describe();
-    if (!existing.found) {
-      throw new ApiError("run_not_found", `no run with id ${run.runId}; send a body to start one`);
-    }
-  } else if (lastEventId !== null && c.var.runIdGiven && (await runClient(c).describe()).found) {
+    run = engine.run(c.var.pipeline.name, subscribeTo, "id");
+    await engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`));
+  } else {
+    run = engine.run(c.var.pipeline.name, c.var.runId, "id");
     // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:
     // that is a resume of the run it started, not a duplicate.
-    run = runClient(c);
-  } else {
-    run = runClient(c);
-    const input = parsePipelineInput(c.var.pipeline, body);
-    const request = await admitRun(c.env, c.var.settings, c.var.pipeline, await startRequestFrom(c, input), "sync");
-    const outcome = await run.start(request);
-    if (!outcome.started) {
-      await releaseIfNotStarted(c.env, run, request, outcome);
-      throw duplicateId(run.runId);
+    const resuming = lastEventId !== null && c.var.runIdGiven && (await run.probe()).found;
+    if (!resuming) {
+      const input = parsePipelineInput(c.var.pipeline, body);
+      const outcome = await engine.start(startSpecFrom(c, input), { async: true, queueWhenFull: false });
+      if (!outcome.started) throw duplicateId(run.runId);
     }
   }
-  const stream = await run.events("numaflow", lastEventId);
-  if (stream.status === 404) throw runNotFound(run.runId);
-  const response = new Response(stream.body, stream);
+  const response = await engine.events(run, "numaflow", lastEventId, runNotFound);
   response.headers.set(c.var.settings.EDGESERVE_ID_HEADER, run.runId);
   return response;
 }
 
-function runClient(c: NumaflowContext, runId = c.var.runId): RunClient {
-  return new RunClient(c.env.RUNS, c.var.pipeline.name, runId);
+async function startSpec(c: NumaflowContext): Promise<StartSpec> {
+  return startSpecFrom(c, parsePipelineInput(c.var.pipeline, await c.req.arrayBuffer()));
 }
 
-async function startRequest(c: NumaflowContext): Promise<StartRunRequest> {
-  return startRequestFrom(c, parsePipelineInput(c.var.pipeline, await c.req.arrayBuffer()));
+function startSpecFrom(c: NumaflowContext, input: StoredMessage): StartSpec {
+  return { pipeline: c.var.pipeline, runId: c.var.runId, input, headers: c.req.raw.headers, surface: "numaflow" };
 }
 
-async function startRequestFrom(c: NumaflowContext, input: StartRunRequest["input"]): Promise<StartRunRequest> {
-  return {
-    runId: c.var.runId,
-    pipeline: c.var.pipeline.name,
-    input,
-    headers: forwardedHeaders(c.req.raw.headers),
-    surface: "numaflow",
-    capture: await captureRequest(c.var.settings, c.var.pipeline, c.var.runId),
-  };
-}
-
-function requestTimeoutMs(c: NumaflowContext): number {
-  const seconds = c.var.pipeline.definition.requestTimeoutSeconds ?? c.var.settings.EDGESERVE_REQUEST_TIMEOUT_SECONDS;
-  return seconds * 1000;
-}
-
-function queryId(c: NumaflowContext): string {
+function queriedRun(c: NumaflowContext): RunClient {
   const id = c.req.query("id");
   if (id === undefined) throw new ApiError("bad_request", "the query parameter 'id' is required");
-  return validId(id);
-}
-
-function validId(id: string): string {
-  const problem = runIdProblem(id);
-  if (problem) throw new ApiError("invalid_run_id", `id ${problem}`);
-  return id;
+  return c.var.engine.run(c.var.pipeline.name, id, "id");
 }
 
 /** Several results are concatenated; `Numaflow-Array-*` headers say where each one ends. */

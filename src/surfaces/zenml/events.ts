@@ -5,7 +5,7 @@
  * queue and retry notes of queued steps become `log` events; results become none.
  */
 import type { RunEvent } from "../../runs/protocol";
-import type { StreamContext } from "../../sse/formats";
+import type { StreamContext } from "../../streams/format";
 
 export interface ZenmlEvent {
   event_type: string;

@@ -2,7 +2,7 @@
  * ZenML's wire shapes built from edgeserve's runs: the `Job` of `/jobs` and the
  * `PipelineResponse` of `/invoke` (reference/zenml-serving.md §1).
  */
-import type { RunIndexRow } from "../../runs/run-index-query";
+import type { RunIndexRow } from "../../engine/run-index";
 import type { RunSnapshot, RunStatus } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import { zenmlTimestamp } from "./events";

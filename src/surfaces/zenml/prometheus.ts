@@ -3,7 +3,7 @@
  * `Accept: text/plain`: run counters by surface and status, and run-duration histograms by
  * surface, for one pipeline, computed from the D1 run index.
  */
-import { countRuns, DURATION_BUCKETS_SECONDS, durationHistograms } from "../../runs/run-index-query";
+import { countRuns, DURATION_BUCKETS_SECONDS, durationHistograms } from "../../engine/run-index";
 
 const label = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 

@@ -8,24 +8,19 @@ import { Hono, type Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import type { AppEnv } from "../../app-env";
-import { captureRequest } from "../../capture/capture-request";
 import { ApiError, detailsFromIssues } from "../../errors/api-error";
 import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../../http/memory-only";
 import { methodNotAllowed } from "../../http/method-not-allowed";
-import { missingRun } from "../../http/missing-run";
 import type { StoredMessage } from "../../pipeline/message";
-import { forwardedHeaders, validatePipelineInput } from "../../http/pipeline-input";
+import { validatePipelineInput } from "../../http/pipeline-input";
 import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
-import { admit } from "../../admission/admission";
-import { admitRun, releaseIfNotStarted } from "../../http/admit-run";
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
-import { RunClient } from "../../engine/run-client";
-import { runIdProblem } from "../../runs/run-id";
-import { runTimeoutSeconds } from "../../runs/run-timeout";
-import { countRuns, listRuns, runsSince } from "../../runs/run-index-query";
+import type { RunClient } from "../../engine/run-client";
+import { forwardedHeaders, type StartSpec } from "../../engine/run-service";
+import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
 import { prometheusMetrics } from "./prometheus";
@@ -82,28 +77,23 @@ async function invoke(c: ZenmlContext): Promise<Response> {
     }
     return c.json(await invokeInMemory(c, request, input, jobId));
   }
-  const run = new RunClient(c.env.RUNS, pipeline.name, jobId);
-  const start = {
+  const spec: StartSpec = {
+    pipeline,
     runId: jobId,
-    pipeline: pipeline.name,
     input,
-    headers: forwardedHeaders(c.req.raw.headers),
-    surface: "zenml" as const,
+    headers: c.req.raw.headers,
+    surface: "zenml",
     runTimeoutSeconds: request.timeout,
-    capture: await captureRequest(c.var.settings, pipeline, jobId, captureOverride(request)),
     ...(request.run_name ? { runName: request.run_name } : {}),
+    ...(captureOverride(request) ? { captureOverride: captureOverride(request)! } : {}),
   };
   const prefix = mountPrefix(c);
   const urls = { poll_url: `${prefix}/jobs/${jobId}`, stream_url: `${prefix}/stream/${jobId}` };
   const base = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline) };
 
+  const outcome = await c.var.engine.start(spec, isAsync ? { async: true } : { async: false, waitMs: request.timeout * 1000 + SYNC_GRACE_MS });
+  if (!outcome.started) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
   if (isAsync) {
-    const admitted = await admitRun(c.env, c.var.settings, pipeline, start, "async");
-    const outcome = await run.start(admitted);
-    if (!outcome.started) {
-      await releaseIfNotStarted(c.env, run, admitted, outcome);
-      throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
-    }
     return c.json({
       success: true,
       job_id: jobId,
@@ -115,14 +105,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
       metadata: { ...base, ...urls, estimated_timeout: request.timeout },
     });
   }
-
-  const admitted = await admitRun(c.env, c.var.settings, pipeline, start, "sync");
-  const outcome = await run.startAndWait(admitted, request.timeout * 1000 + SYNC_GRACE_MS);
-  if (!("snapshot" in outcome)) {
-    await releaseIfNotStarted(c.env, run, admitted, outcome);
-    throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
-  }
-  return c.json(pipelineResponse(outcome.snapshot, request, { ...base, ...urls }));
+  return c.json(pipelineResponse(outcome.snapshot!, request, { ...base, ...urls }));
 }
 
 async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: StoredMessage, jobId: string) {
@@ -217,10 +200,7 @@ async function listJobs(c: ZenmlContext): Promise<Response> {
 }
 
 function jobRun(c: ZenmlContext): RunClient {
-  const id = c.req.param("id") ?? "";
-  const problem = runIdProblem(id);
-  if (problem) throw new ApiError("invalid_run_id", `job id ${problem}`);
-  return new RunClient(c.env.RUNS, c.var.pipeline.name, id);
+  return c.var.engine.run(c.var.pipeline.name, c.req.param("id") ?? "", "job id");
 }
 
 function jobNotFound(id: string): ApiError {
@@ -228,26 +208,18 @@ function jobNotFound(id: string): ApiError {
 }
 
 async function getJob(c: ZenmlContext): Promise<Response> {
-  const run = jobRun(c);
-  const outcome = await run.describe();
-  if (!outcome.found) throw missingRun(run.runId, outcome, () => jobNotFound(run.runId));
-  return c.json(jobFromSnapshot(outcome.snapshot));
+  return c.json(jobFromSnapshot(await c.var.engine.describe(jobRun(c), jobNotFound)));
 }
 
 async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  const reason = c.req.query("reason") ?? "Cancelled by request";
-  const outcome = await run.cancel(reason.slice(0, 1000));
-  if (!outcome.found) throw missingRun(run.runId, outcome, () => jobNotFound(run.runId));
+  const outcome = await c.var.engine.cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound);
   if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }
 
 async function streamJob(c: ZenmlContext): Promise<Response> {
-  const run = jobRun(c);
-  const stream = await run.events("zenml", c.req.header("last-event-id") ?? null);
-  if (stream.status === 404) throw jobNotFound(run.runId);
-  const response = new Response(stream.body, stream);
+  const response = await c.var.engine.events(jobRun(c), "zenml", c.req.header("last-event-id") ?? null, jobNotFound);
   response.headers.set("connection", "keep-alive");
   return response;
 }
@@ -257,12 +229,7 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("bad_request", "GET /stream is a WebSocket endpoint; send an Upgrade: websocket request, or use /stream/{job_id} for SSE");
   }
-  const jobId = uuidv7();
-  const run = new RunClient(c.env.RUNS, c.var.pipeline.name, jobId);
-  // The socket's run is admitted now, as a sync call: a refused watcher gets 429 before any upgrade.
-  const timeout = runTimeoutSeconds(c.var.pipeline, c.var.settings);
-  const ticket = await admit(c.env.ADMISSION, c.var.pipeline, c.var.settings, { runId: jobId, mode: "sync", runTimeoutSeconds: timeout });
-  return run.acceptWebSocket(c.req.raw, forwardedHeaders(c.req.raw.headers), ticket);
+  return c.var.engine.openSocket(c.var.pipeline, uuidv7(), c.req.raw);
 }
 
 async function health(c: ZenmlContext): Promise<Response> {

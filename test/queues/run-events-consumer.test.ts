@@ -1,14 +1,14 @@
 /**
- * The run-index queue consumer, driven with `createMessageBatch` and judged by `getQueueResult`
+ * The run-events queue consumer, driven with `createMessageBatch` and judged by `getQueueResult`
  * (acks and retries asserted, not only their effects in D1): valid rows are written in one batch
- * and acknowledged, invalid messages are acknowledged and dropped, and rows delivered out of order
- * never let an older version replace a newer one.
+ * and acknowledged, invalid messages are acknowledged and dropped, rows delivered out of order
+ * never let an older version replace a newer one, and slot releases reach their shard once.
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { describe, it } from "vitest";
-import type { RunIndexRowMessage } from "../../src/runs/run-index-row";
+import type { RunIndexRowMessage } from "../../src/engine/run-index";
 
 function row(id: string, status: RunIndexRowMessage["status"], version: number): RunIndexRowMessage {
   return {
@@ -46,25 +46,29 @@ const statusOf = async (id: string) =>
     | { status: string; version: number }
     | null;
 
-describe("run-index consumer", () => {
+describe("run-events consumer", () => {
   it("writes valid rows and acknowledges each message", async ({ expect }) => {
     const id = crypto.randomUUID();
-    const result = await deliver([{ id: "m1", body: row(id, "completed", 9) }]);
+    const result = await deliver([{ id: "m1", body: { row: row(id, "completed", 9) } }]);
     expect(result.explicitAcks).toEqual(["m1"]);
     expect(result.retryMessages).toEqual([]);
     expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
   });
 
   it("acknowledges and drops a message that is not a row", async ({ expect }) => {
-    const result = await deliver([{ id: "bad", body: { pipeline: 42 } }]);
-    expect(result.explicitAcks).toEqual(["bad"]);
+    const result = await deliver([
+      { id: "bad", body: { pipeline: 42 } },
+      { id: "bare-row", body: row(crypto.randomUUID(), "completed", 1) },
+      { id: "empty", body: {} },
+    ]);
+    expect(result.explicitAcks).toEqual(["bad", "bare-row", "empty"]);
     expect(result.retryMessages).toEqual([]);
   });
 
   it("keeps the newest version when rows arrive out of order, in one batch or across batches", async ({ expect }) => {
     const id = crypto.randomUUID();
-    await deliver([{ id: "late", body: row(id, "completed", 9) }]);
-    const result = await deliver([{ id: "early", body: row(id, "running", 2) }]);
+    await deliver([{ id: "late", body: { row: row(id, "completed", 9) } }]);
+    const result = await deliver([{ id: "early", body: { row: row(id, "running", 2) } }]);
     expect(result.explicitAcks).toEqual(["early"]);
     expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
   });

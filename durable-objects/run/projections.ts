@@ -1,0 +1,88 @@
+/**
+ * Views of a run for its callers, computed from what the run holds: the snapshot every surface
+ * describes a run with, the captured steps, Numaflow's message path, and what stream formats see.
+ * Reading only: nothing here writes.
+ */
+import type { Pipeline } from "../../src/pipeline/graph";
+import type { JsonValue, StoredMessage } from "../../src/pipeline/message";
+import type { CapturedStep, EdgeCallback, RunSnapshot } from "../../src/runs/protocol";
+import { resultsAsJson } from "../../src/runs/result-json";
+import { countStepsExecuted } from "../../src/runs/steps-executed";
+import type { StreamContext } from "../../src/streams/format";
+import type { EventLog } from "./event-log";
+import type { RunCapturePolicy } from "./run-capture";
+import type { RunRecord } from "./run-record";
+import type { RunResults } from "./run-results";
+
+/** What the projections read. */
+export interface RunView {
+  pipeline: Pipeline;
+  record: RunRecord;
+  capture: RunCapturePolicy;
+  events: EventLog;
+  results: RunResults;
+}
+
+export async function snapshotOf(run: RunView): Promise<RunSnapshot> {
+  const row = run.record.row;
+  const snapshot: RunSnapshot = {
+    id: row.id,
+    pipeline: row.pipeline,
+    status: row.status,
+    surface: row.surface,
+    createdAt: row.createdAt,
+    steps: row.steps,
+    resultCount: row.resultCount,
+    stepsExecuted: countStepsExecuted(run.pipeline, row.steps),
+    capture: run.capture.describe(jsonInput(row.input), row.status),
+    rowsWritten: row.rowsWritten,
+  };
+  if (row.runName !== null) snapshot.runName = row.runName;
+  if (row.finishedAt !== null) snapshot.finishedAt = row.finishedAt;
+  if (row.expiresAt !== null) snapshot.expiresAt = row.expiresAt;
+  if (row.error !== null) snapshot.error = row.error;
+  if (row.status === "completed") snapshot.results = await run.results.list();
+  return snapshot;
+}
+
+/** The snapshot with each step invocation's captured input and output (what capture kept). */
+export async function describedSnapshotOf(run: RunView): Promise<RunSnapshot> {
+  const snapshot = await snapshotOf(run);
+  snapshot.capture.steps = run.events.ofTypes(["step_completed", "step_failed"]).map((event) => {
+    const captured: CapturedStep = { step: event.step ?? "", status: event.type === "step_failed" ? "failed" : "completed" };
+    if (event.data && "input" in event.data) captured.input = event.data.input;
+    if (event.data && "output" in event.data) captured.output = event.data.output;
+    return captured;
+  });
+  return snapshot;
+}
+
+/** Numaflow's message path: the edges each message travelled, with callback times. */
+export function messageEdgesOf(run: RunView): EdgeCallback[] {
+  const edges: EdgeCallback[] = [];
+  for (const event of run.events.ofTypes(["step_completed", "result"])) {
+    const from = event.data?.from;
+    if (typeof from !== "string" || event.step === undefined) continue;
+    edges.push({ from, to: event.step, cb_time: event.at });
+  }
+  return edges;
+}
+
+/** The run as stream formats see it; read at each write, so it is always current. */
+export function streamContextOf(run: RunView): StreamContext {
+  const row = run.record.row;
+  return {
+    runId: row.id,
+    pipeline: row.pipeline,
+    status: row.status,
+    createdAt: row.createdAt,
+    steps: run.pipeline.processingSteps,
+    parameters: jsonInput(row.input),
+    resultOf: (index) => run.results.getNow(index),
+    results: () => resultsAsJson(run.results.listNow()),
+  };
+}
+
+export function jsonInput(stored: StoredMessage): JsonValue {
+  return "v" in stored ? stored.v : null;
+}

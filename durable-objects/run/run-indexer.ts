@@ -1,0 +1,114 @@
+/**
+ * Keeps the D1 run index in step with the run and gives the run's admission slot back when it
+ * ends, both through one run-events queue message (src/engine/run-index.ts). Sends go out without
+ * holding the run up; one that fails is marked in the run row and re-sent by the alarm.
+ */
+import type { AdmissionTicket } from "../../src/admission/protocol";
+import { preview } from "../../src/capture/policy";
+import { findPipeline } from "../../src/catalog";
+import { INDEX_PREVIEW_MAX_BYTES, sendRunEvents, type RunEventsMessage, type RunIndexRowMessage } from "../../src/engine/run-index";
+import { resultsAsJson } from "../../src/runs/result-json";
+import { countStepsExecuted } from "../../src/runs/steps-executed";
+import type { AlarmPlan } from "./alarm-plan";
+import type { RunCapturePolicy } from "./run-capture";
+import type { RunRecord, RunRow } from "./run-record";
+import type { RunResults } from "./run-results";
+import type { Sql } from "./sql";
+import { jsonInput } from "./projections";
+
+/** How soon a message that could not be sent is tried again. */
+export const INDEX_RETRY_DELAY_MS = 30_000;
+
+export interface RunIndexerDeps {
+  queue: Queue;
+  sql: Sql;
+  alarm: AlarmPlan;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+export class RunIndexer {
+  constructor(private readonly deps: RunIndexerDeps) {}
+
+  /**
+   * REALTIME indexing: the row of a run that is still pending or running. A run that ended in the
+   * same burst is indexed by `ended` already; one row per state is enough.
+   */
+  active(record: RunRecord, capture: RunCapturePolicy, results: RunResults): void {
+    if (record.terminal || capture.indexing !== "as-it-goes") return;
+    const message = this.message(record, capture, results, false);
+    if (message) this.send(record, message);
+  }
+
+  /** The run ended: its final row (unless it is not indexed) and its slot back to its shard. */
+  ended(record: RunRecord, capture: RunCapturePolicy, results: RunResults): void {
+    const message = this.message(record, capture, results, true);
+    if (message) this.send(record, message);
+  }
+
+  /** A slot that served no run (a WebSocket that never sent its request frame). */
+  releaseUnused(ticket: AdmissionTicket, runId: string): void {
+    this.deps.waitUntil(sendRunEvents(this.deps.queue, { release: release(ticket, runId) }));
+  }
+
+  /** Re-sends a message that failed earlier (the flag is set only on failure). */
+  async retryIfPending(record: RunRecord, capture: RunCapturePolicy, results: RunResults): Promise<void> {
+    const pending = this.deps.sql.one<{ index_pending: number }>("SELECT index_pending FROM run WHERE singleton = 1");
+    if (!pending?.index_pending) return;
+    await results.prefetch();
+    const message = this.message(record, capture, results, record.terminal);
+    if (!message || (await sendRunEvents(this.deps.queue, message))) {
+      this.deps.sql.run("UPDATE run SET index_pending = 0 WHERE singleton = 1");
+    } else {
+      this.deps.alarm.noLaterThan(Date.now() + INDEX_RETRY_DELAY_MS);
+    }
+  }
+
+  private message(record: RunRecord, capture: RunCapturePolicy, results: RunResults, ended: boolean): RunEventsMessage | undefined {
+    const row = record.row;
+    const message: RunEventsMessage = {};
+    if (capture.indexing !== "none" && (ended || capture.indexing === "as-it-goes")) message.row = indexRow(row, capture, results);
+    if (ended && row.admission) message.release = release(row.admission, row.id);
+    return message.row || message.release ? message : undefined;
+  }
+
+  private send(record: RunRecord, message: RunEventsMessage): void {
+    const { queue, sql, alarm, waitUntil } = this.deps;
+    waitUntil(
+      sendRunEvents(queue, message).then((sent) => {
+        if (sent) return;
+        // The slot field is written too: a slot given back to the caller since must not be released.
+        sql.run(
+          "UPDATE run SET index_pending = 1, admission = ? WHERE singleton = 1",
+          record.row.admission === null ? null : JSON.stringify(record.row.admission),
+        );
+        alarm.noLaterThan(Date.now() + INDEX_RETRY_DELAY_MS);
+      }),
+    );
+  }
+}
+
+function release(ticket: AdmissionTicket, runId: string) {
+  return "block" in ticket ? { shard: ticket.shard, runId, block: ticket.block } : { shard: ticket.shard, runId, waiting: true as const };
+}
+
+function indexRow(row: RunRow, capture: RunCapturePolicy, results: RunResults): RunIndexRowMessage {
+  const keeps = capture.keepsPayloads(row.status);
+  const limits = { redact: capture.run.redact, maxBytes: Math.min(capture.run.maxBytes, INDEX_PREVIEW_MAX_BYTES) };
+  return {
+    pipeline: row.pipeline,
+    id: row.id,
+    surface: row.surface,
+    status: row.status,
+    run_name: row.runName,
+    created_at: row.createdAt,
+    finished_at: row.finishedAt,
+    duration_ms: row.finishedAt === null ? null : row.finishedAt - row.createdAt,
+    steps_executed: countStepsExecuted(findPipeline(row.pipeline), row.steps),
+    error: row.error?.code === "run_cancelled" ? null : (row.error?.message ?? null),
+    cancel_reason: row.error?.code === "run_cancelled" ? row.error.message : null,
+    expires_at: row.expiresAt,
+    parameters_preview: keeps ? preview(jsonInput(row.input), limits) : null,
+    result_preview: keeps && row.status === "completed" ? preview(resultsAsJson(results.listNow()), limits) : null,
+    version: row.nextSeq,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * One run as a Run object instance holds it: its record, pipeline, orchestrator, event log,
+ * results and capture policy wired together once (`RunSession.create` for a new run,
+ * `RunSession.load` for a stored one), and the callers waiting for it to end.
+ */
+import { findPipeline } from "../../src/catalog";
+import { enqueueInvocation } from "../../src/remote/function-client";
+import { sendStages } from "../../src/queues/stage-transport";
+import { KvResultStore, R2ResultStore } from "../../src/results/result-store";
+import type { Pipeline } from "../../src/pipeline/graph";
+import type { RunEvent } from "../../src/runs/protocol";
+import type { Settings } from "../../src/settings";
+import type { AlarmPlan } from "./alarm-plan";
+import { EventLog } from "./event-log";
+import { Orchestrator } from "./orchestrator";
+import { SqliteResultStore } from "./result-store";
+import { RunCapturePolicy } from "./run-capture";
+import type { RunIndexer } from "./run-indexer";
+import type { Retention } from "./retention";
+import type { RunRecord } from "./run-record";
+import { RunResults } from "./run-results";
+import type { Sql } from "./sql";
+
+/** KV's own expiry is a backstop behind the retention alarm: a day longer. */
+const KV_EXPIRY_MARGIN_SECONDS = 86_400;
+
+/** What a session needs from its Run object. */
+export interface SessionDeps {
+  ctx: DurableObjectState;
+  env: Env;
+  settings: Settings;
+  sql: Sql;
+  alarm: AlarmPlan;
+  indexer: RunIndexer;
+  retention: Retention;
+  /** Every event, as it is appended (live subscribers and sockets). */
+  publish: (event: RunEvent, session: RunSession) => void;
+}
+
+export class RunSession {
+  readonly orchestrator: Orchestrator;
+  readonly events: EventLog;
+  readonly results: RunResults;
+  readonly capture: RunCapturePolicy;
+  private readonly waiters = new Set<() => void>();
+  /** Set while a sync caller that brought the run's slot waits for it (see `create`). */
+  private starterHoldsSlot = false;
+  private slotHandedBack = false;
+
+  private constructor(
+    readonly pipeline: Pipeline,
+    readonly record: RunRecord,
+    private readonly deps: SessionDeps,
+    fresh: boolean,
+  ) {
+    const { ctx, env, settings, sql } = deps;
+    const retentionSeconds = pipeline.definition.retentionSeconds ?? settings.EDGESERVE_RETENTION_SECONDS;
+    this.results = new RunResults(
+      new SqliteResultStore(sql, { fresh }),
+      pipeline.definition.resultStore,
+      { kv: new KvResultStore(env.RESULTS_KV, retentionSeconds + KV_EXPIRY_MARGIN_SECONDS), r2: new R2ResultStore(env.RESULTS_BUCKET) },
+      { pipeline: record.row.pipeline, runId: record.row.id },
+    );
+    this.events = new EventLog(sql, { next: () => record.nextSeq() }, (event) => deps.publish(event, this));
+    this.capture = new RunCapturePolicy(record.row.capture, pipeline);
+    this.orchestrator = new Orchestrator({
+      capture: this.capture,
+      sql,
+      storage: ctx.storage,
+      alarm: deps.alarm,
+      record,
+      pipeline,
+      events: this.events,
+      results: this.results,
+      retentionMs: retentionSeconds * 1000,
+      watchdogMs: settings.EDGESERVE_WATCHDOG_SECONDS * 1000,
+      stageLeaseMs: settings.EDGESERVE_STAGE_LEASE_SECONDS * 1000,
+      sendStages: (plans) => {
+        const sending = sendStages(env.STAGE_QUEUE, env.PAYLOADS, plans);
+        ctx.waitUntil(sending.catch(() => undefined));
+        return sending;
+      },
+      sendInvocations: (invocations) => {
+        const handing = Promise.all(
+          invocations.map((invocation) =>
+            enqueueInvocation(env.FUNCTIONS, invocation).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+          ),
+        );
+        ctx.waitUntil(handing);
+        return handing;
+      },
+      env: env as unknown as Record<string, unknown>,
+      now: Date.now,
+      onTerminal: () => this.ended(),
+    });
+  }
+
+  /**
+   * A new run's session (nothing is written until its first burst is flushed). `starterWaits`: a
+   * sync caller brought the slot and waits (`waitAsStarter`); if the run ends meanwhile, the slot
+   * goes back with the answer, for the caller's isolate to reuse, instead of to the shard.
+   */
+  static create(record: RunRecord, deps: SessionDeps, options: { starterWaits: boolean }): RunSession {
+    const session = new RunSession(pipelineOf(record), record, deps, true);
+    session.starterHoldsSlot = options.starterWaits;
+    return session;
+  }
+
+  static load(record: RunRecord, deps: SessionDeps): RunSession {
+    return new RunSession(pipelineOf(record), record, deps, false);
+  }
+
+  /** Waits up to `timeoutMs` for the run to end. */
+  async waitForEnd(timeoutMs: number): Promise<void> {
+    if (this.record.terminal || timeoutMs <= 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+    });
+  }
+
+  /** The starter waits up to `timeoutMs`; true when the slot went back to it (the run ended meanwhile). */
+  async waitAsStarter(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.waitForEnd(timeoutMs);
+    } finally {
+      this.starterHoldsSlot = false;
+    }
+    return this.slotHandedBack;
+  }
+
+  /** The burst that ended the run is persisted: wake waiters, move results, index, free the slot. */
+  private ended(): void {
+    const { ctx, indexer } = this.deps;
+    if (this.starterHoldsSlot && this.record.row.admission !== null) {
+      this.record.row.admission = null;
+      this.slotHandedBack = true;
+    }
+    for (const wake of [...this.waiters]) wake();
+    if (this.results.needsMove()) ctx.waitUntil(this.deps.retention.moveResults(this.results));
+    indexer.ended(this.record, this.capture, this.results);
+  }
+}
+
+function pipelineOf(record: RunRecord): Pipeline {
+  const pipeline = findPipeline(record.row.pipeline);
+  if (!pipeline) throw new Error(`run '${record.row.id}' belongs to pipeline '${record.row.pipeline}', which is not deployed`);
+  return pipeline;
+}

@@ -1,0 +1,239 @@
+/**
+ * Admission control, the Worker's side: per pipeline, a concurrency limit and a queue limit,
+ * counted by a few AdmissionObject shards (`EDGESERVE_ADMISSION_SHARDS`), each holding an equal
+ * share of the limits.
+ *
+ * A run must not pay a Durable Object round trip for its slot while there is room, so each
+ * isolate leases slots from a shard in blocks and hands them out locally:
+ * - a block is used for `BLOCK_WINDOW_MS`; after that its unused slots go back to the shard (with
+ *   the isolate's next lease call, or from a `waitUntil` timer, whichever comes first);
+ * - a sync run whose answer the caller waited for gives its slot back to the block right here
+ *   (the Run object says so in its answer), so a busy isolate recycles one block indefinitely;
+ * - every other run gives its slot back when it ends, through the run-events queue, whose
+ *   consumer hands a batch of releases to each shard in one call;
+ * - a duplicate start gives its slot back locally, so the shard never sees it.
+ * Only when the block is used up does a request wait for the shard (one round trip per block).
+ *
+ * Accuracy (README "Admission"): the limit is never exceeded (every running run holds a slot a
+ * shard granted, and a shard grants no more than its share); room is under-used by the slots
+ * sitting in isolates' blocks (fewer than one block per isolate, for at most the window), by
+ * releases in flight through the queue (its batch time), and by the blocks of an isolate that
+ * died holding them, until their lease ends.
+ */
+import { ApiError } from "../errors/api-error";
+import type { Pipeline } from "../pipeline/graph";
+import type { Settings } from "../settings";
+import type { AdmissionTicket, BlockReturns, BlockSlot } from "../admission/protocol";
+import { runTimeoutSeconds } from "../runs/run-timeout";
+
+/** How long an isolate hands out the slots of one block before the rest go back. */
+export const BLOCK_WINDOW_MS = 2_000;
+/** Extra time a block's lease outlives its runs' deadlines, so a slow release never double-books. */
+const LEASE_MARGIN_MS = 60_000;
+/** A block holds at most this share of a shard's slots, so idle isolates strand little room. */
+const BLOCK_SHARE_DIVISOR = 4;
+
+export interface AdmissionLimits {
+  maxConcurrency: number;
+  maxQueueSize: number;
+}
+
+export function admissionLimits(pipeline: Pipeline, settings: Settings): AdmissionLimits {
+  return {
+    maxConcurrency: pipeline.definition.admission?.maxConcurrency ?? settings.EDGESERVE_MAX_CONCURRENCY,
+    maxQueueSize: pipeline.definition.admission?.maxQueueSize ?? settings.EDGESERVE_MAX_QUEUE_SIZE,
+  };
+}
+
+/** What schedules background work past the response (the request's `executionCtx.waitUntil`). */
+export type WaitUntil = (promise: Promise<unknown>) => void;
+
+interface Block {
+  shard: string;
+  id: string;
+  /** Slots not handed out yet. */
+  free: number;
+  usableUntil: number;
+}
+
+/** One pipeline's blocks in this isolate, and the slots owed back to each shard. */
+class PipelineSlots {
+  private current: Block | undefined;
+  private readonly owed = new Map<string, BlockReturns>();
+  private flushScheduled = false;
+
+  constructor(
+    private readonly namespace: Env["ADMISSION"],
+    private readonly pipeline: Pipeline,
+    private readonly settings: Settings,
+  ) {}
+
+  /** A slot from the current block, or from a new block leased from a shard; null when the pipeline is full. */
+  async take(waitUntil: WaitUntil, runTimeout: number): Promise<BlockSlot | null> {
+    const now = Date.now();
+    if (this.current && now >= this.current.usableUntil) this.retire(this.current);
+    // A run allowed longer than the pipeline's own timeout needs a lease of its own length.
+    const standard = runTimeout <= runTimeoutSeconds(this.pipeline, this.settings);
+    if (standard && this.current && this.current.free > 0) {
+      this.current.free -= 1;
+      return { shard: this.current.shard, block: this.current.id };
+    }
+    const shard = this.pickShard();
+    const share = this.share();
+    const want = standard ? Math.max(1, Math.floor(share.concurrency / BLOCK_SHARE_DIVISOR)) : 1;
+    const returns = this.takeOwed(shard);
+    const decision = await this.stub(shard).lease({
+      shard,
+      pipeline: this.pipeline.name,
+      want,
+      concurrency: share.concurrency,
+      leaseMs: BLOCK_WINDOW_MS + runTimeout * 1000 + LEASE_MARGIN_MS,
+      ...(returns ? { returns } : {}),
+    });
+    if (decision.granted === 0) return null;
+    if (standard) {
+      if (this.current) this.retire(this.current);
+      this.current = { shard, id: decision.block, free: decision.granted - 1, usableUntil: Date.now() + BLOCK_WINDOW_MS };
+      // The block's unused slots go back when its window ends, even if no request comes.
+      if (decision.granted > 1) this.scheduleFlush(waitUntil, BLOCK_WINDOW_MS);
+    }
+    return { shard, block: decision.block };
+  }
+
+  /** A slot that served no run (a duplicate) or whose sync run ended while its caller waited. */
+  giveBack(slot: BlockSlot, waitUntil: WaitUntil): void {
+    const current = this.current;
+    if (current && current.id === slot.block && Date.now() < current.usableUntil) {
+      current.free += 1;
+      return;
+    }
+    this.owe(slot.shard, slot.block, 1);
+    this.scheduleFlush(waitUntil, 0);
+  }
+
+  /** Puts a queued async run in a shard's queue (or runs it, if room appeared meanwhile). */
+  async enqueue(runId: string, runTimeout: number) {
+    const shard = this.pickShard();
+    const share = this.share();
+    return this.stub(shard).enqueue({
+      shard,
+      pipeline: this.pipeline.name,
+      runId,
+      concurrency: share.concurrency,
+      queueSize: share.queueSize,
+      leaseMs: runTimeout * 1000 + LEASE_MARGIN_MS,
+    });
+  }
+
+  private retire(block: Block): void {
+    if (block.free > 0) this.owe(block.shard, block.id, block.free);
+    block.free = 0;
+    if (this.current === block) this.current = undefined;
+  }
+
+  private owe(shard: string, block: string, count: number): void {
+    const returns = this.owed.get(shard) ?? {};
+    returns[block] = (returns[block] ?? 0) + count;
+    this.owed.set(shard, returns);
+  }
+
+  private takeOwed(shard: string): BlockReturns | undefined {
+    const returns = this.owed.get(shard);
+    this.owed.delete(shard);
+    return returns;
+  }
+
+  /** Gives owed slots back after `delayMs`, in the background of the current request. */
+  private scheduleFlush(waitUntil: WaitUntil, delayMs: number): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    waitUntil(
+      new Promise((resolve) => setTimeout(resolve, delayMs)).then(async () => {
+        this.flushScheduled = false;
+        if (this.current && Date.now() >= this.current.usableUntil) this.retire(this.current);
+        for (const shard of [...this.owed.keys()]) {
+          const returns = this.takeOwed(shard);
+          if (!returns) continue;
+          try {
+            await this.stub(shard).giveBack(returns);
+          } catch (error) {
+            // Kept for the next lease call; the shard's lease ends them anyway.
+            console.error(`edgeserve admission: giving slots back to ${shard} failed: ${String(error)}`);
+            for (const [block, count] of Object.entries(returns)) this.owe(shard, block, count);
+          }
+        }
+      }),
+    );
+  }
+
+  private share() {
+    const limits = admissionLimits(this.pipeline, this.settings);
+    const shards = this.settings.EDGESERVE_ADMISSION_SHARDS;
+    return { concurrency: Math.ceil(limits.maxConcurrency / shards), queueSize: Math.ceil(limits.maxQueueSize / shards) };
+  }
+
+  private pickShard(): string {
+    return `${this.pipeline.name}#${Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS)}`;
+  }
+
+  private stub(shard: string) {
+    return this.namespace.get(this.namespace.idFromName(shard));
+  }
+}
+
+/** Each isolate's blocks, by pipeline (and the settings they were leased under). */
+const pools = new Map<string, PipelineSlots>();
+
+export class Admission {
+  constructor(
+    private readonly env: Env,
+    private readonly settings: Settings,
+    private readonly waitUntil: WaitUntil,
+  ) {}
+
+  /** A slot for a run about to start, or null when the pipeline is at its concurrency limit. */
+  take(pipeline: Pipeline, runTimeout: number): Promise<BlockSlot | null> {
+    return this.pool(pipeline).take(this.waitUntil, runTimeout);
+  }
+
+  giveBack(pipeline: Pipeline, slot: AdmissionTicket): void {
+    if ("block" in slot) this.pool(pipeline).giveBack(slot, this.waitUntil);
+  }
+
+  /** Queues an async run that found no slot; throws 429 when the queue is full too. */
+  async enqueue(pipeline: Pipeline, runId: string, runTimeout: number): Promise<AdmissionTicket> {
+    const decision = await this.pool(pipeline).enqueue(runId, runTimeout);
+    if (decision.state === "refused") throw this.atCapacity(pipeline, "async");
+    return decision.state === "running" ? decision.slot : decision.ticket;
+  }
+
+  /** Takes a queued run out of its shard's queue (its start was refused as a duplicate). */
+  async withdraw(ticket: AdmissionTicket, runId: string): Promise<void> {
+    await this.env.ADMISSION.get(this.env.ADMISSION.idFromName(ticket.shard)).release({
+      released: "block" in ticket ? [{ runId, block: ticket.block }] : [],
+      withdraw: "block" in ticket ? [] : [runId],
+    });
+  }
+
+  atCapacity(pipeline: Pipeline, mode: "sync" | "async"): ApiError {
+    const limits = admissionLimits(pipeline, this.settings);
+    const retryAfter = this.settings.EDGESERVE_RETRY_AFTER_SECONDS;
+    return new ApiError(
+      "too_many_requests",
+      `pipeline '${pipeline.name}' is at its limit of ${limits.maxConcurrency} concurrent runs` +
+        (mode === "async" ? ` and ${limits.maxQueueSize} queued` : "") +
+        `; retry after ${retryAfter} s`,
+      { headers: { "retry-after": String(retryAfter) } },
+    );
+  }
+
+  private pool(pipeline: Pipeline): PipelineSlots {
+    const key = `${pipeline.name}\u0000${this.settings.EDGESERVE_ADMISSION_SHARDS}\u0000${admissionLimits(pipeline, this.settings).maxConcurrency}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = new PipelineSlots(this.env.ADMISSION, pipeline, this.settings);
+      pools.set(key, pool);
+    }
+    return pool;
+  }
+}

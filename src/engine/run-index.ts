@@ -1,0 +1,174 @@
+/**
+ * The D1 run index (migrations/): one row per run, for queries across runs (ZenML's `/jobs`,
+ * `/metrics`, `/health`, finding a run by id alone). The only module that touches it.
+ *
+ * Writes travel from the Run objects through the run-events queue, batched into D1 by its
+ * consumer (src/queues/run-events-consumer.ts): one D1 write per run would cap throughput. The
+ * same message carries the run's admission slot back to its shard when the run ends. The Run
+ * object stays the source of truth; the index is a copy.
+ */
+import { z } from "zod";
+import { slotReleaseSchema } from "../admission/protocol";
+import type { RunStatus, Surface } from "../runs/protocol";
+
+export const RUN_EVENTS_QUEUE = "edgeserve-run-index";
+export const RUN_EVENTS_DLQ = "edgeserve-run-index-dlq";
+
+/** Index previews are cut shorter than the capture policy's: D1 limits rows and statements (reference §5). */
+export const INDEX_PREVIEW_MAX_BYTES = 16_384;
+
+export const runIndexRowSchema = z.strictObject({
+  pipeline: z.string().min(1),
+  id: z.string().min(1),
+  surface: z.enum(["numaflow", "zenml", "native"]),
+  status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
+  run_name: z.string().nullable(),
+  created_at: z.number().int(),
+  finished_at: z.number().int().nullable(),
+  duration_ms: z.number().int().nullable(),
+  steps_executed: z.number().int().min(0),
+  error: z.string().nullable(),
+  cancel_reason: z.string().nullable(),
+  expires_at: z.number().int().nullable(),
+  parameters_preview: z.string().nullable(),
+  result_preview: z.string().nullable(),
+  /** The run's event sequence when the row was made: a lower version never replaces a higher one. */
+  version: z.number().int().min(0),
+});
+export type RunIndexRowMessage = z.infer<typeof runIndexRowSchema>;
+
+/** What a Run object sends when its state changes: its index row, its slot release, or both. */
+export const runEventsMessageSchema = z
+  .strictObject({ row: runIndexRowSchema.optional(), release: slotReleaseSchema.optional() })
+  .refine((m) => m.row !== undefined || m.release !== undefined, "a message carries a row or a release");
+export type RunEventsMessage = z.infer<typeof runEventsMessageSchema>;
+
+/** Sends a run's message to the run-events queue; false when the queue would not take it. */
+export async function sendRunEvents(queue: Queue, message: RunEventsMessage, attempts = 3): Promise<boolean> {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      await queue.send(message, { contentType: "json" });
+      return true;
+    } catch (error) {
+      if (attempt === attempts) console.error(`edgeserve: sending a run-events message failed: ${String(error)}`);
+    }
+  }
+  return false;
+}
+
+/** The upsert that keeps the newest version of a run's row, whatever order rows arrive in. */
+export function upsertRunIndexRow(db: D1Database, row: RunIndexRowMessage): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO runs (pipeline, id, surface, status, run_name, created_at, finished_at, duration_ms, steps_executed,
+         error, cancel_reason, expires_at, parameters_preview, result_preview, version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (pipeline, id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+         duration_ms = excluded.duration_ms, steps_executed = excluded.steps_executed, error = excluded.error,
+         cancel_reason = excluded.cancel_reason, expires_at = excluded.expires_at,
+         parameters_preview = excluded.parameters_preview, result_preview = excluded.result_preview,
+         version = excluded.version
+       WHERE excluded.version >= runs.version`,
+    )
+    .bind(
+      row.pipeline, row.id, row.surface, row.status, row.run_name, row.created_at, row.finished_at, row.duration_ms,
+      row.steps_executed, row.error, row.cancel_reason, row.expires_at, row.parameters_preview, row.result_preview, row.version,
+    );
+}
+
+export async function deleteRunIndex(db: D1Database, pipeline: string, id: string): Promise<void> {
+  await db.prepare("DELETE FROM runs WHERE pipeline = ? AND id = ?").bind(pipeline, id).run();
+}
+
+/** The pipeline of a run known only by its id (the newest, if several pipelines used the id). */
+export async function pipelineOfRun(db: D1Database, id: string): Promise<string | undefined> {
+  const row = await db.prepare("SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1").bind(id).first<{ pipeline: string }>();
+  return row?.pipeline;
+}
+
+
+export interface RunIndexRow extends Record<string, unknown> {
+  pipeline: string;
+  id: string;
+  surface: Surface;
+  status: RunStatus;
+  run_name: string | null;
+  created_at: number;
+  finished_at: number | null;
+  duration_ms: number | null;
+  steps_executed: number;
+  error: string | null;
+  cancel_reason: string | null;
+  parameters_preview: string | null;
+  result_preview: string | null;
+}
+
+export async function listRuns(
+  db: D1Database,
+  pipeline: string,
+  options: { status?: RunStatus; limit: number },
+): Promise<RunIndexRow[]> {
+  const statement = options.status
+    ? db
+        .prepare("SELECT * FROM runs WHERE pipeline = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ?")
+        .bind(pipeline, options.status, options.limit)
+    : db.prepare("SELECT * FROM runs WHERE pipeline = ? ORDER BY created_at DESC, id DESC LIMIT ?").bind(pipeline, options.limit);
+  return (await statement.all<RunIndexRow>()).results;
+}
+
+export interface RunCounts {
+  surface: Surface;
+  status: RunStatus;
+  runs: number;
+  total_ms: number;
+}
+
+/** Runs per surface and status, with their summed durations (finished runs only have one). */
+export async function countRuns(db: D1Database, pipeline: string): Promise<RunCounts[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT surface, status, COUNT(*) AS runs, COALESCE(SUM(duration_ms), 0) AS total_ms
+       FROM runs WHERE pipeline = ? GROUP BY surface, status`,
+    )
+    .bind(pipeline)
+    .all<RunCounts & Record<string, unknown>>();
+  return results;
+}
+
+/** Histogram buckets (upper bounds in seconds) for run durations, Prometheus style. */
+export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+
+export interface DurationHistogram {
+  surface: Surface;
+  /** Cumulative counts for each bucket of `DURATION_BUCKETS_SECONDS`, then +Inf. */
+  cumulative: number[];
+  sumSeconds: number;
+  count: number;
+}
+
+export async function durationHistograms(db: D1Database, pipeline: string): Promise<DurationHistogram[]> {
+  const columns = DURATION_BUCKETS_SECONDS.map(
+    (bound, i) => `SUM(CASE WHEN duration_ms <= ${Math.round(bound * 1000)} THEN 1 ELSE 0 END) AS b${i}`,
+  ).join(", ");
+  const { results } = await db
+    .prepare(
+      `SELECT surface, ${columns}, COUNT(*) AS total, COALESCE(SUM(duration_ms), 0) AS total_ms
+       FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL GROUP BY surface`,
+    )
+    .bind(pipeline)
+    .all<Record<string, number | string>>();
+  return results.map((row) => ({
+    surface: row.surface as Surface,
+    cumulative: [...DURATION_BUCKETS_SECONDS.map((_, i) => Number(row[`b${i}`] ?? 0)), Number(row.total ?? 0)],
+    sumSeconds: Number(row.total_ms ?? 0) / 1000,
+    count: Number(row.total ?? 0),
+  }));
+}
+
+export async function runsSince(db: D1Database, pipeline: string, since: number): Promise<{ runs: number; last: number | null }> {
+  const row = await db
+    .prepare("SELECT COUNT(*) AS runs, MAX(finished_at) AS last FROM runs WHERE pipeline = ? AND created_at >= ?")
+    .bind(pipeline, since)
+    .first<{ runs: number; last: number | null }>();
+  return { runs: row?.runs ?? 0, last: row?.last ?? null };
+}

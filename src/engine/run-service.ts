@@ -1,0 +1,174 @@
+/**
+ * The engine service: the one door through which every surface starts, waits for, describes,
+ * streams and cancels runs. It builds the start request (capture, forwarded headers, timeouts),
+ * validates run ids, owns admission (src/engine/admission.ts), and turns a missing run into
+ * `run_not_found` or `run_expired`. Surfaces only translate their wire format to and from it.
+ */
+import { captureRequest } from "../capture/capture-request";
+import type { CapturePolicyInput } from "../capture/policy";
+import { ApiError } from "../errors/api-error";
+import type { Pipeline } from "../pipeline/graph";
+import type { StoredMessage } from "../pipeline/message";
+import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartRunRequest, Surface } from "../runs/protocol";
+import { runIdProblem } from "../runs/run-id";
+import { runTimeoutSeconds } from "../runs/run-timeout";
+import type { Settings } from "../settings";
+import type { StreamFormatName } from "../streams/format";
+import { Admission, type WaitUntil } from "./admission";
+import { missingRun } from "./missing-run";
+import { RunClient } from "./run-client";
+
+export interface StartSpec {
+  pipeline: Pipeline;
+  runId: string;
+  input: StoredMessage;
+  /** The request's headers; steps see them without credentials. */
+  headers: Headers;
+  surface: Surface;
+  runName?: string;
+  /** The caller's own run timeout (ZenML's `timeout`), else the pipeline's. */
+  runTimeoutSeconds?: number;
+  captureOverride?: CapturePolicyInput;
+}
+
+/**
+ * `async`: answer at once (past the concurrency limit the run waits in the queue, unless
+ * `queueWhenFull` is false: a stream's watcher wants it now); otherwise answer once the run ends
+ * or `waitMs` has passed (the pipeline's request timeout by default).
+ */
+export type StartMode = { async: true; queueWhenFull?: boolean } | { async: false; waitMs?: number };
+
+export type StartResult = { started: true; snapshot?: RunSnapshot } | { started: false; reason: "duplicate" };
+
+/** How a surface words "no such run" (the engine adds `run_expired` itself). */
+export type NotFound = (runId: string) => ApiError;
+
+const defaultNotFound: NotFound = (runId) => new ApiError("run_not_found", `no run with id ${runId}`);
+
+export class RunService {
+  readonly admission: Admission;
+
+  constructor(
+    private readonly env: Env,
+    readonly settings: Settings,
+    waitUntil: WaitUntil,
+  ) {
+    this.admission = new Admission(env, settings, waitUntil);
+  }
+
+  /** The run of that pipeline and id; a malformed id is a 400 that names `label`. */
+  run(pipeline: string, runId: string, label = "run id"): RunClient {
+    const problem = runIdProblem(runId);
+    if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
+    return new RunClient(this.env.RUNS, pipeline, runId);
+  }
+
+  /** How long a sync call waits before answering that the run goes on (Numaflow: 408). */
+  requestTimeoutMs(pipeline: Pipeline): number {
+    return (pipeline.definition.requestTimeoutSeconds ?? this.settings.EDGESERVE_REQUEST_TIMEOUT_SECONDS) * 1000;
+  }
+
+  /**
+   * Starts a run behind admission. A duplicate id is reported before any slot is counted, so a
+   * replay is answered even when the pipeline is full; past the limits, 429 with Retry-After.
+   */
+  async start(spec: StartSpec, mode: StartMode): Promise<StartResult> {
+    const run = this.run(spec.pipeline.name, spec.runId);
+    const timeout = runTimeoutSeconds(spec.pipeline, this.settings, spec.runTimeoutSeconds);
+    const request = await this.startRequest(spec);
+    const slot = await this.admission.take(spec.pipeline, timeout);
+    if (slot === null) return this.startWithoutSlot(run, spec.pipeline, request, mode, timeout);
+    if (mode.async) {
+      const outcome = await run.start({ ...request, admission: slot });
+      if (!outcome.started) this.admission.giveBack(spec.pipeline, slot);
+      return outcome;
+    }
+    const outcome = await run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline));
+    // Not started (a duplicate), or ended while this call waited: the slot is this isolate's again.
+    if (!outcome.started || outcome.slotReturned) this.admission.giveBack(spec.pipeline, slot);
+    return outcome.started ? { started: true, snapshot: outcome.snapshot } : outcome;
+  }
+
+  /** The pipeline is full: a duplicate is still a duplicate; a sync call gets 429; an async one queues. */
+  private async startWithoutSlot(run: RunClient, pipeline: Pipeline, request: StartRunRequest, mode: StartMode, timeout: number): Promise<StartResult> {
+    if ((await run.probe()).found) return { started: false, reason: "duplicate" };
+    if (!mode.async || mode.queueWhenFull === false) throw this.admission.atCapacity(pipeline, "sync");
+    const ticket = await this.admission.enqueue(pipeline, run.runId, timeout);
+    const outcome = await run.start({ ...request, admission: ticket });
+    if (!outcome.started) await this.admission.withdraw(ticket, run.runId);
+    return outcome;
+  }
+
+  /** The run as it stands (with its results once completed); 404 when it is not there. */
+  async describe(run: RunClient, notFound: NotFound = defaultNotFound): Promise<RunSnapshot> {
+    return found(run, await run.describe(), notFound).snapshot;
+  }
+
+  /** Waits up to `timeoutMs` for the run to end, then describes it. */
+  async wait(run: RunClient, timeoutMs: number, notFound: NotFound = defaultNotFound): Promise<RunSnapshot> {
+    return found(run, await run.wait(timeoutMs), notFound).snapshot;
+  }
+
+  async cancel(run: RunClient, reason: string, notFound: NotFound = defaultNotFound): Promise<Extract<CancelOutcome, { found: true }>> {
+    return found(run, await run.cancel(reason.slice(0, 1000)), notFound);
+  }
+
+  async messagePath(run: RunClient, notFound: NotFound = defaultNotFound): Promise<Extract<MessagePath, { found: true }>> {
+    return found(run, await run.messagePath(), notFound);
+  }
+
+  /** Whether the run exists (without reading it); 404 (or `run_expired`) when not. */
+  async ensureExists(run: RunClient, notFound: NotFound = defaultNotFound): Promise<void> {
+    found(run, await run.probe(), notFound);
+  }
+
+  /** The run's event stream in a surface's framing, resuming after `lastEventId`. */
+  async events(run: RunClient, format: StreamFormatName, lastEventId: string | null, notFound: NotFound = defaultNotFound): Promise<Response> {
+    const response = await run.events(format, lastEventId);
+    if (response.status === 404) {
+      const missing = (await response.json()) as RunMissing;
+      throw missingRun(run.runId, missing, () => notFound(run.runId));
+    }
+    // A fresh Response: the Run object's has immutable headers, and surfaces add some.
+    return new Response(response.body, response);
+  }
+
+  /**
+   * ZenML's `WS /stream`: the new run's object takes the socket and starts the run from the
+   * client's first frame. The slot is taken now, so a refused watcher gets 429 before any upgrade;
+   * the Run object gives it back if the run never starts.
+   */
+  async openSocket(pipeline: Pipeline, runId: string, upgrade: Request): Promise<Response> {
+    const run = this.run(pipeline.name, runId);
+    const slot = await this.admission.take(pipeline, runTimeoutSeconds(pipeline, this.settings));
+    if (slot === null) throw this.admission.atCapacity(pipeline, "sync");
+    return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers), slot);
+  }
+
+  private async startRequest(spec: StartSpec): Promise<StartRunRequest> {
+    return {
+      runId: spec.runId,
+      pipeline: spec.pipeline.name,
+      input: spec.input,
+      headers: forwardedHeaders(spec.headers),
+      surface: spec.surface,
+      capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
+      ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
+      ...(spec.runName ? { runName: spec.runName } : {}),
+    };
+  }
+}
+
+function found<T extends { found: boolean }>(run: RunClient, outcome: T | RunMissing, notFound: NotFound): Extract<T, { found: true }> {
+  if (!outcome.found) throw missingRun(run.runId, outcome as RunMissing, () => notFound(run.runId));
+  return outcome as Extract<T, { found: true }>;
+}
+
+/** Request headers a step may read; credentials are never handed to pipeline code. */
+export function forwardedHeaders(headers: Headers): Record<string, string> {
+  const forwarded: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    if (name !== "authorization" && name !== "cookie") forwarded[name] = value;
+  });
+  return forwarded;
+}

@@ -1,0 +1,19 @@
+/** Numaflow's SSE framing: each result is one `data:` event (lossy UTF-8, as Numaflow does); failures are named `run_failed`. */
+import { encodeSseFrame } from "../../sse/frame";
+import { resultOfEvent, type StreamFormat } from "../../streams/format";
+
+const decoder = new TextDecoder();
+
+export const numaflowStreamFormat: StreamFormat = {
+  preamble: () => "",
+  render(event, context) {
+    const result = resultOfEvent(event, context);
+    if (event.type === "result" && result) {
+      return encodeSseFrame({ id: event.seq, data: decoder.decode(result.bytes) });
+    }
+    if (event.type === "run_failed" || event.type === "run_cancelled") {
+      return encodeSseFrame({ id: event.seq, event: event.type, data: JSON.stringify(event.data ?? {}) });
+    }
+    return "";
+  },
+};

@@ -3,6 +3,7 @@
  * or is turned into one (`toApiError`) at the single `onError` handler, so no stack trace or
  * internal message ever reaches a client.
  */
+import { HTTPException } from "hono/http-exception";
 import { statusOf, type ErrorCode, type ErrorStatus } from "./codes";
 
 /** One problem with the input, shaped like a zod issue: where it is and what is wrong. */
@@ -33,9 +34,28 @@ export class ApiError extends Error {
   }
 }
 
-/** Normalises any thrown value; unknown failures become `internal_error` with a generic message. */
+/** The error table's code for a status Hono's own middleware raised (`HTTPException`). */
+const CODE_OF_HTTP_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: "bad_request",
+  401: "unauthorized",
+  404: "route_not_found",
+  405: "method_not_allowed",
+  408: "request_timeout",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  429: "too_many_requests",
+};
+
+/**
+ * Normalises any thrown value: Hono's `HTTPException`s map to the code of their status (their
+ * message kept, a 5xx's hidden); unknown failures become `internal_error` with a generic message.
+ */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof HTTPException) {
+    const code = CODE_OF_HTTP_STATUS[error.status];
+    if (code) return new ApiError(code, error.message || `the request was refused (${error.status})`, { cause: error });
+  }
   return new ApiError("internal_error", "edgeserve hit an unexpected error; it has been logged.", {
     cause: error,
   });

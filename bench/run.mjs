@@ -344,7 +344,8 @@ function targetChecks(ratiosByPhase, bundle) {
     check("edgeserve req/s (16 conn) ÷ hand-written DO ≥ 1.0", thr.edgeserve_vs_handwritten_do?.requests_per_second, "≥", 1.0),
     check("memory-only p50 (1 conn) ÷ bare Worker ≤ 1.1", lat.edgeserve_memory_only_vs_bare_worker?.p50, "≤", 1.1),
     check("memory-only req/s (16 conn) ÷ bare Worker ≥ 0.9", thr.edgeserve_memory_only_vs_bare_worker?.requests_per_second, "≥", 0.9),
-    check(`bundle gzip KiB ≤ ${BUNDLE_LIMIT_KIB} (uncompressed: ${bundle.total_upload_kib} KiB)`, bundle.gzip_kib, "≤", BUNDLE_LIMIT_KIB),
+    // The isolate parses the uncompressed script, so that is the figure the target is about.
+    check(`bundle KiB (uncompressed) ≤ ${BUNDLE_LIMIT_KIB} (gzip: ${bundle.gzip_kib} KiB)`, bundle.total_upload_kib, "≤", BUNDLE_LIMIT_KIB),
   ];
 }
 

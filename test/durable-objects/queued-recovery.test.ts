@@ -14,6 +14,7 @@ import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { STAGE_QUEUE } from "../../src/queues/stage-message";
 import { call, post } from "../helpers/http";
+import { refusedReport, watchReports } from "../helpers/reports";
 import { ended, eventsOf, recordOf, recordWhen, runStub, stageOf } from "../helpers/runs";
 import { holdStage, stageCalls, type Gate } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
@@ -60,7 +61,11 @@ afterEach(() => {
   for (const gate of openGates.splice(0)) gate.open();
 });
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Each late report of a held delivery is waited for by the Run object's answer to it.
+watchReports();
+
+/** The work item of the run's one queued step (its first message). */
+const stageKey = (id: string) => `${id}/double/0`;
 
 describe("queued steps under eviction", () => {
   it("completes when the Run object is evicted before a consumer claims the step", async ({ expect }) => {
@@ -116,7 +121,7 @@ describe("the watchdog and queued steps", () => {
       expect(sends).toEqual([1, 2]);
 
       gate.open();
-      await pause(200);
+      expect(await refusedReport("completeStage", stageKey(id))).toEqual({ accepted: false, reason: "run_ended" });
       expect(stageCalls.get(id)).toBe(2);
       expect(await recordOf(PIPELINE, id)).toEqual(record);
     });
@@ -147,7 +152,7 @@ describe("the watchdog and queued steps", () => {
         const record = await recordWhen(PIPELINE, id, ended, 4000);
         expect(record).toMatchObject({ status: "failed", error: { code: "run_timeout" } });
         gate.open();
-        await pause(200);
+        expect(await refusedReport("completeStage", stageKey(id))).toEqual({ accepted: false, reason: "run_ended" });
         expect(await recordOf(PIPELINE, id)).toEqual(record);
       },
       1,
@@ -161,7 +166,7 @@ describe("cancelling while a queued step is in flight", () => {
       const res = await call(`/pipelines/${PIPELINE}/jobs/${id}/cancel`, { method: "POST" });
       expect(res.status).toBe(200);
       gate.open();
-      await pause(200);
+      expect(await refusedReport("completeStage", stageKey(id))).toEqual({ accepted: false, reason: "run_ended" });
       const record = await recordOf(PIPELINE, id);
       expect(record).toMatchObject({ status: "cancelled", result_count: 0, results: null });
       expect(record.steps.double).toMatchObject({ completed: 0 });
@@ -177,7 +182,7 @@ describe("cancelling while a queued step is in flight", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ status: "cancelled", error: { code: "run_cancelled", message: "enough" } });
       gate.open();
-      await pause(200);
+      expect(await refusedReport("completeStage", stageKey(id))).toEqual({ accepted: false, reason: "run_ended" });
       expect(await recordOf(PIPELINE, id)).toMatchObject({ status: "cancelled", result_count: 0 });
       const again = await call(`/v1/pipelines/${PIPELINE}/runs/${id}/cancel`, { method: "POST" });
       expect(again.status).toBe(409);

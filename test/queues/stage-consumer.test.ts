@@ -14,6 +14,7 @@ import worker from "../../src/index";
 import { ChaosFault, STAGE_FAULT_POINTS } from "../../src/chaos";
 import { STAGE_DLQ, STAGE_QUEUE, type StageFailure } from "../../src/queues/stage-message";
 import { post } from "../helpers/http";
+import { refusedReport, watchReports } from "../helpers/reports";
 import { ended, eventsOf, recordOf, recordWhen, runStub, stageOf } from "../helpers/runs";
 import { holdStage, stageCalls, type Gate } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
@@ -47,6 +48,9 @@ const openGates: Gate[] = [];
 afterEach(() => {
   for (const gate of openGates.splice(0)) gate.open();
 });
+
+// Late reports from held deliveries are waited for by their Run object's answer.
+watchReports();
 
 describe("stage consumer", () => {
   it("acknowledges a stage of an unknown run without retrying it", async ({ expect }) => {
@@ -83,8 +87,8 @@ describe("stage consumer", () => {
     expect(record).toMatchObject({ status: "completed", results: [{ label: "done", doubled: 14 }], result_count: 1 });
 
     gate.open();
-    // The held delivery reports late: acknowledged, ignored.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The held delivery reports late: the Run object refuses it, and nothing changes.
+    expect(await refusedReport("completeStage", `${id}/double/0`)).toEqual({ accepted: false, reason: "run_ended" });
     expect(stageCalls.get(id)).toBe(2);
     const events = await eventsOf("test-queued", id);
     expect(events.filter((e) => e.type === "step_started" && e.step === "double")).toHaveLength(2);
@@ -162,7 +166,8 @@ describe("stage dead-letter consumer", () => {
     expect(record).toMatchObject({ status: "failed", error: { step: "double" } });
     expect(String((record.error as { message: string }).message)).toContain("the stage queue gave up on it");
     gate.open();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The held delivery's late report arrives and is refused; the failed run stays as it was.
+    expect(await refusedReport("completeStage", stage.key)).toEqual({ accepted: false, reason: "run_ended" });
     expect(await recordOf("test-queued", id)).toEqual(record);
   });
 

@@ -86,13 +86,16 @@ export const shortRetention = definePipeline({ ...echo, name: "test-short-retent
 export const kvResults = definePipeline({ ...echo, name: "test-kv-results", resultStore: "kv" });
 export const r2Results = definePipeline({ ...echo, name: "test-r2-results", resultStore: "r2" });
 
-/** The same, with runtime BATCH: runs are indexed once, when they end. */
+/**
+ * The same, with runtime BATCH: runs are indexed once, when they end. A run whose input names a
+ * gate (`hold`, see `holdStage`) keeps running at its first step until the test opens the gate.
+ */
 export const batch = definePipeline({
   ...echo,
   name: "test-batch",
   runtime: "BATCH",
   steps: [
-    { name: "open", kind: "inline", run: async (m) => { await new Promise((r) => setTimeout(r, 300)); return { value: m.value }; } },
+    { name: "open", kind: "inline", run: async (m) => { await passGate(holdOf(m.value)); return { value: m.value }; } },
     { name: "hidden", kind: "inline", run: (m) => ({ value: m.value }) },
     { name: "out", kind: "sink" },
   ],
@@ -130,9 +133,9 @@ const queuedInput = z.strictObject({
 export const stageCalls = new Map<string, number>();
 
 /**
- * A gate that a run's first queued-step invocation waits at until the test opens it. Both sides
- * poll a flag: the consumer and the test run in different request contexts, and workerd does not
- * carry a promise's resolution from one request to another.
+ * A gate that a run's first queued-step invocation (or the first step of test-batch) waits at
+ * until the test opens it. Both sides poll a flag: the step and the test run in different request
+ * contexts, and workerd does not carry a promise's resolution from one request to another.
  */
 export interface Gate {
   open(): void;
@@ -145,10 +148,13 @@ const poll = async (done: () => boolean) => {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 10));
 };
 
-/** Makes the first invocation of run `runId`'s queued step wait until the gate is opened. */
-export function holdStage(runId: string): Gate {
+/**
+ * Makes the first invocation of run `key`'s queued step wait until the gate is opened; `key` may
+ * also be the `hold` value of a test-batch run's input (its first step waits).
+ */
+export function holdStage(key: string): Gate {
   const state = { isOpen: false, arrived: false };
-  gates.set(runId, state);
+  gates.set(key, state);
   return {
     open: () => {
       state.isOpen = true;
@@ -157,15 +163,24 @@ export function holdStage(runId: string): Gate {
   };
 }
 
+/** Waits at the gate set for `key`, if there is one, until the test opens it. */
+async function passGate(key: string | undefined): Promise<void> {
+  const gate = key === undefined ? undefined : gates.get(key);
+  if (!gate) return;
+  gate.arrived = true;
+  await poll(() => gate.isOpen);
+}
+
+const holdOf = (value: unknown): string | undefined => {
+  const hold = (value as { hold?: unknown } | null)?.hold;
+  return typeof hold === "string" ? hold : undefined;
+};
+
 const doubleStep: StepFunction = async (m, context) => {
   const calls = (stageCalls.get(context.runId) ?? 0) + 1;
   stageCalls.set(context.runId, calls);
   const { value, failTimes = 0 } = queuedInput.parse(m.value);
-  const gate = gates.get(context.runId);
-  if (gate && calls === 1) {
-    gate.arrived = true;
-    await poll(() => gate.isOpen);
-  }
+  if (calls === 1) await passGate(context.runId);
   if (calls <= failTimes) throw new Error(`failed on purpose (call ${calls})`);
   return { value: { doubled: value * 2 } };
 };

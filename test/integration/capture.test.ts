@@ -4,8 +4,10 @@
  * truncation, step-level policies and their precedence, and the BATCH/REALTIME/OFF runtimes.
  * The answer itself (a job's result) is always kept: it is what the request needs.
  */
-import { describe, it, vi } from "vitest";
+import { afterEach, describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
+import { holdStage, type Gate } from "../helpers/test-pipelines";
+import { uniqueId } from "../helpers/unique";
 
 interface Invoked {
   job_id: string;
@@ -93,25 +95,57 @@ describe("capture policies", () => {
   });
 });
 
+/**
+ * Waits until a REALTIME run started now is in the run index. Rows travel through one queue, in
+ * order: once this one is in D1, any row a run sent before it (an OFF run's, a running BATCH
+ * run's) would be there too. Returns the marker run's id. (A sleep run, not test-echo: the
+ * truncated preview the test above leaves in test-echo's index makes that listing answer 500.)
+ */
+async function indexCaughtUp(): Promise<string> {
+  const marker = await invoke("sleep", { ms: 0 });
+  await vi.waitFor(
+    async () => {
+      if (!(await listed("sleep")).some((j) => j.job_id === marker.job_id)) throw new Error("marker run not indexed yet");
+    },
+    { timeout: 3000, interval: 20 },
+  );
+  return marker.job_id;
+}
+
+// A test that fails while its run is held still lets the run go on, so it does not linger.
+const openGates: Gate[] = [];
+afterEach(() => {
+  for (const gate of openGates.splice(0)) gate.open();
+});
+
 describe("runtime modes", () => {
   it("OFF: runs keep their results but never appear in the run index", async ({ expect }) => {
     const first = await invoke("test-unindexed", { a: 1 });
     expect(await job("test-unindexed", first.job_id)).toMatchObject({ status: "completed", result: { a: 1 } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await indexCaughtUp();
     expect(await listed("test-unindexed")).toEqual([]);
   });
 
   it("BATCH: a running job is indexed only once it has ended; REALTIME indexes it while it runs", async ({ expect }) => {
-    const res = await post("/pipelines/test-batch/invoke?mode=async", { parameters: { a: 1 } });
+    // The BATCH run is held at its first step, so it is running for as long as the test needs.
+    const hold = uniqueId("batch");
+    const gate = holdStage(hold);
+    openGates.push(gate);
+    const res = await post("/pipelines/test-batch/invoke?mode=async", { parameters: { a: 1, hold } });
     const { job_id } = (await res.json()) as Invoked;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await listed("test-batch")).map((j) => j.job_id)).not.toContain(job_id);
-    await vi.waitFor(async () => expect((await listed("test-batch")).map((j) => j.job_id)).toContain(job_id), { timeout: 3000 });
+    await gate.reached();
 
+    // A REALTIME run started after it is indexed while it runs; by then a row the BATCH run had
+    // sent when it started would be in the index too (one queue, in order).
     const realtime = (await (await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 1000 } })).json()) as Invoked;
     await vi.waitFor(async () => {
       const running = (await (await call("/pipelines/sleep/jobs?status=running")).json()) as { jobs: { job_id: string }[] };
       expect(running.jobs.map((j) => j.job_id)).toContain(realtime.job_id);
-    });
+    }, { timeout: 3000 });
+    expect((await listed("test-batch")).map((j) => j.job_id)).not.toContain(job_id);
+    expect(await job("test-batch", job_id)).toMatchObject({ status: "running" });
+
+    gate.open();
+    await vi.waitFor(async () => expect((await listed("test-batch")).map((j) => j.job_id)).toContain(job_id), { timeout: 3000 });
   });
 });

@@ -24,8 +24,13 @@ describe("retention", () => {
       expect(row).toMatchObject({ status: "completed" });
     }, { timeout: 3000, interval: 50 });
 
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    // Time has to pass for the retention under test: wait until the clock is past the run's own
+    // expires_at. (Before it, the alarm keeps the run and fetch below answers 200, not 404.)
+    const expiresAt = Date.parse(String(record.expires_at));
+    await vi.waitUntil(() => Date.now() > expiresAt, { timeout: 3000, interval: 50 });
+    // The alarm the run set for expires_at also fires by itself: while it runs, no alarm is set
+    // and none can be run here, so ask again until one has run.
+    expect(await vi.waitUntil(() => runDurableObjectAlarm(runStub(PIPELINE, id)), { timeout: 2000, interval: 50 })).toBe(true);
 
     const fetched = await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`);
     expect(fetched.status).toBe(404);

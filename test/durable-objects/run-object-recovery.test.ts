@@ -48,9 +48,11 @@ describe("eviction", () => {
     const stub = runStub("sleep", id);
     expect(await stub.start(sleepRequest(id, 300))).toEqual({ started: true });
     await abortAllDurableObjects();
-    // The step's timer died with the instance: the run is still running well after 300 ms.
+    // The step's timer died with the instance: the run is still running after a longer step,
+    // started after the reset, has finished (by then a surviving 300 ms timer would have fired).
     // (A stub that saw its object reset stays broken, so each call after a reset takes a new one.)
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const control = await post("/pipelines/sleep/v1/process/sync", { ms: 400 });
+    expect(await bodyText(control)).toBe('{"slept":400}');
     expect(await runStub("sleep", id).describe()).toMatchObject({ found: true, snapshot: { status: "running" } });
 
     expect(await runDurableObjectAlarm(runStub("sleep", id))).toBe(true);
@@ -104,6 +106,9 @@ describe("alarm watchdog", () => {
     const id = uniqueId("deadline");
     const stub = runStub("sleep", id);
     await stub.start(sleepRequest(id, 30_000, 1));
+    expect(await stub.describe()).toMatchObject({ snapshot: { status: "running" } });
+    // Time has to pass for the 1 s deadline under test: nothing else ends this run (its step
+    // sleeps 30 s), so the failure below can only come from the deadline having passed.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await runDurableObjectAlarm(stub);
     const outcome = await stub.describe();

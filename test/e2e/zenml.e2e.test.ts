@@ -69,6 +69,10 @@ describe("ZenML over HTTP", () => {
     socket.on("message", (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>));
     await new Promise<void>((resolve) => socket.on("open", () => resolve()));
     // An object with only a hibernatable socket hibernates after ~10 s idle (reference probe 3b).
+    // This wait is the point of the test: time has to pass for wrangler dev to hibernate the
+    // object. Nothing outside the runtime can see the hibernation itself, so this checks only that
+    // the socket still works after it; test/integration/zenml.test.ts proves, with
+    // evictDurableObject, that a new Run object instance serves a socket kept across eviction.
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     socket.send(JSON.stringify({ parameters: { text: "after a nap" } }));
     const code = await new Promise<number>((resolve) => socket.on("close", (c) => resolve(c)));

@@ -112,6 +112,9 @@ describe("remote steps (StateFun request-reply)", () => {
     const key = uniqueId("exp");
     expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 1 }]);
     expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 2 }]);
+    // Time has to pass for the expiry under test (300 ms after the last write, kept by the
+    // function server in Node, whose clock this test cannot read): had the state not expired,
+    // the third call would see 3, not 1.
     await new Promise((resolve) => setTimeout(resolve, 450));
     expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 1 }]);
   });

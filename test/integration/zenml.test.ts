@@ -3,13 +3,36 @@
  * surface: /invoke sync and async, jobs (listing comes from the D1 run index), cancel, the SSE
  * stream, the WebSocket, health, info, status and metrics, and FastAPI's error shapes.
  * Admission control and capture policies are not covered here (not built yet). WebSocket
- * hibernation is proven against wrangler dev (test/e2e/zenml.e2e.test.ts): in the test runtime a
- * socket woken from `evictAllDurableObjects({ webSockets: "hibernate" })` receives its frames but
- * the test never completes, so that case is not repeated here.
+ * hibernation is proven here with `evictDurableObject`: the Run object holding an idle socket is
+ * evicted (a new instance answers afterwards, the runtime still holds the socket for it) and the
+ * socket then runs its job to the end. test/e2e/zenml.e2e.test.ts keeps an idle socket open
+ * through real hibernation under wrangler dev.
  */
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
+
+/** The Run object of a ZenML job: the one place that knows how a job id maps to its object. */
+function jobStub(pipeline: string, jobId: string) {
+  return env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${jobId}`));
+}
+
+/**
+ * Opens `WS /stream` of `pipeline`. The job id is only told in the socket's first event, so the
+ * Run object that took the socket is found by the RUNS id the Worker asked for while handing it over.
+ */
+async function openJobSocket(pipeline: string): Promise<{ res: Response; objectIds: DurableObjectId[] }> {
+  const idFromName = vi.spyOn(env.RUNS, "idFromName");
+  try {
+    const res = await call(`/pipelines/${pipeline}/stream`, { headers: { Upgrade: "websocket" } });
+    const objectIds = idFromName.mock.results.flatMap((r) => (r.type === "return" ? [r.value as DurableObjectId] : []));
+    return { res, objectIds };
+  } finally {
+    idFromName.mockRestore();
+  }
+}
 
 interface PipelineResponse {
   success: boolean;
@@ -205,6 +228,58 @@ describe("WS /stream", () => {
     expect(frames[0]).toMatchObject({ event_type: "pipeline_started", data: { pipeline_name: "sentences" } });
     expect(frames.at(-1)).toMatchObject({ event_type: "pipeline_completed" });
     expect((frames.at(-1)!.data as { result: unknown[] }).result).toHaveLength(2);
+  });
+
+  it("keeps an idle socket while its Run object is evicted; a new instance runs the job it is then sent", async ({ expect }) => {
+    const { res, objectIds } = await openJobSocket("sentences");
+    expect(res.status).toBe(101);
+    expect(objectIds).toHaveLength(1);
+    const runObject = () => env.RUNS.get(objectIds[0]!);
+    const socket = res.webSocket!;
+    socket.accept();
+    const frames: Record<string, unknown>[] = [];
+    let closedWith: number | null = null;
+    const closed = new Promise<number>((resolve) =>
+      socket.addEventListener("close", (e) => {
+        closedWith = e.code;
+        resolve(e.code);
+      }),
+    );
+    socket.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as Record<string, unknown>));
+
+    // Mark the instance that holds the socket now: only that instance has the marker.
+    const marker = Symbol("instance before eviction");
+    let first: object | undefined;
+    const socketsBefore = await runInDurableObject(runObject(), (instance, state) => {
+      first = instance;
+      (instance as unknown as Record<symbol, boolean>)[marker] = true;
+      return state.getWebSockets().length;
+    });
+    expect(socketsBefore).toBe(1);
+
+    await evictDurableObject(runObject(), { webSockets: "hibernate" });
+
+    // A new instance (no marker, another object), and the runtime still holds the socket for it.
+    const after = await runInDurableObject(runObject(), (instance, state) => ({
+      marked: marker in instance,
+      same: instance === first,
+      sockets: state.getWebSockets().length,
+    }));
+    expect(after).toEqual({ marked: false, same: false, sockets: 1 });
+    expect(closedWith).toBeNull();
+    expect(socket.readyState).toBe(WebSocket.READY_STATE_OPEN);
+    expect(frames).toEqual([]);
+
+    // The request frame reaches the new instance, which runs the job and sends all of it down the socket.
+    socket.send(JSON.stringify({ parameters: { text: "Woken. Up?" } }));
+    expect(await closed).toBe(1000);
+    expect(frames[0]).toMatchObject({ event_type: "pipeline_started", data: { pipeline_name: "sentences" } });
+    const jobId = String(frames[0]!.job_id);
+    // The evicted object is that job's Run object.
+    expect(jobStub("sentences", jobId).id.equals(objectIds[0]!)).toBe(true);
+    expect(frames.at(-1)).toMatchObject({ event_type: "pipeline_completed", job_id: jobId });
+    expect((frames.at(-1)!.data as { result: unknown[] }).result).toHaveLength(2);
+    expect(await runInDurableObject(jobStub("sentences", jobId), (instance) => instance === first)).toBe(false);
   });
 
   it("answers an invalid request frame with an error frame and closes", async ({ expect }) => {

@@ -1,12 +1,14 @@
 /**
  * edgeserve's own API, resource style: pipelines, runs, their results and events. Every route is
- * declared with its zod schemas once (@hono/zod-openapi), which both validates it and generates
- * the OpenAPI 3.1 document at `/openapi.json` (an interactive reference at `/docs`).
+ * declared once in the table below with its zod schemas, which both validate it (path parameters
+ * and headers, before the handler runs) and generate the OpenAPI 3.1 document at `/openapi.json`
+ * (openapi.ts; an interactive reference at `/docs`).
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import type { Context } from "hono";
+import { Hono, type Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
+// A namespace import, so that the bundler keeps only the parts of zod that are used (no locales).
+import * as z from "zod";
 import type { AppEnv } from "../../app-env";
 import { findPipeline, listPipelines } from "../../catalog";
 import { ApiError, detailsFromIssues } from "../../errors/api-error";
@@ -16,8 +18,10 @@ import { pipelineOfRun } from "../../engine/run-index";
 import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import type { Pipeline } from "../../pipeline/graph";
+import { honoPath, openApiDocument, type NativeRoute } from "./openapi";
 import {
   errorSchema,
+  pipelineDetailFieldsSchema,
   pipelineDetailSchema,
   pipelineParamSchema,
   pipelineSummarySchema,
@@ -41,85 +45,121 @@ const PIPELINE_SEPARATOR = "~";
 
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, { description: "An error", content: { "application/json": { schema: errorSchema } } }]));
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
 
 const routes = {
-  listPipelines: createRoute({
+  listPipelines: {
     method: "get",
     path: "/v1/pipelines",
     tags: ["pipelines"],
     summary: "The deployed pipelines",
     responses: { 200: json(z.object({ pipelines: z.array(pipelineSummarySchema) }), "Every deployed pipeline"), ...errors(401) },
-  }),
-  getPipeline: createRoute({
+  },
+  getPipeline: {
     method: "get",
     path: "/v1/pipelines/{name}",
     tags: ["pipelines"],
     summary: "A pipeline: its steps, edges and input schema",
-    request: { params: pipelineParamSchema },
+    params: pipelineParamSchema,
     responses: { 200: json(pipelineDetailSchema, "The pipeline"), ...errors(401, 404) },
-  }),
-  startRun: createRoute({
+  },
+  startRun: {
     method: "post",
     path: "/v1/pipelines/{name}/runs",
     tags: ["runs"],
     summary: "Start a run (waits for it unless `Prefer: respond-async`)",
-    request: { params: pipelineParamSchema, headers: startRunHeadersSchema },
+    params: pipelineParamSchema,
+    headers: startRunHeadersSchema,
     requestBody: { required: true, description: "The run's input, as the pipeline's input schema says", content: { "application/json": { schema: {} } } },
     responses: {
       200: json(runRecordSchema, "The run ended within the pipeline's request timeout (completed, failed or cancelled)"),
       202: json(runRecordSchema, "Accepted: the run goes on; its URL is in `Location`"),
       ...errors(400, 401, 404, 409, 413, 429),
     },
-  }),
-  getRun: createRoute({
+  },
+  getRun: {
     method: "get",
     path: "/v1/runs/{id}",
     tags: ["runs"],
     summary: "A run: status, timings, per-step states (and results once completed)",
-    request: { params: runParamSchema },
+    params: runParamSchema,
     responses: { 200: json(runRecordSchema, "The run"), ...errors(401, 404) },
-  }),
-  getResult: createRoute({
+  },
+  getResult: {
     method: "get",
     path: "/v1/runs/{id}/result",
     tags: ["runs"],
     summary: "A completed run's results",
-    request: { params: runParamSchema },
+    params: runParamSchema,
     responses: {
       200: json(runResultSchema, "The results, in arrival order"),
       202: json(runRecordSchema, "The run has not ended yet"),
       ...errors(401, 404, 409),
     },
-  }),
-  events: createRoute({
+  },
+  events: {
     method: "get",
     path: "/v1/runs/{id}/events",
     tags: ["runs"],
     summary: "The run's events as Server-Sent Events (ids; resume with Last-Event-ID)",
-    request: { params: runParamSchema },
+    params: runParamSchema,
     responses: {
       200: { description: "An event stream: one event per run event, named by its type", content: { "text/event-stream": { schema: z.string() } } },
       204: { description: "The run has ended and everything after Last-Event-ID was seen" },
       ...errors(401, 404),
     },
-  }),
-  cancelRun: createRoute({
+  },
+  cancelRun: {
     method: "delete",
     path: "/v1/runs/{id}",
     tags: ["runs"],
     summary: "Cancel a run (between steps)",
-    request: { params: runParamSchema },
+    params: runParamSchema,
     responses: { 200: json(runRecordSchema, "The cancelled run"), ...errors(401, 404, 409) },
-  }),
-};
+  },
+} satisfies Record<string, NativeRoute>;
 
-export function nativeRoutes(): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw new ApiError("bad_request", "the request is not valid", { details: detailsFromIssues(result.error.issues) });
+let cachedDocument: Record<string, unknown> | undefined;
+
+/** The OpenAPI document: built on its first request (not at startup), then kept. */
+function nativeDocument(): Record<string, unknown> {
+  return (cachedDocument ??= openApiDocument({
+    info: { title: "edgeserve", version: "1", description: "edgeserve's native API: pipelines, runs, results and events." },
+    securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+    routes: Object.values(routes),
+    components: {
+      PipelineSummary: pipelineSummarySchema,
+      Error: errorSchema,
+      Pipeline: { schema: pipelineDetailSchema, extends: "PipelineSummary", fields: pipelineDetailFieldsSchema },
+      Run: runRecordSchema,
+      RunResult: runResultSchema,
     },
+  }));
+}
+
+/** What a route's handler gets: its path parameters and headers, parsed by the route's schemas. */
+interface RouteInput<R extends NativeRoute> {
+  param: R["params"] extends z.ZodObject ? z.output<R["params"]> : Record<string, never>;
+  header: R["headers"] extends z.ZodObject ? z.output<R["headers"]> : Record<string, never>;
+}
+
+/** Serves a route of the table: its path parameters, then its headers, are validated first (400 `bad_request`). */
+function serve<R extends NativeRoute>(app: Hono<AppEnv>, route: R, handler: (c: NativeContext, input: RouteInput<R>) => Response | Promise<Response>): void {
+  app.on(route.method.toUpperCase(), honoPath(route.path), (c) => {
+    const param = route.params ? valid(route.params, c.req.param()) : {};
+    const header = route.headers ? valid(route.headers, c.req.header()) : {};
+    return handler(c, { param, header } as RouteInput<R>);
   });
+}
+
+function valid<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ApiError("bad_request", "the request is not valid", { details: detailsFromIssues(result.error.issues) });
+  return result.data;
+}
+
+export function nativeRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json", "/docs"]) {
     app.use(path, async function nativeSurface(c, next) {
       c.set("surface", "native");
@@ -127,14 +167,13 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
     }, bearerAuth);
   }
 
-  app.openapi(routes.listPipelines, (c) => c.json({ pipelines: listPipelines().map((p) => pipelineSummary(c, p)) }, 200));
+  serve(app, routes.listPipelines, (c) => c.json({ pipelines: listPipelines().map((p) => pipelineSummary(c, p)) }, 200));
 
-  app.openapi(routes.getPipeline, (c) => c.json(pipelineDetail(c, pipelineNamed(c.req.valid("param").name)), 200));
+  serve(app, routes.getPipeline, (c, { param }) => c.json(pipelineDetail(c, pipelineNamed(param.name)), 200));
 
   app.use("/v1/pipelines/:name/runs", requestBodyLimit);
-  app.openapi(routes.startRun, async (c) => {
-    const pipeline = pipelineNamed(c.req.valid("param").name);
-    const headers = c.req.valid("header");
+  serve(app, routes.startRun, async (c, { param, header: headers }) => {
+    const pipeline = pipelineNamed(param.name);
     if (isMemoryOnly(pipeline)) {
       throw new ApiError("memory_only", `pipeline '${pipeline.name}' runs in memory only: use the Numaflow or ZenML sync routes`);
     }
@@ -160,13 +199,13 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
     return isActive(snapshot.status) ? c.json(record, 202) : c.json(record, 200);
   });
 
-  app.openapi(routes.getRun, async (c) => {
-    const run = await runNamed(c, c.req.valid("param").id);
+  serve(app, routes.getRun, async (c, { param }) => {
+    const run = await runNamed(c, param.id);
     return c.json(runRecord(await c.var.engine.describe(run, runNotFound)), 200);
   });
 
-  app.openapi(routes.getResult, async (c) => {
-    const run = await runNamed(c, c.req.valid("param").id);
+  serve(app, routes.getResult, async (c, { param }) => {
+    const run = await runNamed(c, param.id);
     const snapshot = await c.var.engine.describe(run, runNotFound);
     if (isActive(snapshot.status)) return c.json(runRecord(snapshot), 202);
     if (snapshot.status !== "completed") {
@@ -175,24 +214,19 @@ export function nativeRoutes(): OpenAPIHono<AppEnv> {
     return c.json({ id: snapshot.id, status: "completed" as const, results: (snapshot.results ?? []).map(resultAsJson) }, 200);
   });
 
-  app.openapi(routes.events, async (c) => {
-    const run = await runNamed(c, c.req.valid("param").id);
-    return (await c.var.engine.events(run, "native", c.req.header("last-event-id") ?? null, runNotFound)) as never;
+  serve(app, routes.events, async (c, { param }) => {
+    const run = await runNamed(c, param.id);
+    return c.var.engine.events(run, "native", c.req.header("last-event-id") ?? null, runNotFound);
   });
 
-  app.openapi(routes.cancelRun, async (c) => c.json(await cancelRun(c, await runNamed(c, c.req.valid("param").id)), 200));
+  serve(app, routes.cancelRun, async (c, { param }) => c.json(await cancelRun(c, await runNamed(c, param.id)), 200));
 
   // The same run addressed with its pipeline (kept from before /v1/runs/{id}; not in the document).
   const runOfPath = (c: NativeContext) => c.var.engine.run(pipelineNamed(c.req.param("name") ?? "").name, c.req.param("id") ?? "");
   app.get("/v1/pipelines/:name/runs/:id", async (c) => c.json(runRecord(await c.var.engine.describe(runOfPath(c), runNotFound))));
   app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => c.json(await cancelRun(c, runOfPath(c))));
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "edgeserve", version: "1", description: "edgeserve's native API: pipelines, runs, results and events." },
-    security: [{ bearer: [] }],
-  });
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.get("/openapi.json", (c) => c.json(nativeDocument()));
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgeserve API" }));
   return app;
 }

@@ -1,50 +1,50 @@
 /**
  * The native API's wire shapes, as zod schemas: they validate the routes and generate the OpenAPI
  * document (`/openapi.json`), and the typed client takes its types from them. Described once.
+ * Names in the document's components are given in routes.ts; `.meta()` carries descriptions and
+ * examples into the document.
  */
-import { z } from "@hono/zod-openapi";
+// A namespace import, so that the bundler keeps only the parts of zod that are used (no locales).
+import * as z from "zod";
 
-export const errorSchema = z
-  .object({
-    code: z.string().openapi({ example: "run_not_found" }),
-    message: z.string(),
-    details: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
-  })
-  .openapi("Error");
+export const errorSchema = z.object({
+  code: z.string().meta({ example: "run_not_found" }),
+  message: z.string(),
+  details: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
+});
 
 export const stepSummarySchema = z.object({
   name: z.string(),
   kind: z.enum(["inline", "queued", "remote", "sink"]),
-  function: z.string().optional().openapi({ description: "A remote step's StateFun function type" }),
+  function: z.string().optional().meta({ description: "A remote step's StateFun function type" }),
 });
 
-export const pipelineSummarySchema = z
-  .object({
-    name: z.string(),
-    version: z.string(),
-    description: z.string(),
-    default: z.boolean().openapi({ description: "Served at the root of the Numaflow and ZenML surfaces" }),
-    runtime: z.string(),
-    result_store: z.enum(["sqlite", "kv", "r2"]),
-    retention_seconds: z.number().int(),
-    steps: z.array(stepSummarySchema),
-  })
-  .openapi("PipelineSummary");
+export const pipelineSummarySchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  description: z.string(),
+  default: z.boolean().meta({ description: "Served at the root of the Numaflow and ZenML surfaces" }),
+  runtime: z.string(),
+  result_store: z.enum(["sqlite", "kv", "r2"]),
+  retention_seconds: z.number().int(),
+  steps: z.array(stepSummarySchema),
+});
 
-export const pipelineDetailSchema = pipelineSummarySchema
-  .extend({
-    edges: z.array(
-      z.object({
-        from: z.string(),
-        to: z.string(),
-        conditions: z.object({ operator: z.enum(["any", "all", "none"]), tags: z.array(z.string()) }).optional(),
-      }),
-    ),
-    input_schema: z.record(z.string(), z.unknown()).openapi({ description: "JSON Schema of the run input" }),
-    request_timeout_seconds: z.number().int(),
-    run_timeout_seconds: z.number().int(),
-  })
-  .openapi("Pipeline");
+/** What a pipeline's detail adds to its summary (the document shows it as `allOf` of the two). */
+export const pipelineDetailFieldsSchema = z.object({
+  edges: z.array(
+    z.object({
+      from: z.string(),
+      to: z.string(),
+      conditions: z.object({ operator: z.enum(["any", "all", "none"]), tags: z.array(z.string()) }).optional(),
+    }),
+  ),
+  input_schema: z.record(z.string(), z.unknown()).meta({ description: "JSON Schema of the run input" }),
+  request_timeout_seconds: z.number().int(),
+  run_timeout_seconds: z.number().int(),
+});
+
+export const pipelineDetailSchema = pipelineSummarySchema.extend(pipelineDetailFieldsSchema.shape);
 
 const stepStateSchema = z.object({
   status: z.enum(["pending", "queued", "running", "completed", "failed"]),
@@ -57,41 +57,37 @@ const stepStateSchema = z.object({
   lastFinishedAt: z.number().optional(),
 });
 
-export const runRecordSchema = z
-  .object({
-    id: z.string(),
-    pipeline: z.string(),
-    status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
-    surface: z.enum(["numaflow", "zenml", "native"]),
-    created_at: z.string().nullable(),
-    finished_at: z.string().nullable(),
-    expires_at: z.string().nullable(),
-    duration_ms: z.number().nullable(),
-    error: z.object({ code: z.string(), message: z.string(), step: z.string().optional() }).nullable(),
-    steps: z.record(z.string(), stepStateSchema),
-    result_count: z.number().int(),
-    rows_written: z.number().int(),
-    capture: z.record(z.string(), z.unknown()),
-    results: z.array(z.unknown()).nullable().openapi({ description: "The results (JSON-decoded), once the run has completed" }),
-    url: z.string().openapi({ description: "This record's URL" }),
-  })
-  .openapi("Run");
+export const runRecordSchema = z.object({
+  id: z.string(),
+  pipeline: z.string(),
+  status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
+  surface: z.enum(["numaflow", "zenml", "native"]),
+  created_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  duration_ms: z.number().nullable(),
+  error: z.object({ code: z.string(), message: z.string(), step: z.string().optional() }).nullable(),
+  steps: z.record(z.string(), stepStateSchema),
+  result_count: z.number().int(),
+  rows_written: z.number().int(),
+  capture: z.record(z.string(), z.unknown()),
+  results: z.array(z.unknown()).nullable().meta({ description: "The results (JSON-decoded), once the run has completed" }),
+  url: z.string().meta({ description: "This record's URL" }),
+});
 
-export const runResultSchema = z
-  .object({ id: z.string(), status: z.literal("completed"), results: z.array(z.unknown()) })
-  .openapi("RunResult");
+export const runResultSchema = z.object({ id: z.string(), status: z.literal("completed"), results: z.array(z.unknown()) });
 
 export const pipelineParamSchema = z.object({
-  name: z.string().openapi({ param: { name: "name", in: "path" }, example: "word-stats" }),
+  name: z.string().meta({ example: "word-stats" }),
 });
 
 export const runParamSchema = z.object({
-  id: z.string().min(1).openapi({ param: { name: "id", in: "path" }, example: "word-stats~0193f7b2-…" }),
+  id: z.string().min(1).meta({ example: "word-stats~0193f7b2-…" }),
 });
 
 export const startRunHeadersSchema = z.object({
-  prefer: z.string().optional().openapi({ description: "`respond-async`: answer 202 at once with the run's URL" }),
-  "idempotency-key": z.string().min(1).max(256).optional().openapi({
+  prefer: z.string().optional().meta({ description: "`respond-async`: answer 202 at once with the run's URL" }),
+  "idempotency-key": z.string().min(1).max(256).optional().meta({
     description: "A retried create with the same key returns the same run instead of starting another",
   }),
 });

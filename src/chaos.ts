@@ -9,7 +9,7 @@
  *   the step, or after reporting its outputs (before the acknowledgement).
  * - `EDGESERVE_CHAOS_STAGE_FAULT_POINT` pins that point instead of drawing it (the tests use it).
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const STAGE_FAULT_POINTS = ["before-claim", "after-claim", "after-run", "after-report"] as const;
 

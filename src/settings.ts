@@ -3,7 +3,7 @@
  * validated once per isolate with errors that name the setting. `npm run dev` lets an environment
  * variable of the same name override the var (scripts/dev.mjs passes it on with `--var`).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { CAPTURE_MODES, DEFAULT_MAX_BYTES, DEFAULT_REDACT, DEFAULT_SAMPLE_RATE, MAX_MAX_BYTES, MIN_MAX_BYTES, RUNTIME_MODES } from "./capture/policy";
 import { ApiError } from "./errors/api-error";
 

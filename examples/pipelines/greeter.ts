@@ -3,7 +3,7 @@
  * StateFun address (`example/greeter/<name>`) with its own `seen` counter. The function itself is
  * examples/functions/greeter.mjs, written with StateFun's JavaScript SDK.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { StepFunction } from "../../src/pipeline/definition";
 
 export const nameInput = z.strictObject({ name: z.string().min(1).max(200) });

@@ -2,7 +2,7 @@
  * `sentences`: split → (questions through shout) → out. One result per sentence, each
  * `{"index", "sentence", "kind"}`; questions come out upper-cased. Shows flat-map and tag routing.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { StepFunction } from "../../src/pipeline/definition";
 
 const textInput = z.strictObject({ text: z.string() });

@@ -3,7 +3,7 @@
  * 2 s, so a sync call with `ms` ≥ 2000 answers 408 while the run goes on: the pipeline that exercises
  * timeouts, fetch-after-timeout, heartbeats and recovery after eviction.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { StepFunction } from "../../src/pipeline/definition";
 
 export const MAX_SLEEP_MS = 60_000;

@@ -3,7 +3,7 @@
  * Result: `{"words", "unique", "top": [[word, count], …]}` with at most five entries, by count
  * descending, then by word in plain code-unit order.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { StepFunction } from "../../src/pipeline/definition";
 
 export const TOP_WORDS = 5;

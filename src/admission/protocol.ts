@@ -2,7 +2,7 @@
  * What the Worker, the Run objects and the release consumer ask of an admission shard, and what it
  * answers. Plain data for RPC and queue messages. See src/engine/admission.ts for the design.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** A slot a run holds: one of the slots of a block a shard granted. */
 export interface BlockSlot {

@@ -4,7 +4,7 @@
  * size limit and the keys to redact; the runtime mode (BATCH, REALTIME, OFF, memory-only) says how
  * the run is indexed, or whether it runs in a Durable Object at all. Pure module.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const CAPTURE_MODES = ["full", "sampled", "errors_only", "metadata", "none"] as const;
 export type CaptureMode = (typeof CAPTURE_MODES)[number];

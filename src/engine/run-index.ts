@@ -7,7 +7,7 @@
  * same message carries the run's admission slot back to its shard when the run ends. The Run
  * object stays the source of truth; the index is a copy.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { slotReleaseSchema } from "../admission/protocol";
 import type { RunStatus, Surface } from "../runs/protocol";
 

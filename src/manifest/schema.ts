@@ -4,7 +4,7 @@
  * inline or queued step's `run` names a registered step function (a Worker cannot load code at run
  * time). Pure module: no platform imports.
  */
-import { z } from "zod";
+import * as z from "zod";
 import {
   inlineStepSchema,
   pipelineSchema,

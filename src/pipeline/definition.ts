@@ -2,7 +2,7 @@
  * The pipeline model: steps, edges and settings, and the zod schema that validates a definition
  * before it is served. Pure module: no platform imports.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { capturePolicyInputSchema, RUNTIME_MODES } from "../capture/policy";
 import type { JsonValue, Message, MessageValue } from "./message";
 import { endpointSchema, functionTypeSchema } from "../remote/endpoint";

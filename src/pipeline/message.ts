@@ -3,7 +3,7 @@
  * when a step deals in bytes), optional keys (used to address per-key state) and tags (used by
  * edge conditions). Pure module: no platform imports.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

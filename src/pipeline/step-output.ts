@@ -2,7 +2,7 @@
  * Turns what a step function returned into messages, checking its shape: steps are user code, and
  * a wrong return value must fail the step with a message that says what was expected.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { StepReturn } from "./definition";
 import type { JsonValue, Message } from "./message";
 

@@ -4,7 +4,7 @@
  * Both are validated where they are received, since a queue message is input from outside the call
  * that sent it.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { storedMessageSchema } from "../pipeline/message";
 
 export const STAGE_QUEUE = "edgeserve-stages";

@@ -4,7 +4,7 @@
  * transport limits. Validated as StateFun validates them, so a spec written for StateFun means the
  * same here. Pure module: no platform imports.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** StateFun's default `maxNumBatchRequests` (`HttpFunctionEndpointSpec`). */
 export const DEFAULT_MAX_BATCH_REQUESTS = 1000;

@@ -3,7 +3,7 @@
  * address, `namespace/type/id`): a Run object hands an invocation to its address, and the address
  * reports each batch's outcome back to the run. Validated on receipt with these schemas.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { storedMessageSchema } from "../pipeline/message";
 
 export const addressSchema = z.strictObject({

@@ -4,7 +4,7 @@
  * duplicate or late report changes nothing. The Run object validates each request with these
  * schemas: the consumer runs in another invocation, maybe in another version of the Worker.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { storedMessageSchema } from "../pipeline/message";
 
 const key = z.string().min(1).max(512);

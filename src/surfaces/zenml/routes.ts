@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
-import { z } from "zod";
+import * as z from "zod";
 import type { AppEnv } from "../../app-env";
 import { ApiError, detailsFromIssues } from "../../errors/api-error";
 import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../../http/memory-only";

@@ -1,5 +1,5 @@
 /** ZenML's request models (reference/zenml-serving.md §1), validated with zod at the edge. */
-import { z } from "zod";
+import * as z from "zod";
 import { capturePolicyInputSchema, type CapturePolicyInput } from "../../capture/policy";
 
 /** ZenML's `capture_override`: a partial capture policy; `artifacts` and `retention_days` are accepted and ignored. */

@@ -118,3 +118,15 @@ describe("OpenAPI", () => {
     expect(page.headers.get("content-type")).toContain("text/html");
   });
 });
+
+describe("native API methods", () => {
+  it("answers 405 with Allow for a known path asked with another method", async ({ expect }) => {
+    const runs = await call("/v1/pipelines/word-stats/runs", { method: "PUT" });
+    expect(runs.status).toBe(405);
+    expect(runs.headers.get("allow")).toBe("POST");
+    expect(await runs.json()).toMatchObject({ code: "method_not_allowed" });
+    const run = await call("/v1/runs/word-stats~x", { method: "POST" });
+    expect(run.status).toBe(405);
+    expect(run.headers.get("allow")).toBe("GET, DELETE");
+  });
+});

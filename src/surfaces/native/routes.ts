@@ -18,6 +18,7 @@ import { pipelineOfRun } from "../../engine/run-index";
 import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import type { Pipeline } from "../../pipeline/graph";
+import { methodNotAllowed } from "../../http/method-not-allowed";
 import { honoPath, openApiDocument, type NativeRoute } from "./openapi";
 import {
   errorSchema,
@@ -228,6 +229,16 @@ export function nativeRoutes(): Hono<AppEnv> {
 
   app.get("/openapi.json", (c) => c.json(nativeDocument()));
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgeserve API" }));
+
+  // A known path asked with a method it does not serve: 405 with `Allow`, not 404.
+  const allowed = new Map<string, string[]>();
+  const allow = (path: string, method: string) => allowed.set(path, [...(allowed.get(path) ?? []), method.toUpperCase()]);
+  for (const route of Object.values(routes)) allow(honoPath(route.path), route.method);
+  allow("/v1/pipelines/:name/runs/:id", "GET");
+  allow("/v1/pipelines/:name/runs/:id/cancel", "POST");
+  allow("/openapi.json", "GET");
+  allow("/docs", "GET");
+  for (const [path, methods] of allowed) app.all(path, methodNotAllowed(methods));
   return app;
 }
 

@@ -89,24 +89,14 @@ export class RunObject extends DurableObject<Env> {
     const record = RunRecord.create({
       id: request.runId,
       pipeline: request.pipeline,
-      status: "running",
       surface: request.surface,
       runName: request.runName ?? null,
       headers: request.headers,
       input: request.input,
       createdAt: now,
       deadlineAt: now + runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds) * 1000,
-      finishedAt: null,
-      expiresAt: null,
-      nextSeq: 1,
-      nextMessage: 0,
-      resultCount: 0,
-      error: null,
-      steps: {},
-      rowsWritten: 0,
       capture: request.capture,
       admission: request.admission ?? null,
-      payloadsInR2: false,
     });
     const session = (this.session = RunSession.create(record, this.sessionDeps(), { starterWaits }));
     if (request.admission && "waiting" in request.admission) {

@@ -96,6 +96,9 @@ interface WorkTableRow extends Record<string, SqlStorageValue> {
   token: string | null;
 }
 
+/** What a new run's row is given; everything else starts at "nothing has happened yet". */
+export type NewRunFields = Pick<RunRow, "id" | "pipeline" | "surface" | "runName" | "headers" | "input" | "createdAt" | "deadlineAt" | "capture" | "admission">;
+
 export class RunRecord {
   /** Work items by key, as they stand in memory. */
   readonly work = new Map<string, WorkItem>();
@@ -108,7 +111,21 @@ export class RunRecord {
     this.workTableReady = workTableReady;
   }
 
-  static create(row: RunRow): RunRecord {
+  /** A new run, not written yet: running, no events, no results, no steps. */
+  static create(fields: NewRunFields): RunRecord {
+    const row: RunRow = {
+      ...fields,
+      status: "running",
+      finishedAt: null,
+      expiresAt: null,
+      nextSeq: 1,
+      nextMessage: 0,
+      resultCount: 0,
+      error: null,
+      steps: {},
+      rowsWritten: 0,
+      payloadsInR2: false,
+    };
     return new RunRecord(row, false, false);
   }
 

@@ -56,14 +56,19 @@ export async function sendRunEvents(queue: Queue, message: RunEventsMessage, att
   return false;
 }
 
-/** The upsert that keeps the newest version of a run's row, whatever order rows arrive in. */
+/**
+ * The upsert that keeps the newest version of a run's row, whatever order rows arrive in. Its
+ * conflict target is the table's primary key (pipeline, created_at, id) (migrations/0003): a run's
+ * created_at never changes, so every row of a run meets the same key; an id reused after its run
+ * expired has a new created_at, and the old run's row was deleted at its expiry.
+ */
 export function upsertRunIndexRow(db: D1Database, row: RunIndexRowMessage): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO runs (pipeline, id, surface, status, run_name, created_at, finished_at, duration_ms, steps_executed,
          error, cancel_reason, expires_at, parameters_preview, result_preview, version)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (pipeline, id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+       ON CONFLICT (pipeline, created_at, id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
          duration_ms = excluded.duration_ms, steps_executed = excluded.steps_executed, error = excluded.error,
          cancel_reason = excluded.cancel_reason, expires_at = excluded.expires_at,
          parameters_preview = excluded.parameters_preview, result_preview = excluded.result_preview,
@@ -76,13 +81,38 @@ export function upsertRunIndexRow(db: D1Database, row: RunIndexRowMessage): D1Pr
     );
 }
 
-export async function deleteRunIndex(db: D1Database, pipeline: string, id: string): Promise<void> {
-  await db.prepare("DELETE FROM runs WHERE pipeline = ? AND id = ?").bind(pipeline, id).run();
+/**
+ * Writes index rows in one D1 batch (one implicit transaction) and returns the rows D1 wrote, as
+ * its `meta.rows_written` counts them: 1 for a new run's row or a newer version of it, 0 for a
+ * version older than the one stored (migrations/0003). Throws when the batch fails (nothing is
+ * written then).
+ */
+export async function writeRunIndexRows(db: D1Database, rows: readonly RunIndexRowMessage[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const results = await db.batch(rows.map((row) => upsertRunIndexRow(db, row)));
+  return results.reduce((written, result) => written + (result.meta?.rows_written ?? 0), 0);
 }
 
-/** The pipeline of a run known only by its id (the newest, if several pipelines used the id). */
+/**
+ * Deletes a run's row. With its `createdAt` the row is found by the whole primary key (a point
+ * delete); without it, by pipeline and id, which walks the pipeline's rows (and deletes every row
+ * of that id, should an expired run's row have been left behind).
+ */
+export async function deleteRunIndex(db: D1Database, pipeline: string, id: string, createdAt?: number): Promise<void> {
+  const statement =
+    createdAt === undefined
+      ? db.prepare("DELETE FROM runs WHERE pipeline = ? AND id = ?").bind(pipeline, id)
+      : db.prepare("DELETE FROM runs WHERE pipeline = ? AND created_at = ? AND id = ?").bind(pipeline, createdAt, id);
+  await statement.run();
+}
+
+/**
+ * The pipeline of a run known only by its id (the newest, if several pipelines used the id). No
+ * index leads with id, so this scans the table; it did before migrations/0003 too (no index led with
+ * id then either), and a secondary index for it would cost a row written per run.
+ */
 export async function pipelineOfRun(db: D1Database, id: string): Promise<string | undefined> {
-  const row = await db.prepare("SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1").bind(id).first<{ pipeline: string }>();
+  const row = await db.prepare(RUN_INDEX_READS.pipelineOfRun).bind(id).first<{ pipeline: string }>();
   return row?.pipeline;
 }
 
@@ -103,16 +133,35 @@ export interface RunIndexRow extends Record<string, unknown> {
   result_preview: string | null;
 }
 
+/** Histogram buckets (upper bounds in seconds) for run durations, Prometheus style. */
+export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+
+/**
+ * The read queries, named so that tests can check their plans: each one of a pipeline is served by
+ * the table's primary key (pipeline, created_at, id) alone (migrations/0003); listRuns walks it
+ * backwards in its ORDER BY, without sorting.
+ */
+export const RUN_INDEX_READS = {
+  listRuns: "SELECT * FROM runs WHERE pipeline = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+  listRunsWithStatus: "SELECT * FROM runs WHERE pipeline = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+  countRuns: `SELECT surface, status, COUNT(*) AS runs, COALESCE(SUM(duration_ms), 0) AS total_ms
+       FROM runs WHERE pipeline = ? GROUP BY surface, status`,
+  durationHistograms: `SELECT surface, ${DURATION_BUCKETS_SECONDS.map(
+    (bound, i) => `SUM(CASE WHEN duration_ms <= ${Math.round(bound * 1000)} THEN 1 ELSE 0 END) AS b${i}`,
+  ).join(", ")}, COUNT(*) AS total, COALESCE(SUM(duration_ms), 0) AS total_ms
+       FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL GROUP BY surface`,
+  runsSince: "SELECT COUNT(*) AS runs, MAX(finished_at) AS last FROM runs WHERE pipeline = ? AND created_at >= ?",
+  pipelineOfRun: "SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1",
+} as const;
+
 export async function listRuns(
   db: D1Database,
   pipeline: string,
   options: { status?: RunStatus; limit: number },
 ): Promise<RunIndexRow[]> {
   const statement = options.status
-    ? db
-        .prepare("SELECT * FROM runs WHERE pipeline = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ?")
-        .bind(pipeline, options.status, options.limit)
-    : db.prepare("SELECT * FROM runs WHERE pipeline = ? ORDER BY created_at DESC, id DESC LIMIT ?").bind(pipeline, options.limit);
+    ? db.prepare(RUN_INDEX_READS.listRunsWithStatus).bind(pipeline, options.status, options.limit)
+    : db.prepare(RUN_INDEX_READS.listRuns).bind(pipeline, options.limit);
   return (await statement.all<RunIndexRow>()).results;
 }
 
@@ -126,17 +175,11 @@ export interface RunCounts {
 /** Runs per surface and status, with their summed durations (finished runs only have one). */
 export async function countRuns(db: D1Database, pipeline: string): Promise<RunCounts[]> {
   const { results } = await db
-    .prepare(
-      `SELECT surface, status, COUNT(*) AS runs, COALESCE(SUM(duration_ms), 0) AS total_ms
-       FROM runs WHERE pipeline = ? GROUP BY surface, status`,
-    )
+    .prepare(RUN_INDEX_READS.countRuns)
     .bind(pipeline)
     .all<RunCounts & Record<string, unknown>>();
   return results;
 }
-
-/** Histogram buckets (upper bounds in seconds) for run durations, Prometheus style. */
-export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
 
 export interface DurationHistogram {
   surface: Surface;
@@ -147,14 +190,8 @@ export interface DurationHistogram {
 }
 
 export async function durationHistograms(db: D1Database, pipeline: string): Promise<DurationHistogram[]> {
-  const columns = DURATION_BUCKETS_SECONDS.map(
-    (bound, i) => `SUM(CASE WHEN duration_ms <= ${Math.round(bound * 1000)} THEN 1 ELSE 0 END) AS b${i}`,
-  ).join(", ");
   const { results } = await db
-    .prepare(
-      `SELECT surface, ${columns}, COUNT(*) AS total, COALESCE(SUM(duration_ms), 0) AS total_ms
-       FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL GROUP BY surface`,
-    )
+    .prepare(RUN_INDEX_READS.durationHistograms)
     .bind(pipeline)
     .all<Record<string, number | string>>();
   return results.map((row) => ({
@@ -167,7 +204,7 @@ export async function durationHistograms(db: D1Database, pipeline: string): Prom
 
 export async function runsSince(db: D1Database, pipeline: string, since: number): Promise<{ runs: number; last: number | null }> {
   const row = await db
-    .prepare("SELECT COUNT(*) AS runs, MAX(finished_at) AS last FROM runs WHERE pipeline = ? AND created_at >= ?")
+    .prepare(RUN_INDEX_READS.runsSince)
     .bind(pipeline, since)
     .first<{ runs: number; last: number | null }>();
   return { runs: row?.runs ?? 0, last: row?.last ?? null };

@@ -6,7 +6,7 @@
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { TypedValueSchema, type TypedValue } from "../../src/remote/proto/io/statefun/request_reply_pb";
 import type { FunctionAddress, RemoteCall, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
-import { Sql } from "../run/sql";
+import { Sql } from "../sql";
 
 const TABLES = [
   `CREATE TABLE IF NOT EXISTS state (

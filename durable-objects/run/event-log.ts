@@ -1,9 +1,11 @@
 /**
  * The run's event log: events get consecutive sequence numbers, are buffered during a burst of
- * progress and written as one row when the burst is flushed; replay reads them back by sequence.
+ * progress and stored when the burst is flushed: inside the run's entry while they fit, then one
+ * `ev:` entry per burst. Replay reads them back by sequence.
  */
 import type { RunEvent, RunEventType } from "../../src/runs/protocol";
-import type { Sql } from "./sql";
+import type { RunRecord } from "./run-record";
+import { EVENTS_PREFIX, numberKey, type RunStore } from "./run-store";
 
 export type NewEvent = Omit<RunEvent, "seq" | "at">;
 
@@ -11,14 +13,14 @@ export class EventLog {
   private buffer: RunEvent[] = [];
 
   constructor(
-    private readonly sql: Sql,
-    /** The next sequence number to hand out; owned by the run record. */
-    private readonly sequence: { next(): number },
+    private readonly store: RunStore,
+    /** Hands out sequence numbers and holds the inline events. */
+    private readonly record: RunRecord,
     private readonly listener: (event: RunEvent) => void,
   ) {}
 
   append(event: NewEvent, at: number): RunEvent {
-    const full: RunEvent = { seq: this.sequence.next(), at, type: event.type };
+    const full: RunEvent = { seq: this.record.nextSeq(), at, type: event.type };
     if (event.step !== undefined) full.step = event.step;
     if (event.data !== undefined) full.data = event.data;
     this.buffer.push(full);
@@ -26,28 +28,21 @@ export class EventLog {
     return full;
   }
 
-  /** Writes the buffered events as one row. Call inside the burst's transaction. */
+  /** Stores the buffered events. Call inside the burst's transaction, before the record is saved. */
   flush(): void {
     const first = this.buffer[0];
-    const last = this.buffer[this.buffer.length - 1];
-    if (!first || !last) return;
-    this.sql.run(
-      "INSERT INTO events (first_seq, last_seq, body) VALUES (?, ?, ?)",
-      first.seq,
-      last.seq,
-      JSON.stringify(this.buffer),
-    );
+    if (!first) return;
+    if (this.record.fitsInline(JSON.stringify(this.buffer).length)) this.record.inline.events.push(...this.buffer);
+    else this.store.put(numberKey(EVENTS_PREFIX, first.seq), this.buffer);
     this.buffer = [];
   }
 
-  /** Every event with a sequence number above `afterSeq`, in order (flushed and buffered). */
+  /** Every event with a sequence number above `afterSeq`, in order (stored and buffered). */
   replay(afterSeq = 0): RunEvent[] {
-    const rows = this.sql.all<{ body: string }>(
-      "SELECT body FROM events WHERE last_seq > ? ORDER BY first_seq",
-      afterSeq,
-    );
-    const stored = rows.flatMap((row) => JSON.parse(row.body) as RunEvent[]);
-    return [...stored, ...this.buffer].filter((e) => e.seq > afterSeq);
+    const stored = this.record.inline.spilled
+      ? this.store.list<RunEvent[]>(EVENTS_PREFIX).flatMap(([, events]) => events)
+      : [];
+    return [...this.record.inline.events, ...stored, ...this.buffer].filter((e) => e.seq > afterSeq);
   }
 
   /** Events of the given types, in order. */

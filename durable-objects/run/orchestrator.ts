@@ -18,14 +18,13 @@ import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
 import type { RunResults } from "./run-results";
 import type { RunRecord, WorkItem } from "./run-record";
-import type { Sql } from "./sql";
+import type { RunStore } from "./run-store";
 
 export { MAX_INLINE_ATTEMPTS, MAX_STAGE_SENDS, QUEUED_STEP_MAX_SECONDS } from "./dispatch";
 
 export interface OrchestratorOptions {
   capture: RunCapturePolicy;
-  sql: Sql;
-  storage: DurableObjectStorage;
+  store: RunStore;
   alarm: AlarmPlan;
   record: RunRecord;
   pipeline: Pipeline;
@@ -253,20 +252,22 @@ export class Orchestrator {
     return at;
   }
 
-  /** Persists the burst (run row, work diff, events) atomically and keeps the alarm armed. */
+  /** Persists the burst (run entry, work diff, events) atomically and keeps the alarm armed. */
   private flush(): void {
-    const { sql, storage, record, events, now, watchdogMs, alarm } = this.o;
-    storage.transactionSync(() => {
-      events.flush();
-      record.save(sql);
-    });
+    const { store, record, events, now, watchdogMs, alarm } = this.o;
     const row = record.row;
+    // The alarm goes first so that the run entry's count of rows written includes it; both land
+    // in the same commit (nothing awaits in between).
     const alarmAt = record.terminal ? (row.expiresAt ?? now()) : this.nextCheckAt(now() + watchdogMs);
     // The watchdog alarm of a running run must be durable before anyone hears of the run. The
     // retention alarm of a finished run need not hold the answer back (it cost a sync call a few
     // ms locally): if the object dies before the write lands, the next access re-arms it.
     if (record.terminal && !this.terminalReported) alarm.set(alarmAt, { allowUnconfirmed: true });
     else alarm.noLaterThan(alarmAt);
+    store.transaction(() => {
+      events.flush();
+      record.save(store);
+    });
     if (!record.terminal && this.deadlineTimer === undefined) {
       this.deadlineTimer = setTimeout(() => this.watchdog(), Math.max(0, row.deadlineAt - now()));
     }

@@ -1,20 +1,21 @@
 /**
- * A run's results in its own SQLite: where every result is written as it arrives, in the burst
- * that produced it. A result over the row limit is split into parts (`result_parts`), so a burst
- * never writes a row SQLite would refuse. Once the run has ended, `RunResults` may move results to
- * the pipeline's KV or R2 store (and the large ones to R2 whatever the store); the row then keeps
- * only where the bytes went.
+ * A run's results in its own storage: where every result is written as it arrives, in the burst
+ * that produced it — inside the run's entry while it fits, otherwise in an entry of its own, split
+ * into parts when it is over the row limit (so a burst never writes a row storage would refuse).
+ * Once the run has ended, `RunResults` may move results to the pipeline's KV or R2 store (and the
+ * large ones to R2 whatever the store); the result then keeps only where the bytes went.
  */
 import type { ResultItem } from "../../src/runs/protocol";
 import type { ResultStore } from "../../src/results/result-store";
-import { RESULT_PARTS_TABLE } from "./schema";
-import type { Sql } from "./sql";
+import type { ResultLocation, RunRecord, StoredResult } from "./run-record";
+import { numberKey, PARTS_PREFIX, RESULTS_PREFIX, type RunStore } from "./run-store";
 
-/** Durable Object SQLite rows hold at most 2 MB (platform §1.1); results are split well below that. */
+/** Durable Object rows hold at most 2 MB (platform §1.1); results are split well below that. */
 export const RESULT_PART_BYTES = 1_000_000;
+/** What an inline result's fields other than its bytes take, roughly, against the inline budget. */
+const RESULT_OVERHEAD_BYTES = 64;
 
-/** Where a result's bytes are: in its row, in parts, or moved to an external store. */
-export type ResultLocation = "row" | "parts" | "kv" | "r2";
+export type { ResultLocation };
 
 export interface ResultRow {
   index: number;
@@ -24,78 +25,95 @@ export interface ResultRow {
   bytes?: Uint8Array;
 }
 
-interface StoredRow extends Record<string, SqlStorageValue> {
-  idx: number;
-  body: ArrayBuffer;
-  content_type: string;
-  location: string | null;
-}
-
-export class SqliteResultStore implements ResultStore {
+export class LocalResultStore implements ResultStore {
   readonly kind = "sqlite";
-  /** Results written by this instance, so live streams and the sync answer need not read them back. */
-  private readonly recent = new Map<number, ResultItem>();
-  /** Whether `recent` holds every result of the run (true for a run this instance started, until one moves). */
-  private complete: boolean;
+  /** Parts read back already (large results are read whole, once). */
+  private readonly assembled = new Map<number, Uint8Array>();
 
-  constructor(private readonly sql: Sql, options: { fresh: boolean }) {
-    this.complete = options.fresh;
-  }
+  constructor(
+    private readonly store: RunStore,
+    private readonly record: RunRecord,
+  ) {}
 
   /** Writes a result (synchronously: it is part of the burst that produced it). */
   append(index: number, item: ResultItem): void {
-    if (item.bytes.byteLength <= RESULT_PART_BYTES) {
-      this.sql.run("INSERT INTO results (idx, body, content_type) VALUES (?, ?, ?)", index, item.bytes, item.contentType);
-    } else {
-      this.sql.run(RESULT_PARTS_TABLE);
-      this.sql.run("INSERT INTO results (idx, body, content_type, location) VALUES (?, ?, ?, 'parts')", index, new Uint8Array(), item.contentType);
-      for (let offset = 0, part = 0; offset < item.bytes.byteLength; offset += RESULT_PART_BYTES, part++) {
-        this.sql.run("INSERT INTO result_parts (idx, part, body) VALUES (?, ?, ?)", index, part, item.bytes.subarray(offset, offset + RESULT_PART_BYTES));
-      }
+    const size = item.bytes.byteLength;
+    const result: StoredResult = { index, contentType: item.contentType, location: "row", bytes: exactCopy(item.bytes) };
+    if (size <= RESULT_PART_BYTES && this.record.fitsInline(size + RESULT_OVERHEAD_BYTES)) {
+      this.record.inline.results.push(result);
+      return;
     }
-    this.recent.set(index, item);
+    if (size <= RESULT_PART_BYTES) {
+      this.store.put(numberKey(RESULTS_PREFIX, index), result);
+      return;
+    }
+    let parts = 0;
+    for (let offset = 0; offset < size; offset += RESULT_PART_BYTES, parts++) {
+      this.store.put(partKey(index, parts), item.bytes.slice(offset, offset + RESULT_PART_BYTES));
+    }
+    this.store.put<StoredResult>(numberKey(RESULTS_PREFIX, index), { index, contentType: item.contentType, location: "parts", parts });
+    this.assembled.set(index, item.bytes);
   }
 
-  /** Every result row in order, with its bytes when they are here. */
+  /** Every result in order, with its bytes when they are here. */
   rows(): ResultRow[] {
-    if (this.complete) {
-      return [...this.recent].map(([index, item]) => ({ index, contentType: item.contentType, location: "row" as const, bytes: item.bytes }));
-    }
-    return this.sql.all<StoredRow>("SELECT * FROM results ORDER BY idx").map((row) => this.toRow(row));
+    const stored = this.record.inline.spilled ? this.store.list<StoredResult>(RESULTS_PREFIX).map(([, r]) => r) : [];
+    return [...this.record.inline.results, ...stored].sort((a, b) => a.index - b.index).map((r) => this.toRow(r));
   }
 
   row(index: number): ResultRow | undefined {
-    const row = this.sql.one<StoredRow>("SELECT * FROM results WHERE idx = ?", index);
-    return row ? this.toRow(row) : undefined;
+    const inline = this.record.inline.results.find((r) => r.index === index);
+    const stored = inline ?? this.store.get<StoredResult>(numberKey(RESULTS_PREFIX, index));
+    return stored ? this.toRow(stored) : undefined;
   }
 
-  /** Records that a result's bytes now live in `location`, dropping them here. */
-  moved(index: number, location: "kv" | "r2"): void {
-    const row = this.row(index);
-    this.sql.run("UPDATE results SET body = ?, location = ? WHERE idx = ?", new Uint8Array(), location, index);
-    if (row?.location === "parts") this.sql.run("DELETE FROM result_parts WHERE idx = ?", index);
-    this.recent.delete(index);
-    this.complete = false;
+  /**
+   * Records that results' bytes now live in another store, dropping them here. Inline results
+   * change the run's entry, which is written once for all of them.
+   */
+  moved(moves: readonly { index: number; location: "kv" | "r2" }[]): void {
+    let inlineChanged = false;
+    for (const { index, location } of moves) {
+      const inline = this.record.inline.results.find((r) => r.index === index);
+      if (inline) {
+        inline.location = location;
+        delete inline.bytes;
+        inlineChanged = true;
+        continue;
+      }
+      const key = numberKey(RESULTS_PREFIX, index);
+      const stored = this.store.get<StoredResult>(key);
+      if (!stored) continue;
+      for (let part = 0; part < (stored.parts ?? 0); part++) this.store.delete(partKey(index, part));
+      this.store.put<StoredResult>(key, { index, contentType: stored.contentType, location });
+      this.assembled.delete(index);
+    }
+    if (inlineChanged) this.record.save(this.store);
   }
 
-  private toRow(row: StoredRow): ResultRow {
-    const location = (row.location ?? "row") as ResultLocation;
-    const base = { index: row.idx, contentType: row.content_type, location };
-    const cached = this.recent.get(row.idx);
-    if (cached) return { ...base, bytes: cached.bytes };
-    if (location === "row") return { ...base, bytes: new Uint8Array(row.body) };
-    if (location === "parts") return { ...base, bytes: this.parts(row.idx) };
+  private toRow(stored: StoredResult): ResultRow {
+    const base = { index: stored.index, contentType: stored.contentType, location: stored.location };
+    if (stored.location === "row" && stored.bytes) return { ...base, bytes: stored.bytes };
+    if (stored.location === "parts") return { ...base, bytes: this.parts(stored.index, stored.parts ?? 0) };
     return base;
   }
 
-  private parts(index: number): Uint8Array {
-    const parts = this.sql.all<{ body: ArrayBuffer }>("SELECT body FROM result_parts WHERE idx = ? ORDER BY part", index).map((p) => new Uint8Array(p.body));
+  private parts(index: number, count: number): Uint8Array {
+    const cached = this.assembled.get(index);
+    if (cached) return cached;
+    const parts: Uint8Array[] = [];
+    for (let part = 0; part < count; part++) {
+      const bytes = this.store.get<Uint8Array>(partKey(index, part));
+      if (!bytes) throw new Error(`part ${part} of result ${index} is missing`);
+      parts.push(bytes);
+    }
     const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
     let offset = 0;
     for (const part of parts) {
       out.set(part, offset);
       offset += part.byteLength;
     }
+    this.assembled.set(index, out);
     return out;
   }
 
@@ -114,15 +132,27 @@ export class SqliteResultStore implements ResultStore {
     return this.rows()
       .slice(0, count)
       .map((row) => {
-        if (!row.bytes) throw new Error(`result ${row.index} is not in SQLite (${row.location})`);
+        if (!row.bytes) throw new Error(`result ${row.index} is not in the run's storage (${row.location})`);
         return { bytes: row.bytes, contentType: row.contentType };
       });
   }
 
-  async deleteRun(): Promise<void> {
-    this.sql.run("DELETE FROM results");
-    if (this.sql.one("SELECT 1 AS present FROM sqlite_master WHERE name = 'result_parts'")) this.sql.run("DELETE FROM result_parts");
-    this.recent.clear();
-    this.complete = false;
+  async deleteRun(_run?: unknown, _count?: number): Promise<void> {
+    for (const prefix of [RESULTS_PREFIX, PARTS_PREFIX]) for (const [key] of this.store.list(prefix)) this.store.delete(key);
+    this.record.inline.results.length = 0;
+    this.assembled.clear();
+    this.record.save(this.store);
   }
+}
+
+function partKey(index: number, part: number): string {
+  return `${numberKey(PARTS_PREFIX, index)}:${String(part).padStart(6, "0")}`;
+}
+
+/**
+ * The bytes with a buffer of their own: storage serialises a view's whole buffer, so a view into
+ * a larger buffer would store (and be limited by) all of it.
+ */
+function exactCopy(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }

@@ -9,6 +9,7 @@ import type { RunMissing } from "../../src/runs/protocol";
 import type { AlarmPlan } from "./alarm-plan";
 import type { RunRecord } from "./run-record";
 import type { RunResults } from "./run-results";
+import type { RunStore } from "./run-store";
 
 /** What is left of a run whose retention ended: when it was deleted. */
 interface Tombstone {
@@ -21,7 +22,7 @@ const RESULTS_MOVE_RETRY_MS = 30_000;
 const TOMBSTONE_MS = 7 * 86_400_000;
 
 export interface RetentionDeps {
-  storage: DurableObjectStorage;
+  store: RunStore;
   alarm: AlarmPlan;
   env: Pick<Env, "DB" | "PAYLOADS">;
 }
@@ -31,19 +32,19 @@ export class Retention {
 
   /** A run that is not here: expired (with when) if its tombstone says so. */
   missing(): RunMissing {
-    const tombstone = this.deps.storage.kv.get<Tombstone>(TOMBSTONE_KEY);
+    const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY);
     return tombstone ? { found: false, expired: { at: tombstone.at } } : { found: false };
   }
 
   /** A new run takes an expired run's id: the tombstone goes. */
   clearTombstone(): void {
-    if (this.deps.storage.kv.get(TOMBSTONE_KEY) !== undefined) this.deps.storage.kv.delete(TOMBSTONE_KEY);
+    if (this.deps.store.get(TOMBSTONE_KEY) !== undefined) this.deps.store.delete(TOMBSTONE_KEY);
   }
 
   /** The alarm found no run: only a tombstone is left, and it goes when its time is up. */
   async tombstoneAlarm(): Promise<void> {
-    const tombstone = this.deps.storage.kv.get<Tombstone>(TOMBSTONE_KEY);
-    if (tombstone && Date.now() >= tombstone.at + TOMBSTONE_MS) await this.deps.storage.deleteAll();
+    const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY);
+    if (tombstone && Date.now() >= tombstone.at + TOMBSTONE_MS) await this.deps.store.deleteAll();
   }
 
   /** The alarm of an ended run: move results if due, delete everything once retention is over. */
@@ -59,13 +60,13 @@ export class Retention {
       }
       return "kept";
     }
-    await deleteRunIndex(this.deps.env.DB, row.pipeline, row.id);
+    await deleteRunIndex(this.deps.env.DB, row.pipeline, row.id, row.createdAt);
     await results.deleteMoved();
     if (row.payloadsInR2) await deleteRunPayloads(this.deps.env.PAYLOADS, row.pipeline, row.id);
     // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
-    await this.deps.storage.deleteAll();
+    await this.deps.store.deleteAll();
     const now = Date.now();
-    this.deps.storage.kv.put<Tombstone>(TOMBSTONE_KEY, { at: now });
+    this.deps.store.put<Tombstone>(TOMBSTONE_KEY, { at: now });
     this.deps.alarm.set(now + TOMBSTONE_MS);
     return "deleted";
   }

@@ -1,7 +1,7 @@
 /**
  * Keeps the D1 run index in step with the run and gives the run's admission slot back when it
  * ends, both through one run-events queue message (src/engine/run-index.ts). Sends go out without
- * holding the run up; one that fails is marked in the run row and re-sent by the alarm.
+ * holding the run up; one that fails is marked in the run entry and re-sent by the alarm.
  */
 import type { AdmissionTicket } from "../../src/admission/protocol";
 import { preview } from "../../src/capture/policy";
@@ -13,7 +13,7 @@ import type { AlarmPlan } from "./alarm-plan";
 import type { RunCapturePolicy } from "./run-capture";
 import type { RunRecord, RunRow } from "./run-record";
 import type { RunResults } from "./run-results";
-import type { Sql } from "./sql";
+import type { RunStore } from "./run-store";
 import { jsonInput } from "./projections";
 
 /** How soon a message that could not be sent is tried again. */
@@ -21,7 +21,7 @@ export const INDEX_RETRY_DELAY_MS = 30_000;
 
 export interface RunIndexerDeps {
   queue: Queue;
-  sql: Sql;
+  store: RunStore;
   alarm: AlarmPlan;
   waitUntil: (promise: Promise<unknown>) => void;
 }
@@ -52,12 +52,12 @@ export class RunIndexer {
 
   /** Re-sends a message that failed earlier (the flag is set only on failure). */
   async retryIfPending(record: RunRecord, capture: RunCapturePolicy, results: RunResults): Promise<void> {
-    const pending = this.deps.sql.one<{ index_pending: number }>("SELECT index_pending FROM run WHERE singleton = 1");
-    if (!pending?.index_pending) return;
+    if (!record.row.indexPending) return;
     await results.prefetch();
     const message = this.message(record, capture, results, record.terminal);
     if (!message || (await sendRunEvents(this.deps.queue, message))) {
-      this.deps.sql.run("UPDATE run SET index_pending = 0 WHERE singleton = 1");
+      record.row.indexPending = false;
+      record.save(this.deps.store);
     } else {
       this.deps.alarm.noLaterThan(Date.now() + INDEX_RETRY_DELAY_MS);
     }
@@ -72,15 +72,14 @@ export class RunIndexer {
   }
 
   private send(record: RunRecord, message: RunEventsMessage): void {
-    const { queue, sql, alarm, waitUntil } = this.deps;
+    const { queue, store, alarm, waitUntil } = this.deps;
     waitUntil(
       sendRunEvents(queue, message).then((sent) => {
         if (sent) return;
-        // The slot field is written too: a slot given back to the caller since must not be released.
-        sql.run(
-          "UPDATE run SET index_pending = 1, admission = ? WHERE singleton = 1",
-          record.row.admission === null ? null : JSON.stringify(record.row.admission),
-        );
+        // The whole entry is written again, its slot field too: a slot given back to the caller
+        // since must not be released by the retry.
+        record.row.indexPending = true;
+        record.save(store);
         alarm.noLaterThan(Date.now() + INDEX_RETRY_DELAY_MS);
       }),
     );

@@ -2,7 +2,7 @@
  * RunObject: one Durable Object per run, addressed by `<pipeline>:<run id>`. Entrypoints only:
  * each hands off to the run's session (src: run-session.ts) and its collaborators — the
  * orchestrator (progress), projections (views), retention, the indexer and the stream
- * subscribers. Its SQLite storage is the source of truth for the run.
+ * subscribers. Its storage (run-store.ts) is the source of truth for the run.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AdmissionTicket, BlockSlot } from "../../src/admission/protocol";
@@ -35,16 +35,16 @@ import { AlarmPlan } from "./alarm-plan";
 import type { Orchestrator } from "./orchestrator";
 import { describedSnapshotOf, messageEdgesOf, snapshotOf, streamContextOf } from "./projections";
 import { Retention } from "./retention";
+import { importSqlRun } from "./legacy/import-sql-run";
 import { RunIndexer } from "./run-indexer";
 import { RunRecord } from "./run-record";
 import { RunSession, type SessionDeps } from "./run-session";
-import { createSchema, hasSchema, migrate } from "./schema";
+import { RunStore } from "./run-store";
 import { attachmentOf, failSocket, publishToSockets, SOCKET_TAG, type SocketAttachment } from "./socket-watchers";
-import { Sql } from "./sql";
 import { Subscribers } from "./subscribers";
 
 export class RunObject extends DurableObject<Env> {
-  private readonly sql: Sql;
+  private readonly store: RunStore;
   private readonly settings: Settings;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
@@ -54,11 +54,11 @@ export class RunObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = new Sql(ctx.storage.sql);
+    this.store = new RunStore(ctx.storage);
     this.settings = loadSettings(env);
-    this.alarmPlan = new AlarmPlan(ctx.storage);
-    this.retention = new Retention({ storage: ctx.storage, alarm: this.alarmPlan, env });
-    this.indexer = new RunIndexer({ queue: env.INDEX_QUEUE, sql: this.sql, alarm: this.alarmPlan, waitUntil: (p) => ctx.waitUntil(p) });
+    this.alarmPlan = new AlarmPlan(this.store);
+    this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
+    this.indexer = new RunIndexer({ queue: env.INDEX_QUEUE, store: this.store, alarm: this.alarmPlan, waitUntil: (p) => ctx.waitUntil(p) });
     this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, () =>
       this.session ? streamContextOf(this.session) : undefined,
     );
@@ -84,7 +84,6 @@ export class RunObject extends DurableObject<Env> {
     this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
-    createSchema(this.sql);
     const now = Date.now();
     const record = RunRecord.create({
       id: request.runId,
@@ -285,9 +284,7 @@ export class RunObject extends DurableObject<Env> {
   /** The run this object holds, loaded once per instance; undefined when there is none. */
   private load(options: { fromAlarm?: boolean } = {}): RunSession | undefined {
     if (this.session) return this.session;
-    if (!hasSchema(this.sql)) return undefined;
-    migrate(this.sql);
-    const record = RunRecord.load(this.sql);
+    const record = RunRecord.load(this.store) ?? (importSqlRun(this.ctx.storage, this.store) ? RunRecord.load(this.store) : undefined);
     if (!record) return undefined;
     // The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists.
     if (!options.fromAlarm && record.terminal && record.row.expiresAt !== null) void this.alarmPlan.ensure(record.row.expiresAt);
@@ -300,7 +297,7 @@ export class RunObject extends DurableObject<Env> {
       ctx: this.ctx,
       env: this.env,
       settings: this.settings,
-      sql: this.sql,
+      store: this.store,
       alarm: this.alarmPlan,
       indexer: this.indexer,
       retention: this.retention,

@@ -1,16 +1,16 @@
 /**
- * The run's own row and its in-flight work items: loaded once per instance, changed in memory
+ * The run's own entry and its in-flight work items: loaded once per instance, changed in memory
  * during a burst of progress, and written back by `save` at the end of the burst.
  *
- * Work items that are created and finished inside one burst never reach SQLite: a burst has no
+ * Work items that are created and finished inside one burst are never stored: a burst has no
  * `await`, so it commits atomically and nothing outside can tell the difference (output gates hold
- * every response until the write is durable). That keeps an all-inline run at a handful of rows.
+ * every response until the write is durable). The run's first events and results travel inside
+ * its entry (`inline`) while they are small, so a run that ends in one burst writes one entry.
  */
 import type { StoredMessage } from "../../src/pipeline/message";
-import { isActive, type CaptureRequest, type RunErrorInfo, type RunStatus, type StepState, type Surface } from "../../src/runs/protocol";
 import type { AdmissionTicket } from "../../src/admission/protocol";
-import { createWorkTable, hasWorkTable, SCHEMA_VERSION } from "./schema";
-import type { Sql } from "./sql";
+import { isActive, type CaptureRequest, type RunErrorInfo, type RunEvent, type RunStatus, type StepState, type Surface } from "../../src/runs/protocol";
+import { RUN_KEY, WORK_PREFIX, type RunStore } from "./run-store";
 
 export interface WorkItem {
   /** The idempotency key `<run id>/<step>/<message seq>`. */
@@ -54,46 +54,51 @@ export interface RunRow {
   resultCount: number;
   error: RunErrorInfo | null;
   steps: Record<string, StepState>;
+  /** Rows this run has written to its object's storage (entries and alarms), as of its last save. */
   rowsWritten: number;
   capture: CaptureRequest;
   admission: AdmissionTicket | null;
   /** Whether a stage input of this run was written to R2 (deleted with the run). */
   payloadsInR2: boolean;
+  /** Whether a run-events message failed to send and waits for the alarm to send it again. */
+  indexPending: boolean;
 }
 
-interface RunTableRow extends Record<string, SqlStorageValue> {
-  id: string;
-  pipeline: string;
-  status: string;
-  surface: string;
-  run_name: string | null;
-  headers: string;
-  input: string;
-  created_at: number;
-  deadline_at: number;
-  finished_at: number | null;
-  expires_at: number | null;
-  next_seq: number;
-  next_message: number;
-  result_count: number;
-  error: string | null;
-  steps: string;
-  rows_written: number;
-  capture: string;
-  admission: string | null;
-  payloads_in_r2: number;
+/** Where a result's bytes are: here (in an entry, or in parts), or moved to an external store. */
+export type ResultLocation = "row" | "parts" | "kv" | "r2";
+
+/** A result as its entry holds it. */
+export interface StoredResult {
+  index: number;
+  contentType: string;
+  location: ResultLocation;
+  /** The bytes, when `location` is `row`. */
+  bytes?: Uint8Array;
+  /** How many `part:` entries hold the bytes, when `location` is `parts`. */
+  parts?: number;
 }
 
-interface WorkTableRow extends Record<string, SqlStorageValue> {
-  key: string;
-  step: string;
-  from_step: string | null;
-  message: string;
-  attempt: number;
-  state: string;
-  lease_until: number | null;
-  sends: number;
-  token: string | null;
+/** The run's first events and results, kept inside its entry while they fit `INLINE_MAX_BYTES`. */
+export interface InlineLog {
+  events: RunEvent[];
+  results: StoredResult[];
+  /** What the inline events and results take, roughly as serialised. */
+  bytes: number;
+  /** Set once something did not fit: from then on every burst's events and results get entries of their own. */
+  spilled: boolean;
+}
+
+/**
+ * How much of the run's events and results its entry carries. Small enough that rewriting the
+ * entry at every burst stays cheap, large enough for a typical run's whole history.
+ */
+export const INLINE_MAX_BYTES = 64 * 1024;
+
+/** The `run` entry. `layout` names its shape, so a later one can convert older entries. */
+interface StoredRun {
+  layout: 1;
+  row: RunRow;
+  inline: InlineLog;
 }
 
 /** What a new run's row is given; everything else starts at "nothing has happened yet". */
@@ -103,13 +108,13 @@ export class RunRecord {
   /** Work items by key, as they stand in memory. */
   readonly work = new Map<string, WorkItem>();
   private readonly persistedWork = new Map<string, string>();
-  private inserted: boolean;
-  private workTableReady: boolean;
+  /** Rows written before this instance's store began counting (by earlier instances). */
+  private rowsBefore = 0;
 
-  private constructor(readonly row: RunRow, inserted: boolean, workTableReady: boolean) {
-    this.inserted = inserted;
-    this.workTableReady = workTableReady;
-  }
+  private constructor(
+    readonly row: RunRow,
+    readonly inline: InlineLog,
+  ) {}
 
   /** A new run, not written yet: running, no events, no results, no steps. */
   static create(fields: NewRunFields): RunRecord {
@@ -125,52 +130,18 @@ export class RunRecord {
       steps: {},
       rowsWritten: 0,
       payloadsInR2: false,
+      indexPending: false,
     };
-    return new RunRecord(row, false, false);
+    return new RunRecord(row, { events: [], results: [], bytes: 0, spilled: false });
   }
 
-  static load(sql: Sql): RunRecord | undefined {
-    const stored = sql.one<RunTableRow>("SELECT * FROM run WHERE singleton = 1");
+  /** The run this object holds, or undefined when it holds none. */
+  static load(store: RunStore): RunRecord | undefined {
+    const stored = store.get<StoredRun>(RUN_KEY);
     if (!stored) return undefined;
-    const record = new RunRecord(
-      {
-        id: stored.id,
-        pipeline: stored.pipeline,
-        status: stored.status as RunStatus,
-        surface: stored.surface as Surface,
-        runName: stored.run_name,
-        headers: JSON.parse(stored.headers) as Record<string, string>,
-        input: JSON.parse(stored.input) as StoredMessage,
-        createdAt: stored.created_at,
-        deadlineAt: stored.deadline_at,
-        finishedAt: stored.finished_at,
-        expiresAt: stored.expires_at,
-        nextSeq: stored.next_seq,
-        nextMessage: stored.next_message,
-        resultCount: stored.result_count,
-        error: stored.error === null ? null : (JSON.parse(stored.error) as RunErrorInfo),
-        steps: JSON.parse(stored.steps) as Record<string, StepState>,
-        rowsWritten: stored.rows_written,
-        capture: JSON.parse(stored.capture) as CaptureRequest,
-        admission: stored.admission === null ? null : (JSON.parse(stored.admission) as AdmissionTicket),
-        payloadsInR2: stored.payloads_in_r2 === 1,
-      },
-      true,
-      hasWorkTable(sql),
-    );
-    if (!record.workTableReady) return record;
-    for (const w of sql.all<WorkTableRow>("SELECT * FROM work")) {
-      const item: WorkItem = {
-        key: w.key,
-        step: w.step,
-        from: w.from_step,
-        message: JSON.parse(w.message) as StoredMessage,
-        attempt: w.attempt,
-        state: w.state === "running" || w.state === "queued" ? w.state : "pending",
-        leaseUntil: w.lease_until,
-        sends: w.sends,
-        token: w.token,
-      };
+    const record = new RunRecord(stored.row, stored.inline);
+    record.rowsBefore = stored.row.rowsWritten - store.rowsWritten;
+    for (const [, item] of store.list<WorkItem>(WORK_PREFIX)) {
       record.work.set(item.key, item);
       record.persistedWork.set(item.key, workFingerprint(item));
     }
@@ -185,64 +156,33 @@ export class RunRecord {
     return this.row.nextSeq++;
   }
 
-  /** Writes the run row and the difference between in-memory and stored work items. */
-  save(sql: Sql): void {
+  /** Takes `bytes` of the inline budget; false (and spilled from then on) when they do not fit. */
+  fitsInline(bytes: number): boolean {
+    if (this.inline.spilled || this.inline.bytes + bytes > INLINE_MAX_BYTES) {
+      this.inline.spilled = true;
+      return false;
+    }
+    this.inline.bytes += bytes;
+    return true;
+  }
+
+  /** Writes the run entry and the difference between in-memory and stored work items. */
+  save(store: RunStore): void {
     for (const [key] of this.persistedWork) {
       if (!this.work.has(key)) {
-        sql.run("DELETE FROM work WHERE key = ?", key);
+        store.delete(WORK_PREFIX + key);
         this.persistedWork.delete(key);
       }
     }
     for (const item of this.work.values()) {
       const fingerprint = workFingerprint(item);
       if (this.persistedWork.get(item.key) === fingerprint) continue;
-      if (!this.workTableReady) {
-        createWorkTable(sql);
-        this.workTableReady = true;
-      }
-      sql.run(
-        `INSERT INTO work (key, step, from_step, message, attempt, state, lease_until, sends, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET attempt = excluded.attempt, state = excluded.state,
-         lease_until = excluded.lease_until, sends = excluded.sends`,
-        item.key,
-        item.step,
-        item.from,
-        JSON.stringify(item.message),
-        item.attempt,
-        item.state,
-        item.leaseUntil,
-        item.sends,
-        item.token,
-      );
+      store.put(WORK_PREFIX + item.key, item);
       this.persistedWork.set(item.key, fingerprint);
     }
-    const r = this.row;
-    // The row counts its own write, so the figure it stores is final once the run is.
-    r.rowsWritten = sql.rowsWritten + 1;
-    const values = [
-      r.id, r.pipeline, r.status, r.surface, r.runName, JSON.stringify(r.headers), JSON.stringify(r.input),
-      r.createdAt, r.deadlineAt, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
-      r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten,
-      JSON.stringify(r.capture), r.admission === null ? null : JSON.stringify(r.admission), r.payloadsInR2 ? 1 : 0,
-    ];
-    if (this.inserted) {
-      sql.run(
-        `UPDATE run SET status = ?, finished_at = ?, expires_at = ?, next_seq = ?, next_message = ?,
-         result_count = ?, error = ?, steps = ?, rows_written = ?, payloads_in_r2 = ? WHERE singleton = 1`,
-        r.status, r.finishedAt, r.expiresAt, r.nextSeq, r.nextMessage, r.resultCount,
-        r.error === null ? null : JSON.stringify(r.error), JSON.stringify(r.steps), r.rowsWritten, r.payloadsInR2 ? 1 : 0,
-      );
-    } else {
-      sql.run(
-        `INSERT INTO run (singleton, schema_version, id, pipeline, status, surface, run_name, headers, input,
-         created_at, deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps,
-         rows_written, capture, admission, payloads_in_r2)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        SCHEMA_VERSION,
-        ...values,
-      );
-      this.inserted = true;
-    }
+    // The entry counts its own write, so the figure it stores is final once the run is.
+    this.row.rowsWritten = this.rowsBefore + store.rowsWritten + 1;
+    store.put<StoredRun>(RUN_KEY, { layout: 1, row: this.row, inline: this.inline });
   }
 }
 

@@ -1,12 +1,12 @@
 /**
- * A run's results wherever they are: written to the run's SQLite as they arrive, then, once the
- * run has ended, moved to the pipeline's result store (KV or R2), with results over SQLite's row
+ * A run's results wherever they are: written to the run's storage as they arrive, then, once the
+ * run has ended, moved to the pipeline's result store (KV or R2), with results over the row
  * limit moved to R2 whatever the store. Reads look each result up where its row says it is.
  */
 import type { ResultStoreKind } from "../../src/pipeline/definition";
 import { KV_VALUE_MAX_BYTES, type ResultStore, type RunRef } from "../../src/results/result-store";
 import type { ResultItem } from "../../src/runs/protocol";
-import { RESULT_PART_BYTES, type ResultRow, type SqliteResultStore } from "./result-store";
+import { RESULT_PART_BYTES, type LocalResultStore, type ResultRow } from "./result-store";
 
 export interface ExternalStores {
   kv: ResultStore;
@@ -18,7 +18,7 @@ export class RunResults {
   private readonly fetched = new Map<number, ResultItem>();
 
   constructor(
-    private readonly local: SqliteResultStore,
+    private readonly local: LocalResultStore,
     private readonly kind: ResultStoreKind,
     private readonly external: ExternalStores,
     private readonly run: RunRef,
@@ -74,19 +74,23 @@ export class RunResults {
     return this.local.rows().some((row) => this.destination(row) !== undefined);
   }
 
-  /** Moves what should leave SQLite; each row is updated only after its copy is stored. */
+  /** Moves what should leave the run's storage; a result is marked moved only after its copy is stored. */
   async move(): Promise<number> {
-    let moved = 0;
-    for (const row of this.local.rows()) {
-      const to = this.destination(row);
-      if (!to || !row.bytes) continue;
-      const item = { bytes: row.bytes, contentType: row.contentType };
-      await this.external[to].put(this.run, row.index, item);
-      this.fetched.set(row.index, item);
-      this.local.moved(row.index, to);
-      moved += 1;
+    const moves: { index: number; location: "kv" | "r2" }[] = [];
+    try {
+      for (const row of this.local.rows()) {
+        const to = this.destination(row);
+        if (!to || !row.bytes) continue;
+        const item = { bytes: row.bytes, contentType: row.contentType };
+        await this.external[to].put(this.run, row.index, item);
+        this.fetched.set(row.index, item);
+        moves.push({ index: row.index, location: to });
+      }
+    } finally {
+      // What was copied before a failure is recorded, so a retry does not copy it again.
+      if (moves.length > 0) this.local.moved(moves);
     }
-    return moved;
+    return moves.length;
   }
 
   /** Deletes the copies in KV and R2 (the run's retention has ended). */

@@ -13,13 +13,13 @@ import type { Settings } from "../../src/settings";
 import type { AlarmPlan } from "./alarm-plan";
 import { EventLog } from "./event-log";
 import { Orchestrator } from "./orchestrator";
-import { SqliteResultStore } from "./result-store";
+import { LocalResultStore } from "./result-store";
 import { RunCapturePolicy } from "./run-capture";
 import type { RunIndexer } from "./run-indexer";
 import type { Retention } from "./retention";
 import type { RunRecord } from "./run-record";
 import { RunResults } from "./run-results";
-import type { Sql } from "./sql";
+import type { RunStore } from "./run-store";
 
 /** KV's own expiry is a backstop behind the retention alarm: a day longer. */
 const KV_EXPIRY_MARGIN_SECONDS = 86_400;
@@ -29,7 +29,7 @@ export interface SessionDeps {
   ctx: DurableObjectState;
   env: Env;
   settings: Settings;
-  sql: Sql;
+  store: RunStore;
   alarm: AlarmPlan;
   indexer: RunIndexer;
   retention: Retention;
@@ -51,22 +51,20 @@ export class RunSession {
     readonly pipeline: Pipeline,
     readonly record: RunRecord,
     private readonly deps: SessionDeps,
-    fresh: boolean,
   ) {
-    const { ctx, env, settings, sql } = deps;
+    const { ctx, env, settings, store } = deps;
     const retentionSeconds = pipeline.definition.retentionSeconds ?? settings.EDGESERVE_RETENTION_SECONDS;
     this.results = new RunResults(
-      new SqliteResultStore(sql, { fresh }),
+      new LocalResultStore(store, record),
       pipeline.definition.resultStore,
       { kv: new KvResultStore(env.RESULTS_KV, retentionSeconds + KV_EXPIRY_MARGIN_SECONDS), r2: new R2ResultStore(env.RESULTS_BUCKET) },
       { pipeline: record.row.pipeline, runId: record.row.id },
     );
-    this.events = new EventLog(sql, { next: () => record.nextSeq() }, (event) => deps.publish(event, this));
+    this.events = new EventLog(store, record, (event) => deps.publish(event, this));
     this.capture = new RunCapturePolicy(record.row.capture, pipeline);
     this.orchestrator = new Orchestrator({
       capture: this.capture,
-      sql,
-      storage: ctx.storage,
+      store,
       alarm: deps.alarm,
       record,
       pipeline,
@@ -101,13 +99,13 @@ export class RunSession {
    * goes back with the answer, for the caller's isolate to reuse, instead of to the shard.
    */
   static create(record: RunRecord, deps: SessionDeps, options: { starterWaits: boolean }): RunSession {
-    const session = new RunSession(pipelineOf(record), record, deps, true);
+    const session = new RunSession(pipelineOf(record), record, deps);
     session.starterHoldsSlot = options.starterWaits;
     return session;
   }
 
   static load(record: RunRecord, deps: SessionDeps): RunSession {
-    return new RunSession(pipelineOf(record), record, deps, false);
+    return new RunSession(pipelineOf(record), record, deps);
   }
 
   /** Waits up to `timeoutMs` for the run to end. */

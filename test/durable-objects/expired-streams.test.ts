@@ -17,7 +17,9 @@ describe("streams of an expired run", () => {
     const expiresAt = Date.parse(String((await recordOf(PIPELINE, id)).expires_at));
     // Time has to pass for the retention under test.
     await vi.waitUntil(() => Date.now() > expiresAt, { timeout: 3000, interval: 50 });
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    // The retention alarm may have fired by itself by now; if not, it runs here. Either way the
+    // routes below must find the tombstone.
+    await runDurableObjectAlarm(runStub(PIPELINE, id));
 
     const numaflow = await call(`/pipelines/${PIPELINE}/v1/process/sse?id=${id}`);
     expect(numaflow.status).toBe(404);

@@ -18,6 +18,7 @@ import { refusedReport, watchReports } from "../helpers/reports";
 import { ended, eventsOf, recordOf, recordWhen, runStub, stageOf } from "../helpers/runs";
 import { holdStage, stageCalls, type Gate } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
+import { editStoredWork, storedWork } from "../helpers/stored-run";
 
 const PIPELINE = "test-queued";
 
@@ -102,11 +103,11 @@ describe("the watchdog and queued steps", () => {
     // The first delivery hangs (held at the gate) past its lease, as if its consumer were lost.
     await withHeldRun(9, async (id, gate) => {
       await runInDurableObject(runStub(PIPELINE, id), (_, state) => {
-        state.storage.sql.exec("UPDATE work SET lease_until = ?", Date.now() - 1);
+        editStoredWork(state, (item) => (item.leaseUntil = Date.now() - 1));
       });
       await abortAllDurableObjects();
       expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
-      const work = await runInDurableObject(runStub(PIPELINE, id), (_, state) => state.storage.sql.exec("SELECT sends, state FROM work").toArray());
+      const work = await runInDurableObject(runStub(PIPELINE, id), (_, state) => storedWork(state).map(({ sends, state: s }) => ({ sends, state: s })));
       expect(work).toEqual([{ sends: 2, state: "queued" }]);
 
       // The second send reaches another consumer (delivered by hand: the local queue is held up).
@@ -130,7 +131,10 @@ describe("the watchdog and queued steps", () => {
   it(`fails the run when a stage was sent ${MAX_STAGE_SENDS} times and no consumer finished it`, async ({ expect }) => {
     await withHeldRun(1, async (id) => {
       await runInDurableObject(runStub(PIPELINE, id), (_, state) => {
-        state.storage.sql.exec("UPDATE work SET lease_until = ?, sends = ?", Date.now() - 1, MAX_STAGE_SENDS);
+        editStoredWork(state, (item) => {
+          item.leaseUntil = Date.now() - 1;
+          item.sends = MAX_STAGE_SENDS;
+        });
       });
       await abortAllDurableObjects();
       expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);

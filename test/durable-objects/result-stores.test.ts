@@ -11,16 +11,17 @@ import { bodyText, call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
 import { recordOf, runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
+import { editStoredRun, storedResults } from "../helpers/stored-run";
 
 async function locations(pipeline: string, id: string) {
   return runInDurableObject(runStub(pipeline, id), (_, state) =>
-    state.storage.sql.exec<{ location: string | null; size: number }>("SELECT location, length(body) AS size FROM results ORDER BY idx").toArray(),
+    storedResults(state),
   );
 }
 
 async function expire(pipeline: string, id: string) {
   await runInDurableObject(runStub(pipeline, id), (_, state) => {
-    state.storage.sql.exec("UPDATE run SET expires_at = ?", Date.now() - 1);
+    editStoredRun(state, (row) => (row.expiresAt = Date.now() - 1));
   });
   // A new instance reads the changed row (the old one keeps its copy in memory).
   await evictDurableObject(runStub(pipeline, id));

@@ -17,6 +17,7 @@ import { storeMessage } from "../../src/pipeline/message";
 import { bodyText, call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
 import { uniqueId } from "../helpers/unique";
+import { editStoredRun, storedNames } from "../helpers/stored-run";
 
 function runStub(pipeline: string, id: string) {
   return env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${id}`));
@@ -144,17 +145,13 @@ describe("alarm watchdog", () => {
     await post("/v1/process/sync", { text: "old" }, { "X-Numaflow-Id": id });
     const stub = runStub("word-stats", id);
     await runInDurableObject(stub, (_instance, state) => {
-      state.storage.sql.exec("UPDATE run SET expires_at = 1");
+      editStoredRun(state, (row) => (row.expiresAt = 1));
     });
     await evictDurableObject(stub);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(404);
-    const tables = await runInDurableObject(stub, (_instance, state) =>
-      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
-    );
-    // Only the tombstone is left (in the runtime's own tables), so fetch can say the run expired.
-    expect(tables.map((t) => t.name).filter((n) => !String(n).startsWith("_cf_"))).toEqual([]);
-    expect(tables.map((t) => t.name)).toContain("_cf_KV");
+    // Only the tombstone is left, so fetch can say the run expired.
+    expect(await runInDurableObject(stub, (_instance, state) => storedNames(state))).toEqual({ tables: [], entries: ["expired"] });
     const reused = await post("/v1/process/sync", { text: "new" }, { "X-Numaflow-Id": id });
     expect(await bodyText(reused)).toBe('{"words":1,"unique":1,"top":[["new",1]]}');
   });
@@ -164,10 +161,11 @@ describe("storage", () => {
   it("leaves no storage behind when a request probes an unknown id", async ({ expect }) => {
     const id = uniqueId("probe");
     expect((await call(`/v1/process/fetch?id=${id}`)).status).toBe(404);
-    const tables = await runInDurableObject(runStub("word-stats", id), (_instance, state) =>
-      state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
-    );
-    expect(tables).toEqual([]);
+    const stored = await runInDurableObject(runStub("word-stats", id), (_instance, state) => ({
+      schema: state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+      entries: [...state.storage.kv.list()],
+    }));
+    expect(stored).toEqual({ schema: [], entries: [] });
   });
 
   it("reports the SQLite rows a run wrote", async ({ expect }) => {

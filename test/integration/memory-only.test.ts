@@ -17,8 +17,11 @@ describe("memory-only", () => {
     expect(res.headers.get("numaflow-array-len")).toBe("1");
     expect(await bodyText(res)).toBe('{"words":3,"unique":2,"top":[["b",2],["a",1]]}');
     const stub = env.RUNS.get(env.RUNS.idFromName(`word-stats-memory:${id}`));
-    const tables = await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT name FROM sqlite_master").toArray());
-    expect(tables).toEqual([]);
+    const stored = await runInDurableObject(stub, (_i, state) => ({
+      schema: state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+      entries: [...state.storage.kv.list()],
+    }));
+    expect(stored).toEqual({ schema: [], entries: [] });
   });
 
   it("answers ZenML's sync /invoke", async ({ expect }) => {

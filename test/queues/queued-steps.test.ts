@@ -8,6 +8,7 @@ import { describe, it, vi } from "vitest";
 import { bodyText, call, numaflowResults, post } from "../helpers/http";
 import { stageCalls } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
+import { editStoredRun } from "../helpers/stored-run";
 
 async function finished(pipeline: string, id: string): Promise<Record<string, unknown>> {
   let record: Record<string, unknown> = {};
@@ -90,7 +91,7 @@ describe("queued steps", () => {
     // The retention ends (moved to the past instead of waiting a day): the alarm deletes the run and its objects.
     const stub = env.RUNS.get(env.RUNS.idFromName(`slow-stats:${id}`));
     await runInDurableObject(stub, (_, state) => {
-      state.storage.sql.exec("UPDATE run SET expires_at = ?", Date.now() - 1);
+      editStoredRun(state, (row) => (row.expiresAt = Date.now() - 1));
     });
     await evictDurableObject(stub);
     expect(await runDurableObjectAlarm(env.RUNS.get(env.RUNS.idFromName(`slow-stats:${id}`)))).toBe(true);

@@ -1,5 +1,5 @@
 /**
- * One contract for every result store (the Run object's SQLite, Workers KV, R2), run against each
+ * One contract for every result store (the Run object's own storage, Workers KV, R2), run against each
  * with real bindings from Miniflare: what is put is got back byte for byte with its content type,
  * listed in order, missing results read as undefined, and a run's results go when it is deleted.
  */
@@ -7,24 +7,69 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it } from "vitest";
 import { KvResultStore, R2ResultStore, type ResultStore, type RunRef } from "../../src/results/result-store";
-import { SqliteResultStore } from "../../durable-objects/run/result-store";
-import { createSchema } from "../../durable-objects/run/schema";
-import { Sql } from "../../durable-objects/run/sql";
+import { storeMessage } from "../../src/pipeline/message";
+import type { ResultItem } from "../../src/runs/protocol";
+import { LocalResultStore } from "../../durable-objects/run/result-store";
+import { RunRecord } from "../../durable-objects/run/run-record";
+import { RunStore } from "../../durable-objects/run/run-store";
 import { uniqueId } from "../helpers/unique";
 
 type Use = <T>(body: (store: ResultStore) => Promise<T>) => Promise<T>;
 
 const stores: Record<string, Use> = {
-  // The SQLite store lives in a Run object: each check runs inside a fresh one.
+  // The run's own store lives in a Run object: each check runs inside a fresh one.
   sqlite: (body) =>
-    runInDurableObject(env.RUNS.get(env.RUNS.idFromName(uniqueId("store"))), async (_, state) => {
-      const sql = new Sql(state.storage.sql);
-      createSchema(sql);
-      return body(new SqliteResultStore(sql, { fresh: false }));
-    }),
+    runInDurableObject(env.RUNS.get(env.RUNS.idFromName(uniqueId("store"))), async (_, state) => body(new StoredRunResults(new RunStore(state.storage)))),
   kv: (body) => body(new KvResultStore(env.RESULTS_KV, 3600)),
   r2: (body) => body(new R2ResultStore(env.RESULTS_BUCKET)),
 };
+
+/**
+ * The run's own result store as a run uses it, across instances: every write is saved with the
+ * run's entry (as a burst would), every read goes through a record loaded afresh from storage.
+ */
+class StoredRunResults implements ResultStore {
+  readonly kind = "sqlite";
+  constructor(private readonly store: RunStore) {}
+
+  private loaded(): LocalResultStore {
+    const record = RunRecord.load(this.store) ?? newRecord();
+    return new LocalResultStore(this.store, record);
+  }
+
+  async put(_run: RunRef, index: number, item: ResultItem): Promise<void> {
+    const record = RunRecord.load(this.store) ?? newRecord();
+    new LocalResultStore(this.store, record).append(index, item);
+    record.save(this.store);
+  }
+
+  get(run: RunRef, index: number): Promise<ResultItem | undefined> {
+    return this.loaded().get(run, index);
+  }
+
+  list(run: RunRef, count: number): Promise<ResultItem[]> {
+    return this.loaded().list(run, count);
+  }
+
+  deleteRun(run: RunRef, count: number): Promise<void> {
+    return this.loaded().deleteRun(run, count);
+  }
+}
+
+function newRecord(): RunRecord {
+  return RunRecord.create({
+    id: "contract",
+    pipeline: "contract",
+    surface: "native",
+    runName: null,
+    headers: {},
+    input: storeMessage({ value: null, tags: [], keys: [] }),
+    createdAt: Date.now(),
+    deadlineAt: Date.now() + 60_000,
+    capture: { fallback: { mode: "full", sampleRate: 1, maxBytes: 262_144, redact: [] }, runtime: "REALTIME", sampleFraction: 0 },
+    admission: null,
+  });
+}
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const run = (): RunRef => ({ pipeline: "contract", runId: uniqueId("run/with/slashes") });

@@ -1,6 +1,6 @@
 /**
  * An Orchestrator wired the way RunSession wires it (durable-objects/run/run-session.ts), over the
- * real SQLite of a fresh Run object, with its own seams replaced by recorders: the clock, the
+ * real storage of a fresh Run object, with its own seams replaced by recorders: the clock, the
  * stage and invocation senders, the alarm and `onTerminal`. The Run object itself is not used:
  * its storage is borrowed (its alarm is never set, so it never wakes to drive the run itself).
  */
@@ -17,12 +17,11 @@ import type { RunEvent } from "../../src/runs/protocol";
 import { AlarmPlan } from "../../durable-objects/run/alarm-plan";
 import { EventLog } from "../../durable-objects/run/event-log";
 import { Orchestrator } from "../../durable-objects/run/orchestrator";
-import { SqliteResultStore } from "../../durable-objects/run/result-store";
+import { LocalResultStore } from "../../durable-objects/run/result-store";
 import { RunCapturePolicy } from "../../durable-objects/run/run-capture";
 import { RunRecord, type WorkItem } from "../../durable-objects/run/run-record";
 import { RunResults } from "../../durable-objects/run/run-results";
-import { createSchema } from "../../durable-objects/run/schema";
-import { Sql } from "../../durable-objects/run/sql";
+import { RunStore } from "../../durable-objects/run/run-store";
 import { uniqueId } from "../helpers/unique";
 
 export const RUN_TIMEOUT_MS = 600_000;
@@ -78,8 +77,21 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
   if (!pipeline) throw new Error(`no pipeline '${options.pipeline}' in the catalog`);
   const stub = env.RUNS.get(env.RUNS.idFromName(uniqueId("orchestrator-unit")));
   await runInDurableObject(stub, async (_instance, state) => {
-    const sql = new Sql(state.storage.sql);
-    createSchema(sql);
+    // Bursts are counted and the alarm is recorded, not set: a real one would wake this Run object
+    // to drive the stored run itself.
+    const store = new (class extends RunStore {
+      override transaction<T>(body: () => T): T {
+        h.bursts += 1;
+        return super.transaction(body);
+      }
+      override setAlarm(at: number): void {
+        this.rowsWritten += 1;
+        h.alarms.push(at);
+      }
+      override getAlarm(): Promise<number | null> {
+        return Promise.resolve(h.alarms.at(-1) ?? null);
+      }
+    })(state.storage);
     const runId = uniqueId(`${options.pipeline}-run`);
     const clock = { t: Date.now() };
     const record = RunRecord.create({
@@ -95,20 +107,20 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
       admission: null,
     });
     const results = new RunResults(
-      new SqliteResultStore(sql, { fresh: true }),
+      new LocalResultStore(store, record),
       pipeline.definition.resultStore,
       { kv: new KvResultStore(env.RESULTS_KV, 3600), r2: new R2ResultStore(env.RESULTS_BUCKET) },
       { pipeline: pipeline.name, runId },
     );
     const published: RunEvent[] = [];
-    const events = new EventLog(sql, { next: () => record.nextSeq() }, (event) => published.push(event));
+    const events = new EventLog(store, record, (event) => published.push(event));
     const stored = () => {
-      const loaded = RunRecord.load(sql);
+      const loaded = RunRecord.load(store);
       if (!loaded) throw new Error("the run is not stored");
       return loaded;
     };
     const storedItems = (keys: string[]) => {
-      const loaded = RunRecord.load(sql);
+      const loaded = RunRecord.load(store);
       return keys.map((key) => loaded?.work.get(key));
     };
     const h: Harness = {
@@ -125,34 +137,13 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
       alarms: [],
       bursts: 0,
       stored,
-      storedEvents: () => new EventLog(sql, { next: () => 0 }, () => undefined).replay(),
+      storedEvents: () => new EventLog(store, stored(), () => undefined).replay(),
       resultValues: () => results.listNow().map((item) => JSON.parse(new TextDecoder().decode(item.bytes)) as JsonValue),
     };
-    // The alarm is recorded, not set: a real one would wake this Run object to drive the stored run itself.
-    const alarmStorage = {
-      setAlarm: (at: number) => {
-        h.alarms.push(at);
-        return Promise.resolve();
-      },
-      getAlarm: () => Promise.resolve(h.alarms.at(-1) ?? null),
-    } as unknown as DurableObjectStorage;
-    const storage = new Proxy(state.storage, {
-      get(target, property) {
-        if (property === "transactionSync") {
-          return <T>(closure: () => T): T => {
-            h.bursts += 1;
-            return target.transactionSync(closure);
-          };
-        }
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
     h.orchestrator = new Orchestrator({
       capture: new RunCapturePolicy(record.row.capture, pipeline),
-      sql,
-      storage,
-      alarm: new AlarmPlan(alarmStorage),
+      store,
+      alarm: new AlarmPlan(store),
       record,
       pipeline,
       events,
@@ -171,7 +162,7 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
       env: options.env ?? {},
       now: () => clock.t,
       onTerminal: () => {
-        h.terminalCalls.push(RunRecord.load(sql)?.row.status ?? "not stored");
+        h.terminalCalls.push(RunRecord.load(store)?.row.status ?? "not stored");
       },
     });
     try {

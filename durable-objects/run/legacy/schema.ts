@@ -1,13 +1,10 @@
 /**
- * The Run object's tables, versioned by numbered migrations; the version reached is kept in the
- * run row itself (`run.schema_version`), because an object holds exactly one run and its tables
- * are created with it.
- *
- * Nothing is created when a read finds nothing: probing an unknown run id leaves no storage
- * behind. Table count matters: every CREATE TABLE is a write of its own, paid by every run, so
- * tables a run may not need (`work`) are created on first use, still only from this module.
+ * The SQL tables runs were stored in before the Run object kept entries (../run-store.ts), with
+ * their numbered migrations. Kept only so that a run stored that way, by an earlier deploy, is
+ * brought up to the last table version and converted (import-sql-run.ts). Never edit a shipped
+ * migration.
  */
-import type { Sql } from "./sql";
+import type { Sql } from "../../sql";
 
 /** A migration: SQL statements, or a function for one that depends on what the object holds. */
 export type Migration = readonly string[] | ((sql: Sql) => void);
@@ -76,38 +73,6 @@ export const MIGRATIONS: readonly Migration[] = [
   ["ALTER TABLE results ADD COLUMN location TEXT"],
 ];
 
-/** The version a new run's row records; `migrate` brings older runs up to it. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
-/**
- * A new run's tables at `SCHEMA_VERSION`, one statement per table: every DDL statement is a billed
- * write, so new runs do not replay the migrations. test/durable-objects/run-schema.test.ts checks
- * that these equal the migrations applied in order.
- */
-export const LATEST_TABLES: readonly string[] = [
-  `CREATE TABLE run (${RUN_COLUMNS_V1},\n  payloads_in_r2 INTEGER NOT NULL DEFAULT 0\n)`,
-  EVENTS_TABLE,
-  `CREATE TABLE results (idx INTEGER PRIMARY KEY, body BLOB NOT NULL, content_type TEXT NOT NULL, location TEXT)`,
-];
-
-/** The parts of results over the SQLite row limit, created on demand (see result-store.ts). */
-export const RESULT_PARTS_TABLE = `CREATE TABLE IF NOT EXISTS result_parts (
-  idx INTEGER NOT NULL,
-  part INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  PRIMARY KEY (idx, part)
-) WITHOUT ROWID`;
-
-/**
- * `work`: the messages in flight that outlived a burst (pending, running across an await, or on
- * the stage queue). Runs whose steps all finish within one burst never create it.
- */
-const WORK_TABLE = `CREATE TABLE IF NOT EXISTS work (${WORK_COLUMNS_V1},
-  lease_until INTEGER,
-  sends INTEGER NOT NULL DEFAULT 0,
-  token TEXT
-) WITHOUT ROWID`;
-
 /** Whether this object holds a run (without creating anything). */
 export function hasSchema(sql: Sql): boolean {
   return sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'run'") !== undefined;
@@ -117,10 +82,8 @@ export function hasWorkTable(sql: Sql): boolean {
   return sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'work'") !== undefined;
 }
 
-/** Creates the tables of a new run. The caller then inserts the run row with `SCHEMA_VERSION`. */
-export function createSchema(sql: Sql): void {
-  for (const statement of LATEST_TABLES) sql.run(statement);
-}
+/** The last table version. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Applies the migrations an existing run has not seen yet, in order, and records the version. */
 export function migrate(sql: Sql): void {
@@ -136,8 +99,4 @@ export function migrate(sql: Sql): void {
 export function apply(sql: Sql, migration: Migration): void {
   if (typeof migration === "function") migration(sql);
   else for (const statement of migration) sql.run(statement);
-}
-
-export function createWorkTable(sql: Sql): void {
-  sql.run(WORK_TABLE);
 }

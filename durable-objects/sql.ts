@@ -1,6 +1,7 @@
 /**
- * The only door to the Run object's SQLite: bound parameters only, failures wrapped with the query,
- * and a running count of rows written (the unit Cloudflare bills for Durable Object storage).
+ * A door to a Durable Object's SQLite (the function objects' state, and runs stored in tables by
+ * earlier deploys): bound parameters only, failures wrapped with the query, and a running count
+ * of rows written (the unit Cloudflare bills for Durable Object storage).
  */
 
 export type SqlValue = string | number | null | ArrayBuffer | Uint8Array;

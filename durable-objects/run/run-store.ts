@@ -1,0 +1,71 @@
+/**
+ * The only door to a Run object's storage: Durable Object's synchronous key-value API (entries in
+ * the object's SQLite), and its alarm. It counts the rows it writes the way Cloudflare bills them:
+ * one per entry put or deleted, one per `setAlarm`.
+ *
+ * Why entries rather than tables: every CREATE TABLE is two rows written, paid again by every run
+ * (each run is a new object), while the entry table exists already. A run that ends in one burst
+ * writes one entry (the run, with its events and results inside it) and its retention alarm.
+ *
+ * The entries (see run-record.ts for what each holds):
+ * - `run`: the run's row, and its first events and results while they are small;
+ * - `ev:<first seq>`: a later burst's events; `res:<index>`: a later result;
+ *   `part:<index>:<n>`: the parts of a result over the row limit;
+ * - `work:<key>`: a work item that outlived the burst that made it;
+ * - `expired`: what is left after retention (retention.ts).
+ */
+
+export const RUN_KEY = "run";
+export const EVENTS_PREFIX = "ev:";
+export const RESULTS_PREFIX = "res:";
+export const PARTS_PREFIX = "part:";
+export const WORK_PREFIX = "work:";
+
+/** Sequence numbers and indexes in keys are zero-padded, so keys sort as the numbers do. */
+export function numberKey(prefix: string, n: number): string {
+  return `${prefix}${String(n).padStart(12, "0")}`;
+}
+
+export class RunStore {
+  /** Rows written through this door since the instance was constructed. */
+  rowsWritten = 0;
+
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  get<T>(key: string): T | undefined {
+    return this.storage.kv.get<T>(key);
+  }
+
+  put<T>(key: string, value: T): void {
+    this.storage.kv.put(key, value);
+    this.rowsWritten += 1;
+  }
+
+  delete(key: string): void {
+    if (this.storage.kv.delete(key)) this.rowsWritten += 1;
+  }
+
+  /** Every entry under `prefix`, in key order. */
+  list<T>(prefix: string): [string, T][] {
+    return [...this.storage.kv.list<T>({ prefix })];
+  }
+
+  /** Runs `body` as one transaction (a burst commits whole or not at all). */
+  transaction<T>(body: () => T): T {
+    return this.storage.transactionSync(body);
+  }
+
+  setAlarm(at: number, options: { allowUnconfirmed?: boolean } = {}): void {
+    this.rowsWritten += 1;
+    void this.storage.setAlarm(at, options);
+  }
+
+  getAlarm(): Promise<number | null> {
+    return this.storage.getAlarm();
+  }
+
+  /** Everything goes, the alarm included. */
+  deleteAll(): Promise<void> {
+    return this.storage.deleteAll();
+  }
+}

@@ -10,6 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type {
   BlockReturns,
+  BlockSlot,
   EnqueueDecision,
   EnqueueRequest,
   LeaseDecision,
@@ -18,10 +19,12 @@ import type {
 } from "../../src/admission/protocol";
 import { RunClient } from "../../src/engine/run-client";
 
-/** How soon a promotion whose Run object could not be reached is tried again. */
+/** How soon a promotion whose Run object could not be reached is tried again (the shard's alarm). */
 const PROMOTION_RETRY_MS = 1_000;
 /** Run ids whose release was applied, remembered to ignore a redelivered release message. */
 const RECENT_RELEASES_MAX = 10_000;
+/** The block a waiting run is promoted with, in SQL; `promotionBlock` is the same in TypeScript. */
+const PROMOTION_BLOCK_SQL = "'w-' || run_id || '-' || since";
 
 interface WaitingRow extends Record<string, SqlStorageValue> {
   run_id: string;
@@ -29,22 +32,64 @@ interface WaitingRow extends Record<string, SqlStorageValue> {
   shard: string;
   concurrency: number;
   lease_ms: number;
+  since: number;
   retry_at: number;
+}
+
+/**
+ * A waiting run's promotion block: one per stay in the queue, so every attempt to promote the run
+ * offers its Run object the same slot, and a retry after a lost answer is recognised as the slot
+ * the run already holds.
+ */
+function promotionBlock(row: WaitingRow): string {
+  return `w-${row.run_id}-${row.since}`;
+}
+
+/** A fault the next promotions of one run meet (see `promotionFaults`). */
+export interface PromotionFault {
+  /** `unreachable`: the call fails before the Run object sees it; `answer-lost`: after it admitted the run. */
+  at: "unreachable" | "answer-lost";
+  /** How many promotions fail this way (counts down; `Infinity` for all of them). */
+  times: number;
 }
 
 export class AdmissionObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly recentReleases = new Set<string>();
+  /** Waiting runs whose promotion is awaiting their Run object's answer in this instance. */
+  private readonly promoting = new Set<string>();
+  /** Whether this instance set the alarm (a retry, or the guard of a promotion under way). */
+  private alarmArmed = false;
+  private written = 0;
+  private failures = 0;
+
+  /**
+   * Fault injection for tests (test/integration/admission-faults.test.ts): the promotions of these
+   * run ids fail as described. Nothing in the Worker fills it, so it is empty in production, and as
+   * an instance property it is not reachable over Workers RPC (only prototype methods and accessors
+   * are); a test reaches it through `runInDurableObject`, which hands it this instance.
+   */
+  readonly promotionFaults = new Map<string, PromotionFault>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     // Once per shard object, not per run.
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, released INTEGER NOT NULL, lease_until INTEGER NOT NULL)`);
-    this.sql.exec(
+    this.exec(`CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, released INTEGER NOT NULL, lease_until INTEGER NOT NULL)`);
+    this.exec(
       `CREATE TABLE IF NOT EXISTS waiting (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, shard TEXT NOT NULL, concurrency INTEGER NOT NULL,
        lease_ms INTEGER NOT NULL, since INTEGER NOT NULL, retry_at INTEGER NOT NULL)`,
     );
+  }
+
+  /** SQLite rows written by this instance's statements since it was constructed (`cursor.rowsWritten`, DDL included). */
+  get rowsWritten(): number {
+    return this.written;
+  }
+
+  /** Promotions that failed in this instance (a Run object not reached, or its answer lost); each is retried. */
+  get promotionFailures(): number {
+    return this.failures;
   }
 
   /** Grants up to `want` slots as one block (none when the shard is full or runs are waiting). */
@@ -70,9 +115,9 @@ export class AdmissionObject extends DurableObject<Env> {
       this.insertBlock(block, 1, now + request.leaseMs);
       return { state: "running", slot: { shard: request.shard, block } };
     }
-    const queued = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting").one().n;
+    const queued = this.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
     if (queued >= request.queueSize) return { state: "refused" };
-    this.sql.exec(
+    this.exec(
       "INSERT OR IGNORE INTO waiting (run_id, pipeline, shard, concurrency, lease_ms, since, retry_at) VALUES (?, ?, ?, ?, ?, ?, 0)",
       request.runId,
       request.pipeline,
@@ -94,7 +139,7 @@ export class AdmissionObject extends DurableObject<Env> {
       returns[block] = (returns[block] ?? 0) + 1;
     }
     this.applyReturns(returns);
-    for (const id of batch.withdraw) this.sql.exec("DELETE FROM waiting WHERE run_id = ?", id);
+    for (const id of batch.withdraw) this.withdraw(id);
     await this.promote();
   }
 
@@ -104,41 +149,89 @@ export class AdmissionObject extends DurableObject<Env> {
     await this.promote();
   }
 
+  /** The retry of failed promotions: every waiting run is due, whatever is left of its backoff. */
   override async alarm(): Promise<void> {
-    this.expire(Date.now());
-    await this.promote();
+    this.alarmArmed = false;
+    await this.promote(true);
   }
 
-  /** Starts waiting runs, oldest first, while there is room; a Run object that cannot be reached is tried again. */
-  private async promote(): Promise<void> {
+  /**
+   * Starts waiting runs, oldest first, while there is room. A promotion takes its slot (its own
+   * block, see `promotionBlock`) before the Run object is asked. If the call fails, the run stays in
+   * the queue and keeps that slot: the Run object may have admitted the run and only its answer was
+   * lost, so the slot may be in use. The alarm tries again after PROMOTION_RETRY_MS with the same
+   * block, and keeps trying until the run is promoted, ends (its release frees the slot), or
+   * passes its deadline (`expire`). While a call is under way the alarm is set too, so a shard
+   * reset during the call still comes back to the run.
+   */
+  private async promote(retryAll = false): Promise<void> {
+    const tried = new Set<string>();
     for (;;) {
       const now = Date.now();
       this.expire(now);
-      const next = this.sql
-        .exec<WaitingRow>("SELECT * FROM waiting WHERE retry_at <= ? ORDER BY since, run_id LIMIT 1", now)
-        .toArray()[0];
-      if (!next || this.inUse() >= next.concurrency) break;
-      const block = `w-${next.run_id}-${now}`;
-      this.insertBlock(block, 1, now + next.lease_ms);
+      const next = this.nextToPromote(retryAll ? Number.MAX_SAFE_INTEGER : now, [...this.promoting, ...tried]);
+      if (!next) break;
+      const block = promotionBlock(next);
+      if (!next.reserved) this.insertBlock(block, 1, now + next.lease_ms);
+      tried.add(next.run_id);
+      this.promoting.add(next.run_id);
       let admitted: boolean;
       try {
-        admitted = await new RunClient(this.env.RUNS, next.pipeline, next.run_id).admit({ shard: next.shard, block });
+        await this.armAlarm();
+        admitted = await this.admitWaiting(next, { shard: next.shard, block });
       } catch (error) {
+        this.failures += 1;
         console.error(`edgeserve admission: could not start queued run ${next.run_id}, will retry: ${String(error)}`);
-        this.sql.exec("DELETE FROM blocks WHERE id = ?", block);
-        this.sql.exec("UPDATE waiting SET retry_at = ? WHERE run_id = ?", now + PROMOTION_RETRY_MS, next.run_id);
+        this.exec("UPDATE waiting SET retry_at = ? WHERE run_id = ?", Date.now() + PROMOTION_RETRY_MS, next.run_id);
         continue;
+      } finally {
+        this.promoting.delete(next.run_id);
       }
-      this.sql.exec("DELETE FROM waiting WHERE run_id = ?", next.run_id);
+      this.exec("DELETE FROM waiting WHERE run_id = ?", next.run_id);
       // A run that ended while it waited (cancelled, timed out) gives the slot straight back.
-      if (!admitted) this.sql.exec("DELETE FROM blocks WHERE id = ?", block);
+      if (!admitted) this.exec("DELETE FROM blocks WHERE id = ?", block);
     }
-    await this.armRetry();
+    await this.armAlarm();
   }
 
-  private async armRetry(): Promise<void> {
-    const next = this.sql.exec<{ at: number | null }>("SELECT MIN(retry_at) AS at FROM waiting WHERE retry_at > 0").one().at;
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+  /**
+   * The oldest waiting run due by `dueBy` and not in `skip` that can be promoted now: one that
+   * already holds its promotion block (an earlier attempt failed), or any while there is room.
+   */
+  private nextToPromote(dueBy: number, skip: string[]): (WaitingRow & { reserved: number }) | undefined {
+    return this.exec<WaitingRow & { reserved: number }>(
+      `SELECT w.*, b.id IS NOT NULL AS reserved FROM waiting AS w LEFT JOIN blocks AS b ON b.id = 'w-' || w.run_id || '-' || w.since
+       WHERE w.retry_at <= ? AND w.run_id NOT IN (SELECT value FROM json_each(?)) AND (b.id IS NOT NULL OR ? < w.concurrency)
+       ORDER BY w.since, w.run_id LIMIT 1`,
+      dueBy,
+      JSON.stringify(skip),
+      this.inUse(),
+    )[0];
+  }
+
+  /** Asks a waiting run's Run object to start it with `slot` (the one call a promotion makes). */
+  private async admitWaiting(row: WaitingRow, slot: BlockSlot): Promise<boolean> {
+    const fault = this.promotionFaults.get(row.run_id);
+    const at = fault && fault.times > 0 ? fault.at : undefined;
+    if (fault && at) fault.times -= 1;
+    if (at === "unreachable") throw new Error(`injected fault: Run object of ${row.run_id} unreachable`);
+    const admitted = await new RunClient(this.env.RUNS, row.pipeline, row.run_id).admit(slot);
+    if (at === "answer-lost") throw new Error(`injected fault: the answer of ${row.run_id}'s Run object was lost`);
+    return admitted;
+  }
+
+  /** The alarm at the earliest retry due, and within PROMOTION_RETRY_MS while a promotion is under way; none otherwise. */
+  private async armAlarm(): Promise<void> {
+    const retryAt = this.exec<{ at: number | null }>("SELECT MIN(retry_at) AS at FROM waiting WHERE retry_at > 0")[0]!.at;
+    const guardAt = this.promoting.size > 0 ? Date.now() + PROMOTION_RETRY_MS : null;
+    const at = retryAt !== null && guardAt !== null ? Math.min(retryAt, guardAt) : (retryAt ?? guardAt);
+    if (at !== null) {
+      this.alarmArmed = true;
+      await this.ctx.storage.setAlarm(at);
+    } else if (this.alarmArmed) {
+      this.alarmArmed = false;
+      await this.ctx.storage.deleteAlarm();
+    }
   }
 
   private remember(runId: string): void {
@@ -152,24 +245,45 @@ export class AdmissionObject extends DurableObject<Env> {
   private applyReturns(returns: BlockReturns): void {
     for (const [block, count] of Object.entries(returns)) {
       if (count <= 0) continue;
-      this.sql.exec("UPDATE blocks SET released = MIN(granted, released + ?) WHERE id = ?", count, block);
-      this.sql.exec("DELETE FROM blocks WHERE id = ? AND released >= granted", block);
+      this.exec("UPDATE blocks SET released = MIN(granted, released + ?) WHERE id = ?", count, block);
+      this.exec("DELETE FROM blocks WHERE id = ? AND released >= granted", block);
+      // A promotion block given back: its run was admitted (a retry was still owed an answer that
+      // had been lost), so the run no longer waits.
+      if (block.startsWith("w-")) this.exec(`DELETE FROM waiting WHERE ${PROMOTION_BLOCK_SQL} = ?`, block);
     }
   }
 
+  /** A waiting run that ended before it got a slot leaves the queue, with the slot a failed promotion kept for it. */
+  private withdraw(runId: string): void {
+    this.exec(`DELETE FROM blocks WHERE id IN (SELECT ${PROMOTION_BLOCK_SQL} FROM waiting WHERE run_id = ?)`, runId);
+    this.exec("DELETE FROM waiting WHERE run_id = ?", runId);
+  }
+
   private expire(now: number): void {
-    this.sql.exec("DELETE FROM blocks WHERE lease_until < ?", now);
+    // A waiting run past its lease is past its deadline (its Run object has timed it out, if it can
+    // be reached at all): no promotion is owed any more, and the slot a failed one kept is free.
+    this.exec(`DELETE FROM blocks WHERE id IN (SELECT ${PROMOTION_BLOCK_SQL} FROM waiting WHERE since + lease_ms < ?)`, now);
+    this.exec("DELETE FROM waiting WHERE since + lease_ms < ?", now);
+    this.exec("DELETE FROM blocks WHERE lease_until < ?", now);
   }
 
   private inUse(): number {
-    return this.sql.exec<{ n: number | null }>("SELECT SUM(granted - released) AS n FROM blocks").one().n ?? 0;
+    return this.exec<{ n: number | null }>("SELECT SUM(granted - released) AS n FROM blocks")[0]!.n ?? 0;
   }
 
   private hasWaiting(): boolean {
-    return this.sql.exec("SELECT 1 FROM waiting LIMIT 1").toArray().length > 0;
+    return this.exec("SELECT 1 FROM waiting LIMIT 1").length > 0;
   }
 
   private insertBlock(id: string, granted: number, leaseUntil: number): void {
-    this.sql.exec("INSERT INTO blocks (id, granted, released, lease_until) VALUES (?, ?, 0, ?)", id, granted, leaseUntil);
+    this.exec("INSERT INTO blocks (id, granted, released, lease_until) VALUES (?, ?, 0, ?)", id, granted, leaseUntil);
+  }
+
+  /** Runs one statement to its end and counts the rows it wrote. */
+  private exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
+    const cursor = this.sql.exec<T>(query, ...bindings);
+    const rows = cursor.toArray();
+    this.written += cursor.rowsWritten;
+    return rows;
   }
 }

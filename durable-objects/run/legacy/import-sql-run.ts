@@ -12,6 +12,9 @@ import { EVENTS_PREFIX, numberKey, PARTS_PREFIX, RESULTS_PREFIX, RUN_KEY, WORK_P
 import { hasSchema, hasWorkTable, migrate } from "./schema";
 import { Sql } from "../../sql";
 
+/** The size of a database that holds nothing (measured: one 4 KiB page). */
+const EMPTY_DATABASE_BYTES = 4096;
+
 interface RunTableRow extends Record<string, SqlStorageValue> {
   id: string;
   pipeline: string;
@@ -50,6 +53,8 @@ interface WorkTableRow extends Record<string, SqlStorageValue> {
 
 /** True when this object held a run in SQL tables, now converted to entries. */
 export function importSqlRun(storage: DurableObjectStorage, store: RunStore): boolean {
+  // An empty database is one page: a new object (every run's start) skips the schema query.
+  if (storage.sql.databaseSize <= EMPTY_DATABASE_BYTES) return false;
   const sql = new Sql(storage.sql);
   if (!hasSchema(sql)) return false;
   store.transaction(() => {

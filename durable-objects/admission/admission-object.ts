@@ -115,6 +115,9 @@ export class AdmissionObject extends DurableObject<Env> {
       this.insertBlock(block, 1, now + request.leaseMs);
       return { state: "running", slot: { shard: request.shard, block } };
     }
+    const ticket = { shard: request.shard, waiting: true } as const;
+    // The same id queued already (a concurrent start of it): one entry, its place kept.
+    if (this.exec("SELECT 1 AS present FROM waiting WHERE run_id = ?", request.runId).length > 0) return { state: "queued", ticket };
     const queued = this.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
     if (queued >= request.queueSize) return { state: "refused" };
     this.exec(
@@ -126,7 +129,7 @@ export class AdmissionObject extends DurableObject<Env> {
       request.leaseMs,
       now,
     );
-    return { state: "queued", ticket: { shard: request.shard, waiting: true } };
+    return { state: "queued", ticket };
   }
 
   /** Slots given back and waiting runs withdrawn; then queued runs get the room. */

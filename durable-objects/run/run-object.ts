@@ -80,7 +80,8 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {
-    if (this.load() !== undefined) return { started: false, reason: "duplicate" };
+    const existing = this.load();
+    if (existing) return { started: false, reason: "duplicate", holds: existing.record.row.admission };
     this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);

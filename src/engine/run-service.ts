@@ -4,6 +4,7 @@
  * validates run ids, owns admission (src/engine/admission.ts), and turns a missing run into
  * `run_not_found` or `run_expired`. Surfaces only translate their wire format to and from it.
  */
+import { isWaiting, type AdmissionTicket } from "../admission/protocol";
 import { captureRequest } from "../capture/capture-request";
 import type { CapturePolicyInput } from "../capture/policy";
 import { ApiError } from "../errors/api-error";
@@ -43,6 +44,8 @@ export type StartResult = { started: true; snapshot?: RunSnapshot } | { started:
 /** How a surface words "no such run" (the engine adds `run_expired` itself). */
 export type NotFound = (runId: string) => ApiError;
 
+const DUPLICATE = { started: false, reason: "duplicate" } as const;
+
 const defaultNotFound: NotFound = (runId) => new ApiError("run_not_found", `no run with id ${runId}`);
 
 export class RunService {
@@ -80,23 +83,26 @@ export class RunService {
     if (slot === null) return this.startWithoutSlot(run, spec.pipeline, request, mode, timeout);
     if (mode.async) {
       const outcome = await run.start({ ...request, admission: slot });
-      if (!outcome.started) this.admission.giveBack(spec.pipeline, slot);
-      return outcome;
+      if (outcome.started) return outcome;
+      this.admission.giveBack(spec.pipeline, slot);
+      return DUPLICATE;
     }
     const outcome = await run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline));
     // Not started (a duplicate), or ended while this call waited: the slot is this isolate's again.
     if (!outcome.started || outcome.slotReturned) this.admission.giveBack(spec.pipeline, slot);
-    return outcome.started ? { started: true, snapshot: outcome.snapshot } : outcome;
+    return outcome.started ? { started: true, snapshot: outcome.snapshot } : DUPLICATE;
   }
 
   /** The pipeline is full: a duplicate is still a duplicate; a sync call gets 429; an async one queues. */
   private async startWithoutSlot(run: RunClient, pipeline: Pipeline, request: StartRunRequest, mode: StartMode, timeout: number): Promise<StartResult> {
-    if ((await run.probe()).found) return { started: false, reason: "duplicate" };
+    if ((await run.probe()).found) return DUPLICATE;
     if (!mode.async || mode.queueWhenFull === false) throw this.admission.atCapacity(pipeline, "sync");
     const ticket = await this.admission.enqueue(pipeline, run.runId, timeout);
     const outcome = await run.start({ ...request, admission: ticket });
-    if (!outcome.started) await this.admission.withdraw(ticket, run.runId);
-    return outcome;
+    // A shard keeps one queue entry per run id: when the run already there waits on the same
+    // shard (a concurrent start of the same id queued first), the entry is that run's.
+    if (!outcome.started && !waitsOn(outcome.holds, ticket)) await this.admission.withdraw(ticket, run.runId);
+    return outcome.started ? outcome : DUPLICATE;
   }
 
   /** The run as it stands (with its results once completed); 404 when it is not there. */
@@ -171,4 +177,8 @@ export function forwardedHeaders(headers: Headers): Record<string, string> {
     if (name !== "authorization" && name !== "cookie") forwarded[name] = value;
   });
   return forwarded;
+}
+
+function waitsOn(held: AdmissionTicket | null | undefined, ticket: AdmissionTicket): boolean {
+  return held != null && isWaiting(held) && held.shard === ticket.shard;
 }

@@ -63,7 +63,11 @@ export interface CapturedStep {
   output?: unknown;
 }
 
-export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate" };
+/**
+ * A refused start names the admission ticket the run already there holds (if any), so that a
+ * caller that queued for the same id can tell whether the queue entry is that run's.
+ */
+export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null };
 
 /** A run that is not there: never started, or (with `expired`) deleted when its retention ended. */
 export interface RunMissing {

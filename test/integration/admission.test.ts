@@ -149,4 +149,18 @@ describe("admission control", () => {
     expect((await jobOf(running.job_id)).status).toBe("completed");
     await settle();
   });
+
+  it("keeps a queued run's place when the same id is started twice at once while the pipeline is full", async ({ expect }) => {
+    await slotIsFree();
+    const busy = await submit(400);
+    const id = uniqueId("dup-queued");
+    const start = () => post("/pipelines/test-admission/v1/process/async", { ms: 1 }, { "X-Numaflow-Id": id });
+    // Both find no run and no room, both queue under the same id; one starts, the other is a duplicate.
+    const statuses = (await Promise.all([start(), start()])).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 409]);
+    // The duplicate must not have withdrawn the queue entry its twin waits on: once the busy run
+    // ends, the queued run is promoted and completes (stuck pending until its deadline otherwise).
+    await vi.waitFor(async () => expect((await jobOf(id)).status).toBe("completed"), WAIT);
+    await settle(busy.job_id);
+  });
 });

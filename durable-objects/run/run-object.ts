@@ -80,7 +80,9 @@ export class RunObject extends DurableObject<Env> {
   }
 
   private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {
-    const existing = this.load();
+    // Not looking for a run stored in tables by an earlier deploy: that check would cost every new
+    // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
+    const existing = this.load({ skipTables: true });
     if (existing) return { started: false, reason: "duplicate", holds: existing.record.row.admission };
     this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);
@@ -283,9 +285,10 @@ export class RunObject extends DurableObject<Env> {
   }
 
   /** The run this object holds, loaded once per instance; undefined when there is none. */
-  private load(options: { fromAlarm?: boolean } = {}): RunSession | undefined {
+  private load(options: { fromAlarm?: boolean; skipTables?: boolean } = {}): RunSession | undefined {
     if (this.session) return this.session;
-    const record = RunRecord.load(this.store) ?? (importSqlRun(this.ctx.storage, this.store) ? RunRecord.load(this.store) : undefined);
+    const imported = () => !options.skipTables && importSqlRun(this.ctx.storage, this.store);
+    const record = RunRecord.load(this.store) ?? (imported() ? RunRecord.load(this.store) : undefined);
     if (!record) return undefined;
     // The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists.
     if (!options.fromAlarm && record.terminal && record.row.expiresAt !== null) void this.alarmPlan.ensure(record.row.expiresAt);

@@ -53,7 +53,7 @@ interface WorkTableRow extends Record<string, SqlStorageValue> {
 
 /** True when this object held a run in SQL tables, now converted to entries. */
 export function importSqlRun(storage: DurableObjectStorage, store: RunStore): boolean {
-  // An empty database is one page: a new object (every run's start) skips the schema query.
+  // An empty database is one page: an unknown id's object skips the schema query.
   if (storage.sql.databaseSize <= EMPTY_DATABASE_BYTES) return false;
   const sql = new Sql(storage.sql);
   if (!hasSchema(sql)) return false;

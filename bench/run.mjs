@@ -149,6 +149,8 @@ function cpuDelta(before, after) {
 /** POSTs BODY to `url` until `goal` responses and `minSeconds`, never past `maxSeconds`. */
 async function runLoad(url, { connections, goal, minSeconds, maxSeconds }) {
   const samples = [];
+  /** Responses by status, other than 2xx (what a wrong result was). */
+  const otherStatuses = {};
   const started = performance.now();
   const elapsedSeconds = () => (performance.now() - started) / 1000;
   let instance;
@@ -169,20 +171,21 @@ async function runLoad(url, { connections, goal, minSeconds, maxSeconds }) {
     const stopIfDone = () => {
       if (samples.length >= goal && elapsedSeconds() >= minSeconds) instance.stop();
     };
-    instance.on("response", (_client, _status, _bytes, responseTimeMs) => {
+    instance.on("response", (_client, status, _bytes, responseTimeMs) => {
+      if (status < 200 || status >= 300) otherStatuses[status] = (otherStatuses[status] ?? 0) + 1;
       samples.push(responseTimeMs);
       stopIfDone();
     });
     minTimer = setTimeout(stopIfDone, minSeconds * 1000);
   });
   clearTimeout(minTimer);
-  return { result, samples, seconds: elapsedSeconds() };
+  return { result, samples, otherStatuses, seconds: elapsedSeconds() };
 }
 
 /** One phase against one target: load, then the settle pause, with workerd CPU over both. */
 async function measurePhase(target, phase) {
   const before = workerdProcesses(target.port);
-  const { result, samples, seconds } = await runLoad(target.url, phase);
+  const { result, samples, otherStatuses, seconds } = await runLoad(target.url, phase);
   await sleep(SETTLE_MS);
   const cpu = cpuDelta(before, workerdProcesses(target.port));
   const requests = result.requests.total;
@@ -191,6 +194,7 @@ async function measurePhase(target, phase) {
     sent: result.requests.sent,
     samples: samples.length,
     non2xx: result.non2xx,
+    non2xx_statuses: otherStatuses,
     errors: result.errors,
     timeouts: result.timeouts,
     seconds: round2(seconds),
@@ -357,7 +361,7 @@ function wrongResults(rounds, firstRequest) {
       list.forEach((r, i) => {
         const where = `${phase} ${name} round ${i + 1}`;
         if (r.requests === 0) problems.push(`${where}: no requests completed`);
-        if (r.non2xx > 0) problems.push(`${where}: ${r.non2xx} non-2xx responses`);
+        if (r.non2xx > 0) problems.push(`${where}: ${r.non2xx} non-2xx responses ${JSON.stringify(r.non2xx_statuses ?? {})}`);
         if (r.errors > 0) problems.push(`${where}: ${r.errors} errors (${r.timeouts} timeouts)`);
       });
     }

@@ -59,6 +59,8 @@ interface Block {
 /** One pipeline's blocks in this isolate, and the slots owed back to each shard. */
 class PipelineSlots {
   private current: Block | undefined;
+  /** The lease call in flight, which requests that find the block used up wait for together. */
+  private leasing: Promise<boolean> | undefined;
   private readonly owed = new Map<string, BlockReturns>();
   private flushScheduled = false;
 
@@ -68,36 +70,59 @@ class PipelineSlots {
     private readonly settings: Settings,
   ) {}
 
-  /** A slot from the current block, or from a new block leased from a shard; null when the pipeline is full. */
+  /**
+   * A slot from the current block, or from a new block leased from a shard; null when the
+   * pipeline is full. Requests that find the block used up share one lease call: each lease
+   * retires the block before it, so concurrent leases would strand slots in retired blocks.
+   */
   async take(waitUntil: WaitUntil, runTimeout: number): Promise<BlockSlot | null> {
-    const now = Date.now();
-    if (this.current && now >= this.current.usableUntil) this.retire(this.current);
     // A run allowed longer than the pipeline's own timeout needs a lease of its own length.
-    const standard = runTimeout <= runTimeoutSeconds(this.pipeline, this.settings);
-    if (standard && this.current && this.current.free > 0) {
-      this.current.free -= 1;
-      return { shard: this.current.shard, block: this.current.id };
+    if (runTimeout > runTimeoutSeconds(this.pipeline, this.settings)) return this.leaseOwn(runTimeout);
+    for (;;) {
+      if (this.current && Date.now() >= this.current.usableUntil) this.retire(this.current);
+      if (this.current && this.current.free > 0) {
+        this.current.free -= 1;
+        return { shard: this.current.shard, block: this.current.id };
+      }
+      const leasing = (this.leasing ??= this.leaseBlock(waitUntil, runTimeout).finally(() => (this.leasing = undefined)));
+      if (!(await leasing)) return null;
     }
-    const shard = this.pickShard();
-    const share = this.share();
-    const want = standard ? Math.max(1, Math.floor(share.concurrency / BLOCK_SHARE_DIVISOR)) : 1;
+  }
+
+  /** Leases a new block, trying each shard once; false when none has room. */
+  private async leaseBlock(waitUntil: WaitUntil, runTimeout: number): Promise<boolean> {
+    const want = Math.max(1, Math.floor(this.share().concurrency / BLOCK_SHARE_DIVISOR));
+    for (const shard of this.shardsInRandomOrder()) {
+      const decision = await this.lease(shard, want, runTimeout);
+      if (decision.granted === 0) continue;
+      if (this.current) this.retire(this.current);
+      this.current = { shard, id: decision.block, free: decision.granted, usableUntil: Date.now() + BLOCK_WINDOW_MS };
+      // The block's unused slots go back when its window ends, even if no request comes.
+      this.scheduleFlush(waitUntil, BLOCK_WINDOW_MS);
+      return true;
+    }
+    return false;
+  }
+
+  /** A single slot leased for one run with a longer timeout than its pipeline's. */
+  private async leaseOwn(runTimeout: number): Promise<BlockSlot | null> {
+    for (const shard of this.shardsInRandomOrder()) {
+      const decision = await this.lease(shard, 1, runTimeout);
+      if (decision.granted > 0) return { shard, block: decision.block };
+    }
+    return null;
+  }
+
+  private lease(shard: string, want: number, runTimeout: number) {
     const returns = this.takeOwed(shard);
-    const decision = await this.stub(shard).lease({
+    return this.stub(shard).lease({
       shard,
       pipeline: this.pipeline.name,
       want,
-      concurrency: share.concurrency,
+      concurrency: this.share().concurrency,
       leaseMs: BLOCK_WINDOW_MS + runTimeout * 1000 + LEASE_MARGIN_MS,
       ...(returns ? { returns } : {}),
     });
-    if (decision.granted === 0) return null;
-    if (standard) {
-      if (this.current) this.retire(this.current);
-      this.current = { shard, id: decision.block, free: decision.granted - 1, usableUntil: Date.now() + BLOCK_WINDOW_MS };
-      // The block's unused slots go back when its window ends, even if no request comes.
-      if (decision.granted > 1) this.scheduleFlush(waitUntil, BLOCK_WINDOW_MS);
-    }
-    return { shard, block: decision.block };
   }
 
   /** A slot that served no run (a duplicate) or whose sync run ended while its caller waited. */
@@ -174,6 +199,13 @@ class PipelineSlots {
 
   private pickShard(): string {
     return `${this.pipeline.name}#${Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS)}`;
+  }
+
+  /** Every shard once, starting at a random one (so isolates spread their leases). */
+  private shardsInRandomOrder(): string[] {
+    const count = this.settings.EDGESERVE_ADMISSION_SHARDS;
+    const first = Math.floor(Math.random() * count);
+    return Array.from({ length: count }, (_, i) => `${this.pipeline.name}#${(first + i) % count}`);
   }
 
   private stub(shard: string) {

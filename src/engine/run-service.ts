@@ -54,7 +54,7 @@ export class RunService {
   constructor(
     private readonly env: Env,
     readonly settings: Settings,
-    waitUntil: WaitUntil,
+    private readonly waitUntil: WaitUntil,
   ) {
     this.admission = new Admission(env, settings, waitUntil);
   }
@@ -87,9 +87,15 @@ export class RunService {
       this.admission.giveBack(spec.pipeline, slot);
       return DUPLICATE;
     }
-    const outcome = await run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline));
-    // Not started (a duplicate), or ended while this call waited: the slot is this isolate's again.
-    if (!outcome.started || outcome.slotReturned) this.admission.giveBack(spec.pipeline, slot);
+    const answered = run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline)).then((outcome) => {
+      // Not started (a duplicate), or ended while this call waited: the slot is this isolate's again.
+      if (!outcome.started || outcome.slotReturned) this.admission.giveBack(spec.pipeline, slot);
+      return outcome;
+    });
+    // The Run object hands the slot back in its answer: if the client goes away meanwhile (which
+    // cancels the request), the answer must still be taken in, or the slot would be lost.
+    this.waitUntil(answered.catch(() => undefined));
+    const outcome = await answered;
     return outcome.started ? { started: true, snapshot: outcome.snapshot } : DUPLICATE;
   }
 

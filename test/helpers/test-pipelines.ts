@@ -123,6 +123,26 @@ export const admission = definePipeline({
   edges: [{ from: "nap", to: "out" }],
 });
 
+/** Eight runs at a time, none waiting: for isolates leasing slots in blocks (two at a time here). */
+export const admissionWide = definePipeline({
+  name: "test-admission-wide",
+  input: sleepInput,
+  admission: { maxConcurrency: 8, maxQueueSize: 0 },
+  steps: [
+    {
+      name: "nap",
+      kind: "inline",
+      run: async (m) => {
+        const { ms } = sleepInput.parse(m.value);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return { value: { slept: ms } };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "nap", to: "out" }],
+});
+
 const queuedInput = z.strictObject({
   value: z.number(),
   /** The first this-many invocations of the queued step throw (per run). */
@@ -234,7 +254,7 @@ export const queuedFanout = definePipeline({
 });
 
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, shortRetention, kvResults, r2Results, batch, admission, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
+  for (const definition of [failing, fanout, echo, unindexed, shortRetention, kvResults, r2Results, batch, admission, admissionWide, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
     registerPipeline(definition);
   }
 }

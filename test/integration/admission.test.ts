@@ -163,4 +163,15 @@ describe("admission control", () => {
     await vi.waitFor(async () => expect((await jobOf(id)).status).toBe("completed"), WAIT);
     await settle(busy.job_id);
   });
+
+  it("admits every run while the pipeline is under its limit, however many requests arrive at once", async ({ expect }) => {
+    // Eight at a time against a limit of 8, in blocks of 2: requests that find the block used up
+    // share one lease call (concurrent leases each retired the block before, stranding its slots).
+    for (let wave = 0; wave < 5; wave++) {
+      const statuses = await Promise.all(
+        Array.from({ length: 8 }, () => post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 }).then((r) => r.status)),
+      );
+      expect(statuses).toEqual(Array(8).fill(200));
+    }
+  });
 });

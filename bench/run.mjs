@@ -103,7 +103,11 @@ function readProcess(pid) {
   }
 }
 
-const allProcesses = () => readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(readProcess).filter(Boolean);
+const allProcesses = () =>
+  readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(readProcess)
+    .filter(Boolean);
 
 function commandLine(pid) {
   try {
@@ -125,9 +129,7 @@ function workerdProcesses(port) {
     before = descendants.size;
     for (const p of processes) if (descendants.has(p.ppid)) descendants.add(p.pid);
   } while (descendants.size > before);
-  return processes
-    .filter((p) => p.comm === "workerd" && descendants.has(p.pid))
-    .map((p) => ({ ...p, role: p.pid === proxy.pid ? "proxy" : "worker" }));
+  return processes.filter((p) => p.comm === "workerd" && descendants.has(p.pid)).map((p) => ({ ...p, role: p.pid === proxy.pid ? "proxy" : "worker" }));
 }
 
 /** CPU ms of `port`'s workerd processes between two snapshots, by role; null if one restarted. */
@@ -256,7 +258,8 @@ async function firstRequestTimes() {
     }
   }
   return {
-    measures: "first POST /v1/process/sync (word-stats) after a fresh `wrangler dev` answered its readiness probe (GET /livez, which already reached the Worker): the first Run object and the cold code paths, not loading the script",
+    measures:
+      "first POST /v1/process/sync (word-stats) after a fresh `wrangler dev` answered its readiness probe (GET /livez, which already reached the Worker): the first Run object and the cold code paths, not loading the script",
     runs,
     first_request_ms_median: round1(median(runs.map((r) => r.first_ms))),
     second_request_ms_median: round1(median(runs.map((r) => r.second_ms))),
@@ -388,14 +391,20 @@ function printSummary(report) {
   console.log("\nratios (ours ÷ baseline; latency and CPU lower is better, req/s higher is better):");
   for (const [phase, byPair] of Object.entries(report.ratios_edgeserve_to_baseline)) {
     for (const [pair, r] of Object.entries(byPair)) {
-      console.log(`  ${phase.padEnd(10)} ${pair.padEnd(38)} p50 ${cell(r.p50)} · p99 ${cell(r.p99)} · req/s ${cell(r.requests_per_second)} · CPU/req ${cell(r.cpu_ms_per_request)}`);
+      console.log(
+        `  ${phase.padEnd(10)} ${pair.padEnd(38)} p50 ${cell(r.p50)} · p99 ${cell(r.p99)} · req/s ${cell(r.requests_per_second)} · CPU/req ${cell(r.cpu_ms_per_request)}`,
+      );
     }
   }
   const { bundle, first_request: first, sqlite_rows_written_per_run: rows } = report;
   console.log(`\nbundle (wrangler deploy --dry-run): ${bundle.total_upload_kib} KiB, gzip ${bundle.gzip_kib} KiB`);
-  console.log(`first pipeline request of a fresh server (median of ${first.runs.length}): ${cell(first.first_request_ms_median)} ms; second request ${cell(first.second_request_ms_median)} ms`);
+  console.log(
+    `first pipeline request of a fresh server (median of ${first.runs.length}): ${cell(first.first_request_ms_median)} ms; second request ${cell(first.second_request_ms_median)} ms`,
+  );
   console.log(`  (${first.measures})`);
-  console.log(`SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, hand-written DO ${cell(rows.handwritten_do)} (measured: ${JSON.stringify(rows.measured)})`);
+  console.log(
+    `SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, hand-written DO ${cell(rows.handwritten_do)} (measured: ${JSON.stringify(rows.measured)})`,
+  );
   console.log("\ntargets:");
   for (const t of report.targets) console.log(`  ${t.pass === null ? "n/a " : t.pass ? "PASS" : "FAIL"}  ${t.target}: ${cell(t.value)}`);
 }
@@ -441,10 +450,14 @@ async function measureTargets(targets) {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const phase of PHASES) {
       for (const [name, target] of Object.entries(targets)) {
-        log(`round ${round}/${ROUNDS} ${phase.name}: ${name}, ${phase.connections} connection(s), ${phase.goal} samples (at least ${phase.minSeconds} s), at most ${phase.maxSeconds} s`);
+        log(
+          `round ${round}/${ROUNDS} ${phase.name}: ${name}, ${phase.connections} connection(s), ${phase.goal} samples (at least ${phase.minSeconds} s), at most ${phase.maxSeconds} s`,
+        );
         const m = await measurePhase(target, phase);
         ((rounds[phase.name] ??= {})[name] ??= []).push(m);
-        log(`  ${m.requests} requests in ${m.seconds} s (stopped by ${m.stopped_by}) · p50 ${m.p50_ms} ms · p99 ${m.p99_ms} ms · ${m.requests_per_second} req/s · CPU ${m.cpu_ms_per_request} ms/req (worker ${m.worker_cpu_ms_per_request}) · errors ${m.errors} · non-2xx ${m.non2xx}`);
+        log(
+          `  ${m.requests} requests in ${m.seconds} s (stopped by ${m.stopped_by}) · p50 ${m.p50_ms} ms · p99 ${m.p99_ms} ms · ${m.requests_per_second} req/s · CPU ${m.cpu_ms_per_request} ms/req (worker ${m.worker_cpu_ms_per_request}) · errors ${m.errors} · non-2xx ${m.non2xx}`,
+        );
       }
     }
   }
@@ -465,7 +478,11 @@ async function main() {
   let problems;
   try {
     for (const server of [edgeserve, baselines]) {
-      log(`workerd on port ${server.port}: ${workerdProcesses(server.port).map((p) => `${p.pid} (${p.role})`).join(", ")}`);
+      log(
+        `workerd on port ${server.port}: ${workerdProcesses(server.port)
+          .map((p) => `${p.pid} (${p.role})`)
+          .join(", ")}`,
+      );
     }
     // The Run-object target goes last in each round: it leaves background work behind (index rows
     // draining through the queue), charged to it by the settle pause inside its CPU window.

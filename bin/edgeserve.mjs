@@ -15,7 +15,7 @@ if (command !== "validate") {
 }
 const at = rest.indexOf("--registry");
 const registryArg = at >= 0 ? rest[at + 1] : undefined;
-const files = rest.filter((arg, i) => arg !== "--registry" && i !== at + 1 || at < 0).filter((arg) => arg !== "--registry");
+const files = rest.filter((arg, i) => (arg !== "--registry" && i !== at + 1) || at < 0).filter((arg) => arg !== "--registry");
 if (files.length === 0) {
   console.error(USAGE);
   process.exit(2);
@@ -27,7 +27,11 @@ if (missing.length > 0) {
   for (const file of missing) console.error(`${file}: no such file`);
   process.exit(1);
 }
-const { loaded, errors } = checkManifests(await manifestTool(registryFile), files.map((f) => resolve(f)));
+const { loaded, errors } = checkManifests(
+  await manifestTool(registryFile),
+  files.map((f) => resolve(f)),
+);
 for (const error of errors) console.error(error);
-for (const { file, pipeline } of loaded) console.log(`${file}: ok (pipeline '${pipeline.name}', version ${pipeline.definition.version}, ${pipeline.order.length} steps)`);
+for (const { file, pipeline } of loaded)
+  console.log(`${file}: ok (pipeline '${pipeline.name}', version ${pipeline.definition.version}, ${pipeline.order.length} steps)`);
 process.exit(errors.length > 0 ? 1 : 0);

@@ -8,7 +8,10 @@ export type SqlValue = string | number | null | ArrayBuffer | Uint8Array;
 
 export class SqlError extends Error {
   override readonly name = "SqlError";
-  constructor(readonly query: string, cause: unknown) {
+  constructor(
+    readonly query: string,
+    cause: unknown,
+  ) {
     super(`SQL failed: ${query.replace(/\s+/g, " ").slice(0, 200)}`, { cause });
   }
 }

@@ -147,7 +147,20 @@ async function main() {
       if (open.length > 0) await pause(1000);
     }
 
-    const counts = { runs: runs.length, accepted: 0, startFailed: 0, resetsSent: 0, completedRight: 0, completedWrong: 0, failed: 0, cancelled: 0, notEnded: 0, lost: 0, stepAttempts: 0, stepRetries: 0 };
+    const counts = {
+      runs: runs.length,
+      accepted: 0,
+      startFailed: 0,
+      resetsSent: 0,
+      completedRight: 0,
+      completedWrong: 0,
+      failed: 0,
+      cancelled: 0,
+      notEnded: 0,
+      lost: 0,
+      stepAttempts: 0,
+      stepRetries: 0,
+    };
     const problems = [];
     for (const run of runs) {
       counts.resetsSent += run.resets;
@@ -196,7 +209,9 @@ async function main() {
     const dir = fileURLToPath(new URL("../bench/results/", import.meta.url));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}chaos-latest.json`, `${JSON.stringify(report, null, 2)}\n`);
-    log(`${problems.length === 0 ? "PASS" : "FAIL"}: ${counts.completedRight} of ${counts.accepted} accepted runs completed with the right result in ${seconds.toFixed(0)} s`);
+    log(
+      `${problems.length === 0 ? "PASS" : "FAIL"}: ${counts.completedRight} of ${counts.accepted} accepted runs completed with the right result in ${seconds.toFixed(0)} s`,
+    );
     process.exitCode = problems.length === 0 ? 0 : 1;
   } finally {
     await server.stop();

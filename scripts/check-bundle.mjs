@@ -8,7 +8,7 @@ const BUNDLE_MAX_KIB = 500;
 const path = process.argv[2] ?? ".wrangler/dry-run/index.js";
 const kib = statSync(path).size / 1024;
 if (kib > BUNDLE_MAX_KIB) {
-  const wholeZod = readFileSync(path, "utf8").includes("zod/v4/locales") ? " (it holds zod's locales: look for `import { z } from \"zod\"`)" : "";
+  const wholeZod = readFileSync(path, "utf8").includes("zod/v4/locales") ? ' (it holds zod\'s locales: look for `import { z } from "zod"`)' : "";
   console.error(`check-bundle: ${path} is ${kib.toFixed(1)} KiB, over the budget of ${BUNDLE_MAX_KIB} KiB${wholeZod}`);
   process.exit(1);
 }

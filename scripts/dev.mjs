@@ -32,7 +32,10 @@ if (!process.env.EDGESERVE_FUNCTIONS_URL) {
 }
 
 const overrides = Object.entries(process.env)
-  .filter(([name]) => name.startsWith("EDGESERVE_") && !["EDGESERVE_AUTH_TOKENS", "EDGESERVE_FUNCTIONS_PORT", "EDGESERVE_MANIFESTS_DIR", "EDGESERVE_REGISTRY"].includes(name))
+  .filter(
+    ([name]) =>
+      name.startsWith("EDGESERVE_") && !["EDGESERVE_AUTH_TOKENS", "EDGESERVE_FUNCTIONS_PORT", "EDGESERVE_MANIFESTS_DIR", "EDGESERVE_REGISTRY"].includes(name),
+  )
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
 

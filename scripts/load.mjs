@@ -36,7 +36,12 @@ const KINDS = {
 };
 
 function post(url, body, headers = {}) {
-  return fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json", ...headers }, signal: AbortSignal.timeout(60_000) });
+  return fetch(url, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+    signal: AbortSignal.timeout(60_000),
+  });
 }
 
 async function expectOk(res, drain = true) {
@@ -109,7 +114,14 @@ async function main() {
         failures: s.failures,
       };
     }
-    console.table(Object.fromEntries(Object.entries(report.kinds).map(([k, v]) => [k, { ok: v.ok, "req/s": v.per_second, p50: v.p50_ms, p95: v.p95_ms, p99: v.p99_ms, errors: v.errors, "5xx": v.status_5xx }])));
+    console.table(
+      Object.fromEntries(
+        Object.entries(report.kinds).map(([k, v]) => [
+          k,
+          { ok: v.ok, "req/s": v.per_second, p50: v.p50_ms, p95: v.p95_ms, p99: v.p99_ms, errors: v.errors, "5xx": v.status_5xx },
+        ]),
+      ),
+    );
     log(`${total} requests ok (${Math.round(total / SECONDS)} req/s); ${accepted.length} async runs accepted, ${lost.length} lost; ${total5xx} responses 5xx`);
     for (const line of lost.slice(0, 10)) log(`lost: ${line}`);
     const dir = fileURLToPath(new URL("../bench/results/", import.meta.url));

@@ -22,7 +22,12 @@ export const settingsSchema = z.object({
   /** How long a finished run's id stays reserved and its result fetchable. */
   EDGESERVE_RETENTION_SECONDS: seconds(1, 30 * 86_400).default(86_400),
   /** Request bodies over this answer 413 (Numaflow: axum's 2 MiB default). */
-  EDGESERVE_MAX_BODY_BYTES: z.coerce.number().int().min(1).max(100 * 1024 * 1024).default(2 * 1024 * 1024),
+  EDGESERVE_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
   /** Interval of `: ping` comments on idle SSE streams. */
   EDGESERVE_SSE_HEARTBEAT_SECONDS: seconds(1, MAX_SSE_HEARTBEAT_SECONDS).default(MAX_SSE_HEARTBEAT_SECONDS),
   /** How long pending work may sit without progress before the Run object's alarm re-drives it. */
@@ -33,7 +38,10 @@ export const settingsSchema = z.object({
    */
   EDGESERVE_STAGE_LEASE_SECONDS: seconds(1, 3600).default(60),
   /** The request-id header (Numaflow's `msgIDHeaderKey`). */
-  EDGESERVE_ID_HEADER: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Numaflow-Id"),
+  EDGESERVE_ID_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name")
+    .default("X-Numaflow-Id"),
   /** Capture policy of runs whose pipeline and request set none (ZenML's ZENML_SERVING_CAPTURE_DEFAULT). */
   EDGESERVE_CAPTURE_DEFAULT: z.enum(CAPTURE_MODES).default("full"),
   /** Share of runs whose payloads are captured under `sampled`. */
@@ -44,7 +52,12 @@ export const settingsSchema = z.object({
   EDGESERVE_CAPTURE_REDACT: z
     .string()
     .default(DEFAULT_REDACT.join(","))
-    .transform((v) => v.split(",").map((w) => w.trim().toLowerCase()).filter((w) => w.length > 0)),
+    .transform((v) =>
+      v
+        .split(",")
+        .map((w) => w.trim().toLowerCase())
+        .filter((w) => w.length > 0),
+    ),
   /** How runs are indexed when their pipeline says nothing: BATCH (at the end), REALTIME (as they go), OFF. */
   EDGESERVE_CAPTURE_RUNTIME: z.enum(RUNTIME_MODES).default("REALTIME"),
   /** Runs of one pipeline executing at once (a pipeline's `admission.maxConcurrency` wins). */
@@ -59,12 +72,22 @@ export const settingsSchema = z.object({
   EDGESERVE_CORS_ORIGINS: z
     .string()
     .default("")
-    .transform((v) => v.split(",").map((o) => o.trim()).filter((o) => o.length > 0)),
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter((o) => o.length > 0),
+    ),
   /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
   EDGESERVE_AUTH_TOKENS: z
     .string()
     .optional()
-    .transform((v) => (v ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0)),
+    .transform((v) =>
+      (v ?? "")
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t.length > 0),
+    ),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

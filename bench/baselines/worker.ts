@@ -33,8 +33,7 @@ export class BaselineRun extends DurableObject<BaselineEnv> {
   async run(id: string, input: JsonValue): Promise<{ body: string; rowsWritten: number }> {
     const body = JSON.stringify(await wordStats(input));
     const rowsWritten =
-      this.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)") +
-      this.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, body);
+      this.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)") + this.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, body);
     return { body, rowsWritten };
   }
 

@@ -8,15 +8,7 @@
  * Accuracy and cost: see the README ("Admission").
  */
 import { DurableObject } from "cloudflare:workers";
-import type {
-  BlockReturns,
-  BlockSlot,
-  EnqueueDecision,
-  EnqueueRequest,
-  LeaseDecision,
-  LeaseRequest,
-  ReleaseBatch,
-} from "../../src/admission/protocol";
+import type { BlockReturns, BlockSlot, EnqueueDecision, EnqueueRequest, LeaseDecision, LeaseRequest, ReleaseBatch } from "../../src/admission/protocol";
 import { RunClient } from "../../src/engine/run-client";
 
 /** How soon a promotion whose Run object could not be reached is tried again (the shard's alarm). */

@@ -218,7 +218,10 @@ function parseAddress(name: string): FunctionAddress {
   return { namespace, type, id: rest.join("/") };
 }
 
-function functionMessage(target: { namespace: string; type: string; id: string }, argument: { typename: string; hasValue: boolean; value: Uint8Array }): FunctionMessage {
+function functionMessage(
+  target: { namespace: string; type: string; id: string },
+  argument: { typename: string; hasValue: boolean; value: Uint8Array },
+): FunctionMessage {
   return {
     function: `${target.namespace}/${target.type}`,
     id: target.id,

@@ -120,8 +120,14 @@ export class FunctionStore {
     this.ensure();
     this.sql.run(
       "INSERT INTO mailbox (key, address, run_id, pipeline, step, argument, caller, call) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      invocation.key, JSON.stringify(invocation.address), invocation.runId, invocation.pipeline, invocation.step, invocation.argument,
-      invocation.caller ?? null, JSON.stringify(invocation.call),
+      invocation.key,
+      JSON.stringify(invocation.address),
+      invocation.runId,
+      invocation.pipeline,
+      invocation.step,
+      invocation.argument,
+      invocation.caller ?? null,
+      JSON.stringify(invocation.call),
     );
   }
 
@@ -135,8 +141,15 @@ export class FunctionStore {
     for (const row of rows) {
       if (row.run_id !== first.run_id || row.step !== first.step) break;
       batch.push({
-        seq: row.seq, key: row.key, address: JSON.parse(row.address) as FunctionAddress, runId: row.run_id, pipeline: row.pipeline, step: row.step,
-        argument: new Uint8Array(row.argument), caller: row.caller, call: JSON.parse(row.call) as RemoteCall,
+        seq: row.seq,
+        key: row.key,
+        address: JSON.parse(row.address) as FunctionAddress,
+        runId: row.run_id,
+        pipeline: row.pipeline,
+        step: row.step,
+        argument: new Uint8Array(row.argument),
+        caller: row.caller,
+        call: JSON.parse(row.call) as RemoteCall,
       });
     }
     return batch;
@@ -149,7 +162,11 @@ export class FunctionStore {
     for (const entry of batch) this.sql.run("DELETE FROM mailbox WHERE seq = ?", entry.seq);
     this.sql.run(
       "INSERT OR REPLACE INTO outbox (key, keys, run_id, pipeline, report) VALUES (?, ?, ?, ?, ?)",
-      first.key, JSON.stringify(batch.map((e) => e.key)), first.runId, first.pipeline, JSON.stringify(report),
+      first.key,
+      JSON.stringify(batch.map((e) => e.key)),
+      first.runId,
+      first.pipeline,
+      JSON.stringify(report),
     );
   }
 
@@ -186,7 +203,10 @@ export class FunctionStore {
       }
       this.sql.run(
         "INSERT INTO state (name, typename, expire_mode, expire_after_ms, value, expires_at) VALUES (?, ?, ?, ?, NULL, NULL)",
-        spec.name, spec.typename, spec.expireMode, spec.expireAfterMs,
+        spec.name,
+        spec.typename,
+        spec.expireMode,
+        spec.expireAfterMs,
       );
     }
     return undefined;
@@ -198,20 +218,14 @@ export class FunctionStore {
     this.sql.run("UPDATE state SET value = NULL, expires_at = NULL WHERE expires_at IS NOT NULL AND expires_at <= ?", now);
     return this.sql.all<StateRow>("SELECT * FROM state ORDER BY name").map((r) => ({
       name: r.name,
-      value:
-        r.value === null
-          ? create(TypedValueSchema, { typename: r.typename, hasValue: false })
-          : fromBinary(TypedValueSchema, new Uint8Array(r.value)),
+      value: r.value === null ? create(TypedValueSchema, { typename: r.typename, hasValue: false }) : fromBinary(TypedValueSchema, new Uint8Array(r.value)),
     }));
   }
 
   /** An invocation reads the state: values that expire after each invocation start their time again. */
   touch(now: number): void {
     if (!this.exists()) return;
-    this.sql.run(
-      "UPDATE state SET expires_at = ? + expire_after_ms WHERE expire_mode = ? AND value IS NOT NULL",
-      now, EXPIRE.AFTER_INVOKE,
-    );
+    this.sql.run("UPDATE state SET expires_at = ? + expire_after_ms WHERE expire_mode = ? AND value IS NOT NULL", now, EXPIRE.AFTER_INVOKE);
   }
 
   /** Applies one mutation; returns the problem when it cannot be applied. */

@@ -39,9 +39,7 @@ export class EventLog {
 
   /** Every event with a sequence number above `afterSeq`, in order (stored and buffered). */
   replay(afterSeq = 0): RunEvent[] {
-    const stored = this.record.inline.spilled
-      ? this.store.list<RunEvent[]>(EVENTS_PREFIX).flatMap(([, events]) => events)
-      : [];
+    const stored = this.record.inline.spilled ? this.store.list<RunEvent[]>(EVENTS_PREFIX).flatMap(([, events]) => events) : [];
     return [...this.record.inline.events, ...stored, ...this.buffer].filter((e) => e.seq > afterSeq);
   }
 

@@ -200,8 +200,15 @@ export class Orchestrator {
     const row = this.record.row;
     const key = `${row.id}/${step}/${row.nextMessage++}`;
     this.record.work.set(key, {
-      key, step, from, message: storeMessage(message), attempt: 0, state: "pending",
-      leaseUntil: held.notBefore ?? null, sends: 0, token: held.token ?? null,
+      key,
+      step,
+      from,
+      message: storeMessage(message),
+      attempt: 0,
+      state: "pending",
+      leaseUntil: held.notBefore ?? null,
+      sends: 0,
+      token: held.token ?? null,
     });
     this.steps.state(step);
   }
@@ -238,9 +245,7 @@ export class Orchestrator {
     record.work.clear();
     const type = status === "completed" ? "run_completed" : status === "failed" ? "run_failed" : "run_cancelled";
     const stepsExecuted = countStepsExecuted(this.o.pipeline, row.steps);
-    const data: Record<string, JsonValue> = error
-      ? { code: error.code, message: error.message }
-      : { results: row.resultCount, steps_executed: stepsExecuted };
+    const data: Record<string, JsonValue> = error ? { code: error.code, message: error.message } : { results: row.resultCount, steps_executed: stepsExecuted };
     if (error?.step) data.step = error.step;
     events.append({ type, data }, row.finishedAt);
   }
@@ -290,10 +295,13 @@ export class Orchestrator {
     }
     if (at === undefined || (this.wakeTimer && this.wakeTimer.at <= at)) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer.timer);
-    const timer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      this.drive();
-    }, Math.max(0, at - this.o.now()));
+    const timer = setTimeout(
+      () => {
+        this.wakeTimer = undefined;
+        this.drive();
+      },
+      Math.max(0, at - this.o.now()),
+    );
     this.wakeTimer = { at, timer };
   }
 }

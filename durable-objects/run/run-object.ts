@@ -10,15 +10,7 @@ import { chaosEnabled } from "../../src/chaos";
 import { findPipeline } from "../../src/catalog";
 import { loadMessage } from "../../src/pipeline/message";
 import { remoteReportSchema } from "../../src/remote/protocol";
-import type {
-  CancelOutcome,
-  MessagePath,
-  RunMissing,
-  StartAndWaitOutcome,
-  StartRunOutcome,
-  StartRunRequest,
-  WaitOutcome,
-} from "../../src/runs/protocol";
+import type { CancelOutcome, MessagePath, RunMissing, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../../src/runs/protocol";
 import { runTimeoutSeconds } from "../../src/runs/run-timeout";
 import {
   stageClaimSchema,
@@ -59,9 +51,7 @@ export class RunObject extends DurableObject<Env> {
     this.alarmPlan = new AlarmPlan(this.store);
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
     this.indexer = new RunIndexer({ queue: env.INDEX_QUEUE, store: this.store, alarm: this.alarmPlan, waitUntil: (p) => ctx.waitUntil(p) });
-    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, () =>
-      this.session ? streamContextOf(this.session) : undefined,
-    );
+    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, () => (this.session ? streamContextOf(this.session) : undefined));
   }
 
   /** Starts the run unless this id is already taken (then nothing changes). */

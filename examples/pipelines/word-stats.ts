@@ -15,7 +15,10 @@ const countsSchema = z.object({ words: z.number(), counts: z.array(z.tuple([z.st
 /** Lower-cases and splits on every run of characters that are not Unicode letters or digits. */
 export const normalise: StepFunction = (message) => {
   const { text } = textInput.parse(message.value);
-  const tokens = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((t) => t.length > 0);
+  const tokens = text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((t) => t.length > 0);
   return { value: { tokens } };
 };
 
@@ -30,8 +33,6 @@ export const count: StepFunction = (message) => {
 /** Keeps the most frequent words, ties broken by JavaScript's `<` on strings (not locale-aware). */
 export const summarise: StepFunction = (message) => {
   const { words, counts } = countsSchema.parse(message.value);
-  const top = [...counts]
-    .sort(([wordA, countA], [wordB, countB]) => countB - countA || (wordA < wordB ? -1 : wordA > wordB ? 1 : 0))
-    .slice(0, TOP_WORDS);
+  const top = [...counts].sort(([wordA, countA], [wordB, countB]) => countB - countA || (wordA < wordB ? -1 : wordA > wordB ? 1 : 0)).slice(0, TOP_WORDS);
   return { value: { words, unique: counts.length, top } };
 };

@@ -17,12 +17,7 @@ export function runtimeOf(pipeline: Pipeline, settings: Settings) {
   return pipeline.definition.runtime ?? settings.EDGESERVE_CAPTURE_RUNTIME;
 }
 
-export async function captureRequest(
-  settings: Settings,
-  pipeline: Pipeline,
-  runId: string,
-  override?: CapturePolicyInput,
-): Promise<CaptureRequest> {
+export async function captureRequest(settings: Settings, pipeline: Pipeline, runId: string, override?: CapturePolicyInput): Promise<CaptureRequest> {
   const runtime = runtimeOf(pipeline, settings);
   const fallback = deploymentCapture(settings);
   const modes = [fallback.mode, override?.mode, pipeline.definition.capture?.mode];

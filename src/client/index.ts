@@ -35,7 +35,10 @@ export interface RunEvent {
 /** An error answer from edgeserve: its status and its `{ code, message, details }` body. */
 export class EdgeserveError extends Error {
   override readonly name = "EdgeserveError";
-  constructor(readonly status: number, readonly body: ApiErrorBody) {
+  constructor(
+    readonly status: number,
+    readonly body: ApiErrorBody,
+  ) {
     super(`${status} ${body.code}: ${body.message}`);
   }
   get code(): string {

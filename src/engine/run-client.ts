@@ -7,23 +7,8 @@ import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
 import type { StreamFormatName } from "../streams/format";
 import type { BlockSlot } from "../admission/protocol";
-import type {
-  CancelOutcome,
-  MessagePath,
-  RunMissing,
-  RunSnapshot,
-  StartAndWaitOutcome,
-  StartRunOutcome,
-  StartRunRequest,
-  WaitOutcome,
-} from "../runs/protocol";
-import type {
-  StageClaimOutcome,
-  StageCompletion,
-  StageFailureReport,
-  StageReportOutcome,
-  StageRetry,
-} from "../runs/stage-protocol";
+import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../runs/protocol";
+import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../runs/stage-protocol";
 import type { RemoteReport } from "../remote/protocol";
 
 /** Attempts for an idempotent call whose object was reset under it. */

@@ -76,8 +76,21 @@ export function upsertRunIndexRow(db: D1Database, row: RunIndexRowMessage): D1Pr
        WHERE excluded.version >= runs.version`,
     )
     .bind(
-      row.pipeline, row.id, row.surface, row.status, row.run_name, row.created_at, row.finished_at, row.duration_ms,
-      row.steps_executed, row.error, row.cancel_reason, row.expires_at, row.parameters_preview, row.result_preview, row.version,
+      row.pipeline,
+      row.id,
+      row.surface,
+      row.status,
+      row.run_name,
+      row.created_at,
+      row.finished_at,
+      row.duration_ms,
+      row.steps_executed,
+      row.error,
+      row.cancel_reason,
+      row.expires_at,
+      row.parameters_preview,
+      row.result_preview,
+      row.version,
     );
 }
 
@@ -116,7 +129,6 @@ export async function pipelineOfRun(db: D1Database, id: string): Promise<string 
   return row?.pipeline;
 }
 
-
 export interface RunIndexRow extends Record<string, unknown> {
   pipeline: string;
   id: string;
@@ -154,11 +166,7 @@ export const RUN_INDEX_READS = {
   pipelineOfRun: "SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1",
 } as const;
 
-export async function listRuns(
-  db: D1Database,
-  pipeline: string,
-  options: { status?: RunStatus; limit: number },
-): Promise<RunIndexRow[]> {
+export async function listRuns(db: D1Database, pipeline: string, options: { status?: RunStatus; limit: number }): Promise<RunIndexRow[]> {
   const statement = options.status
     ? db.prepare(RUN_INDEX_READS.listRunsWithStatus).bind(pipeline, options.status, options.limit)
     : db.prepare(RUN_INDEX_READS.listRuns).bind(pipeline, options.limit);
@@ -174,10 +182,7 @@ export interface RunCounts {
 
 /** Runs per surface and status, with their summed durations (finished runs only have one). */
 export async function countRuns(db: D1Database, pipeline: string): Promise<RunCounts[]> {
-  const { results } = await db
-    .prepare(RUN_INDEX_READS.countRuns)
-    .bind(pipeline)
-    .all<RunCounts & Record<string, unknown>>();
+  const { results } = await db.prepare(RUN_INDEX_READS.countRuns).bind(pipeline).all<RunCounts & Record<string, unknown>>();
   return results;
 }
 
@@ -190,10 +195,7 @@ export interface DurationHistogram {
 }
 
 export async function durationHistograms(db: D1Database, pipeline: string): Promise<DurationHistogram[]> {
-  const { results } = await db
-    .prepare(RUN_INDEX_READS.durationHistograms)
-    .bind(pipeline)
-    .all<Record<string, number | string>>();
+  const { results } = await db.prepare(RUN_INDEX_READS.durationHistograms).bind(pipeline).all<Record<string, number | string>>();
   return results.map((row) => ({
     surface: row.surface as Surface,
     cumulative: [...DURATION_BUCKETS_SECONDS.map((_, i) => Number(row[`b${i}`] ?? 0)), Number(row.total ?? 0)],
@@ -203,9 +205,6 @@ export async function durationHistograms(db: D1Database, pipeline: string): Prom
 }
 
 export async function runsSince(db: D1Database, pipeline: string, since: number): Promise<{ runs: number; last: number | null }> {
-  const row = await db
-    .prepare(RUN_INDEX_READS.runsSince)
-    .bind(pipeline, since)
-    .first<{ runs: number; last: number | null }>();
+  const row = await db.prepare(RUN_INDEX_READS.runsSince).bind(pipeline, since).first<{ runs: number; last: number | null }>();
   return { runs: row?.runs ?? 0, last: row?.last ?? null };
 }

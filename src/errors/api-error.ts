@@ -21,11 +21,7 @@ export class ApiError extends Error {
   /** Extra response headers, e.g. `Allow` on a 405. */
   readonly headers: Record<string, string>;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = statusOf(code);
@@ -62,9 +58,7 @@ export function toApiError(error: unknown): ApiError {
 }
 
 /** Turns zod issues into error details without leaking zod's internals. */
-export function detailsFromIssues(
-  issues: readonly { path: readonly PropertyKey[]; message: string; code: string }[],
-): ErrorDetail[] {
+export function detailsFromIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code: string }[]): ErrorDetail[] {
   return issues.map((issue) => ({
     path: issue.path.map((part) => (typeof part === "number" ? part : String(part))),
     message: issue.message,

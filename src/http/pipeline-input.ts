@@ -29,11 +29,7 @@ export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): Store
 }
 
 /** Validates an already-parsed value against the pipeline's input schema. */
-export function validatePipelineInput(
-  pipeline: Pipeline,
-  json: unknown,
-  options: { where?: readonly string[] } = {},
-): StoredMessage {
+export function validatePipelineInput(pipeline: Pipeline, json: unknown, options: { where?: readonly string[] } = {}): StoredMessage {
   const parsed = pipeline.definition.input.safeParse(json);
   if (!parsed.success) {
     const details = detailsFromIssues(parsed.error.issues).map((d) => ({ ...d, path: [...(options.where ?? []), ...d.path] }));

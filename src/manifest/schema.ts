@@ -5,13 +5,7 @@
  * time). Pure module: no platform imports.
  */
 import * as z from "zod";
-import {
-  inlineStepSchema,
-  pipelineSchema,
-  queuedStepSchema,
-  remoteStepSchema,
-  sinkStepSchema,
-} from "../pipeline/definition";
+import { inlineStepSchema, pipelineSchema, queuedStepSchema, remoteStepSchema, sinkStepSchema } from "../pipeline/definition";
 import { endpointSchema } from "../remote/endpoint";
 
 const registeredName = (what: string) =>
@@ -27,13 +21,14 @@ export const manifestStepSchema = z.discriminatedUnion("kind", [
 /** Endpoints stay as written (durations as text); the definition schema reads them. */
 const manifestEndpointSchema = z.custom<z.input<typeof endpointSchema>>((v) => typeof v === "object" && v !== null);
 
-export const manifestSchema = pipelineSchema
-  .omit({ input: true, steps: true, endpoints: true, version: true })
-  .extend({
-    version: z.union([z.string().min(1), z.number()]).transform(String).default("1"),
-    input: registeredName("input"),
-    steps: z.array(manifestStepSchema).min(1),
-    endpoints: z.array(manifestEndpointSchema).default([]),
-  });
+export const manifestSchema = pipelineSchema.omit({ input: true, steps: true, endpoints: true, version: true }).extend({
+  version: z
+    .union([z.string().min(1), z.number()])
+    .transform(String)
+    .default("1"),
+  input: registeredName("input"),
+  steps: z.array(manifestStepSchema).min(1),
+  endpoints: z.array(manifestEndpointSchema).default([]),
+});
 
 export type Manifest = z.output<typeof manifestSchema>;

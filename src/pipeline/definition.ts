@@ -35,8 +35,7 @@ export const RESULT_STORES = ["sqlite", "kv", "r2"] as const;
 export type ResultStoreKind = (typeof RESULT_STORES)[number];
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
-export const name = (what: string) =>
-  z.string().regex(NAME_PATTERN, `${what} must be lower-case letters, digits and '-', starting with a letter`);
+export const name = (what: string) => z.string().regex(NAME_PATTERN, `${what} must be lower-case letters, digits and '-', starting with a letter`);
 
 export const edgeConditionSchema = z.strictObject({
   operator: z.enum(["any", "all", "none"]),
@@ -148,7 +147,12 @@ export const pipelineSchema = z.strictObject({
   /** Where finished runs keep their results: the Run object's SQLite (default), Workers KV, or R2. */
   resultStore: z.enum(RESULT_STORES).default("sqlite"),
   /** How long a finished run's results stay fetchable and its id reserved; EDGESERVE_RETENTION_SECONDS when unset. */
-  retentionSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
+  retentionSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .optional(),
 });
 
 export type PipelineDefinition = z.input<typeof pipelineSchema>;

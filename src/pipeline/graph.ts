@@ -2,7 +2,14 @@
  * The step graph: validation of a definition's shape (missing steps, cycles, sinks) and the routing
  * of a step's output messages along its edges. Pure module: no platform imports.
  */
-import { pipelineSchema, type EdgeCondition, type EdgeDefinition, type ParsedPipelineDefinition, type PipelineDefinition, type StepDefinition } from "./definition";
+import {
+  pipelineSchema,
+  type EdgeCondition,
+  type EdgeDefinition,
+  type ParsedPipelineDefinition,
+  type PipelineDefinition,
+  type StepDefinition,
+} from "./definition";
 import { DROP_TAG, type Message } from "./message";
 import { matchEndpoint } from "../remote/endpoint";
 
@@ -66,10 +73,15 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   const inDegree = new Map<string, number>([...steps.keys()].map((n) => [n, 0]));
   definition.edges.forEach((edge, i) => {
     const missing = (end: "from" | "to") =>
-      fail(`edges[${i}].${end} names step '${edge[end]}', which is not defined`, ["edges", i, end], `use one of the steps (${stepNames()}), or define '${edge[end]}' under steps`);
+      fail(
+        `edges[${i}].${end} names step '${edge[end]}', which is not defined`,
+        ["edges", i, end],
+        `use one of the steps (${stepNames()}), or define '${edge[end]}' under steps`,
+      );
     if (!steps.has(edge.from)) missing("from");
     if (!steps.has(edge.to)) missing("to");
-    if (steps.get(edge.from)?.kind === "sink") fail(`edges[${i}] leaves sink '${edge.from}'; a sink ends the pipeline`, ["edges", i, "from"], "remove the edge: results leave a pipeline at its sinks");
+    if (steps.get(edge.from)?.kind === "sink")
+      fail(`edges[${i}] leaves sink '${edge.from}'; a sink ends the pipeline`, ["edges", i, "from"], "remove the edge: results leave a pipeline at its sinks");
     out.get(edge.from)?.push(edge);
     inDegree.set(edge.to, (inDegree.get(edge.to) ?? 0) + 1);
   });
@@ -80,11 +92,21 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   };
   const entrySteps = [...steps.keys()].filter(receivesInput);
   const roots = [...steps.keys()].filter((n) => inDegree.get(n) === 0);
-  if (roots.length === 0) fail("no entry step: every step has an incoming edge, so the graph has a cycle", ["edges"], "remove an edge of the cycle so that some step receives the run's input");
-  if (entrySteps.length === 0) fail("no entry step: the steps without an incoming edge all take messages from functions only", ["steps"], "let one step receive the run's input");
+  if (roots.length === 0)
+    fail(
+      "no entry step: every step has an incoming edge, so the graph has a cycle",
+      ["edges"],
+      "remove an edge of the cycle so that some step receives the run's input",
+    );
+  if (entrySteps.length === 0)
+    fail("no entry step: the steps without an incoming edge all take messages from functions only", ["steps"], "let one step receive the run's input");
   for (const entry of entrySteps) {
     if (steps.get(entry)?.kind === "sink") {
-      fail(`sink '${entry}' has no incoming edge`, ["steps", stepIndex(entry)], `it is unreachable: add an edge { from: <a step>, to: ${entry} }, or remove the sink`);
+      fail(
+        `sink '${entry}' has no incoming edge`,
+        ["steps", stepIndex(entry)],
+        `it is unreachable: add an edge { from: <a step>, to: ${entry} }, or remove the sink`,
+      );
     }
   }
 
@@ -104,13 +126,21 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   if (order.length !== steps.size) {
     const cycle = stepsOnCycles(out, order);
     const closing = definition.edges.findIndex((e) => cycle.includes(e.from) && cycle.includes(e.to));
-    fail(`the edges form a cycle through ${cycle.map((n) => `'${n}'`).join(", ")}`, ["edges", Math.max(0, closing)], "remove one edge of the cycle: a pipeline is a directed acyclic graph");
+    fail(
+      `the edges form a cycle through ${cycle.map((n) => `'${n}'`).join(", ")}`,
+      ["edges", Math.max(0, closing)],
+      "remove one edge of the cycle: a pipeline is a directed acyclic graph",
+    );
   }
   if (definition.runtime === "memory-only") {
     // Queued and remote steps (other kinds) need a Run object; only inline steps run in the Worker.
     const outOfProcess = [...steps.values()].find((s) => s.kind !== "inline" && s.kind !== "sink");
     if (outOfProcess) {
-      fail(`runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`, ["runtime"], "choose another runtime, or make every step inline");
+      fail(
+        `runtime 'memory-only' runs steps in the Worker, but step '${outOfProcess.name}' is of kind '${outOfProcess.kind}'`,
+        ["runtime"],
+        "choose another runtime, or make every step inline",
+      );
     }
   }
   for (const step of steps.values()) {
@@ -122,7 +152,8 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
       );
     }
   }
-  if (![...steps.values()].some((s) => s.kind === "sink")) fail("no step of kind 'sink': results could never be served", ["steps"], "add a step { name: out, kind: sink } and an edge to it");
+  if (![...steps.values()].some((s) => s.kind === "sink"))
+    fail("no step of kind 'sink': results could never be served", ["steps"], "add a step { name: out, kind: sink } and an edge to it");
   for (const [stepName, step] of steps) {
     if (step.kind !== "sink" && (out.get(stepName) ?? []).length === 0) {
       fail(`step '${stepName}' has no outgoing edge; connect it to a sink`, ["steps", stepIndex(stepName)], `add an edge { from: ${stepName}, to: <a sink> }`);

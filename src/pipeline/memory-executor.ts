@@ -8,10 +8,7 @@ import { routeOutputs, type Pipeline } from "./graph";
 import type { Message } from "./message";
 import { normaliseStepOutput } from "./step-output";
 
-export type MemoryOutcome =
-  | { status: "completed"; results: Message[] }
-  | { status: "failed"; step: string; message: string }
-  | { status: "timeout" };
+export type MemoryOutcome = { status: "completed"; results: Message[] } | { status: "failed"; step: string; message: string } | { status: "timeout" };
 
 interface Pending {
   step: string;

@@ -42,7 +42,10 @@ async function writeRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown
   const withRows = parsed.filter((p) => p.body.row !== undefined);
   if (withRows.length === 0) return;
   try {
-    const written = await writeRunIndexRows(env.DB, withRows.map((p) => p.body.row!));
+    const written = await writeRunIndexRows(
+      env.DB,
+      withRows.map((p) => p.body.row!),
+    );
     // What D1 bills: 1 row written per new or newer row (migrations/0003), 0 for an older version.
     console.log(`edgeserve run index: ${withRows.length} rows in a batch, D1 rows written: ${written}`);
   } catch (error) {
@@ -77,7 +80,9 @@ async function releaseSlots(parsed: Parsed[], env: Env, failed: Set<Message<unkn
 export function consumeRunEventsDeadLetters(batch: MessageBatch<unknown>): void {
   for (const message of batch.messages) {
     const parsed = runEventsMessageSchema.safeParse(message.body);
-    const what = parsed.success ? `${parsed.data.row?.pipeline ?? parsed.data.release?.shard}/${parsed.data.row?.id ?? parsed.data.release?.runId}` : message.id;
+    const what = parsed.success
+      ? `${parsed.data.row?.pipeline ?? parsed.data.release?.shard}/${parsed.data.row?.id ?? parsed.data.release?.runId}`
+      : message.id;
     console.error(`edgeserve run events: gave up on the message of ${what}; the run itself is unaffected`);
     message.ack();
   }

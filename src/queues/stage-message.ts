@@ -19,10 +19,7 @@ export const SEND_BATCH_MAX_MESSAGES = 100;
 export const SEND_BATCH_MAX_BYTES = 256_000;
 
 /** The step's input: in the message, or in R2 under `r2` when it is too large for a queue message. */
-export const stagePayloadSchema = z.union([
-  z.strictObject({ inline: storedMessageSchema }),
-  z.strictObject({ r2: z.string().min(1).max(1024) }),
-]);
+export const stagePayloadSchema = z.union([z.strictObject({ inline: storedMessageSchema }), z.strictObject({ r2: z.string().min(1).max(1024) })]);
 export type StagePayload = z.infer<typeof stagePayloadSchema>;
 
 const stageAddress = {

@@ -5,13 +5,7 @@
  * object before sending the pointer, and deletes the run's objects when its retention ends.
  */
 import { storedMessageSchema, type StoredMessage } from "../pipeline/message";
-import {
-  SEND_BATCH_MAX_BYTES,
-  SEND_BATCH_MAX_MESSAGES,
-  STAGE_INLINE_MAX_BYTES,
-  stageLabel,
-  type StageMessage,
-} from "./stage-message";
+import { SEND_BATCH_MAX_BYTES, SEND_BATCH_MAX_MESSAGES, STAGE_INLINE_MAX_BYTES, stageLabel, type StageMessage } from "./stage-message";
 
 const encoder = new TextEncoder();
 
@@ -39,9 +33,7 @@ export function planStage(stage: Omit<StageMessage, "payload">, input: StoredMes
 
 /** Writes the offloaded inputs, then sends the messages in as few `sendBatch` calls as the limits allow. */
 export async function sendStages(queue: Queue, bucket: R2Bucket, plans: readonly StagePlan[]): Promise<void> {
-  await Promise.all(
-    plans.flatMap((plan) => (plan.r2 ? [bucket.put(plan.r2.key, plan.r2.body, { httpMetadata: { contentType: "application/json" } })] : [])),
-  );
+  await Promise.all(plans.flatMap((plan) => (plan.r2 ? [bucket.put(plan.r2.key, plan.r2.body, { httpMetadata: { contentType: "application/json" } })] : [])));
   let batch: StagePlan[] = [];
   let batchBytes = 0;
   const flush = async () => {

@@ -15,11 +15,27 @@ export const DEFAULT_PAYLOAD_MAX_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_TIMEOUTS_MS = { call: 60_000, connect: 10_000, read: 10_000, write: 10_000 } as const;
 
 const UNIT_MS: Record<string, number> = {
-  ms: 1, milli: 1, millis: 1, millisecond: 1, milliseconds: 1,
-  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
-  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+  ms: 1,
+  milli: 1,
+  millis: 1,
+  millisecond: 1,
+  milliseconds: 1,
+  s: 1000,
+  sec: 1000,
+  secs: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
 };
 
 /**
@@ -88,7 +104,10 @@ export const endpointSchema = z
      * An environment variable (a Worker var) whose value, when set, replaces the template's origin:
      * the same pipeline then reaches a local server in development and another one deployed.
      */
-    baseUrlEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be an environment variable name in upper case").optional(),
+    baseUrlEnv: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]*$/, "must be an environment variable name in upper case")
+      .optional(),
     /** Invocations buffered per address before its callers are held back (≤ 0: no cap). */
     maxNumBatchRequests: z.number().int().default(DEFAULT_MAX_BATCH_REQUESTS),
     transport: z
@@ -120,7 +139,11 @@ export const endpointSchema = z
     // StateFun (DefaultHttpRequestReplyClientSpec): each timeout must be at most `call`.
     for (const name of ["connect", "read", "write"] as const) {
       if (timeouts[name] > timeouts.call) {
-        ctx.addIssue({ code: "custom", path: ["transport", "timeouts", name], message: `the ${name} timeout (${timeouts[name]} ms) must not exceed the call timeout (${timeouts.call} ms)` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["transport", "timeouts", name],
+          message: `the ${name} timeout (${timeouts[name]} ms) must not exceed the call timeout (${timeouts.call} ms)`,
+        });
       }
     }
     return {
@@ -163,7 +186,11 @@ export function matchEndpoint<T extends { functions: string }>(endpoints: readon
  * The URL to POST `functionType`'s invocations to: the template with `{function.name}` replaced,
  * and its origin (and any base path) replaced by the `baseUrlEnv` variable when that is set.
  */
-export function resolveFunctionUrl(spec: Pick<EndpointSpec, "urlPathTemplate" | "baseUrlEnv">, functionType: string, env: Readonly<Record<string, unknown>>): string {
+export function resolveFunctionUrl(
+  spec: Pick<EndpointSpec, "urlPathTemplate" | "baseUrlEnv">,
+  functionType: string,
+  env: Readonly<Record<string, unknown>>,
+): string {
   const name = functionType.slice(functionType.indexOf("/") + 1);
   const url = new URL(spec.urlPathTemplate.replaceAll("{function.name}", name));
   const base = spec.baseUrlEnv ? env[spec.baseUrlEnv] : undefined;

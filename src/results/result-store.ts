@@ -44,7 +44,10 @@ export class KvResultStore implements ResultStore {
   readonly kind = "kv";
 
   /** `ttlSeconds`: KV's own expiry, a backstop behind the Run object's retention alarm. */
-  constructor(private readonly kv: KVNamespace, private readonly ttlSeconds: number) {}
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly ttlSeconds: number,
+  ) {}
 
   async put(run: RunRef, index: number, item: ResultItem): Promise<void> {
     if (item.bytes.byteLength > KV_VALUE_MAX_BYTES) throw new Error(`a result of ${item.bytes.byteLength} bytes is over KV's value limit`);

@@ -13,11 +13,15 @@ import { runIdProblem } from "../runs/run-id";
 
 export function chaosRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use("/_chaos/*", async function chaosOnly(c, next) {
-    if (!chaosEnabled(c.env)) throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
-    c.set("surface", "native");
-    await next();
-  }, bearerAuth);
+  app.use(
+    "/_chaos/*",
+    async function chaosOnly(c, next) {
+      if (!chaosEnabled(c.env)) throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+      c.set("surface", "native");
+      await next();
+    },
+    bearerAuth,
+  );
   // Resets the run's Durable Object the way a crash or a deploy does; its storage stays.
   app.post("/_chaos/runs/:pipeline/:id/evict", resolvePipeline, async (c) => {
     const id = c.req.param("id");

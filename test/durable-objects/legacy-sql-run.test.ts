@@ -24,8 +24,15 @@ function storeVersion1Run(storage: SqlStorage, id: string): void {
     `INSERT INTO run (singleton, schema_version, id, pipeline, status, surface, run_name, headers, input, created_at,
        deadline_at, finished_at, expires_at, next_seq, next_message, result_count, error, steps, rows_written, capture, admission)
      VALUES (1, 1, ?, ?, 'completed', 'native', 'old-run', '{}', ?, ?, ?, ?, ?, 3, 1, 1, NULL, ?, 9, ?, NULL)`,
-    id, PIPELINE, JSON.stringify({ v: { text: "old words" } }), now - 1000, now + 60_000, now - 900, now + 3_600_000,
-    JSON.stringify(steps), JSON.stringify(capture),
+    id,
+    PIPELINE,
+    JSON.stringify({ v: { text: "old words" } }),
+    now - 1000,
+    now + 60_000,
+    now - 900,
+    now + 3_600_000,
+    JSON.stringify(steps),
+    JSON.stringify(capture),
   );
   const events = [
     { seq: 1, at: now - 1000, type: "run_started" },

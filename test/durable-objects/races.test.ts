@@ -15,9 +15,7 @@ describe("races", () => {
   for (const mode of ["sync", "async"] as const) {
     it(`runs once for ${CONCURRENT} concurrent Numaflow ${mode} requests with one id; the others get 409`, async ({ expect }) => {
       const id = uniqueId(`race-${mode}`);
-      const answers = await Promise.all(
-        Array.from({ length: CONCURRENT }, () => post(`/v1/process/${mode}`, { text: "one id" }, { "X-Numaflow-Id": id })),
-      );
+      const answers = await Promise.all(Array.from({ length: CONCURRENT }, () => post(`/v1/process/${mode}`, { text: "one id" }, { "X-Numaflow-Id": id })));
       const statuses = answers.map((r) => r.status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
       expect(statuses.filter((s) => s === 409)).toHaveLength(CONCURRENT - 1);
@@ -69,7 +67,12 @@ describe("races", () => {
       ),
     );
     for (const stream of streams) {
-      expect(stream.events.map((e) => JSON.parse(e.data) as { index: number }).map((r) => r.index).sort()).toEqual([0, 1, 2, 3]);
+      expect(
+        stream.events
+          .map((e) => JSON.parse(e.data) as { index: number })
+          .map((r) => r.index)
+          .sort(),
+      ).toEqual([0, 1, 2, 3]);
     }
   });
 });

@@ -14,9 +14,7 @@ import { uniqueId } from "../helpers/unique";
 import { editStoredRun, storedResults } from "../helpers/stored-run";
 
 async function locations(pipeline: string, id: string) {
-  return runInDurableObject(runStub(pipeline, id), (_, state) =>
-    storedResults(state),
-  );
+  return runInDurableObject(runStub(pipeline, id), (_, state) => storedResults(state));
 }
 
 async function expire(pipeline: string, id: string) {

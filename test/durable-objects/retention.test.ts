@@ -19,10 +19,13 @@ describe("retention", () => {
     expect(res.status).toBe(200);
     const record = await recordOf(PIPELINE, id);
     expect(Date.parse(String(record.expires_at)) - Date.parse(String(record.finished_at))).toBe(1000);
-    await vi.waitFor(async () => {
-      const row = await env.DB.prepare("SELECT status FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first();
-      expect(row).toMatchObject({ status: "completed" });
-    }, { timeout: 3000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        const row = await env.DB.prepare("SELECT status FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first();
+        expect(row).toMatchObject({ status: "completed" });
+      },
+      { timeout: 3000, interval: 50 },
+    );
 
     // Time has to pass for the retention under test: wait until the clock is past the run's own
     // expires_at. (Before it, the alarm keeps the run and fetch below answers 200, not 404.)

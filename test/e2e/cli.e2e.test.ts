@@ -11,10 +11,14 @@ import { describe, it } from "vitest";
 const ROOT = join(import.meta.dirname, "..", "..");
 
 function validate(...files: string[]) {
-  const run = spawnSync(process.execPath, [join(ROOT, "bin", "edgeserve.mjs"), "validate", ...files, "--registry", join(ROOT, "examples/pipelines/registry.ts")], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
+  const run = spawnSync(
+    process.execPath,
+    [join(ROOT, "bin", "edgeserve.mjs"), "validate", ...files, "--registry", join(ROOT, "examples/pipelines/registry.ts")],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  );
   return { status: run.status, out: run.stdout, err: run.stderr };
 }
 
@@ -33,7 +37,9 @@ describe("npx edgeserve validate", () => {
     writeFileSync(file, readFileSync(join(ROOT, "examples/pipelines/word-stats.yaml"), "utf8").replace("to: summarise", "to: summarize"));
     const result = validate(file);
     expect(result.status).toBe(1);
-    expect(result.err).toMatch(/broken\.yaml:\d+:\d+: edges\[1\]\.to: names step 'summarize', which is not defined\. Fix: use one of the steps \(normalise, count, summarise, out\)/);
+    expect(result.err).toMatch(
+      /broken\.yaml:\d+:\d+: edges\[1\]\.to: names step 'summarize', which is not defined\. Fix: use one of the steps \(normalise, count, summarise, out\)/,
+    );
   });
 });
 

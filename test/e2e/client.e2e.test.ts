@@ -45,7 +45,9 @@ describe("edgeserve/client", () => {
     const a = await client().startRun("word-stats", { text: "x" }, { idempotencyKey: key });
     const b = await client().startRun("word-stats", { text: "x" }, { idempotencyKey: key });
     expect(b.id).toBe(a.id);
-    const error = await client().startRun("word-stats", { nope: 1 }).catch((e: unknown) => e);
+    const error = await client()
+      .startRun("word-stats", { nope: 1 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EdgeserveError);
     expect((error as EdgeserveError).status).toBe(400);
     expect((error as EdgeserveError).code).toBe("invalid_input");

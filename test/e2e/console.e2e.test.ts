@@ -45,10 +45,14 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
   /** Clicks a run button and waits for that run (a new id) to end. */
   async function runAndWait(button: string) {
     await page.click(button);
-    await page.waitForFunction(() => {
-      const status = document.querySelector("#run-status")?.textContent;
-      return document.querySelector("#run-id")?.textContent !== "" && status !== "starting" && status !== "running";
-    }, undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => {
+        const status = document.querySelector("#run-status")?.textContent;
+        return document.querySelector("#run-id")?.textContent !== "" && status !== "starting" && status !== "running";
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
   }
 
   it("runs word-stats sync and shows the finished run: status, graph, result, timings, events", async ({ expect }) => {
@@ -56,9 +60,23 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     await page.fill("#field-text", "the cat and the hat");
     await runAndWait("#run-sync");
     expect(await page.textContent("#run-status")).toBe("completed");
-    expect(JSON.parse((await page.textContent("#result")) ?? "")).toEqual({ words: 5, unique: 4, top: [["the", 2], ["and", 1], ["cat", 1], ["hat", 1]] });
+    expect(JSON.parse((await page.textContent("#result")) ?? "")).toEqual({
+      words: 5,
+      unique: 4,
+      top: [
+        ["the", 2],
+        ["and", 1],
+        ["cat", 1],
+        ["hat", 1],
+      ],
+    });
     const states = await page.$$eval("#graph .node", (nodes) => nodes.map((n) => [n.getAttribute("data-step"), n.getAttribute("data-state")]));
-    expect(states).toEqual([["normalise", "completed"], ["count", "completed"], ["summarise", "completed"], ["out", "completed"]]);
+    expect(states).toEqual([
+      ["normalise", "completed"],
+      ["count", "completed"],
+      ["summarise", "completed"],
+      ["out", "completed"],
+    ]);
     expect(await page.textContent("#timeline")).toContain("run_completed");
     expect(await page.$$eval("#timings tbody tr", (rows) => rows.length)).toBe(4);
     expect(await page.textContent("#recent")).toContain("word-stats · completed");

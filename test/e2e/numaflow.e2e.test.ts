@@ -13,7 +13,10 @@ const text = async (res: Response) => new TextDecoder().decode(await res.arrayBu
 /** Collects events with eventsource-client until the server ends the run's stream for good. */
 async function collect(options: Parameters<typeof createEventSource>[0] & object): Promise<EventSourceMessage[]> {
   const events: EventSourceMessage[] = [];
-  const source = createEventSource({ ...(options as object), headers: { ...authHeader(), ...((options as { headers?: Record<string, string> }).headers ?? {}) } } as Parameters<typeof createEventSource>[0]);
+  const source = createEventSource({
+    ...(options as object),
+    headers: { ...authHeader(), ...((options as { headers?: Record<string, string> }).headers ?? {}) },
+  } as Parameters<typeof createEventSource>[0]);
   // The client closes itself when the server answers a reconnect with 204 (the run is over and
   // everything was seen); closing it ends the iterator. The timeout only bounds a broken run.
   const watch = setInterval(() => source.readyState === "closed" && source.close(), 50);

@@ -16,10 +16,13 @@ describe("ZenML over HTTP", () => {
     expect(body.results).toHaveLength(2);
     const job = (await (await api(`/pipelines/sentences/jobs/${body.job_id}`)).json()) as Record<string, unknown>;
     expect(job).toMatchObject({ status: "completed", run_name: "e2e" });
-    await vi.waitFor(async () => {
-      const list = (await (await api("/pipelines/sentences/jobs?limit=5")).json()) as { jobs: { job_id: string }[] };
-      expect(list.jobs.map((j) => j.job_id)).toContain(body.job_id);
-    }, { timeout: 10_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const list = (await (await api("/pipelines/sentences/jobs?limit=5")).json()) as { jobs: { job_id: string }[] };
+        expect(list.jobs.map((j) => j.job_id)).toContain(body.job_id);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
   });
 
   it("refuses /invoke without a token but answers /health", async ({ expect }) => {
@@ -59,7 +62,16 @@ describe("ZenML over HTTP", () => {
     expect(frames[0]).toMatchObject({ event_type: "pipeline_started" });
     expect(frames.at(-1)).toMatchObject({
       event_type: "pipeline_completed",
-      data: { result: { words: 3, unique: 2, top: [["web", 2], ["socket", 1]] } },
+      data: {
+        result: {
+          words: 3,
+          unique: 2,
+          top: [
+            ["web", 2],
+            ["socket", 1],
+          ],
+        },
+      },
     });
   });
 

@@ -43,13 +43,22 @@ function problemWith(res: Response, text: string, surface: Surface): string | un
     return "not JSON";
   }
   const b = body as Record<string, unknown>;
-  if (surface === "numaflow" && !(typeof b.message === "string" && b.code === res.status && typeof b.error_code === "string")) return "not Numaflow's error shape";
+  if (surface === "numaflow" && !(typeof b.message === "string" && b.code === res.status && typeof b.error_code === "string"))
+    return "not Numaflow's error shape";
   if (surface === "zenml" && !("detail" in b)) return "not ZenML's error shape";
   if (surface === "native" && !(typeof b.code === "string" && typeof b.message === "string")) return "not edgeserve's error shape";
   return undefined;
 }
 
-const BODY_ROUTES = ["/v1/process/sync", "/v1/process/async", "/pipelines/sentences/v1/process/sync", "/invoke", "/pipelines/sleep/invoke", "/v1/pipelines/word-stats/runs", "/v1/pipelines/greeter/runs"];
+const BODY_ROUTES = [
+  "/v1/process/sync",
+  "/v1/process/async",
+  "/pipelines/sentences/v1/process/sync",
+  "/invoke",
+  "/pipelines/sleep/invoke",
+  "/v1/pipelines/word-stats/runs",
+  "/v1/pipelines/greeter/runs",
+];
 const VALID = ['{"text":"hello there"}', '{"parameters":{"text":"hello"}}', '{"ms":10}', '{"name":"Ada"}'];
 
 const json = (body: string | Uint8Array) => ({ method: "POST", body, headers: { "content-type": "application/json" } });
@@ -59,7 +68,14 @@ const SLOW = { timeout: 120_000 };
 describe("fuzzing every surface", () => {
   it("refuses malformed and truncated JSON", SLOW, async ({ expect }) => {
     const truncated = fc.tuple(fc.constantFrom(...VALID), fc.nat()).map(([valid, cut]) => valid.slice(0, 1 + (cut % (valid.length - 1))));
-    const garbage = fc.string({ minLength: 1, maxLength: 64 }).filter((s) => { try { JSON.parse(s); return false; } catch { return true; } });
+    const garbage = fc.string({ minLength: 1, maxLength: 64 }).filter((s) => {
+      try {
+        JSON.parse(s);
+        return false;
+      } catch {
+        return true;
+      }
+    });
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...BODY_ROUTES), fc.oneof(truncated, garbage), (route, body) => expectRefused(route, json(body), "malformed JSON")),
       { numRuns: 2000 },
@@ -68,7 +84,9 @@ describe("fuzzing every surface", () => {
   });
 
   it("refuses JSON of the wrong types and shapes", SLOW, async ({ expect }) => {
-    const wrong = fc.jsonValue({ maxDepth: 4 }).filter((v) => !(v !== null && typeof v === "object" && !Array.isArray(v) && ("text" in v || "parameters" in v || "ms" in v || "name" in v)));
+    const wrong = fc
+      .jsonValue({ maxDepth: 4 })
+      .filter((v) => !(v !== null && typeof v === "object" && !Array.isArray(v) && ("text" in v || "parameters" in v || "ms" in v || "name" in v)));
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...BODY_ROUTES), wrong, (route, value) => expectRefused(route, json(JSON.stringify(value)), "wrong types")),
       { numRuns: 2000 },
@@ -104,15 +122,26 @@ describe("fuzzing every surface", () => {
       .tuple(fc.constantFrom("/v1/process/fetch?id=", "/v1/process/status?id=", "/jobs/", "/v1/runs/", "/v1/pipelines/word-stats/runs/"), badId)
       .filter(([, id]) => !/[.]/.test(id) || id.length > 128 || /[\s\u0001-\u001f\u007f]/.test(id))
       .map(([prefix, id]) => ({ path: `${prefix}${encodeURIComponent(id)}`, init: {} as RequestInit }));
-    await fc.assert(fc.asyncProperty(fc.oneof(viaHeader, viaPath), ({ path, init }) => expectRefused(path, init, "bad id")), { numRuns: 2500 });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(viaHeader, viaPath), ({ path, init }) => expectRefused(path, init, "bad id")),
+      { numRuns: 2500 },
+    );
     expect(failures).toEqual([]);
   });
 
   it("refuses unknown pipelines, missing or invalid query parameters, and wrong methods", SLOW, async ({ expect }) => {
-    const unknownPipeline = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).filter((n) => !["word-stats", "sentences", "sleep", "slow-stats", "greeter", "word-stats-memory"].includes(n) && !n.startsWith("test-"))
-      .chain((name) => fc.constantFrom(`/pipelines/${name}/v1/process/sync`, `/pipelines/${name}/invoke`, `/v1/pipelines/${name}`, `/v1/pipelines/${name}/runs`))
+    const unknownPipeline = fc
+      .stringMatching(/^[a-z][a-z0-9-]{0,20}$/)
+      .filter((n) => !["word-stats", "sentences", "sleep", "slow-stats", "greeter", "word-stats-memory"].includes(n) && !n.startsWith("test-"))
+      .chain((name) =>
+        fc.constantFrom(`/pipelines/${name}/v1/process/sync`, `/pipelines/${name}/invoke`, `/v1/pipelines/${name}`, `/v1/pipelines/${name}/runs`),
+      )
       .map((path) => ({ path, init: json(VALID[0]!) }));
-    const badQuery = fc.tuple(fc.constantFrom("/v1/process/fetch", "/v1/process/status", "/jobs"), fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 8 }), { maxKeys: 3 }))
+    const badQuery = fc
+      .tuple(
+        fc.constantFrom("/v1/process/fetch", "/v1/process/status", "/jobs"),
+        fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+      )
       .map(([route, extra]) => {
         const query = new URLSearchParams(extra);
         query.delete("id");
@@ -121,11 +150,22 @@ describe("fuzzing every surface", () => {
       });
     const wrongMethod = fc
       .constantFrom(
-        ["/v1/process/sync", "GET"], ["/v1/process/async", "PUT"], ["/v1/process/fetch?id=x", "POST"], ["/invoke", "GET"], ["/jobs", "POST"],
-        ["/jobs/x/cancel", "GET"], ["/v1/pipelines", "POST"], ["/v1/pipelines/word-stats/runs", "PUT"], ["/v1/runs/word-stats~x", "PATCH"], ["/health", "DELETE"],
+        ["/v1/process/sync", "GET"],
+        ["/v1/process/async", "PUT"],
+        ["/v1/process/fetch?id=x", "POST"],
+        ["/invoke", "GET"],
+        ["/jobs", "POST"],
+        ["/jobs/x/cancel", "GET"],
+        ["/v1/pipelines", "POST"],
+        ["/v1/pipelines/word-stats/runs", "PUT"],
+        ["/v1/runs/word-stats~x", "PATCH"],
+        ["/health", "DELETE"],
       )
       .map(([path, method]) => ({ path: path!, init: { method } as RequestInit }));
-    await fc.assert(fc.asyncProperty(fc.oneof(unknownPipeline, badQuery, wrongMethod), ({ path, init }) => expectRefused(path, init, "route")), { numRuns: 2500 });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(unknownPipeline, badQuery, wrongMethod), ({ path, init }) => expectRefused(path, init, "route")),
+      { numRuns: 2500 },
+    );
     expect(failures).toEqual([]);
   });
 

@@ -12,10 +12,7 @@ export interface ReadStream {
 }
 
 /** Reads until the server closes the stream, or until `until` says enough (then cancels it). */
-export async function readSse(
-  response: Response,
-  until: (read: ReadStream) => boolean = () => false,
-): Promise<ReadStream> {
+export async function readSse(response: Response, until: (read: ReadStream) => boolean = () => false): Promise<ReadStream> {
   if (!response.body) throw new Error("the response has no body");
   const read: ReadStream = { events: [], comments: [], closed: false };
   const parser = new EventSourceParserStream({ onComment: (comment) => read.comments.push(comment) });

@@ -95,7 +95,14 @@ export const batch = definePipeline({
   name: "test-batch",
   runtime: "BATCH",
   steps: [
-    { name: "open", kind: "inline", run: async (m) => { await passGate(holdOf(m.value)); return { value: m.value }; } },
+    {
+      name: "open",
+      kind: "inline",
+      run: async (m) => {
+        await passGate(holdOf(m.value));
+        return { value: m.value };
+      },
+    },
     { name: "hidden", kind: "inline", run: (m) => ({ value: m.value }) },
     { name: "out", kind: "sink" },
   ],
@@ -254,7 +261,22 @@ export const queuedFanout = definePipeline({
 });
 
 export function registerTestPipelines(): void {
-  for (const definition of [failing, fanout, echo, unindexed, shortRetention, kvResults, r2Results, batch, admission, admissionWide, queued, queuedSlowRetry, queuedFanout, ...remotePipelines]) {
+  for (const definition of [
+    failing,
+    fanout,
+    echo,
+    unindexed,
+    shortRetention,
+    kvResults,
+    r2Results,
+    batch,
+    admission,
+    admissionWide,
+    queued,
+    queuedSlowRetry,
+    queuedFanout,
+    ...remotePipelines,
+  ]) {
     registerPipeline(definition);
   }
 }

@@ -155,17 +155,15 @@ describe("admission: what the shard writes", () => {
     }
     const ranMs = Date.now() - started;
     // The block's unused slots go back to the shard when its window ends: count that too.
-    await vi.waitUntil(
-      () => runInDurableObject(shard, (_object, state) => state.storage.sql.exec("SELECT 1 FROM blocks").toArray().length === 0),
-      { timeout: 10_000, interval: 100 },
-    );
+    await vi.waitUntil(() => runInDurableObject(shard, (_object, state) => state.storage.sql.exec("SELECT 1 FROM blocks").toArray().length === 0), {
+      timeout: 10_000,
+      interval: 100,
+    });
     const after = await runInDurableObject(shard, (object) => ({ rows: object.rowsWritten, same: object === instance }));
     // Measured on one instance (a new one would have started its count again).
     expect(after.same).toBe(true);
     const rows = after.rows - before;
-    console.log(
-      `admission shard rows written: ${rows} for ${runs} sync runs over ${ranMs} ms, unused slots given back (${(rows / runs).toFixed(3)} per run)`,
-    );
+    console.log(`admission shard rows written: ${rows} for ${runs} sync runs over ${ranMs} ms, unused slots given back (${(rows / runs).toFixed(3)} per run)`);
     // At least the block was written (so the count counts), and far fewer than one row a run.
     expect(rows).toBeGreaterThan(0);
     expect(rows / runs).toBeLessThan(1);

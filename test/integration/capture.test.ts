@@ -138,10 +138,13 @@ describe("runtime modes", () => {
     // A REALTIME run started after it is indexed while it runs; by then a row the BATCH run had
     // sent when it started would be in the index too (one queue, in order).
     const realtime = (await (await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 1000 } })).json()) as Invoked;
-    await vi.waitFor(async () => {
-      const running = (await (await call("/pipelines/sleep/jobs?status=running")).json()) as { jobs: { job_id: string }[] };
-      expect(running.jobs.map((j) => j.job_id)).toContain(realtime.job_id);
-    }, { timeout: 3000 });
+    await vi.waitFor(
+      async () => {
+        const running = (await (await call("/pipelines/sleep/jobs?status=running")).json()) as { jobs: { job_id: string }[] };
+        expect(running.jobs.map((j) => j.job_id)).toContain(realtime.job_id);
+      },
+      { timeout: 3000 },
+    );
     expect((await listed("test-batch")).map((j) => j.job_id)).not.toContain(job_id);
     expect(await job("test-batch", job_id)).toMatchObject({ status: "running" });
 

@@ -9,7 +9,16 @@ import { readSse } from "../helpers/sse";
 import { uniqueId } from "../helpers/unique";
 
 const text = "the cat and the hat";
-const wordStats = { words: 5, unique: 4, top: [["the", 2], ["and", 1], ["cat", 1], ["hat", 1]] };
+const wordStats = {
+  words: 5,
+  unique: 4,
+  top: [
+    ["the", 2],
+    ["and", 1],
+    ["cat", 1],
+    ["hat", 1],
+  ],
+};
 
 describe("native API", () => {
   it("describes a pipeline with its steps, edges and input schema", async ({ expect }) => {
@@ -19,7 +28,11 @@ describe("native API", () => {
     expect(body).toMatchObject({
       name: "word-stats",
       version: "1",
-      edges: [{ from: "normalise", to: "count" }, { from: "count", to: "summarise" }, { from: "summarise", to: "out" }],
+      edges: [
+        { from: "normalise", to: "count" },
+        { from: "count", to: "summarise" },
+        { from: "summarise", to: "out" },
+      ],
       input_schema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
       request_timeout_seconds: 120,
     });

@@ -80,9 +80,7 @@ describe("subscribing to an existing run", () => {
     await post("/pipelines/sentences/v1/process/sync", { text: "A. B. C. D." }, { "X-Numaflow-Id": id });
     const all = await readSse(await call(`/pipelines/sentences/v1/process/sse?id=${id}`));
     const [first, second, ...rest] = all.events;
-    const resumed = await readSse(
-      await call(`/pipelines/sentences/v1/process/sse?id=${id}`, { headers: { "Last-Event-ID": second!.id! } }),
-    );
+    const resumed = await readSse(await call(`/pipelines/sentences/v1/process/sse?id=${id}`, { headers: { "Last-Event-ID": second!.id! } }));
     expect(resumed.events.map((e) => e.data)).toEqual(rest.map((e) => e.data));
     expect(first!.id).not.toBe(second!.id);
   });

@@ -153,12 +153,7 @@ describe("GET /v1/process/status and /v1/process/message", () => {
     await post("/v1/process/sync", { text: "a" }, { "X-Numaflow-Id": id });
     const res = await call(`/v1/process/status?id=${id}`);
     const path = JSON.parse(await res.text()) as { edge_callbacks: { from: string; to: string }[] };
-    expect(path.edge_callbacks.map((e) => `${e.from}->${e.to}`)).toEqual([
-      "normalise->normalise",
-      "normalise->count",
-      "count->summarise",
-      "summarise->out",
-    ]);
+    expect(path.edge_callbacks.map((e) => `${e.from}->${e.to}`)).toEqual(["normalise->normalise", "normalise->count", "count->summarise", "summarise->out"]);
   });
 
   it("answers 404 for an unknown id", async ({ expect }) => {
@@ -189,7 +184,16 @@ describe("GET /v1/pipelines/{name}/runs/{id}", () => {
       status: "completed",
       surface: "numaflow",
       result_count: 1,
-      results: [{ words: 3, unique: 2, top: [["b", 2], ["a", 1]] }],
+      results: [
+        {
+          words: 3,
+          unique: 2,
+          top: [
+            ["b", 2],
+            ["a", 1],
+          ],
+        },
+      ],
       steps: { normalise: { status: "completed", started: 1, completed: 1 }, out: { status: "completed" } },
     });
     expect(record.rows_written).toBeGreaterThan(0);

@@ -44,7 +44,6 @@ describe("rows written by one sync word-stats run", () => {
     expect(rows + index).toBeLessThanOrEqual(4);
   });
 
-
   it("with capture metadata: at most 3 across every object", async ({ expect }) => {
     const res = await post("/invoke", { parameters: { text: "the cat" }, capture_override: { mode: "metadata" } });
     expect(res.status).toBe(200);

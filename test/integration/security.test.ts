@@ -15,7 +15,10 @@ async function withEnv(overrides: Record<string, string>, path: string, init: Re
   return res;
 }
 
-const preflight = { method: "OPTIONS", headers: { Origin: "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type" } };
+const preflight = {
+  method: "OPTIONS",
+  headers: { Origin: "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type" },
+};
 
 describe("security", () => {
   it("grants no cross-origin access by default", async ({ expect }) => {
@@ -30,7 +33,10 @@ describe("security", () => {
     expect(allowed.status).toBe(204);
     expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example");
     expect(allowed.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
-    const other = await withEnv({ EDGESERVE_CORS_ORIGINS: "https://app.example" }, "/v1/pipelines", { ...preflight, headers: { ...preflight.headers, Origin: "https://evil.example" } });
+    const other = await withEnv({ EDGESERVE_CORS_ORIGINS: "https://app.example" }, "/v1/pipelines", {
+      ...preflight,
+      headers: { ...preflight.headers, Origin: "https://evil.example" },
+    });
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
   });
 

@@ -53,7 +53,18 @@ describe("POST /invoke", () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as PipelineResponse;
     expect(Object.keys(body)).toEqual(["success", "job_id", "run_id", "results", "error", "execution_time", "message", "metadata"]);
-    expect(body).toMatchObject({ success: true, error: null, results: { words: 3, unique: 2, top: [["b", 2], ["a", 1]] } });
+    expect(body).toMatchObject({
+      success: true,
+      error: null,
+      results: {
+        words: 3,
+        unique: 2,
+        top: [
+          ["b", 2],
+          ["a", 1],
+        ],
+      },
+    });
     expect(body.run_id).toBe(body.job_id);
     expect(body.metadata).toMatchObject({
       pipeline_name: "word-stats",
@@ -180,7 +191,18 @@ describe("GET /stream/{id}", () => {
       job_id: body.job_id,
       level: "info",
       error: null,
-      data: { pipeline_name: "word-stats", result: { words: 2, unique: 2, top: [["a", 1], ["b", 1]] }, steps_executed: 3 },
+      data: {
+        pipeline_name: "word-stats",
+        result: {
+          words: 2,
+          unique: 2,
+          top: [
+            ["a", 1],
+            ["b", 1],
+          ],
+        },
+        steps_executed: 3,
+      },
     });
     expect(read.events.slice(1).every((e) => e.id !== undefined)).toBe(true);
   });

@@ -47,7 +47,9 @@ describe("queued steps", () => {
     const res = await post("/pipelines/test-queued-fanout/v1/process/sync", { n: 12 });
     expect(res.status).toBe(200);
     const results = (await numaflowResults(res)).map(Number).sort((a, b) => a - b);
-    const expected = Array.from({ length: 12 }, (_, i) => [(i + 1) ** 2, -(i + 1)]).flat().sort((a, b) => a - b);
+    const expected = Array.from({ length: 12 }, (_, i) => [(i + 1) ** 2, -(i + 1)])
+      .flat()
+      .sort((a, b) => a - b);
     expect(results).toEqual(expected);
   });
 

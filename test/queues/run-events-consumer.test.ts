@@ -42,9 +42,10 @@ async function deliver(messages: { id: string; body: unknown }[]) {
 }
 
 const statusOf = async (id: string) =>
-  (await env.DB.prepare("SELECT status, version FROM runs WHERE pipeline = 'queue-test' AND id = ?").bind(id).first()) as
-    | { status: string; version: number }
-    | null;
+  (await env.DB.prepare("SELECT status, version FROM runs WHERE pipeline = 'queue-test' AND id = ?").bind(id).first()) as {
+    status: string;
+    version: number;
+  } | null;
 
 describe("run-events consumer", () => {
   it("writes valid rows and acknowledges each message", async ({ expect }) => {

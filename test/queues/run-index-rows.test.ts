@@ -73,9 +73,7 @@ describe("run index rows written", () => {
     // Out of order: an older version changes nothing, and D1 writes nothing for it.
     expect(await writeRunIndexRows(env.DB, [row(pipeline, id, { status: "running", version: 5 })])).toBe(0);
     const { results } = await stored(pipeline, id);
-    expect(results).toEqual([
-      { ...ended, run_name: "first", parameters_preview: null, surface: "zenml" },
-    ]);
+    expect(results).toEqual([{ ...ended, run_name: "first", parameters_preview: null, surface: "zenml" }]);
   });
 
   it("sums the rows written of a batch: one per run, whatever the order within it", async ({ expect }) => {
@@ -179,7 +177,11 @@ describe("run index queries on the one-row table", () => {
 
 describe("run index query plans", () => {
   const plan = async (sql: string, ...bindings: unknown[]) =>
-    (await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...bindings).all<{ detail: string }>()).results.map((r) => r.detail);
+    (
+      await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...bindings)
+        .all<{ detail: string }>()
+    ).results.map((r) => r.detail);
 
   it("serves every query of a pipeline from the primary key, and listRuns without sorting", async ({ expect }) => {
     for (const [sql, bindings] of [
@@ -225,14 +227,24 @@ describe("migration 0003", () => {
     WHERE excluded.version >= ${scratch}.version`;
   const bindRow = (r: RunIndexRowMessage) =>
     env.DB.prepare(oldUpsert).bind(
-      r.pipeline, r.id, r.surface, r.status, r.run_name, r.created_at, r.finished_at, r.duration_ms, r.steps_executed,
-      r.error, r.cancel_reason, r.expires_at, r.parameters_preview, r.result_preview, r.version,
+      r.pipeline,
+      r.id,
+      r.surface,
+      r.status,
+      r.run_name,
+      r.created_at,
+      r.finished_at,
+      r.duration_ms,
+      r.steps_executed,
+      r.error,
+      r.cancel_reason,
+      r.expires_at,
+      r.parameters_preview,
+      r.result_preview,
+      r.version,
     );
-  const all = async () =>
-    (await env.DB.prepare(`SELECT * FROM ${scratch} ORDER BY pipeline, id`).all<Record<string, unknown>>()).results;
-  const schema = async () =>
-    (await env.DB.prepare("SELECT type, name FROM sqlite_master WHERE tbl_name = ? ORDER BY type, name").bind(scratch).all())
-      .results;
+  const all = async () => (await env.DB.prepare(`SELECT * FROM ${scratch} ORDER BY pipeline, id`).all<Record<string, unknown>>()).results;
+  const schema = async () => (await env.DB.prepare("SELECT type, name FROM sqlite_master WHERE tbl_name = ? ORDER BY type, name").bind(scratch).all()).results;
 
   it("keeps every row written under the old schema, and leaves one b-tree", async ({ expect }) => {
     const migrationsTable = `${scratch}_migrations`;

@@ -41,7 +41,9 @@ describe("remote steps (StateFun request-reply)", () => {
     const key = uniqueId("k");
     const { record, id } = await sync("test-remote-counter", { key, n: 20 });
     expect(record.status).toBe("completed");
-    const counts = results(record).map((r) => (r as { n: number }).n).sort((a, b) => a - b);
+    const counts = results(record)
+      .map((r) => (r as { n: number }).n)
+      .sort((a, b) => a - b);
     expect(counts).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const batches = (await eventsOf("test-remote-counter", id))
       .filter((e) => e.type === "step_completed" && e.step === "count")
@@ -53,7 +55,11 @@ describe("remote steps (StateFun request-reply)", () => {
   it("holds callers back when an address's mailbox is full, and drops nothing", async ({ expect }) => {
     const { record } = await sync("test-remote-backpressure", { key: uniqueId("bp"), n: 12 });
     expect(record.status).toBe("completed");
-    expect(results(record).map((r) => (r as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(
+      results(record)
+        .map((r) => (r as { n: number }).n)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(Number(record.steps.count?.heldBack ?? 0)).toBeGreaterThan(0);
   });
 

@@ -31,7 +31,12 @@ describe("word-stats steps", () => {
     expect(await wordStats("Hello, WORLD!! hello--world 42 x2")).toEqual({
       words: 6,
       unique: 4,
-      top: [["hello", 2], ["world", 2], ["42", 1], ["x2", 1]],
+      top: [
+        ["hello", 2],
+        ["world", 2],
+        ["42", 1],
+        ["x2", 1],
+      ],
     });
   });
 
@@ -39,7 +44,11 @@ describe("word-stats steps", () => {
     expect(await wordStats("Éclair éclair ÜBER über naïve")).toEqual({
       words: 5,
       unique: 3,
-      top: [["éclair", 2], ["über", 2], ["naïve", 1]],
+      top: [
+        ["éclair", 2],
+        ["über", 2],
+        ["naïve", 1],
+      ],
     });
   });
 
@@ -48,20 +57,28 @@ describe("word-stats steps", () => {
     expect(await wordStats("ä z b a c d e e")).toEqual({
       words: 8,
       unique: 7,
-      top: [["e", 2], ["a", 1], ["b", 1], ["c", 1], ["d", 1]],
+      top: [
+        ["e", 2],
+        ["a", 1],
+        ["b", 1],
+        ["c", 1],
+        ["d", 1],
+      ],
     });
-    expect(await wordStats("ä z")).toEqual({ words: 2, unique: 2, top: [["z", 1], ["ä", 1]] });
+    expect(await wordStats("ä z")).toEqual({
+      words: 2,
+      unique: 2,
+      top: [
+        ["z", 1],
+        ["ä", 1],
+      ],
+    });
   });
 });
 
 describe("sentences steps", () => {
   it("ends a sentence at . ! or ? followed by whitespace or the end", ({ expect }) => {
-    expect(splitSentences("Hi there. How are you?Fine! e.g. 3.14 is pi")).toEqual([
-      "Hi there.",
-      "How are you?Fine!",
-      "e.g.",
-      "3.14 is pi",
-    ]);
+    expect(splitSentences("Hi there. How are you?Fine! e.g. 3.14 is pi")).toEqual(["Hi there.", "How are you?Fine!", "e.g.", "3.14 is pi"]);
   });
 
   it("drops empty sentences and trims each one", ({ expect }) => {

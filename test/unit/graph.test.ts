@@ -35,9 +35,16 @@ describe("compilePipeline", () => {
   });
 
   it("rejects an edge to a step that is not defined, naming the edge", ({ expect }) => {
-    expect(() => compilePipeline(definition({ edges: [{ from: "a", to: "nope" }, { from: "b", to: "out" }] }))).toThrow(
-      "edges[0].to names step 'nope', which is not defined",
-    );
+    expect(() =>
+      compilePipeline(
+        definition({
+          edges: [
+            { from: "a", to: "nope" },
+            { from: "b", to: "out" },
+          ],
+        }),
+      ),
+    ).toThrow("edges[0].to names step 'nope', which is not defined");
   });
 
   it("rejects a cycle, naming the steps on it", ({ expect }) => {

@@ -65,11 +65,15 @@ edges:
   it("refuses an unregistered step function", ({ expect }) => {
     const errors = errorsOf(GOOD.replace("run: normalise", "run: normalize"));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/^pipelines\/demo\.yaml:5:43: steps\[0\]\.run: no step function named 'normalize' is registered\. Fix: use one of: count, key-by-name, normalise, .*; or register it in examples\/pipelines\/registry\.ts$/);
+    expect(errors[0]).toMatch(
+      /^pipelines\/demo\.yaml:5:43: steps\[0\]\.run: no step function named 'normalize' is registered\. Fix: use one of: count, key-by-name, normalise, .*; or register it in examples\/pipelines\/registry\.ts$/,
+    );
   });
 
   it("refuses an unregistered input schema", ({ expect }) => {
-    expect(errorsOf(GOOD.replace("input: text", "input: txt"))[0]).toMatch(/^pipelines\/demo\.yaml:3:8: input: no input schema named 'txt' is registered\. Fix: use one of: name, sleep, text; or register it in examples\/pipelines\/registry\.ts$/);
+    expect(errorsOf(GOOD.replace("input: text", "input: txt"))[0]).toMatch(
+      /^pipelines\/demo\.yaml:3:8: input: no input schema named 'txt' is registered\. Fix: use one of: name, sleep, text; or register it in examples\/pipelines\/registry\.ts$/,
+    );
   });
 
   it("refuses an invalid typename pattern", ({ expect }) => {

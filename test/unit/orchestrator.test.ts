@@ -12,16 +12,7 @@ import type { RemoteStepDefinition } from "../../src/pipeline/definition";
 import { buildInvocation } from "../../src/remote/invocation";
 import { TypedValueSchema } from "../../src/remote/proto/io/statefun/request_reply_pb";
 import { decodeTypedValue, STATEFUN_TYPES } from "../../src/remote/typed-value";
-import {
-  message,
-  RETENTION_MS,
-  RUN_TIMEOUT_MS,
-  settle,
-  STAGE_LEASE_MS,
-  WATCHDOG_MS,
-  withRun,
-  type Harness,
-} from "./orchestrator-harness";
+import { message, RETENTION_MS, RUN_TIMEOUT_MS, settle, STAGE_LEASE_MS, WATCHDOG_MS, withRun, type Harness } from "./orchestrator-harness";
 
 const begin = (h: Harness, value: Parameters<typeof message>[0]) => h.orchestrator.begin(loadMessage(message(value)));
 const types = (h: Harness) => h.published.map((e) => (e.step ? `${e.type}:${e.step}` : e.type));
@@ -33,7 +24,18 @@ describe("inline steps", () => {
 
       expect(h.record.row.status).toBe("completed");
       expect(h.bursts).toBe(1);
-      expect(h.resultValues()).toEqual([{ words: 6, unique: 4, top: [["be", 2], ["to", 2], ["not", 1], ["or", 1]] }]);
+      expect(h.resultValues()).toEqual([
+        {
+          words: 6,
+          unique: 4,
+          top: [
+            ["be", 2],
+            ["to", 2],
+            ["not", 1],
+            ["or", 1],
+          ],
+        },
+      ]);
       expect(types(h)).toEqual([
         "run_started",
         "step_started:normalise",
@@ -103,14 +105,33 @@ describe("inline steps", () => {
     const lost = (h: Harness, attempt: number) => {
       const key = `${h.runId}/normalise/0`;
       h.record.row.nextMessage = 1;
-      h.record.work.set(key, { key, step: "normalise", from: null, message: message({ text: "a b a" }), attempt, state: "running", leaseUntil: null, sends: 0, token: null });
+      h.record.work.set(key, {
+        key,
+        step: "normalise",
+        from: null,
+        message: message({ text: "a b a" }),
+        attempt,
+        state: "running",
+        leaseUntil: null,
+        sends: 0,
+        token: null,
+      });
     };
     await withRun({ pipeline: "word-stats" }, (h) => {
       lost(h, 1);
       h.orchestrator.watchdog();
       expect(h.record.row.status).toBe("completed");
       expect(h.published.find((e) => e.type === "step_started")?.data).toEqual({ key: `${h.runId}/normalise/0`, attempt: 2 });
-      expect(h.resultValues()).toEqual([{ words: 3, unique: 2, top: [["a", 2], ["b", 1]] }]);
+      expect(h.resultValues()).toEqual([
+        {
+          words: 3,
+          unique: 2,
+          top: [
+            ["a", 2],
+            ["b", 1],
+          ],
+        },
+      ]);
     });
     await withRun({ pipeline: "word-stats" }, (h) => {
       lost(h, MAX_INLINE_ATTEMPTS);
@@ -291,7 +312,12 @@ describe("remote steps", () => {
       ]);
 
       const report = (key: string, count: number) => ({
-        ok: true as const, keys: [key], caller: "test/counter/k1", outputs: [message({ count })], messages: [], ms: 2,
+        ok: true as const,
+        keys: [key],
+        caller: "test/counter/k1",
+        outputs: [message({ count })],
+        messages: [],
+        ms: 2,
       });
       expect(h.orchestrator.completeRemote(report(keys[0]!, 1))).toEqual({ accepted: true });
       expect(h.orchestrator.completeRemote(report(keys[0]!, 1))).toEqual({ accepted: false, reason: "settled" });
@@ -346,14 +372,18 @@ describe("remote steps", () => {
       // An int argument (the step's argumentType) out of 32-bit range.
       begin(h, { size: 2 ** 40 });
       expect(h.invocationSends).toEqual([]);
-      expect(h.record.row.error).toMatchObject({ code: "run_failed", step: "big", message: expect.stringMatching(/^step 'big' failed: an argument of type io.statefun.types\/int must be a 32-bit integer/) });
+      expect(h.record.row.error).toMatchObject({
+        code: "run_failed",
+        step: "big",
+        message: expect.stringMatching(/^step 'big' failed: an argument of type io.statefun.types\/int must be a 32-bit integer/),
+      });
     });
   });
 
   it("buildInvocation refuses a function no endpoint serves", ({ expect }) => {
     const step = { name: "greet", kind: "remote", function: "other/greeter", output: "auto", messagesOnly: false } as RemoteStepDefinition;
-    expect(() =>
-      buildInvocation({ step, endpoints: [], message: loadMessage(message("hi")), key: "r/greet/0", runId: "r", pipeline: "p", env: {} }),
-    ).toThrow("no endpoint serves function 'other/greeter'");
+    expect(() => buildInvocation({ step, endpoints: [], message: loadMessage(message("hi")), key: "r/greet/0", runId: "r", pipeline: "p", env: {} })).toThrow(
+      "no endpoint serves function 'other/greeter'",
+    );
   });
 });

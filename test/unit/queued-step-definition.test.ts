@@ -9,7 +9,10 @@ const withQueued = (step: Record<string, unknown>, extra: Partial<PipelineDefini
   ({
     name: "q",
     input: z.json(),
-    steps: [{ name: "work", kind: "queued", run: () => null, ...step }, { name: "out", kind: "sink" }],
+    steps: [
+      { name: "work", kind: "queued", run: () => null, ...step },
+      { name: "out", kind: "sink" },
+    ],
     edges: [{ from: "work", to: "out" }],
     ...extra,
   }) as PipelineDefinition;

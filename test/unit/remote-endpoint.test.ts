@@ -2,14 +2,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, it } from "vitest";
 import { z } from "zod";
-import {
-  endpointSchema,
-  functionPatternProblem,
-  matchEndpoint,
-  parseDuration,
-  resolveFunctionUrl,
-  urlTemplateProblem,
-} from "../../src/remote/endpoint";
+import { endpointSchema, functionPatternProblem, matchEndpoint, parseDuration, resolveFunctionUrl, urlTemplateProblem } from "../../src/remote/endpoint";
 import { compilePipeline } from "../../src/pipeline/graph";
 import type { PipelineDefinition } from "../../src/pipeline/definition";
 import { TypedValueSchema } from "../../src/remote/proto/io/statefun/request_reply_pb";
@@ -36,7 +29,10 @@ describe("function patterns", () => {
   });
 
   it("prefers an exact match over the namespace wildcard", ({ expect }) => {
-    const endpoints = [{ functions: "com.example/*", id: "wild" }, { functions: "com.example/greeter", id: "exact" }];
+    const endpoints = [
+      { functions: "com.example/*", id: "wild" },
+      { functions: "com.example/greeter", id: "exact" },
+    ];
     expect(matchEndpoint(endpoints, "com.example/greeter")?.id).toBe("exact");
     expect(matchEndpoint(endpoints, "com.example/other")?.id).toBe("wild");
     expect(matchEndpoint(endpoints, "org.other/greeter")).toBeUndefined();
@@ -51,7 +47,9 @@ describe("URL templates", () => {
 
   it("takes the origin from the base URL variable when it is set", ({ expect }) => {
     const spec = { urlPathTemplate: "http://127.0.0.1:9090/{function.name}", baseUrlEnv: "FUNCTIONS_URL" };
-    expect(resolveFunctionUrl(spec, "example/greeter", { FUNCTIONS_URL: "https://fns.example.com/statefun/" })).toBe("https://fns.example.com/statefun/greeter");
+    expect(resolveFunctionUrl(spec, "example/greeter", { FUNCTIONS_URL: "https://fns.example.com/statefun/" })).toBe(
+      "https://fns.example.com/statefun/greeter",
+    );
     expect(resolveFunctionUrl(spec, "example/greeter", {})).toBe("http://127.0.0.1:9090/greeter");
     expect(() => resolveFunctionUrl(spec, "example/greeter", { FUNCTIONS_URL: "ftp://x" })).toThrow(/FUNCTIONS_URL/);
   });
@@ -101,12 +99,17 @@ describe("endpoint spec validation", () => {
         name: "p",
         input: z.json(),
         endpoints: [endpoint],
-        steps: [{ name: "call", kind: "remote", function: fn }, { name: "out", kind: "sink" }],
+        steps: [
+          { name: "call", kind: "remote", function: fn },
+          { name: "out", kind: "sink" },
+        ],
         edges: [{ from: "call", to: "out" }],
       }) as unknown as PipelineDefinition;
     expect(() => compilePipeline(pipeline({ ...base, functions: "*/x" }))).toThrow(/endpoints\.0\.functions: .*wildcard/);
     expect(() => compilePipeline(pipeline({ ...base, urlPathTemplate: "http+unix:///s.sock/x" }))).toThrow(/endpoints\.0\.urlPathTemplate: .*UNIX/);
-    expect(() => compilePipeline(pipeline(base, "org.other/greeter"))).toThrow("pipeline 'p': step 'call' calls function 'org.other/greeter', which none of the pipeline's endpoints serves");
+    expect(() => compilePipeline(pipeline(base, "org.other/greeter"))).toThrow(
+      "pipeline 'p': step 'call' calls function 'org.other/greeter', which none of the pipeline's endpoints serves",
+    );
   });
 });
 

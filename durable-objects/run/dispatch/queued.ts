@@ -30,10 +30,7 @@ export class QueuedDispatcher implements StepDispatcher {
     item.state = "queued";
     item.sends += 1;
     item.leaseUntil = now() + stageLeaseMs;
-    const plan = planStage(
-      { kind: "stage", runId: record.row.id, pipeline: pipeline.name, step: item.step, key: item.key, attempt: item.sends },
-      item.message,
-    );
+    const plan = planStage({ kind: "stage", runId: record.row.id, pipeline: pipeline.name, step: item.step, key: item.key, attempt: item.sends }, item.message);
     if (plan.r2) record.row.payloadsInR2 = true;
     this.outbox.push({ key: item.key, sends: item.sends, plan });
     const state = this.host.steps.state(item.step);

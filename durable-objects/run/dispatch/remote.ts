@@ -105,17 +105,20 @@ export class RemoteDispatcher implements StepDispatcher {
     this.invocations = [];
     const { options } = this.host;
     if (options.record.terminal) return;
-    options.sendInvocations(sent.map((s) => s.invocation)).then((outcomes) => {
-      outcomes.forEach((outcome, i) => {
-        const { key, sends } = sent[i]!;
-        if (outcome instanceof Error) {
-          console.error(`edgeserve: handing ${key} to its function address failed, will retry: ${outcome.message}`);
-          this.deferred(key, sends, CALL_RETRY_MS);
-        } else if (!outcome.accepted) {
-          this.deferred(key, sends, outcome.retryAfterMs);
-        }
-      });
-    }, (error: unknown) => console.error(`edgeserve: handing invocations over failed: ${String(error)}`));
+    options.sendInvocations(sent.map((s) => s.invocation)).then(
+      (outcomes) => {
+        outcomes.forEach((outcome, i) => {
+          const { key, sends } = sent[i]!;
+          if (outcome instanceof Error) {
+            console.error(`edgeserve: handing ${key} to its function address failed, will retry: ${outcome.message}`);
+            this.deferred(key, sends, CALL_RETRY_MS);
+          } else if (!outcome.accepted) {
+            this.deferred(key, sends, outcome.retryAfterMs);
+          }
+        });
+      },
+      (error: unknown) => console.error(`edgeserve: handing invocations over failed: ${String(error)}`),
+    );
   }
 
   /** An address held a call back (its mailbox is full) or could not be reached: try again later. */

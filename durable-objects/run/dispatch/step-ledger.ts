@@ -5,15 +5,7 @@
  * dispatchers record through it; what happens to the run and its messages is not its business.
  */
 import { capturedValue, type CapturePolicy } from "../../../src/capture/policy";
-import {
-  bytesToBase64,
-  loadMessage,
-  valueContentType,
-  valueToBytes,
-  type JsonValue,
-  type Message,
-  type MessageValue,
-} from "../../../src/pipeline/message";
+import { bytesToBase64, loadMessage, valueContentType, valueToBytes, type JsonValue, type Message, type MessageValue } from "../../../src/pipeline/message";
 import type { StepState } from "../../../src/runs/protocol";
 import type { OrchestratorOptions } from "../orchestrator";
 import type { WorkItem } from "../run-record";

@@ -52,16 +52,17 @@ export function openApiDocument({ info, securitySchemes, routes, components }: D
 
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const route of routes) {
-    const parameters = [
-      ...converter.parameters(route.params, "path"),
-      ...converter.parameters(route.headers, "header"),
-    ];
+    const parameters = [...converter.parameters(route.params, "path"), ...converter.parameters(route.headers, "header")];
     const responses: JsonSchema = {};
     for (const [status, response] of Object.entries(route.responses)) {
       responses[status] = {
         description: response.description,
         ...(response.content
-          ? { content: Object.fromEntries(Object.entries(response.content).map(([type, { schema }]) => [type, { schema: converter.convert(schema, "output") }])) }
+          ? {
+              content: Object.fromEntries(
+                Object.entries(response.content).map(([type, { schema }]) => [type, { schema: converter.convert(schema, "output") }]),
+              ),
+            }
           : {}),
       };
     }

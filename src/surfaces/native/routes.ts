@@ -162,10 +162,14 @@ function valid<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
 export function nativeRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json", "/docs"]) {
-    app.use(path, async function nativeSurface(c, next) {
-      c.set("surface", "native");
-      await next();
-    }, bearerAuth);
+    app.use(
+      path,
+      async function nativeSurface(c, next) {
+        c.set("surface", "native");
+        await next();
+      },
+      bearerAuth,
+    );
   }
 
   serve(app, routes.listPipelines, (c) => c.json({ pipelines: listPipelines().map((p) => pipelineSummary(c, p)) }, 200));
@@ -210,7 +214,10 @@ export function nativeRoutes(): Hono<AppEnv> {
     const snapshot = await c.var.engine.describe(run, runNotFound);
     if (isActive(snapshot.status)) return c.json(runRecord(snapshot), 202);
     if (snapshot.status !== "completed") {
-      throw new ApiError("run_finished", `run ${run.runId} has no result: it ${snapshot.status === "failed" ? "failed" : "was cancelled"}${snapshot.error ? ` (${snapshot.error.message})` : ""}`);
+      throw new ApiError(
+        "run_finished",
+        `run ${run.runId} has no result: it ${snapshot.status === "failed" ? "failed" : "was cancelled"}${snapshot.error ? ` (${snapshot.error.message})` : ""}`,
+      );
     }
     return c.json({ id: snapshot.id, status: "completed" as const, results: (snapshot.results ?? []).map(resultAsJson) }, 200);
   });
@@ -320,5 +327,8 @@ function runRecord(snapshot: RunSnapshot): RunRecord {
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].slice(0, 16).map((b) => b.toString(16).padStart(2, "0")).join("");
+  return [...new Uint8Array(digest)]
+    .slice(0, 16)
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }

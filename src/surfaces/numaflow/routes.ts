@@ -72,11 +72,9 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
 async function startAsync(c: NumaflowContext): Promise<Response> {
   const outcome = await c.var.engine.start(await startSpec(c), { async: true });
   if (!outcome.started) throw duplicateId(c.var.runId);
-  return c.json(
-    { message: "Successfully published message", id: c.var.runId, code: 200, timestamp: numaflowTimestamp() },
-    200,
-    { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId },
-  );
+  return c.json({ message: "Successfully published message", id: c.var.runId, code: 200, timestamp: numaflowTimestamp() }, 200, {
+    [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId,
+  });
 }
 
 async function fetchResult(c: NumaflowContext): Promise<Response> {

@@ -116,7 +116,13 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
     headers: forwardedHeaders(c.req.raw.headers),
     timeoutMs: request.timeout * 1000,
   });
-  const metadata = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline), memory_only: true };
+  const metadata = {
+    pipeline_name: pipeline.name,
+    parameters_used: request.parameters,
+    job_id: jobId,
+    deployment_id: deploymentId(pipeline),
+    memory_only: true,
+  };
   const executionTime = (Date.now() - startedAt) / 1000;
   if (outcome.status !== "completed") {
     const error = outcome.status === "timeout" ? `Pipeline execution timed out after ${request.timeout}s` : `Pipeline execution failed: ${outcome.message}`;

@@ -33,35 +33,35 @@ export const zenmlStreamFormat: StreamFormat = {
 
 /** ZenML's WebSocket: a PipelineRequest frame starts the run; every event is a ZenML event frame. */
 export const zenmlSocketProtocol: SocketProtocol = {
-    async parseStart(frame: string, base: SocketStartBase): Promise<StartRunRequest | { error: string }> {
+  async parseStart(frame: string, base: SocketStartBase): Promise<StartRunRequest | { error: string }> {
+    try {
+      const pipeline = findPipeline(base.pipeline);
+      if (!pipeline) return { error: `no pipeline named '${base.pipeline}' is deployed` };
+      let json: unknown;
       try {
-        const pipeline = findPipeline(base.pipeline);
-        if (!pipeline) return { error: `no pipeline named '${base.pipeline}' is deployed` };
-        let json: unknown;
-        try {
-          json = JSON.parse(frame);
-        } catch {
-          return { error: "invalid request frame: not JSON" };
-        }
-        const parsed = pipelineRequestSchema.safeParse(json);
-        if (!parsed.success) {
-          return { error: `invalid request frame: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
-        }
-        return {
-          runId: base.runId,
-          pipeline: pipeline.name,
-          input: validatePipelineInput(pipeline, parsed.data.parameters, { where: ["parameters"] }),
-          headers: base.headers,
-          surface: "zenml",
-          runTimeoutSeconds: parsed.data.timeout,
-          capture: await captureRequest(base.settings, pipeline, base.runId, captureOverride(parsed.data)),
-          ...(parsed.data.run_name ? { runName: parsed.data.run_name } : {}),
-        };
-      } catch (error) {
-        const details = error instanceof ApiError && error.details ? `: ${error.details.map((d) => `${d.path.join(".")}: ${d.message}`).join("; ")}` : "";
-        return { error: `${error instanceof Error ? error.message : String(error)}${details}` };
+        json = JSON.parse(frame);
+      } catch {
+        return { error: "invalid request frame: not JSON" };
       }
-    },
-    render: (event, context) => zenmlEvent(event, context).map((e) => JSON.stringify(e)),
-    errorFrame: (message) => JSON.stringify({ event: "error", error: message, timestamp: zenmlTimestamp(Date.now()) }),
+      const parsed = pipelineRequestSchema.safeParse(json);
+      if (!parsed.success) {
+        return { error: `invalid request frame: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+      }
+      return {
+        runId: base.runId,
+        pipeline: pipeline.name,
+        input: validatePipelineInput(pipeline, parsed.data.parameters, { where: ["parameters"] }),
+        headers: base.headers,
+        surface: "zenml",
+        runTimeoutSeconds: parsed.data.timeout,
+        capture: await captureRequest(base.settings, pipeline, base.runId, captureOverride(parsed.data)),
+        ...(parsed.data.run_name ? { runName: parsed.data.run_name } : {}),
+      };
+    } catch (error) {
+      const details = error instanceof ApiError && error.details ? `: ${error.details.map((d) => `${d.path.join(".")}: ${d.message}`).join("; ")}` : "";
+      return { error: `${error instanceof Error ? error.message : String(error)}${details}` };
+    }
+  },
+  render: (event, context) => zenmlEvent(event, context).map((e) => JSON.stringify(e)),
+  errorFrame: (message) => JSON.stringify({ event: "error", error: message, timestamp: zenmlTimestamp(Date.now()) }),
 };

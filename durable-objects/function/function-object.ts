@@ -19,6 +19,7 @@ import {
   ToFunction_PersistedValueSchema,
   TypedValueSchema,
   FromFunction_PersistedValueMutation_MutationType as MutationType,
+  type FromFunction,
   type FromFunction_InvocationResponse,
 } from "../../src/remote/proto/io/statefun/request_reply_pb";
 import { callFunction, RemoteCallError } from "../../src/remote/transport";
@@ -94,7 +95,7 @@ export class FunctionObject extends DurableObject<Env> {
     const fail = (error: string) => this.settle(batch, { ok: false, keys: batch.map((e) => e.key), error, ms: Date.now() - started });
     for (let handshake = 0; ; handshake++) {
       const request = this.request(address, batch);
-      let response;
+      let response: FromFunction;
       try {
         response = await callFunction(request, first.call);
       } catch (error) {

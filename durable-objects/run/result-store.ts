@@ -145,7 +145,8 @@ export class LocalResultStore implements ResultStore {
   }
 }
 
-function partKey(index: number, part: number): string {
+/** The entry of a large result's `part`th part. */
+export function partKey(index: number, part: number): string {
   return `${numberKey(PARTS_PREFIX, index)}:${String(part).padStart(6, "0")}`;
 }
 

@@ -6,7 +6,7 @@
  */
 import * as z from "zod";
 import { inlineStepSchema, pipelineSchema, queuedStepSchema, remoteStepSchema, sinkStepSchema } from "../pipeline/definition";
-import { endpointSchema } from "../remote/endpoint";
+import type { endpointSchema } from "../remote/endpoint";
 
 const registeredName = (what: string) =>
   z.string({ error: `${what} must be the name of a registered ${what === "run" ? "step function" : "input schema"}` }).min(1);

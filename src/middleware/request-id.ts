@@ -11,7 +11,7 @@ import { RUN_ID_MAX_LENGTH, runIdProblem } from "../runs/run-id";
 
 export const requestId = createMiddleware<AppEnv>(async function requestId(c, next) {
   const numaflowId = c.req.header("x-numaflow-id");
-  if (numaflowId !== undefined && numaflowId.includes(".")) {
+  if (numaflowId?.includes(".")) {
     throw new ApiError("invalid_run_id", `Header-ID should not contain '.', found ${numaflowId}`);
   }
   const given = c.req.header(c.var.settings.EDGESERVE_ID_HEADER);

@@ -14,6 +14,7 @@ import { loadMessage, storeMessage, type StoredMessage } from "../pipeline/messa
 import { backoffSeconds } from "../pipeline/retry";
 import type { QueuedStepDefinition } from "../pipeline/definition";
 import { RunClient } from "../engine/run-client";
+import type { StageClaimOutcome } from "../runs/stage-protocol";
 import { deadLetterSchema, stageLabel, stageMessageSchema, type StageFailure, type StageMessage } from "./stage-message";
 import { unpackStage } from "./stage-transport";
 
@@ -38,7 +39,7 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
   const stage = parsed.data;
   const run = new RunClient(env.RUNS, stage.pipeline, stage.runId);
   fault.at("before-claim");
-  let claim;
+  let claim: StageClaimOutcome;
   try {
     claim = await run.claimStage(stage.key);
   } catch (error) {
@@ -139,7 +140,7 @@ function queuedStep(stage: StageMessage): QueuedStepDefinition | string {
   const pipeline = findPipeline(stage.pipeline);
   if (!pipeline) return `pipeline '${stage.pipeline}' is not deployed`;
   const step = pipeline.definition.steps.find((s) => s.name === stage.step);
-  if (!step || step.kind !== "queued") return `pipeline '${stage.pipeline}' has no queued step '${stage.step}'`;
+  if (step?.kind !== "queued") return `pipeline '${stage.pipeline}' has no queued step '${stage.step}'`;
   return step;
 }
 

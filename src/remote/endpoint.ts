@@ -65,7 +65,7 @@ const duration = (field: string) =>
     return ms;
   });
 
-const TYPENAME_PART = /^[A-Za-z0-9_.\-]+$/;
+const TYPENAME_PART = /^[A-Za-z0-9_.-]+$/;
 
 /** Checks a `functions` pattern the way StateFun's `TargetFunctions` does; returns the problem or undefined. */
 export function functionPatternProblem(pattern: string): string | undefined {

@@ -108,6 +108,7 @@ describe("fuzzing every surface", () => {
     // Wrapped in letters: a header value's leading and trailing whitespace is not part of it (Fetch trims it).
     const printableWithControls = fc
       .string({ unit: fc.constantFrom(..."abc.-_ \t\u0001\u0007\u001f\u007f"), minLength: 1, maxLength: 20 })
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test looks for
       .filter((s) => /[.\s\u0001-\u001f\u007f]/.test(s))
       .map((s) => `a${s}z`);
     const overLong = fc.integer({ min: 129, max: 400 }).map((n) => "x".repeat(n));
@@ -120,6 +121,7 @@ describe("fuzzing every surface", () => {
     });
     const viaPath = fc
       .tuple(fc.constantFrom("/v1/process/fetch?id=", "/v1/process/status?id=", "/jobs/", "/v1/runs/", "/v1/pipelines/word-stats/runs/"), badId)
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test looks for
       .filter(([, id]) => !/[.]/.test(id) || id.length > 128 || /[\s\u0001-\u001f\u007f]/.test(id))
       .map(([prefix, id]) => ({ path: `${prefix}${encodeURIComponent(id)}`, init: {} as RequestInit }));
     await fc.assert(

@@ -120,7 +120,7 @@ describe.each(Object.keys(stores))("result store contract: %s", (kind) => {
       const back = await store.get(ref, 0);
       expect(back?.bytes.byteLength).toBe(big.byteLength);
       // Compared in a loop: a deep equality over 2.5 million elements takes seconds.
-      expect(back !== undefined && back.bytes.every((b, i) => b === big[i])).toBe(true);
+      expect(back?.bytes.every((b, i) => b === big[i])).toBe(true);
     });
   });
 });

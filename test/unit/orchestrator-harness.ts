@@ -177,4 +177,4 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
 export const settle = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The value a work item carries. */
-export const valueOf = (item: WorkItem) => loadMessage(item.message).value;
+export const itemValue = (item: WorkItem) => loadMessage(item.message).value;

@@ -3,7 +3,7 @@
  * or across awaits (an async one, bounded by its timeout). An execution lost to an eviction is
  * noticed by the watchdog (the item is `running` but nothing here executes it) and run again.
  */
-import type { StepContext } from "../../../src/pipeline/definition";
+import type { StepContext, StepReturn } from "../../../src/pipeline/definition";
 import { loadMessage, type Message } from "../../../src/pipeline/message";
 import { normaliseStepOutput } from "../../../src/pipeline/step-output";
 import type { WorkItem } from "../run-record";
@@ -40,7 +40,7 @@ export class InlineDispatcher implements StepDispatcher {
       signal: controller.signal,
     };
     const startedAt = now();
-    let returned;
+    let returned: StepReturn | Promise<StepReturn>;
     try {
       returned = step.run(loadMessage(item.message), context);
     } catch (error) {

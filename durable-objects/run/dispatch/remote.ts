@@ -93,7 +93,7 @@ export class RemoteDispatcher implements StepDispatcher {
       this.host.enqueue(target.name, first.step, message, held);
     }
     // One request served the whole batch: its outputs are recorded on the batch's first invocation.
-    items.forEach((item, i) => this.host.stepCompleted(item, i === 0 ? report.outputs.map(loadMessage) : [], report.ms, { batch: items.length }));
+    for (const [i, item] of items.entries()) this.host.stepCompleted(item, i === 0 ? report.outputs.map(loadMessage) : [], report.ms, { batch: items.length });
     this.host.drive();
     return { accepted: true };
   }

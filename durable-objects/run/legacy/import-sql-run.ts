@@ -8,7 +8,8 @@ import type { StoredMessage } from "../../../src/pipeline/message";
 import type { AdmissionTicket } from "../../../src/admission/protocol";
 import type { CaptureRequest, RunErrorInfo, RunEvent, RunStatus, StepState, Surface } from "../../../src/runs/protocol";
 import type { ResultLocation, RunRow, StoredResult, WorkItem } from "../run-record";
-import { EVENTS_PREFIX, numberKey, PARTS_PREFIX, RESULTS_PREFIX, RUN_KEY, WORK_PREFIX, type RunStore } from "../run-store";
+import { partKey } from "../result-store";
+import { EVENTS_PREFIX, numberKey, RESULTS_PREFIX, RUN_KEY, WORK_PREFIX, type RunStore } from "../run-store";
 import { hasSchema, hasWorkTable, migrate } from "./schema";
 import { Sql } from "../../sql";
 
@@ -82,7 +83,7 @@ function importResults(sql: Sql, store: RunStore): void {
     if (location === "row") result.bytes = new Uint8Array(row.body);
     if (location === "parts") {
       const parts = sql.all<{ body: ArrayBuffer }>("SELECT body FROM result_parts WHERE idx = ? ORDER BY part", row.idx);
-      parts.forEach((part, n) => store.put(`${numberKey(PARTS_PREFIX, row.idx)}:${String(n).padStart(6, "0")}`, new Uint8Array(part.body)));
+      for (const [n, part] of parts.entries()) store.put(partKey(row.idx, n), new Uint8Array(part.body));
       result.parts = parts.length;
     }
     store.put(numberKey(RESULTS_PREFIX, row.idx), result);

@@ -10,6 +10,14 @@ import { ApiError } from "./errors/api-error";
 /** Numaflow caps the SSE keep-alive nowhere; edgeserve promises a heartbeat at least every 15 s. */
 export const MAX_SSE_HEARTBEAT_SECONDS = 15;
 
+/** Comma-separated tokens, trimmed, empty ones dropped. */
+function tokenList(value: string): string[] {
+  return value
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+}
+
 const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const settingsSchema = z.object({
@@ -81,13 +89,10 @@ export const settingsSchema = z.object({
   /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
   EDGESERVE_AUTH_TOKENS: z
     .string()
+    // Set but naming no token (",", " "): a mistake that would silently turn auth off.
+    .refine((v) => tokenList(v).length > 0, "is set but names no token; unset it to turn auth off, or list tokens separated by commas")
     .optional()
-    .transform((v) =>
-      (v ?? "")
-        .split(",")
-        .map((t) => t.trim())
-        .filter((t) => t.length > 0),
-    ),
+    .transform((v) => (v === undefined ? [] : tokenList(v))),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

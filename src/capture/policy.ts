@@ -83,17 +83,43 @@ export function runCapture(fraction: number, policy: CapturePolicy): RunCapture 
 
 export const REDACTED = "[REDACTED]";
 
-/** Replaces the value of every key that contains a redacted word (case-insensitive), in nested objects too. */
+/**
+ * Replaces the value of every key that has a redacted word among its own words, case-insensitively,
+ * in nested objects and lists too: `api_token`, `apiKey` and `x-auth` are redacted, `tokens`,
+ * `keyboard` and `author` are not. (ZenML matches substrings; README "Capture" says why not here.)
+ */
 export function redact(value: unknown, words: readonly string[]): unknown {
-  if (Array.isArray(value)) return value.map((item) => redact(item, words));
+  return redactWith(value, words.map(segmentsOf));
+}
+
+function redactWith(value: unknown, words: readonly string[][]): unknown {
+  if (Array.isArray(value)) return value.map((item) => redactWith(item, words));
   if (value === null || typeof value !== "object") return value;
-  const lowered = words.map((w) => w.toLowerCase());
   return Object.fromEntries(
-    Object.entries(value as Record<string, unknown>).map(([key, inner]) => [
-      key,
-      lowered.some((word) => key.toLowerCase().includes(word)) ? REDACTED : redact(inner, words),
-    ]),
+    Object.entries(value as Record<string, unknown>).map(([key, inner]) => {
+      const segments = segmentsOf(key);
+      return [key, words.some((word) => containsRun(segments, word)) ? REDACTED : redactWith(inner, words)];
+    }),
   );
+}
+
+/** A key's words, lower-cased: split at every non-alphanumeric and at camelCase humps (`apiKey` → api, key). */
+function segmentsOf(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((s) => s.length > 0);
+}
+
+/** Whether `word`'s segments appear, in order and together, among `segments`. */
+function containsRun(segments: readonly string[], word: readonly string[]): boolean {
+  if (word.length === 0) return false;
+  for (let start = 0; start + word.length <= segments.length; start++) {
+    if (word.every((w, i) => segments[start + i] === w)) return true;
+  }
+  return false;
 }
 
 const encoder = new TextEncoder();

@@ -13,8 +13,8 @@ const encoder = new TextEncoder();
 export const bearerAuth = createMiddleware<AppEnv>(async function bearerAuth(c, next) {
   const tokens = c.var.settings.EDGESERVE_AUTH_TOKENS;
   if (tokens.length > 0) {
-    const header = c.req.header("authorization") ?? "";
-    const presented = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : null;
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    const presented = /^bearer +(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? null;
     if (presented === null || !(await matchesAny(presented, tokens))) {
       throw new ApiError("unauthorized", "a valid bearer token is required", {
         headers: { "www-authenticate": 'Bearer realm="edgeserve"' },

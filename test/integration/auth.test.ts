@@ -40,6 +40,29 @@ describe("bearer auth", () => {
     }
   });
 
+  it("takes the scheme name in any case (RFC 7235: bearer, BEARER)", async ({ expect }) => {
+    // Together: each call here waits for its admission block's window (2 s) before it returns.
+    const schemes = ["bearer", "BEARER", "BeArEr"];
+    const statuses = await Promise.all(
+      schemes.map(async (scheme) => (await request("/v1/process/sync", { method: "POST", body, headers: { Authorization: `${scheme} first-token` } })).status),
+    );
+    expect(statuses).toEqual([200, 200, 200]);
+  });
+
+  it("refuses a token setting that names no token, rather than turning auth off", async ({ expect }) => {
+    for (const tokens of [",", " ", " , ,"]) {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request("http://edgeserve.test/v1/process/sync", { method: "POST", body }),
+        { ...env, EDGESERVE_AUTH_TOKENS: tokens },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(res.status, JSON.stringify(tokens)).toBe(500);
+      expect(await res.text()).toContain("EDGESERVE_AUTH_TOKENS");
+    }
+  });
+
   it("requires a token on fetch, status and sse too", async ({ expect }) => {
     for (const path of ["/v1/process/fetch?id=x", "/v1/process/status?id=x", "/v1/process/sse?id=x"]) {
       expect((await request(path)).status).toBe(401);

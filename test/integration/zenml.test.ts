@@ -138,6 +138,17 @@ describe("jobs", () => {
     });
   });
 
+  it("lists a job whose previews were truncated (a large input), with the preview as text", async ({ expect }) => {
+    const big = await invoke("/invoke", { parameters: { text: "word ".repeat(6_000) } });
+    await vi.waitFor(async () => {
+      const res = await call("/jobs?limit=50");
+      expect(res.status).toBe(200);
+      const list = (await res.json()) as { jobs: { job_id: string; parameters: unknown }[] };
+      const job = list.jobs.find((j) => j.job_id === big.job_id);
+      expect(job?.parameters).toMatch(/^\{"text":"word word .*\.\.\. \[TRUNCATED - original size: \d+ chars\]$/);
+    });
+  });
+
   it("answers 400 for an unknown status and 404 for an unknown job", async ({ expect }) => {
     const bad = await call("/jobs?status=sleeping");
     expect(bad.status).toBe(400);

@@ -53,6 +53,30 @@ describe("redact", () => {
       list: [{ authHeader: "[REDACTED]" }],
     });
   });
+
+  it("matches whole key segments (snake, kebab and camel case), not substrings", ({ expect }) => {
+    const keys = { api_token: 1, apiKey: 2, "x-auth": 3, SECRET_VALUE: 4, clientCredential: 5, tokens: 6, keyboard: 7, author: 8, monkey: 9, passwords: 10 };
+    expect(redact(keys, DEFAULT_REDACT)).toEqual({
+      api_token: "[REDACTED]",
+      apiKey: "[REDACTED]",
+      "x-auth": "[REDACTED]",
+      SECRET_VALUE: "[REDACTED]",
+      clientCredential: "[REDACTED]",
+      tokens: 6,
+      keyboard: 7,
+      author: 8,
+      monkey: 9,
+      passwords: 10,
+    });
+  });
+
+  it("matches a redacted word of several segments as a run of the key's segments", ({ expect }) => {
+    expect(redact({ aws_secret_access_key: 1, AwsSecretAccessKeyId: 2, secretAccess: 3 }, ["secret_access_key"])).toEqual({
+      aws_secret_access_key: "[REDACTED]",
+      AwsSecretAccessKeyId: "[REDACTED]",
+      secretAccess: 3,
+    });
+  });
 });
 
 describe("preview", () => {

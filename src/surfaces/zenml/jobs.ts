@@ -47,7 +47,7 @@ export function jobFromSnapshot(snapshot: RunSnapshot): Record<string, unknown> 
 
 /** `GET /jobs`: from the D1 run index (previews stand in for the payloads). */
 export function jobFromIndex(row: RunIndexRow): Record<string, unknown> {
-  const parse = (text: string | null) => (text === null ? null : (JSON.parse(text) as unknown));
+  const parse = (text: string | null) => (text === null ? null : previewValue(text));
   return {
     job_id: row.id,
     status: jobStatus(row.status),
@@ -64,4 +64,16 @@ export function jobFromIndex(row: RunIndexRow): Record<string, unknown> {
     canceled_by: null,
     cancel_reason: row.cancel_reason,
   };
+}
+
+/**
+ * A stored preview as a value: its JSON, or, for a preview cut to its size limit (ZenML's
+ * `… [TRUNCATED - original size: N chars]`, no longer JSON), the text itself. No row can break a list.
+ */
+function previewValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }

@@ -3,7 +3,7 @@
  * when its retention is over everything it left is deleted (index row, moved results, R2 stage
  * payloads, its storage), leaving a tombstone for a while so its id answers `run_expired`.
  */
-import { deleteRunIndex } from "../../src/engine/run-index";
+import { deleteRunIndex, sendRunEvents, type RunIndexKey } from "../../src/engine/run-index";
 import { deleteRunPayloads } from "../../src/queues/stage-transport";
 import type { RunMissing } from "../../src/runs/protocol";
 import type { AlarmPlan } from "./alarm-plan";
@@ -11,20 +11,23 @@ import type { RunRecord } from "./run-record";
 import type { RunResults } from "./run-results";
 import type { RunStore } from "./run-store";
 
-/** What is left of a run whose retention ended: when it was deleted. */
+/** What is left of a run whose retention ended: when it was deleted, and its index row if that is not gone yet. */
 interface Tombstone {
   at: number;
+  forget?: RunIndexKey;
 }
 const TOMBSTONE_KEY = "expired";
 /** How soon a failed move of results to KV or R2 is tried again. */
 const RESULTS_MOVE_RETRY_MS = 30_000;
+/** How soon the deletion of an expired run's index row is tried again, when neither the queue nor D1 took it. */
+const FORGET_RETRY_MS = 60_000;
 /** How long an expired run's id answers `run_expired` rather than `run_not_found`. */
 const TOMBSTONE_MS = 7 * 86_400_000;
 
 export interface RetentionDeps {
   store: RunStore;
   alarm: AlarmPlan;
-  env: Pick<Env, "DB" | "PAYLOADS">;
+  env: Pick<Env, "DB" | "PAYLOADS" | "INDEX_QUEUE">;
 }
 
 export class Retention {
@@ -38,13 +41,26 @@ export class Retention {
 
   /** A new run takes an expired run's id: the tombstone goes. */
   clearTombstone(): void {
-    if (this.deps.store.get(TOMBSTONE_KEY) !== undefined) this.deps.store.delete(TOMBSTONE_KEY);
+    const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY);
+    if (tombstone === undefined) return;
+    this.deps.store.delete(TOMBSTONE_KEY);
+    // The old run's index row was still to go: one more try (the new run has a key of its own).
+    if (tombstone.forget) void this.forget(tombstone.forget);
   }
 
-  /** The alarm found no run: only a tombstone is left, and it goes when its time is up. */
+  /** The alarm found no run: only a tombstone is left; its index row goes, then itself when its time is up. */
   async tombstoneAlarm(): Promise<void> {
     const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY);
-    if (tombstone && Date.now() >= tombstone.at + TOMBSTONE_MS) await this.deps.store.deleteAll();
+    if (!tombstone) return;
+    if (tombstone.forget) {
+      if (!(await this.forget(tombstone.forget))) {
+        this.deps.alarm.set(Date.now() + FORGET_RETRY_MS);
+        return;
+      }
+      this.deps.store.put<Tombstone>(TOMBSTONE_KEY, { at: tombstone.at });
+    }
+    if (Date.now() >= tombstone.at + TOMBSTONE_MS) await this.deps.store.deleteAll();
+    else this.deps.alarm.set(tombstone.at + TOMBSTONE_MS);
   }
 
   /** The alarm of an ended run: move results if due, delete everything once retention is over. */
@@ -60,15 +76,29 @@ export class Retention {
       }
       return "kept";
     }
-    await deleteRunIndex(this.deps.env.DB, row.pipeline, row.id, row.createdAt);
+    // The index row goes through the queue (D1 being down must not keep the run's storage).
+    const forgotten = await this.forget({ pipeline: row.pipeline, id: row.id, created_at: row.createdAt });
     await results.deleteMoved();
     if (row.payloadsInR2) await deleteRunPayloads(this.deps.env.PAYLOADS, row.pipeline, row.id);
     // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
     await this.deps.store.deleteAll();
     const now = Date.now();
-    this.deps.store.put<Tombstone>(TOMBSTONE_KEY, { at: now });
-    this.deps.alarm.set(now + TOMBSTONE_MS);
+    const key = { pipeline: row.pipeline, id: row.id, created_at: row.createdAt };
+    this.deps.store.put<Tombstone>(TOMBSTONE_KEY, forgotten ? { at: now } : { at: now, forget: key });
+    this.deps.alarm.set(forgotten ? now + TOMBSTONE_MS : now + FORGET_RETRY_MS);
     return "deleted";
+  }
+
+  /** Has the run's index row deleted: through the run-events queue, else directly; false if neither took it. */
+  private async forget(key: RunIndexKey): Promise<boolean> {
+    if (await sendRunEvents(this.deps.env.INDEX_QUEUE, { forget: key })) return true;
+    try {
+      await deleteRunIndex(this.deps.env.DB, key.pipeline, key.id, key.created_at);
+      return true;
+    } catch (error) {
+      console.error(`edgeserve retention: the index row of ${key.pipeline}/${key.id} could not be deleted, will retry: ${String(error)}`);
+      return false;
+    }
   }
 
   /** Moves a finished run's results to its pipeline's store; on failure the alarm tries again soon. */

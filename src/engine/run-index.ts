@@ -37,10 +37,17 @@ export const runIndexRowSchema = z.strictObject({
 });
 export type RunIndexRowMessage = z.infer<typeof runIndexRowSchema>;
 
-/** What a Run object sends when its state changes: its index row, its slot release, or both. */
+/** A run's row in the index, by its whole key. */
+export const runIndexKeySchema = z.strictObject({ pipeline: z.string().min(1), id: z.string().min(1), created_at: z.number().int() });
+export type RunIndexKey = z.infer<typeof runIndexKeySchema>;
+
+/**
+ * What a Run object sends when its state changes: its index row, its slot release, or both; or,
+ * when its retention has ended, the row to delete (`forget`).
+ */
 export const runEventsMessageSchema = z
-  .strictObject({ row: runIndexRowSchema.optional(), release: slotReleaseSchema.optional() })
-  .refine((m) => m.row !== undefined || m.release !== undefined, "a message carries a row or a release");
+  .strictObject({ row: runIndexRowSchema.optional(), release: slotReleaseSchema.optional(), forget: runIndexKeySchema.optional() })
+  .refine((m) => m.row !== undefined || m.release !== undefined || m.forget !== undefined, "a message carries a row, a release or a row to forget");
 export type RunEventsMessage = z.infer<typeof runEventsMessageSchema>;
 
 /** Sends a run's message to the run-events queue; false when the queue would not take it. */
@@ -111,6 +118,11 @@ export async function writeRunIndexRows(db: D1Database, rows: readonly RunIndexR
  * delete); without it, by pipeline and id, which walks the pipeline's rows (and deletes every row
  * of that id, should an expired run's row have been left behind).
  */
+/** Deletes the rows of runs whose retention ended, in one batch. */
+export async function deleteRunIndexRows(db: D1Database, keys: readonly RunIndexKey[]): Promise<void> {
+  await db.batch(keys.map((k) => db.prepare("DELETE FROM runs WHERE pipeline = ? AND created_at = ? AND id = ?").bind(k.pipeline, k.created_at, k.id)));
+}
+
 export async function deleteRunIndex(db: D1Database, pipeline: string, id: string, createdAt?: number): Promise<void> {
   const statement =
     createdAt === undefined

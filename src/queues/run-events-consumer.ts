@@ -1,13 +1,13 @@
 /**
  * The run-events queue's consumer: writes a batch of run-index rows to D1 in one batch (and logs
- * the rows D1 wrote for it), and hands each admission shard the slot releases of the batch in one
+ * the rows D1 wrote for it), deletes the rows of expired runs in another, and hands each admission shard the slot releases of the batch in one
  * call. A message that is not valid is acknowledged and logged (retrying cannot fix it); a failed
  * D1 write or shard call retries only the messages it concerned, with a delay; after `max_retries`
  * they go to the dead-letter queue, whose consumer logs them (the Run objects still hold every
  * run; a shard's lease ends any slot).
  */
 import type { ReleaseBatch } from "../admission/protocol";
-import { runEventsMessageSchema, writeRunIndexRows, type RunEventsMessage } from "../engine/run-index";
+import { deleteRunIndexRows, runEventsMessageSchema, writeRunIndexRows, type RunEventsMessage } from "../engine/run-index";
 
 /** Delay before a message whose write failed is tried again. */
 const RETRY_DELAY_SECONDS = 5;
@@ -31,7 +31,7 @@ export async function consumeRunEvents(batch: MessageBatch<unknown>, env: Env): 
   // A message is acknowledged once each of its parts is written; a failed part retries it (both
   // parts are idempotent: rows carry a version, shards ignore a release they have applied).
   const failed = new Set<Message<unknown>>();
-  await Promise.all([writeRows(parsed, env, failed), releaseSlots(parsed, env, failed)]);
+  await Promise.all([writeRows(parsed, env, failed), forgetRows(parsed, env, failed), releaseSlots(parsed, env, failed)]);
   for (const { message } of parsed) {
     if (failed.has(message)) message.retry({ delaySeconds: RETRY_DELAY_SECONDS });
     else message.ack();
@@ -51,6 +51,20 @@ async function writeRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown
   } catch (error) {
     console.error(`edgeserve run index: writing ${withRows.length} rows failed, will retry: ${String(error)}`);
     for (const p of withRows) failed.add(p.message);
+  }
+}
+
+async function forgetRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
+  const withKeys = parsed.filter((p) => p.body.forget !== undefined);
+  if (withKeys.length === 0) return;
+  try {
+    await deleteRunIndexRows(
+      env.DB,
+      withKeys.map((p) => p.body.forget!),
+    );
+  } catch (error) {
+    console.error(`edgeserve run index: deleting ${withKeys.length} expired rows failed, will retry: ${String(error)}`);
+    for (const p of withKeys) failed.add(p.message);
   }
 }
 

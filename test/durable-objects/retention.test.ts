@@ -3,7 +3,7 @@
  * run's data, results and index entry; `fetch` of the expired run says it expired (404
  * `run_expired`), and the id can be used again.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
@@ -44,7 +44,11 @@ describe("retention", () => {
     expect(job.status).toBe(404);
     expect(((await job.json()) as { detail: string }).detail).toContain("expired");
     expect((await call(`/v1/pipelines/${PIPELINE}/runs/${id}`)).status).toBe(404);
-    expect(await env.DB.prepare("SELECT 1 FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first()).toBeNull();
+    // The index row goes through the run-events queue: wait for it to be gone.
+    await vi.waitUntil(async () => (await env.DB.prepare("SELECT 1 FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first()) === null, {
+      timeout: 3000,
+      interval: 50,
+    });
 
     // The id is free again.
     const again = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { a: 2 }, { "X-Numaflow-Id": id });
@@ -56,5 +60,37 @@ describe("retention", () => {
     const res = await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${uniqueId("never")}`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error_code: string }).error_code).toBe("run_not_found");
+  });
+});
+
+describe("retention when the run index cannot be reached", () => {
+  it("deletes the run's storage anyway and keeps trying to delete its index row from the tombstone's alarm", async ({ expect }) => {
+    // The state an expired run leaves when neither the queue nor D1 took its row's deletion: a
+    // tombstone that still names the row (the row itself still in D1).
+    const id = uniqueId("forget-later");
+    const key = { pipeline: PIPELINE, id, created_at: 1_000 };
+    await env.DB.prepare(
+      "INSERT INTO runs (pipeline, id, surface, status, created_at, steps_executed, version) VALUES (?, ?, 'numaflow', 'completed', ?, 1, 1)",
+    )
+      .bind(key.pipeline, key.id, key.created_at)
+      .run();
+    const stub = runStub(PIPELINE, id);
+    await runInDurableObject(stub, async (_, state) => {
+      state.storage.kv.put("expired", { at: Date.now(), forget: key });
+      await state.storage.setAlarm(Date.now());
+    });
+    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    await vi.waitUntil(async () => (await env.DB.prepare("SELECT 1 FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first()) === null, {
+      timeout: 3000,
+      interval: 50,
+    });
+    // The tombstone stays (the id still answers run_expired), without the row to forget, until its own time is up.
+    const left = await runInDurableObject(runStub(PIPELINE, id), async (_, state) => ({
+      tombstone: state.storage.kv.get<{ at: number; forget?: unknown }>("expired"),
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left.tombstone?.forget).toBeUndefined();
+    expect(left.alarm).toBeGreaterThan(Date.now() + 6 * 86_400_000);
+    expect(((await (await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`)).json()) as { error_code: string }).error_code).toBe("run_expired");
   });
 });

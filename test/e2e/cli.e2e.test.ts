@@ -47,4 +47,24 @@ describe("configuration files", () => {
   it("keeps tokens out of wrangler.toml: they are Worker secrets", ({ expect }) => {
     expect(readFileSync(join(ROOT, "wrangler.toml"), "utf8")).not.toMatch(/^\s*EDGESERVE_AUTH_TOKENS\s*=/m);
   });
+
+  it("refuses to deploy a configuration with the chaos switch on, at the top level or in an environment", ({ expect }) => {
+    const check = (config?: string) =>
+      spawnSync(process.execPath, [join(ROOT, "scripts", "check-deploy-config.mjs"), ...(config ? ["--config", config] : [])], { cwd: ROOT, encoding: "utf8" });
+    expect(check().status).toBe(0);
+    const original = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+    const dir = mkdtempSync(join(tmpdir(), "edgeserve-deploy-"));
+    const topLevel = join(dir, "top-level.toml");
+    writeFileSync(topLevel, original.replace("[vars]\n", '[vars]\nEDGESERVE_CHAOS = "on"\n'));
+    const inEnv = join(dir, "in-env.toml");
+    writeFileSync(inEnv, `${original}\n[env.staging.vars]\nEDGESERVE_CHAOS = "ON"\n`);
+    for (const [config, where] of [
+      [topLevel, "top level"],
+      [inEnv, "env.staging"],
+    ] as const) {
+      const refused = check(config);
+      expect(refused.status, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain(`EDGESERVE_CHAOS is on (${where})`);
+    }
+  });
 });

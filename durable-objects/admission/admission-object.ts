@@ -10,6 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BlockReturns, BlockSlot, EnqueueDecision, EnqueueRequest, LeaseDecision, LeaseRequest, ReleaseBatch } from "../../src/admission/protocol";
 import { RunClient } from "../../src/engine/run-client";
+import { Sql } from "../sql";
 
 /** How soon a promotion whose Run object could not be reached is tried again (the shard's alarm). */
 const PROMOTION_RETRY_MS = 1_000;
@@ -46,13 +47,13 @@ export interface PromotionFault {
 }
 
 export class AdmissionObject extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  /** The one door to the shard's SQLite, counting the rows it writes. */
+  private readonly sql: Sql;
   private readonly recentReleases = new Set<string>();
   /** Waiting runs whose promotion is awaiting their Run object's answer in this instance. */
   private readonly promoting = new Set<string>();
   /** Whether this instance set the alarm (a retry, or the guard of a promotion under way). */
   private alarmArmed = false;
-  private written = 0;
   private failures = 0;
 
   /**
@@ -65,10 +66,10 @@ export class AdmissionObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.sql = new Sql(ctx.storage.sql);
     // Once per shard object, not per run.
-    this.exec(`CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, released INTEGER NOT NULL, lease_until INTEGER NOT NULL)`);
-    this.exec(
+    this.sql.run(`CREATE TABLE IF NOT EXISTS blocks (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, released INTEGER NOT NULL, lease_until INTEGER NOT NULL)`);
+    this.sql.run(
       `CREATE TABLE IF NOT EXISTS waiting (run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, shard TEXT NOT NULL, concurrency INTEGER NOT NULL,
        lease_ms INTEGER NOT NULL, since INTEGER NOT NULL, retry_at INTEGER NOT NULL)`,
     );
@@ -76,7 +77,7 @@ export class AdmissionObject extends DurableObject<Env> {
 
   /** SQLite rows written by this instance's statements since it was constructed (`cursor.rowsWritten`, DDL included). */
   get rowsWritten(): number {
-    return this.written;
+    return this.sql.rowsWritten;
   }
 
   /** Promotions that failed in this instance (a Run object not reached, or its answer lost); each is retried. */
@@ -109,10 +110,10 @@ export class AdmissionObject extends DurableObject<Env> {
     }
     const ticket = { shard: request.shard, waiting: true } as const;
     // The same id queued already (a concurrent start of it): one entry, its place kept.
-    if (this.exec("SELECT 1 AS present FROM waiting WHERE run_id = ?", request.runId).length > 0) return { state: "queued", ticket };
-    const queued = this.exec<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
+    if (this.sql.all("SELECT 1 AS present FROM waiting WHERE run_id = ?", request.runId).length > 0) return { state: "queued", ticket };
+    const queued = this.sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
     if (queued >= request.queueSize) return { state: "refused" };
-    this.exec(
+    this.sql.run(
       "INSERT OR IGNORE INTO waiting (run_id, pipeline, shard, concurrency, lease_ms, since, retry_at) VALUES (?, ?, ?, ?, ?, ?, 0)",
       request.runId,
       request.pipeline,
@@ -177,14 +178,14 @@ export class AdmissionObject extends DurableObject<Env> {
       } catch (error) {
         this.failures += 1;
         console.error(`edgeserve admission: could not start queued run ${next.run_id}, will retry: ${String(error)}`);
-        this.exec("UPDATE waiting SET retry_at = ? WHERE run_id = ?", Date.now() + PROMOTION_RETRY_MS, next.run_id);
+        this.sql.run("UPDATE waiting SET retry_at = ? WHERE run_id = ?", Date.now() + PROMOTION_RETRY_MS, next.run_id);
         continue;
       } finally {
         this.promoting.delete(next.run_id);
       }
-      this.exec("DELETE FROM waiting WHERE run_id = ?", next.run_id);
+      this.sql.run("DELETE FROM waiting WHERE run_id = ?", next.run_id);
       // A run that ended while it waited (cancelled, timed out) gives the slot straight back.
-      if (!admitted) this.exec("DELETE FROM blocks WHERE id = ?", block);
+      if (!admitted) this.sql.run("DELETE FROM blocks WHERE id = ?", block);
     }
     await this.armAlarm();
   }
@@ -194,8 +195,8 @@ export class AdmissionObject extends DurableObject<Env> {
    * already holds its promotion block (an earlier attempt failed), or any while there is room.
    */
   private nextToPromote(dueBy: number, skip: string[]): (WaitingRow & { reserved: number }) | undefined {
-    return this.exec<WaitingRow & { reserved: number }>(
-      `SELECT w.*, b.id IS NOT NULL AS reserved FROM waiting AS w LEFT JOIN blocks AS b ON b.id = 'w-' || w.run_id || '-' || w.since
+    return this.sql.all<WaitingRow & { reserved: number }>(
+      `SELECT w.*, b.id IS NOT NULL AS reserved FROM waiting AS w LEFT JOIN blocks AS b ON b.id = ${PROMOTION_BLOCK_SQL}
        WHERE w.retry_at <= ? AND w.run_id NOT IN (SELECT value FROM json_each(?)) AND (b.id IS NOT NULL OR ? < w.concurrency)
        ORDER BY w.since, w.run_id LIMIT 1`,
       dueBy,
@@ -217,7 +218,7 @@ export class AdmissionObject extends DurableObject<Env> {
 
   /** The alarm at the earliest retry due, and within PROMOTION_RETRY_MS while a promotion is under way; none otherwise. */
   private async armAlarm(): Promise<void> {
-    const retryAt = this.exec<{ at: number | null }>("SELECT MIN(retry_at) AS at FROM waiting WHERE retry_at > 0")[0]!.at;
+    const retryAt = this.sql.all<{ at: number | null }>("SELECT MIN(retry_at) AS at FROM waiting WHERE retry_at > 0")[0]!.at;
     const guardAt = this.promoting.size > 0 ? Date.now() + PROMOTION_RETRY_MS : null;
     const at = retryAt !== null && guardAt !== null ? Math.min(retryAt, guardAt) : (retryAt ?? guardAt);
     if (at !== null) {
@@ -240,45 +241,37 @@ export class AdmissionObject extends DurableObject<Env> {
   private applyReturns(returns: BlockReturns): void {
     for (const [block, count] of Object.entries(returns)) {
       if (count <= 0) continue;
-      this.exec("UPDATE blocks SET released = MIN(granted, released + ?) WHERE id = ?", count, block);
-      this.exec("DELETE FROM blocks WHERE id = ? AND released >= granted", block);
+      this.sql.run("UPDATE blocks SET released = MIN(granted, released + ?) WHERE id = ?", count, block);
+      this.sql.run("DELETE FROM blocks WHERE id = ? AND released >= granted", block);
       // A promotion block given back: its run was admitted (a retry was still owed an answer that
       // had been lost), so the run no longer waits.
-      if (block.startsWith("w-")) this.exec(`DELETE FROM waiting WHERE ${PROMOTION_BLOCK_SQL} = ?`, block);
+      if (block.startsWith("w-")) this.sql.run(`DELETE FROM waiting WHERE ${PROMOTION_BLOCK_SQL} = ?`, block);
     }
   }
 
   /** A waiting run that ended before it got a slot leaves the queue, with the slot a failed promotion kept for it. */
   private withdraw(runId: string): void {
-    this.exec(`DELETE FROM blocks WHERE id IN (SELECT ${PROMOTION_BLOCK_SQL} FROM waiting WHERE run_id = ?)`, runId);
-    this.exec("DELETE FROM waiting WHERE run_id = ?", runId);
+    this.sql.run(`DELETE FROM blocks WHERE id IN (SELECT ${PROMOTION_BLOCK_SQL} FROM waiting WHERE run_id = ?)`, runId);
+    this.sql.run("DELETE FROM waiting WHERE run_id = ?", runId);
   }
 
   private expire(now: number): void {
     // A waiting run past its lease is past its deadline (its Run object has timed it out, if it can
     // be reached at all): no promotion is owed any more, and the slot a failed one kept is free.
-    this.exec(`DELETE FROM blocks WHERE id IN (SELECT ${PROMOTION_BLOCK_SQL} FROM waiting WHERE since + lease_ms < ?)`, now);
-    this.exec("DELETE FROM waiting WHERE since + lease_ms < ?", now);
-    this.exec("DELETE FROM blocks WHERE lease_until < ?", now);
+    this.sql.run(`DELETE FROM blocks WHERE id IN (SELECT ${PROMOTION_BLOCK_SQL} FROM waiting WHERE since + lease_ms < ?)`, now);
+    this.sql.run("DELETE FROM waiting WHERE since + lease_ms < ?", now);
+    this.sql.run("DELETE FROM blocks WHERE lease_until < ?", now);
   }
 
   private inUse(): number {
-    return this.exec<{ n: number | null }>("SELECT SUM(granted - released) AS n FROM blocks")[0]!.n ?? 0;
+    return this.sql.all<{ n: number | null }>("SELECT SUM(granted - released) AS n FROM blocks")[0]!.n ?? 0;
   }
 
   private hasWaiting(): boolean {
-    return this.exec("SELECT 1 FROM waiting LIMIT 1").length > 0;
+    return this.sql.all("SELECT 1 FROM waiting LIMIT 1").length > 0;
   }
 
   private insertBlock(id: string, granted: number, leaseUntil: number): void {
-    this.exec("INSERT INTO blocks (id, granted, released, lease_until) VALUES (?, ?, 0, ?)", id, granted, leaseUntil);
-  }
-
-  /** Runs one statement to its end and counts the rows it wrote. */
-  private exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): T[] {
-    const cursor = this.sql.exec<T>(query, ...bindings);
-    const rows = cursor.toArray();
-    this.written += cursor.rowsWritten;
-    return rows;
+    this.sql.run("INSERT INTO blocks (id, granted, released, lease_until) VALUES (?, ?, 0, ?)", id, granted, leaseUntil);
   }
 }

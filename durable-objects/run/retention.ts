@@ -77,13 +77,13 @@ export class Retention {
       return "kept";
     }
     // The index row goes through the queue (D1 being down must not keep the run's storage).
-    const forgotten = await this.forget({ pipeline: row.pipeline, id: row.id, created_at: row.createdAt });
+    const key: RunIndexKey = { pipeline: row.pipeline, id: row.id, created_at: row.createdAt };
+    const forgotten = await this.forget(key);
     await results.deleteMoved();
     if (row.payloadsInR2) await deleteRunPayloads(this.deps.env.PAYLOADS, row.pipeline, row.id);
     // The id becomes reusable: the object holds nothing any more (deleteAll also drops the alarm).
     await this.deps.store.deleteAll();
     const now = Date.now();
-    const key = { pipeline: row.pipeline, id: row.id, created_at: row.createdAt };
     this.deps.store.put<Tombstone>(TOMBSTONE_KEY, forgotten ? { at: now } : { at: now, forget: key });
     this.deps.alarm.set(forgotten ? now + TOMBSTONE_MS : now + FORGET_RETRY_MS);
     return "deleted";

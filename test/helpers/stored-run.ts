@@ -3,8 +3,9 @@
  * door (durable-objects/run/run-store.ts): to move a deadline or a lease into the past instead of
  * waiting for it. A live instance keeps its own copy in memory: evict it after a change.
  */
-import { RunRecord, type RunRow, type StoredResult, type WorkItem } from "../../durable-objects/run/run-record";
-import { RESULTS_PREFIX, RunStore } from "../../durable-objects/run/run-store";
+import { LocalResultStore } from "../../durable-objects/run/result-store";
+import { RunRecord, type RunRow, type WorkItem } from "../../durable-objects/run/run-record";
+import { RunStore } from "../../durable-objects/run/run-store";
 
 function loaded(state: DurableObjectState): { store: RunStore; record: RunRecord } {
   const store = new RunStore(state.storage);
@@ -34,8 +35,7 @@ export function storedWork(state: DurableObjectState): WorkItem[] {
 /** Where each stored result's bytes are, and how many bytes are here. */
 export function storedResults(state: DurableObjectState): { location: string; size: number }[] {
   const { store, record } = loaded(state);
-  const results: StoredResult[] = [...record.inline.results, ...store.list<StoredResult>(RESULTS_PREFIX).map(([, r]) => r)];
-  return results.map((r) => ({ location: r.location, size: r.bytes?.byteLength ?? 0 }));
+  return new LocalResultStore(store, record).rows().map((r) => ({ location: r.location, size: r.bytes?.byteLength ?? 0 }));
 }
 
 /** Every table and entry the object's storage holds (the runtime's own hidden tables aside). */

@@ -110,45 +110,33 @@ export const batch = definePipeline({
 
 const sleepInput = z.strictObject({ ms: z.number().int().min(0).max(10_000) });
 
-/** One run at a time, one waiting: for admission control. */
-export const admission = definePipeline({
-  name: "test-admission",
-  input: sleepInput,
-  admission: { maxConcurrency: 1, maxQueueSize: 1 },
-  steps: [
-    {
-      name: "nap",
-      kind: "inline",
-      run: async (m) => {
-        const { ms } = sleepInput.parse(m.value);
-        await new Promise((resolve) => setTimeout(resolve, ms));
-        return { value: { slept: ms } };
+/** A pipeline whose one step sleeps `ms`, behind the given admission limits. */
+function napping(name: string, admission: { maxConcurrency: number; maxQueueSize: number }) {
+  return definePipeline({
+    name,
+    input: sleepInput,
+    admission,
+    steps: [
+      {
+        name: "nap",
+        kind: "inline",
+        run: async (m) => {
+          const { ms } = sleepInput.parse(m.value);
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          return { value: { slept: ms } };
+        },
       },
-    },
-    { name: "out", kind: "sink" },
-  ],
-  edges: [{ from: "nap", to: "out" }],
-});
+      { name: "out", kind: "sink" },
+    ],
+    edges: [{ from: "nap", to: "out" }],
+  });
+}
+
+/** One run at a time, one waiting: for admission control. */
+export const admission = napping("test-admission", { maxConcurrency: 1, maxQueueSize: 1 });
 
 /** Eight runs at a time, none waiting: for isolates leasing slots in blocks (two at a time here). */
-export const admissionWide = definePipeline({
-  name: "test-admission-wide",
-  input: sleepInput,
-  admission: { maxConcurrency: 8, maxQueueSize: 0 },
-  steps: [
-    {
-      name: "nap",
-      kind: "inline",
-      run: async (m) => {
-        const { ms } = sleepInput.parse(m.value);
-        await new Promise((resolve) => setTimeout(resolve, ms));
-        return { value: { slept: ms } };
-      },
-    },
-    { name: "out", kind: "sink" },
-  ],
-  edges: [{ from: "nap", to: "out" }],
-});
+export const admissionWide = napping("test-admission-wide", { maxConcurrency: 8, maxQueueSize: 0 });
 
 const queuedInput = z.strictObject({
   value: z.number(),

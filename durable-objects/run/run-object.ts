@@ -5,7 +5,7 @@
  * subscribers. Its storage (run-store.ts) is the source of truth for the run.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { AdmissionTicket, BlockSlot } from "../../src/admission/protocol";
+import type { BlockSlot } from "../../src/admission/protocol";
 import { chaosEnabled } from "../../src/chaos";
 import { findPipeline } from "../../src/catalog";
 import { loadMessage } from "../../src/pipeline/message";
@@ -32,7 +32,7 @@ import { RunIndexer } from "./run-indexer";
 import { RunRecord } from "./run-record";
 import { RunSession, type SessionDeps } from "./run-session";
 import { RunStore } from "./run-store";
-import { attachmentOf, failSocket, publishToSockets, SOCKET_TAG, type SocketAttachment } from "./socket-watchers";
+import { publishToSockets, SocketStarts } from "./socket-watchers";
 import { Subscribers } from "./subscribers";
 
 export class RunObject extends DurableObject<Env> {
@@ -42,6 +42,7 @@ export class RunObject extends DurableObject<Env> {
   private readonly retention: Retention;
   private readonly indexer: RunIndexer;
   private readonly subscribers: Subscribers;
+  private readonly sockets: SocketStarts;
   private session: RunSession | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -51,6 +52,7 @@ export class RunObject extends DurableObject<Env> {
     this.alarmPlan = new AlarmPlan(this.store);
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
     this.indexer = new RunIndexer({ queue: env.INDEX_QUEUE, store: this.store, alarm: this.alarmPlan, waitUntil: (p) => ctx.waitUntil(p) });
+    this.sockets = new SocketStarts({ ctx, settings: this.settings, indexer: this.indexer, start: (request) => this.start(request) });
     this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, () => (this.session ? streamContextOf(this.session) : undefined));
   }
 
@@ -184,7 +186,7 @@ export class RunObject extends DurableObject<Env> {
   /** `GET /events?format=<surface>` with `Last-Event-ID` or `?after=`, or `/ws`: the run's streams. */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === "/ws") return this.acceptSocket(request);
+    if (url.pathname === "/ws") return this.sockets.accept(request);
     const session = this.load();
     if (!session) return Response.json(this.retention.missing(), { status: 404 });
     const format = streamFormat(url.searchParams.get("format") ?? "native");
@@ -199,56 +201,13 @@ export class RunObject extends DurableObject<Env> {
     return response ?? new Response(null, { status: 204 });
   }
 
-  /** Takes a WebSocket for a run that will start from the client's first frame (hibernation API). */
-  private acceptSocket(request: Request): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json({ code: "bad_request" }, { status: 426 });
-    }
-    const slot = request.headers.get("x-edgeserve-slot");
-    const attachment: SocketAttachment = {
-      runId: request.headers.get("x-edgeserve-run-id") ?? "",
-      pipeline: request.headers.get("x-edgeserve-pipeline") ?? "",
-      headers: JSON.parse(request.headers.get("x-edgeserve-step-headers") ?? "{}") as Record<string, string>,
-      slot: slot ? (JSON.parse(slot) as BlockSlot) : null,
-      started: false,
-      slotReleased: false,
-    };
-    const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server, [SOCKET_TAG]);
-    server.serializeAttachment(attachment);
-    return new Response(null, { status: 101, webSocket: client });
-  }
-
   /** The client's request frame starts the run; later frames are ignored. */
-  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = attachmentOf(socket);
-    if (!attachment || attachment.started || attachment.slotReleased) return;
-    const protocol = socketProtocolOf();
-    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
-    const parsed = await protocol.parseStart(text, { settings: this.settings, ...attachment });
-    if ("error" in parsed) {
-      this.releaseSocketSlot(socket, attachment);
-      failSocket(socket, protocol, parsed.error);
-      return;
-    }
-    socket.serializeAttachment({ ...attachment, started: true });
-    const outcome = this.start({ ...parsed, ...(attachment.slot ? { admission: attachment.slot } : {}) });
-    if (!outcome.started) {
-      this.releaseSocketSlot(socket, { ...attachment, started: true });
-      failSocket(socket, protocol, `job ${attachment.runId} already exists`);
-    }
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    return this.sockets.message(socket, message);
   }
 
-  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
-    const attachment = attachmentOf(socket);
-    // Closed before its request frame: no run will use the slot.
-    if (attachment && !attachment.started) this.releaseSocketSlot(socket, attachment);
-    // Completes the closing handshake; without it the client sees 1006 (reference probe 3a).
-    try {
-      socket.close(code, reason);
-    } catch {
-      // already closed
-    }
+  override webSocketClose(socket: WebSocket, code: number, reason: string): void {
+    this.sockets.close(socket, code, reason);
   }
 
   /** The watchdog: retention for finished runs, deadline and re-drive for running ones. */
@@ -259,13 +218,6 @@ export class RunObject extends DurableObject<Env> {
     await this.indexer.retryIfPending(session.record, session.capture, session.results);
     if (!session.record.terminal) return session.orchestrator.watchdog();
     if ((await this.retention.alarm(session.record, session.results)) === "deleted") this.session = undefined;
-  }
-
-  /** Gives a socket's unused slot back, once. */
-  private releaseSocketSlot(socket: WebSocket, attachment: SocketAttachment): void {
-    if (attachment.slotReleased || !attachment.slot) return;
-    socket.serializeAttachment({ ...attachment, slotReleased: true });
-    this.indexer.releaseUnused(attachment.slot as AdmissionTicket, attachment.runId);
   }
 
   /** Hands a validated report to this run's orchestrator; a report for no run here is refused. */

@@ -5,8 +5,10 @@
  * are the surface's (src/streams/format.ts `SocketProtocol`).
  */
 import type { BlockSlot } from "../../src/admission/protocol";
-import type { RunEvent } from "../../src/runs/protocol";
-import { isTerminalEvent, type SocketProtocol, type StreamContext } from "../../src/streams/format";
+import type { RunEvent, StartRunOutcome, StartRunRequest } from "../../src/runs/protocol";
+import type { Settings } from "../../src/settings";
+import { isTerminalEvent, socketProtocolOf, type SocketProtocol, type StreamContext } from "../../src/streams/format";
+import type { RunIndexer } from "./run-indexer";
 
 export const SOCKET_TAG = "watcher";
 
@@ -54,5 +56,82 @@ export function failSocket(socket: WebSocket, protocol: SocketProtocol, message:
     socket.close(CLOSE_POLICY_VIOLATION, "invalid request");
   } catch {
     // already gone
+  }
+}
+
+/** What a socket's run needs from its Run object. */
+export interface SocketStartDeps {
+  ctx: DurableObjectState;
+  settings: Settings;
+  indexer: RunIndexer;
+  /** Starts the run the socket's first frame asks for. */
+  start: (request: StartRunRequest) => StartRunOutcome;
+}
+
+/**
+ * Sockets whose run starts from the client's first frame: accepting them, starting the run from
+ * that frame, and giving the Worker's admission slot back, once, when no run will use it (a bad
+ * frame, a duplicate, or a close before any frame).
+ */
+export class SocketStarts {
+  constructor(private readonly deps: SocketStartDeps) {}
+
+  /** Takes the socket (hibernation API), with what it is for in its attachment. */
+  accept(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return Response.json({ code: "bad_request" }, { status: 426 });
+    }
+    const slot = request.headers.get("x-edgeserve-slot");
+    const attachment: SocketAttachment = {
+      runId: request.headers.get("x-edgeserve-run-id") ?? "",
+      pipeline: request.headers.get("x-edgeserve-pipeline") ?? "",
+      headers: JSON.parse(request.headers.get("x-edgeserve-step-headers") ?? "{}") as Record<string, string>,
+      slot: slot ? (JSON.parse(slot) as BlockSlot) : null,
+      started: false,
+      slotReleased: false,
+    };
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.deps.ctx.acceptWebSocket(server, [SOCKET_TAG]);
+    server.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** The client's request frame starts the run; later frames are ignored. */
+  async message(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = attachmentOf(socket);
+    if (!attachment || attachment.started || attachment.slotReleased) return;
+    const protocol = socketProtocolOf();
+    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+    const parsed = await protocol.parseStart(text, { settings: this.deps.settings, ...attachment });
+    if ("error" in parsed) {
+      this.releaseSlot(socket, attachment);
+      failSocket(socket, protocol, parsed.error);
+      return;
+    }
+    socket.serializeAttachment({ ...attachment, started: true });
+    const outcome = this.deps.start({ ...parsed, ...(attachment.slot ? { admission: attachment.slot } : {}) });
+    if (!outcome.started) {
+      this.releaseSlot(socket, { ...attachment, started: true });
+      failSocket(socket, protocol, `job ${attachment.runId} already exists`);
+    }
+  }
+
+  close(socket: WebSocket, code: number, reason: string): void {
+    const attachment = attachmentOf(socket);
+    // Closed before its request frame: no run will use the slot.
+    if (attachment && !attachment.started) this.releaseSlot(socket, attachment);
+    // Completes the closing handshake; without it the client sees 1006 (reference probe 3a).
+    try {
+      socket.close(code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Gives a socket's unused slot back, once. */
+  private releaseSlot(socket: WebSocket, attachment: SocketAttachment): void {
+    if (attachment.slotReleased || !attachment.slot) return;
+    socket.serializeAttachment({ ...attachment, slotReleased: true });
+    this.deps.indexer.releaseUnused(attachment.slot, attachment.runId);
   }
 }

@@ -1,11 +1,13 @@
 /**
  * The run's event log: events get consecutive sequence numbers, are buffered during a burst of
  * progress and stored when the burst is flushed: inside the run's entry while they fit, then one
- * `ev:` entry per burst. Replay reads them back by sequence.
+ * `ev:` entry per burst (in parts when a burst is over the entry limit: a fan-out of thousands of
+ * messages). Replay reads them back by sequence.
  */
 import type { RunEvent, RunEventType } from "../../src/runs/protocol";
 import type { RunRecord } from "./run-record";
 import { EVENTS_PREFIX, numberKey, type RunStore } from "./run-store";
+import { putSpilled, resolveSpilled } from "./spilled-values";
 
 export type NewEvent = Omit<RunEvent, "seq" | "at">;
 
@@ -32,14 +34,17 @@ export class EventLog {
   flush(): void {
     const first = this.buffer[0];
     if (!first) return;
-    if (this.record.fitsInline(JSON.stringify(this.buffer).length)) this.record.inline.events.push(...this.buffer);
-    else this.store.put(numberKey(EVENTS_PREFIX, first.seq), this.buffer);
+    const text = JSON.stringify(this.buffer);
+    if (this.record.fitsInline(text.length)) this.record.inline.events.push(...this.buffer);
+    else putSpilled(this.store, numberKey(EVENTS_PREFIX, first.seq), this.buffer, undefined, text);
     this.buffer = [];
   }
 
   /** Every event with a sequence number above `afterSeq`, in order (stored and buffered). */
   replay(afterSeq = 0): RunEvent[] {
-    const stored = this.record.inline.spilled ? this.store.list<RunEvent[]>(EVENTS_PREFIX).flatMap(([, events]) => events) : [];
+    const stored = this.record.inline.spilled
+      ? this.store.list<RunEvent[]>(EVENTS_PREFIX).flatMap(([key, events]) => resolveSpilled(this.store, key, events))
+      : [];
     return [...this.record.inline.events, ...stored, ...this.buffer].filter((e) => e.seq > afterSeq);
   }
 

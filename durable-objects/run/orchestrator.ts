@@ -20,6 +20,9 @@ import type { RunResults } from "./run-results";
 import type { RunRecord, WorkItem } from "./run-record";
 import type { RunStore } from "./run-store";
 
+/** How much of a step's error message the run keeps. */
+const ERROR_MESSAGE_MAX_CHARS = 4096;
+
 export { MAX_INLINE_ATTEMPTS, MAX_STAGE_SENDS, QUEUED_STEP_MAX_SECONDS } from "./dispatch";
 
 export interface OrchestratorOptions {
@@ -214,7 +217,9 @@ export class Orchestrator {
   }
 
   /** Records a step's failure and fails the run. `ms` is null when the failure was not timed here. */
-  private stepFailed(item: WorkItem, message: string, ms: number | null): void {
+  private stepFailed(item: WorkItem, error: string, ms: number | null): void {
+    // A step's error text is of its own choosing: kept to a size the run's entry can carry.
+    const message = error.length > ERROR_MESSAGE_MAX_CHARS ? `${error.slice(0, ERROR_MESSAGE_MAX_CHARS)}… (${error.length} characters)` : error;
     this.steps.markFailed(item, message, ms);
     this.fail(item.step, `step '${item.step}' failed: ${message}`);
   }

@@ -36,7 +36,8 @@ import { publishToSockets, SocketStarts } from "./socket-watchers";
 import { Subscribers } from "./subscribers";
 
 export class RunObject extends DurableObject<Env> {
-  private readonly store: RunStore;
+  /** Public for tests' fault injection (`failNextWrite`, through `runInDurableObject`). */
+  readonly store: RunStore;
   private readonly settings: Settings;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
@@ -47,7 +48,11 @@ export class RunObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new RunStore(ctx.storage);
+    this.store = new RunStore(ctx.storage, (error) => {
+      // Memory holds a burst that storage refused: start again from what storage holds.
+      ctx.abort(`run storage write failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    });
     this.settings = loadSettings(env);
     this.alarmPlan = new AlarmPlan(this.store);
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });

@@ -10,7 +10,8 @@
 import type { StoredMessage } from "../../src/pipeline/message";
 import type { AdmissionTicket } from "../../src/admission/protocol";
 import { isActive, type CaptureRequest, type RunErrorInfo, type RunEvent, type RunStatus, type StepState, type Surface } from "../../src/runs/protocol";
-import { RUN_KEY, WORK_PREFIX, type RunStore } from "./run-store";
+import { INPUT_KEY, RUN_KEY, WORK_PREFIX, type RunStore } from "./run-store";
+import { deleteSpilled, getSpilled, putSpilled, resolveSpilled } from "./spilled-values";
 
 export interface WorkItem {
   /** The idempotency key `<run id>/<step>/<message seq>`. */
@@ -94,11 +95,21 @@ export interface InlineLog {
  */
 export const INLINE_MAX_BYTES = 64 * 1024;
 
+/**
+ * An input whose JSON is longer than this is kept in an entry of its own, written once, so the run
+ * entry (input, inline log, headers) stays well under the entry limit; over the limit, the input's
+ * entry is split in parts (spilled-values.ts), as a work item over it is. A smaller input stays in
+ * the run entry, so a fast run still writes one entry.
+ */
+export const APART_MIN_CHARS = 256 * 1024;
+
 /** The `run` entry. `layout` names its shape, so a later one can convert older entries. */
 interface StoredRun {
   layout: 1;
-  row: RunRow;
+  /** The row; its input is in the `input` entry instead when `inputApart` is set. */
+  row: Omit<RunRow, "input"> & { input?: StoredMessage };
   inline: InlineLog;
+  inputApart?: true;
 }
 
 /** What a new run's row is given; everything else starts at "nothing has happened yet". */
@@ -108,6 +119,9 @@ export class RunRecord {
   /** Work items by key, as they stand in memory. */
   readonly work = new Map<string, WorkItem>();
   private readonly persistedWork = new Map<string, string>();
+  /** Whether the input is kept in an entry of its own, and whether that entry is written yet. */
+  private inputApart = false;
+  private inputWritten = false;
   /** Rows written before this instance's store began counting (by earlier instances). */
   private rowsBefore = 0;
 
@@ -132,16 +146,22 @@ export class RunRecord {
       payloadsInR2: false,
       indexPending: false,
     };
-    return new RunRecord(row, { events: [], results: [], bytes: 0, spilled: false });
+    const record = new RunRecord(row, { events: [], results: [], bytes: 0, spilled: false });
+    record.inputApart = JSON.stringify(fields.input).length > APART_MIN_CHARS;
+    return record;
   }
 
   /** The run this object holds, or undefined when it holds none. */
   static load(store: RunStore): RunRecord | undefined {
     const stored = store.get<StoredRun>(RUN_KEY);
     if (!stored) return undefined;
-    const record = new RunRecord(stored.row, stored.inline);
+    const input = stored.inputApart ? getSpilled<StoredMessage>(store, INPUT_KEY) : stored.row.input;
+    if (!input) throw new Error(`run '${stored.row.id}' has lost its input entry`);
+    const record = new RunRecord({ ...stored.row, input }, stored.inline);
+    record.inputApart = record.inputWritten = stored.inputApart === true;
     record.rowsBefore = stored.row.rowsWritten - store.rowsWritten;
-    for (const [, item] of store.list<WorkItem>(WORK_PREFIX)) {
+    for (const [key, entry] of store.list<WorkItem>(WORK_PREFIX)) {
+      const item = resolveSpilled(store, key, entry);
       record.work.set(item.key, item);
       record.persistedWork.set(item.key, workFingerprint(item));
     }
@@ -170,19 +190,24 @@ export class RunRecord {
   save(store: RunStore): void {
     for (const [key] of this.persistedWork) {
       if (!this.work.has(key)) {
-        store.delete(WORK_PREFIX + key);
+        deleteSpilled(store, WORK_PREFIX + key);
         this.persistedWork.delete(key);
       }
     }
     for (const item of this.work.values()) {
       const fingerprint = workFingerprint(item);
       if (this.persistedWork.get(item.key) === fingerprint) continue;
-      store.put(WORK_PREFIX + item.key, item);
+      putSpilled(store, WORK_PREFIX + item.key, item);
       this.persistedWork.set(item.key, fingerprint);
+    }
+    if (this.inputApart && !this.inputWritten) {
+      putSpilled(store, INPUT_KEY, this.row.input);
+      this.inputWritten = true;
     }
     // The entry counts its own write, so the figure it stores is final once the run is.
     this.row.rowsWritten = this.rowsBefore + store.rowsWritten + 1;
-    store.put<StoredRun>(RUN_KEY, { layout: 1, row: this.row, inline: this.inline });
+    const row = this.inputApart ? { ...this.row, input: undefined } : this.row;
+    store.put<StoredRun>(RUN_KEY, { layout: 1, row, inline: this.inline, ...(this.inputApart ? { inputApart: true as const } : {}) });
   }
 }
 

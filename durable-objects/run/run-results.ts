@@ -8,6 +8,9 @@ import { KV_VALUE_MAX_BYTES, type ResultStore, type RunRef } from "../../src/res
 import type { ResultItem } from "../../src/runs/protocol";
 import { RESULT_PART_BYTES, type LocalResultStore, type ResultRow } from "./result-store";
 
+/** Copies to KV or R2 in flight at once while results move (a fan-out can leave thousands). */
+const MOVE_CONCURRENCY = 32;
+
 export interface ExternalStores {
   kv: ResultStore;
   r2: ResultStore;
@@ -74,17 +77,30 @@ export class RunResults {
     return this.local.rows().some((row) => this.destination(row) !== undefined);
   }
 
-  /** Moves what should leave the run's storage; a result is marked moved only after its copy is stored. */
+  /**
+   * Moves what should leave the run's storage, `MOVE_CONCURRENCY` copies at a time; a result is
+   * marked moved only after its copy is stored.
+   */
   async move(): Promise<number> {
+    const pending = this.local.rows().flatMap((row) => {
+      const to = this.destination(row);
+      return to && row.bytes ? [{ index: row.index, to, item: { bytes: row.bytes, contentType: row.contentType } }] : [];
+    });
     const moves: { index: number; location: "kv" | "r2" }[] = [];
     try {
-      for (const row of this.local.rows()) {
-        const to = this.destination(row);
-        if (!to || !row.bytes) continue;
-        const item = { bytes: row.bytes, contentType: row.contentType };
-        await this.external[to].put(this.run, row.index, item);
-        this.fetched.set(row.index, item);
-        moves.push({ index: row.index, location: to });
+      for (let start = 0; start < pending.length; start += MOVE_CONCURRENCY) {
+        const batch = pending.slice(start, start + MOVE_CONCURRENCY);
+        const copied = await Promise.allSettled(batch.map(({ index, to, item }) => this.external[to].put(this.run, index, item)));
+        let failure: unknown;
+        for (const [n, outcome] of copied.entries()) {
+          const { index, to, item } = batch[n]!;
+          if (outcome.status === "rejected") failure ??= outcome.reason;
+          else {
+            this.fetched.set(index, item);
+            moves.push({ index, location: to });
+          }
+        }
+        if (failure !== undefined) throw failure;
       }
     } finally {
       // What was copied before a failure is recorded, so a retry does not copy it again.

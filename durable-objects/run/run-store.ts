@@ -12,14 +12,20 @@
  * - `ev:<first seq>`: a later burst's events; `res:<index>`: a later result;
  *   `part:<index>:<n>`: the parts of a result over the row limit;
  * - `work:<key>`: a work item that outlived the burst that made it;
+ * - `input`: a large input, out of the run entry (rewritten at every burst);
+ * - `big:<key>:<n>`: parts of a value too large for one entry (spilled-values.ts);
  * - `expired`: what is left after retention (retention.ts).
+ *
+ * Every entry is measured against the platform's limit before it is written (entry-size.ts).
  */
+import { approximateSize, ENTRY_MAX_BYTES, EntryTooLargeError } from "./entry-size";
 
 export const RUN_KEY = "run";
 export const EVENTS_PREFIX = "ev:";
 export const RESULTS_PREFIX = "res:";
 export const PARTS_PREFIX = "part:";
 export const WORK_PREFIX = "work:";
+export const INPUT_KEY = "input";
 
 /** Sequence numbers and indexes in keys are zero-padded, so keys sort as the numbers do. */
 export function numberKey(prefix: string, n: number): string {
@@ -30,13 +36,35 @@ export class RunStore {
   /** Rows written through this door since the instance was constructed. */
   rowsWritten = 0;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  /**
+   * Fault injection for tests (reachable only through `runInDurableObject`): the next write throws
+   * this error instead of writing, as a refused or failed storage write would.
+   */
+  failNextWrite: Error | undefined;
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    /**
+     * Called when a transaction fails (a write refused, storage unavailable): what is in memory
+     * no longer matches storage, so the owner resets its object rather than keep a phantom run.
+     */
+    private readonly transactionFailed: (error: unknown) => never = (error) => {
+      throw error;
+    },
+  ) {}
 
   get<T>(key: string): T | undefined {
     return this.storage.kv.get<T>(key);
   }
 
   put<T>(key: string, value: T): void {
+    const fault = this.failNextWrite;
+    if (fault) {
+      this.failNextWrite = undefined;
+      throw fault;
+    }
+    const bytes = key.length + approximateSize(value);
+    if (bytes > ENTRY_MAX_BYTES) throw new EntryTooLargeError(key, bytes);
     this.storage.kv.put(key, value);
     this.rowsWritten += 1;
   }
@@ -52,7 +80,11 @@ export class RunStore {
 
   /** Runs `body` as one transaction (a burst commits whole or not at all). */
   transaction<T>(body: () => T): T {
-    return this.storage.transactionSync(body);
+    try {
+      return this.storage.transactionSync(body);
+    } catch (error) {
+      return this.transactionFailed(error);
+    }
   }
 
   setAlarm(at: number, options: { allowUnconfirmed?: boolean } = {}): void {

@@ -78,7 +78,8 @@ describe("runs stored in SQL tables by an earlier deploy", () => {
         JSON.stringify({ v: { tokens: ["old", "words"] } }),
       );
       // The old deploy's watchdog alarm (kept outside the tables).
-      void state.storage.setAlarm(Date.now());
+      // Due later, so that only runDurableObjectAlarm runs it (one due now would race it).
+      void state.storage.setAlarm(Date.now() + 60_000);
     });
     // The alarm loads the run, which converts it; the watchdog then drives the pending item.
     expect(await runDurableObjectAlarm(stub)).toBe(true);

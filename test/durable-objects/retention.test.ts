@@ -77,7 +77,8 @@ describe("retention when the run index cannot be reached", () => {
     const stub = runStub(PIPELINE, id);
     await runInDurableObject(stub, async (_, state) => {
       state.storage.kv.put("expired", { at: Date.now(), forget: key });
-      await state.storage.setAlarm(Date.now());
+      // Due later, so that only runDurableObjectAlarm runs it (one due now would race it).
+      await state.storage.setAlarm(Date.now() + 60_000);
     });
     expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
     await vi.waitUntil(async () => (await env.DB.prepare("SELECT 1 FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first()) === null, {

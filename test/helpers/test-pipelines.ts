@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { registerPipeline } from "../../src/catalog";
 import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+import { shout, split } from "../../examples/pipelines/sentences";
 import { remotePipelines } from "./remote-pipelines";
 
 const failInput = z.strictObject({ fail: z.boolean(), waitMs: z.number().int().min(0).optional() });
@@ -248,6 +249,26 @@ export const queuedFanout = definePipeline({
   ],
 });
 
+/**
+ * The `sentences` example with its results kept in the run's own storage: a text of thousands of
+ * sentences makes one burst of thousands of events (the example moves its results to KV, which
+ * Miniflare writes one file at a time).
+ */
+export const sentencesLocal = definePipeline({
+  name: "test-sentences-local",
+  input: z.strictObject({ text: z.string() }),
+  steps: [
+    { name: "split", kind: "inline", run: split },
+    { name: "shout", kind: "inline", run: shout },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "split", to: "shout", conditions: { operator: "any", tags: ["question"] } },
+    { from: "split", to: "out", conditions: { operator: "any", tags: ["statement"] } },
+    { from: "shout", to: "out" },
+  ],
+});
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -263,6 +284,7 @@ export function registerTestPipelines(): void {
     queued,
     queuedSlowRetry,
     queuedFanout,
+    sentencesLocal,
     ...remotePipelines,
   ]) {
     registerPipeline(definition);

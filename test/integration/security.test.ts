@@ -8,7 +8,7 @@ import { describe, it } from "vitest";
 import worker from "../../src/index";
 import { call } from "../helpers/http";
 
-async function withEnv(overrides: Record<string, string>, path: string, init: RequestInit = {}) {
+async function withEnv(overrides: Record<string, unknown>, path: string, init: RequestInit = {}) {
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`http://edgeserve.test${path}`, init), { ...env, ...overrides } as Env, ctx);
   await waitOnExecutionContext(ctx);
@@ -61,5 +61,53 @@ describe("security", () => {
       expect(text).not.toContain(secret);
       expect([...res.headers.values()].join(" ")).not.toContain(wrong);
     }
+  });
+});
+
+/** The run index (D1), counting the statements prepared on it. */
+function countingDb(): { db: D1Database; prepared: () => number } {
+  let prepared = 0;
+  const db = new Proxy(env.DB, {
+    get(target, property) {
+      if (property === "prepare") prepared++;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db, prepared: () => prepared };
+}
+
+describe("ZenML's open /health with tokens configured", () => {
+  const token = "health-token";
+  const paths = ["/health", "/pipelines/word-stats/health", "/pipelines/sleep/health", "/pipelines/no-such-pipeline/health"];
+
+  it("tells a caller without a valid token only that the service is up, the same for every path, without reading D1", async ({ expect }) => {
+    const answers: { status: number; body: string }[] = [];
+    for (const path of paths) {
+      for (const headers of [{}, { Authorization: "Bearer wrong-token" }] as Record<string, string>[]) {
+        const { db, prepared } = countingDb();
+        const res = await withEnv({ EDGESERVE_AUTH_TOKENS: token, DB: db }, path, { headers });
+        answers.push({ status: res.status, body: await res.text() });
+        expect(prepared(), path).toBe(0);
+      }
+    }
+    expect(answers[0]).toEqual({ status: 200, body: JSON.stringify({ status: "healthy" }) });
+    expect(answers.every((a) => a.status === answers[0]!.status && a.body === answers[0]!.body)).toBe(true);
+  });
+
+  it("gives a valid token the full answer, and 404 for an unknown pipeline", async ({ expect }) => {
+    const auth = { headers: { Authorization: `Bearer ${token}` } };
+    const res = await withEnv({ EDGESERVE_AUTH_TOKENS: token }, "/pipelines/sleep/health", auth);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: "healthy", pipeline_name: "sleep", deployment_id: "sleep@1" });
+    expect(Object.keys(body)).toContain("last_execution");
+    expect((await withEnv({ EDGESERVE_AUTH_TOKENS: token }, "/pipelines/no-such-pipeline/health", auth)).status).toBe(404);
+  });
+
+  it("answers in full to anyone when no token is configured", async ({ expect }) => {
+    const res = await call("/pipelines/sleep/health");
+    expect(Object.keys((await res.json()) as object)).toEqual(["status", "deployment_id", "pipeline_name", "uptime", "last_execution"]);
+    expect((await call("/pipelines/no-such-pipeline/health")).status).toBe(404);
   });
 });

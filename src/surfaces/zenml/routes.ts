@@ -5,6 +5,7 @@
  * on the same engine and Run objects as the Numaflow surface.
  */
 import { Hono, type Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import { v7 as uuidv7 } from "uuid";
 import * as z from "zod";
 import type { AppEnv } from "../../app-env";
@@ -13,7 +14,7 @@ import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "
 import { methodNotAllowed } from "../../http/method-not-allowed";
 import type { StoredMessage } from "../../pipeline/message";
 import { validatePipelineInput } from "../../http/pipeline-input";
-import { bearerAuth } from "../../middleware/auth";
+import { bearerAuth, isAuthorized } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
 import { isActive, type RunSnapshot } from "../../runs/protocol";
@@ -44,7 +45,7 @@ export function zenmlRoutes(): Hono<AppEnv> {
       await next();
     });
   }
-  app.get("/health", resolvePipeline, health).all("/health", methodNotAllowed(["GET"]));
+  app.get("/health", openHealth, resolvePipeline, health).all("/health", methodNotAllowed(["GET"]));
   for (const path of ZENML_PATHS.filter((p) => p !== "/health")) app.use(path, bearerAuth, resolvePipeline);
 
   app.post("/invoke", requestBodyLimit, invoke).all("/invoke", methodNotAllowed(["POST"]));
@@ -237,6 +238,16 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   }
   return c.var.engine.openSocket(c.var.pipeline, uuidv7(), c.req.raw);
 }
+
+/**
+ * `/health` stays open, as in ZenML; but when tokens are configured, a caller without a valid one
+ * learns only that the service is up: the same answer for every path (so it does not tell which
+ * pipelines exist), and no run index read.
+ */
+const openHealth = createMiddleware<AppEnv>(async function openHealth(c, next) {
+  if (await isAuthorized(c)) return next();
+  return c.json({ status: "healthy" });
+});
 
 async function health(c: ZenmlContext): Promise<Response> {
   let lastExecution: string | null = null;

@@ -8,6 +8,7 @@ import { isWaiting, type AdmissionTicket } from "../admission/protocol";
 import { captureRequest } from "../capture/capture-request";
 import type { CapturePolicyInput } from "../capture/policy";
 import { ApiError } from "../errors/api-error";
+import { forwardedHeaders } from "../http/forwarded-headers";
 import type { Pipeline } from "../pipeline/graph";
 import type { StoredMessage } from "../pipeline/message";
 import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartRunRequest, Surface } from "../runs/protocol";
@@ -23,7 +24,7 @@ export interface StartSpec {
   pipeline: Pipeline;
   runId: string;
   input: StoredMessage;
-  /** The request's headers; steps see them without credentials. */
+  /** The request's headers; the run keeps them without credentials (src/http/forwarded-headers.ts). */
   headers: Headers;
   surface: Surface;
   runName?: string;
@@ -154,7 +155,7 @@ export class RunService {
     const run = this.run(pipeline.name, runId);
     const slot = await this.admission.take(pipeline, runTimeoutSeconds(pipeline, this.settings));
     if (slot === null) throw this.admission.atCapacity(pipeline, "sync");
-    return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers), slot);
+    return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers, this.settings.EDGESERVE_STRIP_HEADERS), slot);
   }
 
   private async startRequest(spec: StartSpec): Promise<StartRunRequest> {
@@ -162,7 +163,7 @@ export class RunService {
       runId: spec.runId,
       pipeline: spec.pipeline.name,
       input: spec.input,
-      headers: forwardedHeaders(spec.headers),
+      headers: forwardedHeaders(spec.headers, this.settings.EDGESERVE_STRIP_HEADERS),
       surface: spec.surface,
       capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
@@ -174,15 +175,6 @@ export class RunService {
 function found<T extends { found: boolean }>(run: RunClient, outcome: T | RunMissing, notFound: NotFound): Extract<T, { found: true }> {
   if (!outcome.found) throw missingRun(run.runId, outcome as RunMissing, () => notFound(run.runId));
   return outcome as Extract<T, { found: true }>;
-}
-
-/** Request headers a step may read; credentials are never handed to pipeline code. */
-export function forwardedHeaders(headers: Headers): Record<string, string> {
-  const forwarded: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    if (name !== "authorization" && name !== "cookie") forwarded[name] = value;
-  });
-  return forwarded;
 }
 
 function waitsOn(held: AdmissionTicket | null | undefined, ticket: AdmissionTicket): boolean {

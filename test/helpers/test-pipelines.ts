@@ -248,6 +248,20 @@ export const queuedFanout = definePipeline({
   ],
 });
 
+/** Answers the request headers its step was handed (`context.headers`). */
+export const headersEcho = definePipeline({
+  name: "test-headers",
+  input: anyObject,
+  steps: [
+    { name: "echo", kind: "inline", run: (_m, context) => ({ value: { ...context.headers } }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "echo", to: "out" }],
+});
+
+/** The same, run memory-only (in the Worker, nothing stored). */
+export const headersEchoMemory = definePipeline({ ...headersEcho, name: "test-headers-memory", runtime: "memory-only" });
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -263,6 +277,8 @@ export function registerTestPipelines(): void {
     queued,
     queuedSlowRetry,
     queuedFanout,
+    headersEcho,
+    headersEchoMemory,
     ...remotePipelines,
   ]) {
     registerPipeline(definition);

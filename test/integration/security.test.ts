@@ -2,11 +2,13 @@
  * Security promises (SECURITY.md): strict CORS unless origins are configured, the headers a
  * scanner expects, a Content-Security-Policy on the console, and tokens never echoed back.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { call } from "../helpers/http";
+import { storedHeaders } from "../helpers/stored-run";
+import { uniqueId } from "../helpers/unique";
 
 async function withEnv(overrides: Record<string, unknown>, path: string, init: RequestInit = {}) {
   const ctx = createExecutionContext();
@@ -109,5 +111,89 @@ describe("ZenML's open /health with tokens configured", () => {
     const res = await call("/pipelines/sleep/health");
     expect(Object.keys((await res.json()) as object)).toEqual(["status", "deployment_id", "pipeline_name", "uptime", "last_execution"]);
     expect((await call("/pipelines/no-such-pipeline/health")).status).toBe(404);
+  });
+});
+
+describe("credential headers", () => {
+  /** Every value holds "secret", so a leak shows wherever it lands. */
+  const credentials = {
+    Authorization: "Bearer secret-a",
+    "Proxy-Authorization": "Basic secret-b",
+    Cookie: "session=secret-c",
+    "X-Api-Key": "secret-d",
+    "Cf-Access-Jwt-Assertion": "secret-e",
+    "CF-Access-Client-Secret": "secret-f",
+    // Named by EDGESERVE_STRIP_HEADERS below: one by name, one by prefix.
+    "X-Tenant-Token": "secret-g",
+    "X-Internal-Signature": "secret-h",
+  };
+  const headers = { ...credentials, "X-Trace": "trace-1", "Content-Type": "application/json" };
+  const settings = { EDGESERVE_STRIP_HEADERS: "X-Tenant-Token, x-internal-*" };
+
+  function expectClean(what: string, seen: unknown): void {
+    const text = JSON.stringify(seen);
+    expect(text, what).toContain("trace-1");
+    expect(text, what).not.toContain("secret");
+  }
+
+  const stored = (pipeline: string, runId: string) =>
+    runInDurableObject(env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${runId}`)), (_instance, state) => storedHeaders(state));
+
+  it("never reach a step or the stored run on Numaflow sync (stored and memory-only)", async () => {
+    const id = uniqueId("headers");
+    const res = await withEnv(settings, "/pipelines/test-headers/v1/process/sync", {
+      method: "POST",
+      body: "{}",
+      headers: { ...headers, "X-Numaflow-Id": id },
+    });
+    expect(res.status).toBe(200);
+    expectClean("step", await res.json());
+    expectClean("stored", await stored("test-headers", id));
+    const memory = await withEnv(settings, "/pipelines/test-headers-memory/v1/process/sync", { method: "POST", body: "{}", headers });
+    expect(memory.status).toBe(200);
+    expectClean("memory-only step", await memory.json());
+  });
+
+  it("never reach a step or the stored run on ZenML /invoke (stored and memory-only)", async () => {
+    const res = await withEnv(settings, "/pipelines/test-headers/invoke", { method: "POST", body: '{"parameters": {}}', headers });
+    const body = (await res.json()) as { success: boolean; job_id: string; results: unknown };
+    expect(body.success).toBe(true);
+    expectClean("step", body.results);
+    expectClean("stored", await stored("test-headers", body.job_id));
+    const memory = (await (
+      await withEnv(settings, "/pipelines/test-headers-memory/invoke", { method: "POST", body: '{"parameters": {}}', headers })
+    ).json()) as {
+      results: unknown;
+    };
+    expectClean("memory-only step", memory.results);
+  });
+
+  it("never reach a step or the stored run on a native start", async () => {
+    const res = await withEnv(settings, "/v1/pipelines/test-headers/runs", { method: "POST", body: "{}", headers });
+    expect(res.status).toBe(200);
+    const run = (await res.json()) as { id: string; results: unknown };
+    expectClean("step", run.results);
+    expectClean("stored", await stored("test-headers", run.id));
+  });
+
+  it("never reach a step or the stored run of a ZenML WebSocket job", async () => {
+    const res = await withEnv(settings, "/pipelines/test-headers/stream", { headers: { ...headers, Upgrade: "websocket" } });
+    expect(res.status).toBe(101);
+    const socket = res.webSocket!;
+    socket.accept();
+    const frames: { event_type: string; job_id: string; data: { result?: unknown } }[] = [];
+    const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
+    socket.addEventListener("message", (e) => frames.push(JSON.parse(e.data as string) as (typeof frames)[number]));
+    socket.send('{"parameters": {}}');
+    await closed;
+    const done = frames.find((f) => f.event_type === "pipeline_completed");
+    expectClean("step", done?.data.result);
+    expectClean("stored", await stored("test-headers", done!.job_id));
+  });
+
+  it("refuses a strip list entry that is not a header name", async () => {
+    const res = await withEnv({ EDGESERVE_STRIP_HEADERS: "x-ok, not a header" }, "/v1/pipelines");
+    expect(res.status).toBe(500);
+    expect(await res.text()).toContain("EDGESERVE_STRIP_HEADERS");
   });
 });

@@ -15,7 +15,8 @@ import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
 import { requestId } from "../../middleware/request-id";
 import type { RunClient } from "../../engine/run-client";
-import { forwardedHeaders, type StartSpec } from "../../engine/run-service";
+import type { StartSpec } from "../../engine/run-service";
+import { forwardedHeaders } from "../../http/forwarded-headers";
 import type { StoredMessage } from "../../pipeline/message";
 import { isActive, type ResultItem, type RunSnapshot } from "../../runs/protocol";
 
@@ -59,7 +60,7 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
   const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId };
   const outcome = await runMemoryOnly(c.var.pipeline, input, {
     runId: c.var.runId,
-    headers: forwardedHeaders(c.req.raw.headers),
+    headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: c.var.engine.requestTimeoutMs(c.var.pipeline),
   });
   if (outcome.status === "timeout") {

@@ -20,7 +20,8 @@ import { resolvePipeline } from "../../middleware/pipeline";
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
-import { forwardedHeaders, type StartSpec } from "../../engine/run-service";
+import type { StartSpec } from "../../engine/run-service";
+import { forwardedHeaders } from "../../http/forwarded-headers";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
@@ -114,7 +115,7 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
   const startedAt = Date.now();
   const outcome = await runMemoryOnly(pipeline, input, {
     runId: jobId,
-    headers: forwardedHeaders(c.req.raw.headers),
+    headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: request.timeout * 1000,
   });
   const metadata = {

@@ -86,6 +86,7 @@ export class RunObject extends DurableObject<Env> {
       surface: request.surface,
       runName: request.runName ?? null,
       headers: request.headers,
+      ...(request.requestDigest !== undefined ? { requestDigest: request.requestDigest } : {}),
       input: request.input,
       createdAt: now,
       deadlineAt: now + runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds) * 1000,

@@ -12,7 +12,7 @@ import { forwardedHeaders } from "../http/forwarded-headers";
 import type { Pipeline } from "../pipeline/graph";
 import type { StoredMessage } from "../pipeline/message";
 import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartRunRequest, Surface } from "../runs/protocol";
-import { runIdProblem } from "../runs/run-id";
+import { runIdProblem, surfaceRunIdProblem } from "../runs/run-id";
 import { runTimeoutSeconds } from "../runs/run-timeout";
 import type { Settings } from "../settings";
 import type { StreamFormatName } from "../streams/format";
@@ -28,6 +28,8 @@ export interface StartSpec {
   headers: Headers;
   surface: Surface;
   runName?: string;
+  /** Kept with the run: see `StartRunRequest.requestDigest`. */
+  requestDigest?: string;
   /** The caller's own run timeout (ZenML's `timeout`), else the pipeline's. */
   runTimeoutSeconds?: number;
   captureOverride?: CapturePolicyInput;
@@ -63,6 +65,13 @@ export class RunService {
   /** The run of that pipeline and id; a malformed id is a 400 that names `label`. */
   run(pipeline: string, runId: string, label = "run id"): RunClient {
     const problem = runIdProblem(runId);
+    if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
+    return new RunClient(this.env.RUNS, pipeline, runId);
+  }
+
+  /** A run named by a Numaflow or ZenML client: as `run`, and an id with `~` (a native id) is a 400 too. */
+  surfaceRun(pipeline: string, runId: string, label: string): RunClient {
+    const problem = surfaceRunIdProblem(runId);
     if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
     return new RunClient(this.env.RUNS, pipeline, runId);
   }
@@ -168,6 +177,7 @@ export class RunService {
       capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
       ...(spec.runName ? { runName: spec.runName } : {}),
+      ...(spec.requestDigest !== undefined ? { requestDigest: spec.requestDigest } : {}),
     };
   }
 }

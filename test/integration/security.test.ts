@@ -6,7 +6,7 @@ import { createExecutionContext, runInDurableObject, waitOnExecutionContext } fr
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { call } from "../helpers/http";
+import { call, post } from "../helpers/http";
 import { storedHeaders } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
@@ -195,5 +195,34 @@ describe("credential headers", () => {
     const res = await withEnv({ EDGESERVE_STRIP_HEADERS: "x-ok, not a header" }, "/v1/pipelines");
     expect(res.status).toBe(500);
     expect(await res.text()).toContain("EDGESERVE_STRIP_HEADERS");
+  });
+});
+
+describe("run id namespaces", () => {
+  it("no Numaflow or ZenML id can address a native run: ids with '~' are refused (400 invalid_run_id)", async () => {
+    const key = uniqueId("idem");
+    const created = await post("/v1/pipelines/word-stats/runs", { text: "a b" }, { "Idempotency-Key": key });
+    const nativeId = ((await created.json()) as { id: string }).id;
+    expect(nativeId).toContain("~");
+    const attempts: [string, RequestInit][] = [
+      [`/v1/process/fetch?id=${nativeId}`, {}],
+      [`/v1/process/status?id=${nativeId}`, {}],
+      [`/v1/process/sse?id=${nativeId}`, {}],
+      ["/v1/process/sync", { method: "POST", body: '{"text": "x"}', headers: { "X-Numaflow-Id": `word-stats~${uniqueId("claim")}` } }],
+      ["/v1/process/async", { method: "POST", body: '{"text": "x"}', headers: { "X-Numaflow-Id": `word-stats~${uniqueId("claim")}` } }],
+      [`/jobs/${nativeId}`, {}],
+      [`/stream/${nativeId}`, {}],
+      [`/jobs/${nativeId}/cancel`, { method: "POST" }],
+    ];
+    for (const [path, init] of attempts) {
+      const res = await call(path, init);
+      expect(res.status, path).toBe(400);
+      const body = (await res.json()) as { code?: unknown; error_code?: unknown };
+      expect(body.error_code ?? body.code, path).toBe("invalid_run_id");
+    }
+    // Numaflow's own ids, chosen or generated, are as before.
+    const chosen = uniqueId("nf_id-1");
+    expect((await call("/v1/process/sync", { method: "POST", body: '{"text": "x"}', headers: { "X-Numaflow-Id": chosen } })).status).toBe(200);
+    expect((await call(`/v1/process/fetch?id=${chosen}`)).status).toBe(200);
   });
 });

@@ -105,10 +105,10 @@ async function sse(c: NumaflowContext): Promise<Response> {
   const subscribeTo = body.byteLength === 0 ? (c.var.runIdGiven ? c.var.runId : queried) : undefined;
   let run: RunClient;
   if (subscribeTo !== undefined) {
-    run = engine.run(c.var.pipeline.name, subscribeTo, "id");
+    run = engine.surfaceRun(c.var.pipeline.name, subscribeTo, "id");
     await engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`));
   } else {
-    run = engine.run(c.var.pipeline.name, c.var.runId, "id");
+    run = engine.surfaceRun(c.var.pipeline.name, c.var.runId, "id");
     // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:
     // that is a resume of the run it started, not a duplicate.
     const resuming = lastEventId !== null && c.var.runIdGiven && (await run.probe()).found;
@@ -134,7 +134,7 @@ function startSpecFrom(c: NumaflowContext, input: StoredMessage): StartSpec {
 function queriedRun(c: NumaflowContext): RunClient {
   const id = c.req.query("id");
   if (id === undefined) throw new ApiError("bad_request", "the query parameter 'id' is required");
-  return c.var.engine.run(c.var.pipeline.name, id, "id");
+  return c.var.engine.surfaceRun(c.var.pipeline.name, id, "id");
 }
 
 /** Several results are concatenated; `Numaflow-Array-*` headers say where each one ends. */

@@ -208,7 +208,7 @@ async function listJobs(c: ZenmlContext): Promise<Response> {
 }
 
 function jobRun(c: ZenmlContext): RunClient {
-  return c.var.engine.run(c.var.pipeline.name, c.req.param("id") ?? "", "job id");
+  return c.var.engine.surfaceRun(c.var.pipeline.name, c.req.param("id") ?? "", "job id");
 }
 
 function jobNotFound(id: string): ApiError {

@@ -6,6 +6,7 @@
 import * as z from "zod";
 import { CAPTURE_MODES, DEFAULT_MAX_BYTES, DEFAULT_REDACT, DEFAULT_SAMPLE_RATE, MAX_MAX_BYTES, MIN_MAX_BYTES, RUNTIME_MODES } from "./capture/policy";
 import { ApiError } from "./errors/api-error";
+import { stripList } from "./http/forwarded-headers";
 
 /** Numaflow caps the SSE keep-alive nowhere; edgeserve promises a heartbeat at least every 15 s. */
 export const MAX_SSE_HEARTBEAT_SECONDS = 15;
@@ -17,6 +18,9 @@ function tokenList(value: string): string[] {
     .map((t) => t.trim())
     .filter((t) => t.length > 0);
 }
+
+/** An HTTP header name (RFC 9110 token, lower-cased), optionally ending in `*` to name a prefix. */
+const HEADER_NAME_OR_PREFIX = /^[a-z0-9!#$%&'+.^_`|~-]+\*?$/;
 
 const seconds = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -86,6 +90,16 @@ export const settingsSchema = z.object({
         .map((o) => o.trim())
         .filter((o) => o.length > 0),
     ),
+  /**
+   * Comma-separated header names (`x-internal-*`: every header starting so) removed from the headers
+   * steps see and runs store, besides the credential headers that always are.
+   */
+  EDGESERVE_STRIP_HEADERS: z
+    .string()
+    .default("")
+    .transform((v) => tokenList(v).map((name) => name.toLowerCase()))
+    .pipe(z.array(z.string().regex(HEADER_NAME_OR_PREFIX, "must be a header name, or a prefix of one ending in '*'")))
+    .transform(stripList),
   /** Secret: comma-separated bearer tokens; any one of them is accepted (rotation). Unset: no auth. */
   EDGESERVE_AUTH_TOKENS: z
     .string()

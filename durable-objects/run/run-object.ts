@@ -91,6 +91,7 @@ export class RunObject extends DurableObject<Env> {
       surface: request.surface,
       runName: request.runName ?? null,
       headers: request.headers,
+      ...(request.requestDigest !== undefined ? { requestDigest: request.requestDigest } : {}),
       input: request.input,
       createdAt: now,
       deadlineAt: now + runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds) * 1000,
@@ -199,9 +200,10 @@ export class RunObject extends DurableObject<Env> {
     const after = parseLastEventId(request.headers.get("last-event-id") ?? url.searchParams.get("after"));
     // A finished run's results may be in KV or R2: read them first, so the replay below stays synchronous.
     if (session.record.terminal) await session.results.prefetch();
-    const response = this.subscribers.open(format, session.events.replay(after ?? 0), {
+    // From the event last seen (inclusive): it may have frames the client has not seen yet.
+    const response = this.subscribers.open(format, session.events.replay(after === undefined ? 0 : after.seq - 1), {
       finished: session.record.terminal,
-      resumed: after !== undefined,
+      after,
     });
     return response ?? new Response(null, { status: 204 });
   }

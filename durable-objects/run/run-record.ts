@@ -44,6 +44,8 @@ export interface RunRow {
   status: RunStatus;
   surface: Surface;
   runName: string | null;
+  /** See `StartRunRequest.requestDigest`; absent for runs without one (and runs stored before it existed). */
+  requestDigest?: string;
   headers: Record<string, string>;
   input: StoredMessage;
   createdAt: number;
@@ -113,7 +115,10 @@ interface StoredRun {
 }
 
 /** What a new run's row is given; everything else starts at "nothing has happened yet". */
-export type NewRunFields = Pick<RunRow, "id" | "pipeline" | "surface" | "runName" | "headers" | "input" | "createdAt" | "deadlineAt" | "capture" | "admission">;
+export type NewRunFields = Pick<
+  RunRow,
+  "id" | "pipeline" | "surface" | "runName" | "requestDigest" | "headers" | "input" | "createdAt" | "deadlineAt" | "capture" | "admission"
+>;
 
 export class RunRecord {
   /** Work items by key, as they stand in memory. */

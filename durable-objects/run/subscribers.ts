@@ -3,7 +3,7 @@
  * heartbeat on idle streams, and dropping subscribers whose writes fail (a disconnect is noticed
  * on a later write: reference/cloudflare-platform.md, probe 2c).
  */
-import { SSE_HEARTBEAT } from "../../src/sse/frame";
+import { SSE_HEARTBEAT, type EventPosition } from "../../src/sse/frame";
 import { isTerminalEvent, type StreamContext, type StreamFormat } from "../../src/streams/format";
 import type { RunEvent } from "../../src/runs/protocol";
 
@@ -35,14 +35,19 @@ export class Subscribers {
   }
 
   /**
-   * Opens a stream: the preamble, then every event after `afterSeq` from `history`, then live
-   * events until the terminal one. Returns null when a resumed stream would carry nothing more.
+   * Opens a stream: the preamble, then every frame of `history` after `after` (all of them when it
+   * is undefined; `history` starts at `after`'s event), then live events until the terminal one.
+   * Returns null when a resumed stream would carry nothing more.
    */
-  open(format: StreamFormat, history: RunEvent[], options: { finished: boolean; resumed: boolean }): Response | null {
-    const frames = history.map((event) => this.frame(format, event)).filter((f) => f !== "");
+  open(format: StreamFormat, history: RunEvent[], options: { finished: boolean; after: EventPosition | undefined }): Response | null {
+    const { after } = options;
+    const frames = history.flatMap((event) => {
+      const all = this.frames(format, event);
+      return after !== undefined && event.seq === after.seq ? all.slice(after.part + 1) : all;
+    });
     // A client that resumes a finished run and has seen everything gets 204, which tells an
     // EventSource to stop reconnecting (WHATWG HTML §9.2.3).
-    if (options.finished && options.resumed && frames.length === 0) return null;
+    if (options.finished && after !== undefined && frames.length === 0) return null;
 
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const subscriber: Subscriber = { writer: writable.getWriter(), format };
@@ -63,17 +68,17 @@ export class Subscribers {
   publish(event: RunEvent): void {
     if (this.live.size === 0) return;
     for (const subscriber of this.live) {
-      const frame = this.frame(subscriber.format, event);
-      if (frame !== "") this.write(subscriber, frame);
+      const frames = this.frames(subscriber.format, event);
+      if (frames.length > 0) this.write(subscriber, frames.join(""));
     }
     if (isTerminalEvent(event)) {
       for (const subscriber of this.live) this.close(subscriber);
     }
   }
 
-  private frame(format: StreamFormat, event: RunEvent): string {
+  private frames(format: StreamFormat, event: RunEvent): string[] {
     const context = this.contextOf();
-    return context ? format.render(event, context) : "";
+    return context ? format.render(event, context) : [];
   }
 
   private write(subscriber: Subscriber, text: string): void {

@@ -8,10 +8,11 @@ import { isWaiting, type AdmissionTicket } from "../admission/protocol";
 import { captureRequest } from "../capture/capture-request";
 import type { CapturePolicyInput } from "../capture/policy";
 import { ApiError } from "../errors/api-error";
+import { forwardedHeaders } from "../http/forwarded-headers";
 import type { Pipeline } from "../pipeline/graph";
 import type { StoredMessage } from "../pipeline/message";
 import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartRunRequest, Surface } from "../runs/protocol";
-import { runIdProblem } from "../runs/run-id";
+import { runIdProblem, surfaceRunIdProblem } from "../runs/run-id";
 import { runTimeoutSeconds } from "../runs/run-timeout";
 import type { Settings } from "../settings";
 import type { StreamFormatName } from "../streams/format";
@@ -23,10 +24,12 @@ export interface StartSpec {
   pipeline: Pipeline;
   runId: string;
   input: StoredMessage;
-  /** The request's headers; steps see them without credentials. */
+  /** The request's headers; the run keeps them without credentials (src/http/forwarded-headers.ts). */
   headers: Headers;
   surface: Surface;
   runName?: string;
+  /** Kept with the run: see `StartRunRequest.requestDigest`. */
+  requestDigest?: string;
   /** The caller's own run timeout (ZenML's `timeout`), else the pipeline's. */
   runTimeoutSeconds?: number;
   captureOverride?: CapturePolicyInput;
@@ -62,6 +65,13 @@ export class RunService {
   /** The run of that pipeline and id; a malformed id is a 400 that names `label`. */
   run(pipeline: string, runId: string, label = "run id"): RunClient {
     const problem = runIdProblem(runId);
+    if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
+    return new RunClient(this.env.RUNS, pipeline, runId);
+  }
+
+  /** A run named by a Numaflow or ZenML client: as `run`, and an id with `~` (a native id) is a 400 too. */
+  surfaceRun(pipeline: string, runId: string, label: string): RunClient {
+    const problem = surfaceRunIdProblem(runId);
     if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
     return new RunClient(this.env.RUNS, pipeline, runId);
   }
@@ -154,7 +164,7 @@ export class RunService {
     const run = this.run(pipeline.name, runId);
     const slot = await this.admission.take(pipeline, runTimeoutSeconds(pipeline, this.settings));
     if (slot === null) throw this.admission.atCapacity(pipeline, "sync");
-    return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers), slot);
+    return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers, this.settings.EDGESERVE_STRIP_HEADERS), slot);
   }
 
   private async startRequest(spec: StartSpec): Promise<StartRunRequest> {
@@ -162,11 +172,12 @@ export class RunService {
       runId: spec.runId,
       pipeline: spec.pipeline.name,
       input: spec.input,
-      headers: forwardedHeaders(spec.headers),
+      headers: forwardedHeaders(spec.headers, this.settings.EDGESERVE_STRIP_HEADERS),
       surface: spec.surface,
       capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
       ...(spec.runName ? { runName: spec.runName } : {}),
+      ...(spec.requestDigest !== undefined ? { requestDigest: spec.requestDigest } : {}),
     };
   }
 }
@@ -174,15 +185,6 @@ export class RunService {
 function found<T extends { found: boolean }>(run: RunClient, outcome: T | RunMissing, notFound: NotFound): Extract<T, { found: true }> {
   if (!outcome.found) throw missingRun(run.runId, outcome as RunMissing, () => notFound(run.runId));
   return outcome as Extract<T, { found: true }>;
-}
-
-/** Request headers a step may read; credentials are never handed to pipeline code. */
-export function forwardedHeaders(headers: Headers): Record<string, string> {
-  const forwarded: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    if (name !== "authorization" && name !== "cookie") forwarded[name] = value;
-  });
-  return forwarded;
 }
 
 function waitsOn(held: AdmissionTicket | null | undefined, ticket: AdmissionTicket): boolean {

@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   too_many_requests: 429,
   unsupported_media_type: 415,
+  /** An Idempotency-Key sent again with a different request body (IETF Idempotency-Key draft). */
+  idempotency_key_reused: 422,
   run_failed: 500,
   run_timeout: 500,
   invalid_configuration: 500,

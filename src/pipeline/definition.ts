@@ -12,7 +12,7 @@ export interface StepContext {
   runId: string;
   pipeline: string;
   step: string;
-  /** The request headers the run was started with (without `Authorization`). */
+  /** The request headers the run was started with, without credentials (src/http/forwarded-headers.ts). */
   headers: Readonly<Record<string, string>>;
   /** Aborted when the run is cancelled or times out; long steps should pass it on. */
   signal: AbortSignal;

@@ -1,6 +1,7 @@
 /**
  * Liveness and readiness probes (Numaflow's `/livez` and `/readyz`): 204, no body. When tokens are
- * configured they need one, like every route but ZenML's `/health` (open, as ZenML leaves it).
+ * configured they need one, like every route but ZenML's `/health` (open, as ZenML leaves it, but
+ * saying only "healthy" to a caller without a token: src/surfaces/zenml/routes.ts).
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";

@@ -22,10 +22,12 @@ export interface StartRunRequest {
   runId: string;
   pipeline: string;
   input: StoredMessage;
-  /** Request headers handed to steps (without `Authorization`). */
+  /** Request headers handed to steps (without credentials). */
   headers: Record<string, string>;
   surface: Surface;
   runName?: string;
+  /** The SHA-256 of the request body that chose this run's id (native `Idempotency-Key` starts). */
+  requestDigest?: string;
   /** Overrides the deployment's run timeout for this run. */
   runTimeoutSeconds?: number;
   capture: CaptureRequest;
@@ -111,6 +113,8 @@ export interface RunSnapshot {
   status: RunStatus;
   surface: Surface;
   runName?: string;
+  /** The SHA-256 of the request body that chose this run's id, when an `Idempotency-Key` did. */
+  requestDigest?: string;
   createdAt: number;
   finishedAt?: number;
   expiresAt?: number;

@@ -29,10 +29,24 @@ function singleLine(value: string, field: string): string {
   return value;
 }
 
-/** Parses a `Last-Event-ID` (or `?after=`) value: a run's event sequence number, or undefined. */
-export function parseLastEventId(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value.trim() === "") return undefined;
-  const trimmed = value.trim();
-  if (!/^\d{1,15}$/.test(trimmed)) return undefined;
-  return Number(trimmed);
+/**
+ * A place in a run's event stream: the event (its sequence number) and which of the frames it
+ * became was the last one seen. One event may become several frames (a ZenML step start is
+ * followed by its progress update); part 0 is the first.
+ */
+export interface EventPosition {
+  seq: number;
+  part: number;
+}
+
+/** The SSE id of an event's frame: its sequence number, with `.<part>` for every frame after the first. */
+export function eventFrameId(seq: number, part: number): string {
+  return part === 0 ? String(seq) : `${seq}.${part}`;
+}
+
+/** Parses a `Last-Event-ID` (or `?after=`) value written by `eventFrameId`, or undefined. */
+export function parseLastEventId(value: string | null | undefined): EventPosition | undefined {
+  const match = /^(\d{1,15})(?:\.(\d{1,3}))?$/.exec(value?.trim() ?? "");
+  if (!match) return undefined;
+  return { seq: Number(match[1]), part: match[2] === undefined ? 0 : Number(match[2]) };
 }

@@ -26,8 +26,11 @@ export interface StreamContext {
 export interface StreamFormat {
   /** Sent once when a subscriber connects, before any replay. */
   preamble(context: StreamContext): string;
-  /** The frames for one event ("" when this surface does not show it). */
-  render(event: RunEvent, context: StreamContext): string;
+  /**
+   * The frames for one event, in order (none when this surface does not show it). Each frame's
+   * SSE id is `eventFrameId(event.seq, its index)`, so a resumed stream can start inside an event.
+   */
+  render(event: RunEvent, context: StreamContext): string[];
 }
 
 /** A WebSocket surface: the run starts from the client's first frame; events go out as frames. */

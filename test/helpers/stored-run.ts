@@ -21,6 +21,11 @@ export function editStoredRun(state: DurableObjectState, edit: (row: RunRow) => 
   record.save(store);
 }
 
+/** The request headers stored with the run (what its steps are handed). */
+export function storedHeaders(state: DurableObjectState): Record<string, string> {
+  return loaded(state).record.row.headers;
+}
+
 /** Changes every stored work item. */
 export function editStoredWork(state: DurableObjectState, edit: (item: WorkItem) => void): void {
   const { store, record } = loaded(state);

@@ -269,6 +269,20 @@ export const sentencesLocal = definePipeline({
   ],
 });
 
+/** Answers the request headers its step was handed (`context.headers`). */
+export const headersEcho = definePipeline({
+  name: "test-headers",
+  input: anyObject,
+  steps: [
+    { name: "echo", kind: "inline", run: (_m, context) => ({ value: { ...context.headers } }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "echo", to: "out" }],
+});
+
+/** The same, run memory-only (in the Worker, nothing stored). */
+export const headersEchoMemory = definePipeline({ ...headersEcho, name: "test-headers-memory", runtime: "memory-only" });
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -285,6 +299,8 @@ export function registerTestPipelines(): void {
     queuedSlowRetry,
     queuedFanout,
     sentencesLocal,
+    headersEcho,
+    headersEchoMemory,
     ...remotePipelines,
   ]) {
     registerPipeline(definition);

@@ -79,6 +79,22 @@ describe("native API", () => {
     expect(second.headers.get("idempotent-replayed")).toBe("true");
   });
 
+  it("refuses an Idempotency-Key reused with another body (422), at once and without starting a run", async ({ expect }) => {
+    const key = uniqueId("reused");
+    const first = await post("/v1/pipelines/sleep/runs", { ms: 3000 }, { "Idempotency-Key": key, Prefer: "respond-async" });
+    expect(first.status).toBe(202);
+    const run = (await first.json()) as { id: string };
+    // Still running: the refusal does not wait for it.
+    const other = await post("/v1/pipelines/sleep/runs", { ms: 1 }, { "Idempotency-Key": key });
+    expect(other.status).toBe(422);
+    expect(await other.json()).toMatchObject({ code: "idempotency_key_reused" });
+    const same = await post("/v1/pipelines/sleep/runs", { ms: 3000 }, { "Idempotency-Key": key, Prefer: "respond-async" });
+    expect(same.status).toBe(202);
+    expect(same.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await same.json()) as { id: string }).id).toBe(run.id);
+    expect(await (await call(`/v1/runs/${run.id}`, { method: "DELETE" })).json()).toMatchObject({ status: "cancelled" });
+  });
+
   it("finds a run started on another surface by its id", async ({ expect }) => {
     const id = uniqueId("nf");
     await post("/v1/process/sync", { text }, { "X-Numaflow-Id": id });

@@ -195,7 +195,9 @@ describe("GET /stream/{id}", () => {
       "pipeline_completed",
     ]);
     const progress = read.events.filter((e) => e.event === "progress_update").map((e) => JSON.parse(e.data).data);
-    expect(progress[1]).toEqual({ current_step: 2, total_steps: 3, current_step_name: "count", progress_percent: 66.7 });
+    // The share of steps completed when each one starts: never 100 while one is still to run.
+    expect(progress[1]).toEqual({ current_step: 2, total_steps: 3, current_step_name: "count", progress_percent: 33.3 });
+    expect(progress.map((p) => p.progress_percent)).toEqual([0, 33.3, 66.7]);
     const done = JSON.parse(read.events.at(-1)!.data) as Record<string, unknown>;
     expect(done).toMatchObject({
       event_type: "pipeline_completed",
@@ -242,6 +244,28 @@ describe("GET /stream/{id}", () => {
     expect(rest.events.slice(1).map((e) => e.data)).toEqual(all.events.filter((e) => Number(e.id) > Number(third.id)).map((e) => e.data));
   });
 
+  it("gives every event its own id, and resuming after any of them replays exactly the events after it", async ({ expect }) => {
+    const body = await invoke("/invoke", { parameters: { text: "x y" } });
+    const events = (await readSse(await call(`/stream/${body.job_id}`))).events.slice(1);
+    const ids = events.map((e) => e.id);
+    expect(ids.every((id) => id !== undefined)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const [index, seen] of events.entries()) {
+      const resumed = await call(`/stream/${body.job_id}`, { headers: { "Last-Event-ID": seen.id! } });
+      const after = events.slice(index + 1);
+      // Everything seen of a finished run: 204, which tells an EventSource to stop reconnecting.
+      if (after.length === 0) {
+        expect(resumed.status, seen.event).toBe(204);
+        continue;
+      }
+      const replay = (await readSse(resumed)).events.slice(1);
+      expect(
+        replay.map((e) => [e.id, e.event, e.data]),
+        `after ${seen.event} ${seen.id}`,
+      ).toEqual(after.map((e) => [e.id, e.event, e.data]));
+    }
+  });
+
   it("answers 404 for an unknown job", async ({ expect }) => {
     expect((await call("/stream/unknown-job")).status).toBe(404);
   });
@@ -261,6 +285,10 @@ describe("WS /stream", () => {
     expect(frames[0]).toMatchObject({ event_type: "pipeline_started", data: { pipeline_name: "sentences" } });
     expect(frames.at(-1)).toMatchObject({ event_type: "pipeline_completed" });
     expect((frames.at(-1)!.data as { result: unknown[] }).result).toHaveLength(2);
+    const progress = frames.filter((f) => f.event_type === "progress_update").map((f) => (f.data as { progress_percent: number }).progress_percent);
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress[0]).toBe(0);
+    expect(progress.every((p) => p < 100)).toBe(true);
   });
 
   it("keeps an idle socket while its Run object is evicted; a new instance runs the job it is then sent", async ({ expect }) => {

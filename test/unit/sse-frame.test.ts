@@ -13,9 +13,12 @@ describe("encodeSseFrame", () => {
 });
 
 describe("parseLastEventId", () => {
-  it("accepts a sequence number and ignores anything else", ({ expect }) => {
-    expect(parseLastEventId("12")).toBe(12);
-    expect(parseLastEventId(" 7 ")).toBe(7);
+  it("accepts a sequence number, with an optional part, and ignores anything else", ({ expect }) => {
+    expect(parseLastEventId("12")).toEqual({ seq: 12, part: 0 });
+    expect(parseLastEventId(" 7 ")).toEqual({ seq: 7, part: 0 });
+    expect(parseLastEventId("7.1")).toEqual({ seq: 7, part: 1 });
+    expect(parseLastEventId("7.")).toBeUndefined();
+    expect(parseLastEventId("7.1.2")).toBeUndefined();
     expect(parseLastEventId("abc")).toBeUndefined();
     expect(parseLastEventId("")).toBeUndefined();
     expect(parseLastEventId(null)).toBeUndefined();

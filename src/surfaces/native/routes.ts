@@ -37,12 +37,11 @@ import {
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
+import { NATIVE_ID_SEPARATOR } from "../../runs/run-id";
 import { runTimeoutSeconds } from "../../runs/run-timeout";
+import { assertSameRequest, idempotentIdPart, requestDigest } from "./idempotency";
 
 type NativeContext = Context<AppEnv>;
-
-/** Native run ids carry their pipeline (`<pipeline>~<id>`), so `/v1/runs/{id}` finds the run's object at once. */
-const PIPELINE_SEPARATOR = "~";
 
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, { description: "An error", content: { "application/json": { schema: errorSchema } } }]));
@@ -75,7 +74,7 @@ const routes = {
     responses: {
       200: json(runRecordSchema, "The run ended within the pipeline's request timeout (completed, failed or cancelled)"),
       202: json(runRecordSchema, "Accepted: the run goes on; its URL is in `Location`"),
-      ...errors(400, 401, 404, 409, 413, 429),
+      ...errors(400, 401, 404, 409, 413, 422, 429),
     },
   },
   getRun: {
@@ -184,16 +183,22 @@ export function nativeRoutes(): Hono<AppEnv> {
     }
     const async = /(^|[,;\s])respond-async($|[,;\s])/i.test(headers.prefer ?? "");
     const key = headers["idempotency-key"];
-    const runId = `${pipeline.name}${PIPELINE_SEPARATOR}${key ? `idem-${await sha256Hex(key)}` : uuidv7()}`;
+    const runId = `${pipeline.name}${NATIVE_ID_SEPARATOR}${key ? await idempotentIdPart(key) : uuidv7()}`;
     const engine = c.var.engine;
-    const input = parsePipelineInput(pipeline, await c.req.arrayBuffer());
+    const body = await c.req.arrayBuffer();
+    const input = parsePipelineInput(pipeline, body);
+    const digest = key ? await requestDigest(body) : undefined;
     const waitMs = async ? 0 : engine.requestTimeoutMs(pipeline);
-    const spec = { pipeline, runId, input, headers: c.req.raw.headers, surface: "native" as const };
+    const spec = { pipeline, runId, input, headers: c.req.raw.headers, surface: "native" as const, ...(digest ? { requestDigest: digest } : {}) };
     const outcome = await engine.start(spec, async ? { async: true } : { async: false, waitMs });
     let snapshot: RunSnapshot;
     if (!outcome.started) {
-      // The id is taken: only an Idempotency-Key leads here, so this is a retry of the same create.
-      snapshot = await engine.wait(engine.run(pipeline.name, runId), waitMs);
+      // The id is taken: only an Idempotency-Key leads here. The same body is a retry of the same
+      // create (answered with its run); another body is refused before waiting for anything.
+      const run = engine.run(pipeline.name, runId);
+      const existing = await engine.describe(run);
+      assertSameRequest(existing, digest ?? "");
+      snapshot = isActive(existing.status) && waitMs > 0 ? await engine.wait(run, waitMs) : existing;
       c.header("Idempotent-Replayed", "true");
     } else {
       snapshot = outcome.snapshot ?? (await engine.describe(engine.run(pipeline.name, runId)));
@@ -267,7 +272,7 @@ function pipelineNamed(name: string): Pipeline {
  * is found through the run index (a copy, so a run a moment old may not be listed yet).
  */
 async function runNamed(c: NativeContext, id: string): Promise<RunClient> {
-  const separator = id.indexOf(PIPELINE_SEPARATOR);
+  const separator = id.indexOf(NATIVE_ID_SEPARATOR);
   if (separator > 0 && findPipeline(id.slice(0, separator))) return c.var.engine.run(id.slice(0, separator), id);
   const pipeline = await pipelineOfRun(c.env.DB, id);
   if (!pipeline) throw runNotFound(id);
@@ -323,12 +328,4 @@ function runRecord(snapshot: RunSnapshot): RunRecord {
     results: snapshot.results?.map(resultAsJson) ?? null,
     url: `/v1/runs/${encodeURIComponent(snapshot.id)}`,
   };
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)]
-    .slice(0, 16)
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
 }

@@ -88,7 +88,8 @@ export const runParamSchema = z.object({
 export const startRunHeadersSchema = z.object({
   prefer: z.string().optional().meta({ description: "`respond-async`: answer 202 at once with the run's URL" }),
   "idempotency-key": z.string().min(1).max(256).optional().meta({
-    description: "A retried create with the same key returns the same run instead of starting another",
+    description:
+      "A retried create with the same key and body returns the same run instead of starting another; the same key with a different body is 422 `idempotency_key_reused`",
   }),
 });
 

@@ -11,6 +11,6 @@ export const nativeStreamFormat: StreamFormat = {
     if (event.data !== undefined) body.data = event.data;
     const result = resultOfEvent(event, context);
     if (result) body.result = resultAsJson(result);
-    return encodeSseFrame({ id: event.seq, event: event.type, data: JSON.stringify(body) });
+    return [encodeSseFrame({ id: event.seq, event: event.type, data: JSON.stringify(body) })];
   },
 };

@@ -15,7 +15,8 @@ import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
 import { requestId } from "../../middleware/request-id";
 import type { RunClient } from "../../engine/run-client";
-import { forwardedHeaders, type StartSpec } from "../../engine/run-service";
+import type { StartSpec } from "../../engine/run-service";
+import { forwardedHeaders } from "../../http/forwarded-headers";
 import type { StoredMessage } from "../../pipeline/message";
 import { isActive, type ResultItem, type RunSnapshot } from "../../runs/protocol";
 
@@ -59,7 +60,7 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
   const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId };
   const outcome = await runMemoryOnly(c.var.pipeline, input, {
     runId: c.var.runId,
-    headers: forwardedHeaders(c.req.raw.headers),
+    headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: c.var.engine.requestTimeoutMs(c.var.pipeline),
   });
   if (outcome.status === "timeout") {
@@ -104,10 +105,10 @@ async function sse(c: NumaflowContext): Promise<Response> {
   const subscribeTo = body.byteLength === 0 ? (c.var.runIdGiven ? c.var.runId : queried) : undefined;
   let run: RunClient;
   if (subscribeTo !== undefined) {
-    run = engine.run(c.var.pipeline.name, subscribeTo, "id");
+    run = engine.surfaceRun(c.var.pipeline.name, subscribeTo, "id");
     await engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`));
   } else {
-    run = engine.run(c.var.pipeline.name, c.var.runId, "id");
+    run = engine.surfaceRun(c.var.pipeline.name, c.var.runId, "id");
     // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:
     // that is a resume of the run it started, not a duplicate.
     const resuming = lastEventId !== null && c.var.runIdGiven && (await run.probe()).found;
@@ -133,7 +134,7 @@ function startSpecFrom(c: NumaflowContext, input: StoredMessage): StartSpec {
 function queriedRun(c: NumaflowContext): RunClient {
   const id = c.req.query("id");
   if (id === undefined) throw new ApiError("bad_request", "the query parameter 'id' is required");
-  return c.var.engine.run(c.var.pipeline.name, id, "id");
+  return c.var.engine.surfaceRun(c.var.pipeline.name, id, "id");
 }
 
 /** Several results are concatenated; `Numaflow-Array-*` headers say where each one ends. */

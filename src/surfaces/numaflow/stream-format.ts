@@ -9,11 +9,11 @@ export const numaflowStreamFormat: StreamFormat = {
   render(event, context) {
     const result = resultOfEvent(event, context);
     if (event.type === "result" && result) {
-      return encodeSseFrame({ id: event.seq, data: decoder.decode(result.bytes) });
+      return [encodeSseFrame({ id: event.seq, data: decoder.decode(result.bytes) })];
     }
     if (event.type === "run_failed" || event.type === "run_cancelled") {
-      return encodeSseFrame({ id: event.seq, event: event.type, data: JSON.stringify(event.data ?? {}) });
+      return [encodeSseFrame({ id: event.seq, event: event.type, data: JSON.stringify(event.data ?? {}) })];
     }
-    return "";
+    return [];
   },
 };

@@ -1,8 +1,9 @@
 /**
  * edgeserve's run events as ZenML serving events (`ServingEvent.to_dict`: event_type, job_id,
  * timestamp, data, step_name, level, message, error), used by `/stream/{id}` and the WebSocket.
- * One run event may become two ZenML events (a step start is followed by its progress update);
- * queue and retry notes of queued steps become `log` events; results become none.
+ * One run event may become two ZenML events (a step start is followed by its progress update, whose
+ * `progress_percent` is the share of steps completed before it, so 100 is never reached while a
+ * step is still to run); on SSE each gets its own id (stream-format.ts). Queue and retry notes of queued steps become `log` events; results become none.
  */
 import type { RunEvent } from "../../runs/protocol";
 import type { StreamContext } from "../../streams/format";
@@ -42,6 +43,8 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
       const step = event.step ?? "";
       const current = context.steps.indexOf(step) + 1;
       const total = context.steps.length;
+      // The steps before this one have completed: the last step's start is not 100 %, only the end is.
+      const completed = Math.max(current - 1, 0);
       return [
         { ...base, event_type: "step_started", step_name: step, data: {}, message: `Step '${step}' started` },
         {
@@ -52,7 +55,7 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
             current_step: current,
             total_steps: total,
             current_step_name: step,
-            progress_percent: total === 0 ? 100 : Math.round((current / total) * 1000) / 10,
+            progress_percent: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
           },
           message: `Step ${current}/${total}: '${step}'`,
         },

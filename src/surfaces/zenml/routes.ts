@@ -5,6 +5,7 @@
  * on the same engine and Run objects as the Numaflow surface.
  */
 import { Hono, type Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import { v7 as uuidv7 } from "uuid";
 import * as z from "zod";
 import type { AppEnv } from "../../app-env";
@@ -13,13 +14,14 @@ import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "
 import { methodNotAllowed } from "../../http/method-not-allowed";
 import type { StoredMessage } from "../../pipeline/message";
 import { validatePipelineInput } from "../../http/pipeline-input";
-import { bearerAuth } from "../../middleware/auth";
+import { bearerAuth, isAuthorized } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
-import { forwardedHeaders, type StartSpec } from "../../engine/run-service";
+import type { StartSpec } from "../../engine/run-service";
+import { forwardedHeaders } from "../../http/forwarded-headers";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
@@ -44,7 +46,7 @@ export function zenmlRoutes(): Hono<AppEnv> {
       await next();
     });
   }
-  app.get("/health", resolvePipeline, health).all("/health", methodNotAllowed(["GET"]));
+  app.get("/health", openHealth, resolvePipeline, health).all("/health", methodNotAllowed(["GET"]));
   for (const path of ZENML_PATHS.filter((p) => p !== "/health")) app.use(path, bearerAuth, resolvePipeline);
 
   app.post("/invoke", requestBodyLimit, invoke).all("/invoke", methodNotAllowed(["POST"]));
@@ -113,7 +115,7 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
   const startedAt = Date.now();
   const outcome = await runMemoryOnly(pipeline, input, {
     runId: jobId,
-    headers: forwardedHeaders(c.req.raw.headers),
+    headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: request.timeout * 1000,
   });
   const metadata = {
@@ -206,7 +208,7 @@ async function listJobs(c: ZenmlContext): Promise<Response> {
 }
 
 function jobRun(c: ZenmlContext): RunClient {
-  return c.var.engine.run(c.var.pipeline.name, c.req.param("id") ?? "", "job id");
+  return c.var.engine.surfaceRun(c.var.pipeline.name, c.req.param("id") ?? "", "job id");
 }
 
 function jobNotFound(id: string): ApiError {
@@ -237,6 +239,16 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   }
   return c.var.engine.openSocket(c.var.pipeline, uuidv7(), c.req.raw);
 }
+
+/**
+ * `/health` stays open, as in ZenML; but when tokens are configured, a caller without a valid one
+ * learns only that the service is up: the same answer for every path (so it does not tell which
+ * pipelines exist), and no run index read.
+ */
+const openHealth = createMiddleware<AppEnv>(async function openHealth(c, next) {
+  if (await isAuthorized(c)) return next();
+  return c.json({ status: "healthy" });
+});
 
 async function health(c: ZenmlContext): Promise<Response> {
   let lastExecution: string | null = null;

@@ -1,6 +1,6 @@
 /**
  * ZenML's stream framings over the shared event log: SSE (`retry: 5000`, `event: connected`, then
- * one named event per ZenML event) and the WebSocket (`WS /stream`: the first frame is a
+ * one named event per ZenML event, each with its own id) and the WebSocket (`WS /stream`: the first frame is a
  * PipelineRequest that starts the run; events go out as JSON frames).
  */
 import { captureRequest } from "../../capture/capture-request";
@@ -8,7 +8,7 @@ import { findPipeline } from "../../catalog";
 import { ApiError } from "../../errors/api-error";
 import { validatePipelineInput } from "../../http/pipeline-input";
 import type { StartRunRequest } from "../../runs/protocol";
-import { encodeSseFrame } from "../../sse/frame";
+import { encodeSseFrame, eventFrameId } from "../../sse/frame";
 import type { SocketProtocol, SocketStartBase, StreamFormat } from "../../streams/format";
 import { zenmlEvent, zenmlTimestamp } from "./events";
 import { captureOverride, pipelineRequestSchema } from "./schemas";
@@ -25,9 +25,8 @@ export const zenmlStreamFormat: StreamFormat = {
       }),
     })}`,
   render(event, context) {
-    return zenmlEvent(event, context)
-      .map((e) => encodeSseFrame({ id: event.seq, event: e.event_type, data: JSON.stringify(e) }))
-      .join("");
+    // One run event may become several ZenML events: each gets its own id (`7`, `7.1`).
+    return zenmlEvent(event, context).map((e, part) => encodeSseFrame({ id: eventFrameId(event.seq, part), event: e.event_type, data: JSON.stringify(e) }));
   },
 };
 

@@ -13,7 +13,7 @@ import type { StagePlan } from "../../src/queues/stage-transport";
 import type { EnqueueOutcome, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { AlarmPlan } from "./alarm-plan";
-import { Dispatchers, StepLedger, type Held, type StepDispatcher } from "./dispatch";
+import { Dispatchers, failedSendsNote, StepLedger, type Held, type StepDispatcher } from "./dispatch";
 import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
 import type { RunResults } from "./run-results";
@@ -114,7 +114,8 @@ export class Orchestrator {
     if (record.terminal) return this.flush();
     if (now() >= record.row.deadlineAt) {
       const seconds = Math.round((record.row.deadlineAt - record.row.createdAt) / 1000);
-      this.finish("failed", { code: "run_timeout", message: `run exceeded its timeout of ${seconds} s` });
+      const note = failedSendsNote(record.work.values());
+      this.finish("failed", { code: "run_timeout", message: `run exceeded its timeout of ${seconds} s${note}` });
       return this.flush();
     }
     if (record.row.status === "pending") return this.flush();

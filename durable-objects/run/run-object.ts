@@ -30,7 +30,7 @@ import { Retention } from "./retention";
 import { importSqlRun } from "./legacy/import-sql-run";
 import { RunIndexer } from "./run-indexer";
 import { RunRecord } from "./run-record";
-import { RunSession, type SessionDeps } from "./run-session";
+import { RunSession, type InjectedFaults, type SessionDeps } from "./run-session";
 import { RunStore } from "./run-store";
 import { publishToSockets, SocketStarts } from "./socket-watchers";
 import { Subscribers } from "./subscribers";
@@ -38,6 +38,8 @@ import { Subscribers } from "./subscribers";
 export class RunObject extends DurableObject<Env> {
   /** Public for tests' fault injection (`failNextWrite`, through `runInDurableObject`). */
   readonly store: RunStore;
+  /** Faults tests inject through `runInDurableObject`. */
+  readonly faults: InjectedFaults = { refuseStageSendsUntil: 0 };
   private readonly settings: Settings;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
@@ -254,6 +256,7 @@ export class RunObject extends DurableObject<Env> {
       alarm: this.alarmPlan,
       indexer: this.indexer,
       retention: this.retention,
+      faults: this.faults,
       publish: (event, session) => {
         this.subscribers.publish(event);
         // Only runs started from a socket have watchers; other runs skip the lookup.

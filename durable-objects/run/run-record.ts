@@ -36,6 +36,9 @@ export interface WorkItem {
   sends: number;
   /** A delayed message's cancellation token. */
   token: string | null;
+  /** Sends in a row that failed (the transport refused them), and the last one's error (failed-sends.ts). */
+  sendFailures?: number;
+  lastSendError?: string;
 }
 
 export interface RunRow {
@@ -217,5 +220,5 @@ export class RunRecord {
 }
 
 function workFingerprint(item: WorkItem): string {
-  return `${item.attempt}:${item.state}:${item.leaseUntil}:${item.sends}`;
+  return `${item.attempt}:${item.state}:${item.leaseUntil}:${item.sends}:${item.sendFailures ?? 0}`;
 }

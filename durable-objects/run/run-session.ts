@@ -24,6 +24,12 @@ import type { RunStore } from "./run-store";
 /** KV's own expiry is a backstop behind the retention alarm: a day longer. */
 const KV_EXPIRY_MARGIN_SECONDS = 86_400;
 
+/** Faults a test injects through `runInDurableObject`; never set otherwise. */
+export interface InjectedFaults {
+  /** Until then, every stage send is refused as a queue that is down would refuse it. */
+  refuseStageSendsUntil: number;
+}
+
 /** What a session needs from its Run object. */
 export interface SessionDeps {
   ctx: DurableObjectState;
@@ -33,6 +39,7 @@ export interface SessionDeps {
   alarm: AlarmPlan;
   indexer: RunIndexer;
   retention: Retention;
+  faults: InjectedFaults;
   /** Every event, as it is appended (live subscribers and sockets). */
   publish: (event: RunEvent, session: RunSession) => void;
 }
@@ -74,7 +81,8 @@ export class RunSession {
       watchdogMs: settings.EDGESERVE_WATCHDOG_SECONDS * 1000,
       stageLeaseMs: settings.EDGESERVE_STAGE_LEASE_SECONDS * 1000,
       sendStages: (plans) => {
-        const sending = sendStages(env.STAGE_QUEUE, env.PAYLOADS, plans);
+        const refused = Date.now() < deps.faults.refuseStageSendsUntil;
+        const sending = refused ? Promise.reject(new Error("Queue send failed: injected fault")) : sendStages(env.STAGE_QUEUE, env.PAYLOADS, plans);
         ctx.waitUntil(sending.catch(() => undefined));
         return sending;
       },

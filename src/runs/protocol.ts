@@ -158,6 +158,7 @@ export type RunEventType =
   | "step_queued"
   | "step_started"
   | "step_retrying"
+  | "step_send_failed"
   | "step_completed"
   | "step_failed"
   | "result"

@@ -227,6 +227,9 @@ export const queuedSlowRetry = definePipeline({
   ],
 });
 
+/** The same with a 5-second run deadline: a run whose stages cannot be sent ends at it. */
+export const queuedShortDeadline = definePipeline({ ...queued, name: "test-queued-short-deadline", runTimeoutSeconds: 5 });
+
 const spreadInput = z.strictObject({ n: z.number().int().min(1).max(50) });
 
 /** Fans out to two queued steps per message and fans in to one inline step. */
@@ -298,6 +301,7 @@ export function registerTestPipelines(): void {
     queued,
     queuedSlowRetry,
     queuedFanout,
+    queuedShortDeadline,
     sentencesLocal,
     headersEcho,
     headersEchoMemory,

@@ -10,6 +10,7 @@ import type { DispatchHost, StepDispatcher } from "./step-dispatcher";
 
 export type { DispatchHost, Held, StepDispatcher } from "./step-dispatcher";
 export { StepLedger } from "./step-ledger";
+export { failedSendsNote } from "./failed-sends";
 export { MAX_INLINE_ATTEMPTS } from "./inline";
 export { MAX_STAGE_SENDS, QUEUED_STEP_MAX_SECONDS } from "./queued";
 

@@ -2,13 +2,14 @@
  * Queued steps run in the stage queue's consumer. Dispatching records the item as sent and plans
  * its message; the message leaves once the burst that recorded it is persisted. The consumer
  * claims the item and reports back; an item not heard of before its lease passes is sent again,
- * a few times at most.
+ * a few times at most. A send the queue refuses is not counted: it goes again after a backoff.
  */
 import type { QueuedStepDefinition } from "../../../src/pipeline/definition";
 import type { JsonValue } from "../../../src/pipeline/message";
 import { planStage, type StagePlan } from "../../../src/queues/stage-transport";
 import type { StageRetry } from "../../../src/runs/stage-protocol";
 import type { WorkItem } from "../run-record";
+import { sendsFailed, sendsSucceeded } from "./failed-sends";
 import type { DispatchHost, StepDispatcher } from "./step-dispatcher";
 
 /** A queued step sent this many times without a consumer finishing it fails the run. */
@@ -78,22 +79,19 @@ export class QueuedDispatcher implements StepDispatcher {
     events.append({ type: "step_retrying", step: item.step, data }, now());
   }
 
-  /** Sends the stages of the burst just persisted; a send that fails is left to the watchdog. */
+  /** Sends the stages of the burst just persisted; a send the queue refuses goes again after a backoff. */
   persisted(): void {
     if (this.outbox.length === 0) return;
     const sent = this.outbox;
     this.outbox = [];
     const { options } = this.host;
-    const { record, now } = options;
-    if (record.terminal) return;
-    options.sendStages(sent.map((s) => s.plan)).catch((error: unknown) => {
-      console.error(`edgeserve: sending ${sent.length} stages of run ${record.row.id} failed; the watchdog sends them again: ${String(error)}`);
-      if (record.terminal) return;
-      for (const { key, sends } of sent) {
-        const item = record.work.get(key);
-        if (item && item.state === "queued" && item.sends === sends) item.leaseUntil = now();
-      }
-      this.host.flush();
-    });
+    if (options.record.terminal) return;
+    options.sendStages(sent.map((s) => s.plan)).then(
+      () => sendsSucceeded(this.host, sent),
+      (error: unknown) => {
+        console.error(`edgeserve: the stage queue refused ${sent.length} stages of run ${options.record.row.id}; sending again later: ${String(error)}`);
+        sendsFailed(this.host, sent, error);
+      },
+    );
   }
 }

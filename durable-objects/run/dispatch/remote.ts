@@ -11,10 +11,8 @@ import { buildInvocation } from "../../../src/remote/invocation";
 import { addressName, type RemoteInvocation, type RemoteReport } from "../../../src/remote/protocol";
 import type { StageReportOutcome } from "../../../src/runs/stage-protocol";
 import type { WorkItem } from "../run-record";
+import { sendsFailed, sendsSucceeded } from "./failed-sends";
 import type { DispatchHost, StepDispatcher } from "./step-dispatcher";
-
-/** How long before a call that could not be handed to its address is tried again. */
-const CALL_RETRY_MS = 1000;
 
 export class RemoteDispatcher implements StepDispatcher {
   readonly executing = 0;
@@ -46,7 +44,7 @@ export class RemoteDispatcher implements StepDispatcher {
     item.state = "queued";
     item.sends += 1;
     item.leaseUntil = now() + invocation.call.timeouts.call + stageLeaseMs;
-    if (item.sends === 1) this.host.steps.markStarted(item, { address: addressName(invocation.address) });
+    if (item.attempt === 0) this.host.steps.markStarted(item, { address: addressName(invocation.address) });
     this.invocations.push({ key: item.key, sends: item.sends, invocation });
   }
 
@@ -107,11 +105,13 @@ export class RemoteDispatcher implements StepDispatcher {
     if (options.record.terminal) return;
     options.sendInvocations(sent.map((s) => s.invocation)).then(
       (outcomes) => {
+        const handed = sent.filter((_, i) => !(outcomes[i] instanceof Error));
+        sendsSucceeded(this.host, handed);
         outcomes.forEach((outcome, i) => {
           const { key, sends } = sent[i]!;
           if (outcome instanceof Error) {
             console.error(`edgeserve: handing ${key} to its function address failed, will retry: ${outcome.message}`);
-            this.deferred(key, sends, CALL_RETRY_MS);
+            sendsFailed(this.host, [{ key, sends }], outcome);
           } else if (!outcome.accepted) {
             this.deferred(key, sends, outcome.retryAfterMs);
           }
@@ -121,7 +121,7 @@ export class RemoteDispatcher implements StepDispatcher {
     );
   }
 
-  /** An address held a call back (its mailbox is full) or could not be reached: try again later. */
+  /** An address held a call back (its mailbox is full): try again when it says. */
   private deferred(key: string, sends: number, retryAfterMs: number): void {
     const { record, now } = this.host.options;
     const item = record.work.get(key);

@@ -83,6 +83,18 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
           message: `Step '${event.step}' attempt ${String(event.data?.attempt ?? "?")} failed; retrying in ${String(event.data?.delay_s ?? "?")} s`,
         },
       ];
+    case "step_send_failed":
+      return [
+        {
+          ...base,
+          event_type: "log",
+          step_name: event.step ?? null,
+          level: "warning",
+          error: String(event.data?.error ?? ""),
+          data: { send_failures: event.data?.failures ?? null, retry_in_seconds: seconds(event.data?.retry_in_ms) },
+          message: `Step '${event.step}' could not be sent; trying again in ${String(seconds(event.data?.retry_in_ms) ?? "?")} s`,
+        },
+      ];
     case "step_completed":
       return [
         {

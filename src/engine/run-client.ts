@@ -90,13 +90,19 @@ export class RunClient {
     return this.idempotent((stub) => stub.completeRemote(report) as Promise<StageReportOutcome>);
   }
 
-  /** Development only (`npm run chaos`): resets the run's object; the reset's own error is expected. */
+  /**
+   * Development only (`npm run chaos`): resets the run's object. A reset cuts the call that made it,
+   * so the call failing with the object's reset is the success; any other outcome (the object
+   * refusing, an unreachable object, an answer without a reset) is thrown for the caller to see.
+   */
   async chaosReset(): Promise<void> {
     try {
       await this.stub().chaosReset();
-    } catch {
-      // The caller of a reset object sees its call fail: that is the reset.
+    } catch (error) {
+      if (wasReset(error)) return;
+      throw new ApiError("run_unavailable", `the Run object was not reset: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    throw new ApiError("internal_error", "the Run object answered the reset without resetting");
   }
 
   messagePath(): Promise<MessagePath> {
@@ -149,6 +155,11 @@ function isRetryable(error: unknown): boolean {
   // An exception thrown by the object's own code is `remote`; a reset object (eviction, `ctx.abort`)
   // rejects without either flag locally (reference/cloudflare-platform.md, probe 6).
   return flags.remote !== true && flags.retryable === undefined;
+}
+
+/** The error a call sees when its object was reset under it (`ctx.abort`), as workerd flags it. */
+function wasReset(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { durableObjectReset?: unknown }).durableObjectReset === true;
 }
 
 function unavailable(cause: unknown): ApiError {

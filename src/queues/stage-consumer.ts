@@ -38,7 +38,7 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
   }
   const stage = parsed.data;
   const run = new RunClient(env.RUNS, stage.pipeline, stage.runId);
-  fault.at("before-claim");
+  fault.at("before-claim", stage);
   let claim: StageClaimOutcome;
   try {
     claim = await run.claimStage(stage.key);
@@ -51,7 +51,7 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
     console.log(`edgeserve stages: ${stageLabel(stage)}: not run (${claim.reason}); acknowledged`);
     return message.ack();
   }
-  fault.at("after-claim");
+  fault.at("after-claim", stage);
 
   const step = queuedStep(stage);
   const startedAt = Date.now();
@@ -68,7 +68,7 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
       failure = error instanceof Error ? error.message : String(error);
     }
   }
-  fault.at("after-run");
+  fault.at("after-run", stage);
   const ms = Date.now() - startedAt;
 
   if (outputs !== undefined) {
@@ -79,7 +79,7 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
       console.error(`edgeserve stages: ${stageLabel(stage)}: reporting its outputs failed, will retry: ${String(error)}`);
       return message.retry({ delaySeconds: RUN_UNREACHABLE_RETRY_SECONDS });
     }
-    fault.at("after-report");
+    fault.at("after-report", stage);
     return message.ack();
   }
 
@@ -153,10 +153,11 @@ class InvocationFault {
   private thrown = false;
   constructor(private readonly point: StageFaultPoint | undefined) {}
 
-  at(point: StageFaultPoint): void {
+  /** `stage` is named in the log line so that `npm run chaos` can tell which run each crash hit. */
+  at(point: StageFaultPoint, stage: StageMessage): void {
     if (this.point !== point || this.thrown) return;
     this.thrown = true;
-    console.warn(`edgeserve chaos: injected a consumer crash ${point}`);
+    console.warn(`edgeserve chaos: injected a consumer crash ${point} at ${stageLabel(stage)}`);
     throw new ChaosFault(`chaos: stage consumer invocation failed ${point}`);
   }
 }

@@ -22,13 +22,17 @@ export function chaosRoutes(): Hono<AppEnv> {
     },
     bearerAuth,
   );
-  // Resets the run's Durable Object the way a crash or a deploy does; its storage stays.
+  // Resets the run's Durable Object the way a crash or a deploy does; its storage stays. 202 only
+  // when the object was reset (an error answer otherwise). `not_before`/`not_after` bound when the
+  // reset happened, so a caller can tell from the run's own event times whether it hit the run in
+  // flight, before it started or after it ended.
   app.post("/_chaos/runs/:pipeline/:id/evict", resolvePipeline, async (c) => {
     const id = c.req.param("id");
     const problem = runIdProblem(id);
     if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
+    const notBefore = Date.now();
     await new RunClient(c.env.RUNS, c.var.pipeline.name, id).chaosReset();
-    return c.json({ reset: true, pipeline: c.var.pipeline.name, id }, 202);
+    return c.json({ reset: true, pipeline: c.var.pipeline.name, id, not_before: notBefore, not_after: Date.now() }, 202);
   });
   return app;
 }

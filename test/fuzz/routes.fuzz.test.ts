@@ -3,9 +3,10 @@
  * JSON, wrong types, deeply nested and oversized bodies, invalid UTF-8, bad and duplicate id
  * headers, ids with control characters or too long, unknown pipelines, missing or invalid query
  * parameters and wrong methods. More than 10,000 generated requests: every answer must be a 4xx in
- * its surface's error shape, never a 5xx or a stack trace, and no Run object may keep any storage.
+ * its surface's error shape, never a 5xx or a stack trace (also not one inside a JSON string), and
+ * no Durable Object of any class (Run, admission, function) may keep any storage.
  */
-import { listDurableObjectIds } from "cloudflare:test";
+import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, it } from "vitest";
@@ -33,15 +34,33 @@ async function expectRefused(path: string, init: RequestInit, what: string): Pro
   return problem === undefined;
 }
 
+/** A V8 stack frame: `at fn (file.ts:1:2)`, `at file.ts:1:2`, `at async fn (…)`, `at fn (<anonymous>)`. */
+const STACK_FRAME = /\bat\s+(?:async\s+)?(?:\S+\s+)?(?:\(?[^\s()]+:\d+:\d+\)?|\((?:<anonymous>|native)\))/;
+/** The line break before a frame, real or escaped (a stack inside a string inside a JSON string). */
+const FRAME_BREAK = /(?:\n|\\n)\s*at\s/;
+
+/** Every string of a JSON value, keys included. */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsOf);
+  if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([key, v]) => [key, ...stringsOf(v)]);
+  return [];
+}
+
+/** Whether the body shows a stack trace: in its raw text, or in any string of its JSON once decoded. */
+function hasStackTrace(text: string, body: unknown): boolean {
+  return [text, ...stringsOf(body)].some((s) => STACK_FRAME.test(s) || FRAME_BREAK.test(s));
+}
+
 function problemWith(res: Response, text: string, surface: Surface): string | undefined {
   if (res.status < 400 || res.status >= 500) return "not a 4xx";
-  if (/\n\s+at\s/.test(text) || /Error:\s.*\n\s+at/.test(text)) return "a stack trace";
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return "not JSON";
+    return hasStackTrace(text, undefined) ? "a stack trace" : "not JSON";
   }
+  if (hasStackTrace(text, body)) return "a stack trace";
   const b = body as Record<string, unknown>;
   if (surface === "numaflow" && !(typeof b.message === "string" && b.code === res.status && typeof b.error_code === "string"))
     return "not Numaflow's error shape";
@@ -181,8 +200,104 @@ describe("fuzzing every surface", () => {
     expect(failures).toEqual([]);
   });
 
-  it("left no Run object with storage behind", async ({ expect }) => {
-    // Every request above was refused before a run could start: no Run object holds anything.
-    expect(await listDurableObjectIds(env.RUNS)).toEqual([]);
+  it("leaves no storage in any Durable Object class", SLOW, async ({ expect }) => {
+    // Its own requests (a sample of every refused kind above, and refusals that reach a Run object:
+    // unknown ids), so that it holds whatever order the tests run in.
+    for (const { path, init } of REFUSED_SAMPLE) await expectRefused(path, init, "sample");
+    expect(failures).toEqual([]);
+    const namespaces = durableObjectNamespaces();
+    // Every class of durable-objects/index.ts, found by binding, so a new class is covered too.
+    expect(Object.keys(namespaces)).toEqual(expect.arrayContaining(["RUNS", "ADMISSION", "FUNCTIONS"]));
+    for (const namespace of Object.values(namespaces)) expect(await leftoverStorage(namespace)).toEqual([]);
+    // The check does see storage when an object keeps some, in every class: the empty lists mean something.
+    for (const [binding, namespace] of Object.entries(namespaces)) {
+      const stub = namespace.get(namespace.idFromName("fuzz-storage-control"));
+      await runInDurableObject(stub, (_, state) => state.storage.put("control", 1));
+      expect(await leftoverStorage(namespace), binding).toEqual([expect.stringContaining("entries control")]);
+      await runInDurableObject(stub, (_, state) => state.storage.deleteAll());
+    }
   });
 });
+
+describe("the fuzz checks", () => {
+  it("see a stack trace inside a JSON string", ({ expect }) => {
+    const planted = [
+      { message: "Error: boom\n    at handler (src/app.ts:10:5)" },
+      { message: "failed at foo (file.ts:1:2)" },
+      { detail: [{ msg: "x at async RunObject.start (run-object.ts:90:12)" }] },
+      { message: 'wrapped: {"message":"Error: boom\\n    at x"}' },
+      { message: "at Array.map (<anonymous>)" },
+    ];
+    for (const body of planted) expect(hasStackTrace(JSON.stringify(body), body), JSON.stringify(body)).toBe(true);
+    const clean = [
+      { message: "no route for GET /x at all" },
+      { message: "Unexpected token at position 5" },
+      { code: "run_not_found", message: "no run with id at-1:2" },
+    ];
+    for (const body of clean) expect(hasStackTrace(JSON.stringify(body), body), JSON.stringify(body)).toBe(false);
+  });
+});
+
+/** Every Durable Object namespace bound in the test environment (wrangler.toml's bindings), by binding name. */
+function durableObjectNamespaces(): Record<string, DurableObjectNamespace> {
+  const found: Record<string, DurableObjectNamespace> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("__") && isNamespace(value)) found[name] = value;
+  }
+  return found;
+}
+
+/**
+ * What the namespace's objects hold: one line per object with entries, SQL tables or an alarm.
+ * (Reaching an object creates it, so listing the ids alone would count empty objects too.)
+ */
+async function leftoverStorage(namespace: DurableObjectNamespace): Promise<string[]> {
+  const held: string[] = [];
+  for (const id of await listDurableObjectIds(namespace)) {
+    const kept = await runInDurableObject(namespace.get(id), async (_, state) => {
+      const entries = [...(await state.storage.list()).keys()];
+      const tables = state.storage.sql
+        .exec<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .toArray()
+        .map((row) => row.name);
+      const alarm = await state.storage.getAlarm();
+      return [
+        entries.length > 0 ? `entries ${entries.join(",")}` : "",
+        tables.length > 0 ? `tables ${tables.join(",")}` : "",
+        alarm !== null ? `alarm at ${alarm}` : "",
+      ];
+    });
+    const what = kept.filter((k) => k !== "").join("; ");
+    if (what !== "") held.push(`${id}: ${what}`);
+  }
+  return held;
+}
+
+function isNamespace(value: unknown): value is DurableObjectNamespace {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<Record<"idFromName" | "newUniqueId" | "get", unknown>>;
+  return typeof v.idFromName === "function" && typeof v.newUniqueId === "function" && typeof v.get === "function";
+}
+
+/** One request of each kind the suite generates, plus refusals that only a Run object can give. */
+const REFUSED_SAMPLE: { path: string; init: RequestInit }[] = [
+  ...BODY_ROUTES.flatMap((route) => [
+    { path: route, init: json('{"text":') },
+    { path: route, init: json("[1,2]") },
+    { path: route, init: json(new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0xff])) },
+  ]),
+  { path: "/v1/process/sync", init: { method: "POST", body: VALID[0], headers: { "content-type": "application/json", "X-Numaflow-Id": "a.b" } } },
+  { path: "/v1/process/fetch?id=fuzz-never-started", init: {} },
+  { path: "/v1/process/status?id=fuzz-never-started", init: {} },
+  { path: "/pipelines/slow-stats/v1/process/fetch?id=fuzz-never-started", init: {} },
+  { path: "/pipelines/sentences/v1/process/sse?id=fuzz-never-started", init: { method: "POST" } },
+  { path: "/v1/runs/word-stats~fuzz-never-started", init: {} },
+  { path: "/v1/runs/word-stats~fuzz-never-started/events", init: {} },
+  { path: "/v1/pipelines/word-stats/runs/fuzz-never-started/cancel", init: { method: "POST" } },
+  { path: "/jobs/fuzz-never-started", init: {} },
+  { path: "/jobs?limit=-5", init: {} },
+  { path: "/pipelines/unknown-pipeline/v1/process/sync", init: json(VALID[0]!) },
+  { path: "/v1/process/sync", init: { method: "GET" } },
+];

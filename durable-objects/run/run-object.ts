@@ -39,7 +39,7 @@ export class RunObject extends DurableObject<Env> {
   /** Public for tests' fault injection (`failNextWrite`, through `runInDurableObject`). */
   readonly store: RunStore;
   /** Faults tests inject through `runInDurableObject`. */
-  readonly faults: InjectedFaults = { refuseStageSendsUntil: 0 };
+  readonly faults: InjectedFaults = { refuseStageSendsUntil: 0, resetAfterNextStart: false };
   private readonly settings: Settings;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
@@ -82,7 +82,10 @@ export class RunObject extends DurableObject<Env> {
     // Not looking for a run stored in tables by an earlier deploy: that check would cost every new
     // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
     const existing = this.load({ skipTables: true });
-    if (existing) return { started: false, reason: "duplicate", holds: existing.record.row.admission };
+    if (existing) {
+      const { admission, startToken } = existing.record.row;
+      return { started: false, reason: "duplicate", holds: admission, ...(startToken !== undefined ? { startToken } : {}) };
+    }
     this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
@@ -94,6 +97,7 @@ export class RunObject extends DurableObject<Env> {
       runName: request.runName ?? null,
       headers: request.headers,
       ...(request.requestDigest !== undefined ? { requestDigest: request.requestDigest } : {}),
+      ...(request.startToken !== undefined ? { startToken: request.startToken } : {}),
       input: request.input,
       createdAt: now,
       deadlineAt: now + runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds) * 1000,
@@ -109,6 +113,10 @@ export class RunObject extends DurableObject<Env> {
       session.orchestrator.begin(loadMessage(request.input));
     }
     this.indexer.active(record, session.capture, session.results);
+    if (this.faults.resetAfterNextStart) {
+      this.faults.resetAfterNextStart = false;
+      this.ctx.abort("injected fault: reset after the run was stored");
+    }
     return { started: true };
   }
 

@@ -49,6 +49,8 @@ export interface RunRow {
   runName: string | null;
   /** See `StartRunRequest.requestDigest`; absent for runs without one (and runs stored before it existed). */
   requestDigest?: string;
+  /** See `StartRunRequest.startToken`. */
+  startToken?: string;
   headers: Record<string, string>;
   input: StoredMessage;
   createdAt: number;
@@ -120,7 +122,7 @@ interface StoredRun {
 /** What a new run's row is given; everything else starts at "nothing has happened yet". */
 export type NewRunFields = Pick<
   RunRow,
-  "id" | "pipeline" | "surface" | "runName" | "requestDigest" | "headers" | "input" | "createdAt" | "deadlineAt" | "capture" | "admission"
+  "id" | "pipeline" | "surface" | "runName" | "requestDigest" | "startToken" | "headers" | "input" | "createdAt" | "deadlineAt" | "capture" | "admission"
 >;
 
 export class RunRecord {

@@ -26,8 +26,19 @@ export class RunClient {
     return this.namespace.get(this.namespace.idFromName(`${this.pipeline}:${this.runId}`));
   }
 
-  start(request: StartRunRequest): Promise<StartRunOutcome> {
-    return this.stub().start(request);
+  /**
+   * Starts the run. A reset can cut the call before or after the run was stored: the start is
+   * asked again, and a duplicate carrying this call's own token is the run it started.
+   */
+  async start(request: StartRunRequest): Promise<StartRunOutcome> {
+    try {
+      return (await this.stub().start(request)) as StartRunOutcome;
+    } catch (error) {
+      if (!isRetryable(error)) throw unavailable(error);
+    }
+    const again = await this.idempotent((stub) => stub.start(request) as Promise<StartRunOutcome>);
+    if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) return { started: true };
+    return again;
   }
 
   /** Starts and waits in one round trip; if the object is reset while waiting, waits again. */

@@ -178,6 +178,7 @@ export class RunService {
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
       ...(spec.runName ? { runName: spec.runName } : {}),
       ...(spec.requestDigest !== undefined ? { requestDigest: spec.requestDigest } : {}),
+      startToken: crypto.randomUUID(),
     };
   }
 }

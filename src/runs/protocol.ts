@@ -30,6 +30,11 @@ export interface StartRunRequest {
   requestDigest?: string;
   /** Overrides the deployment's run timeout for this run. */
   runTimeoutSeconds?: number;
+  /**
+   * Unique to this start call: a start repeated after a reset cut its answer is told whether the
+   * run it finds is its own (a duplicate outcome carries the stored run's token).
+   */
+  startToken?: string;
   capture: CaptureRequest;
   /** The admission slot this run holds; a waiting one keeps it `pending` until its shard admits it. */
   admission?: AdmissionTicket;
@@ -69,7 +74,7 @@ export interface CapturedStep {
  * A refused start names the admission ticket the run already there holds (if any), so that a
  * caller that queued for the same id can tell whether the queue entry is that run's.
  */
-export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null };
+export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null; startToken?: string };
 
 /** A run that is not there: never started, or (with `expired`) deleted when its retention ended. */
 export interface RunMissing {

@@ -1,0 +1,39 @@
+/**
+ * A start call cut by a reset of its Run object, through the object's fault seams (reachable only
+ * through `runInDurableObject`): before the run was stored (the write failed) and after it was
+ * (the answer was lost). Either way the caller gets the truth: the run is started once, and the
+ * answer says so, instead of a 500 for a run that may be going on.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { describe, it } from "vitest";
+import { post } from "../helpers/http";
+import { ended, eventsOf, recordWhen, runStub } from "../helpers/runs";
+import { uniqueId } from "../helpers/unique";
+
+const PIPELINE = "word-stats";
+
+describe("a start cut by a reset", () => {
+  it("starts the run when the reset came before it was stored", async ({ expect }) => {
+    const id = uniqueId("reset-before");
+    await runInDurableObject(runStub(PIPELINE, id), (instance) => {
+      instance.store.failNextWrite = new Error("storage refused the write");
+    });
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/async`, { text: "one two two" }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+    expect((await recordWhen(PIPELINE, id, ended)).status).toBe("completed");
+  });
+
+  it("answers that the run started when the reset came after it was stored, and runs it once", async ({ expect }) => {
+    const id = uniqueId("reset-after");
+    await runInDurableObject(runStub(PIPELINE, id), (instance) => {
+      instance.faults.resetAfterNextStart = true;
+    });
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/async`, { text: "one two two" }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+    expect((await recordWhen(PIPELINE, id, ended)).status).toBe("completed");
+    expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
+    // A real duplicate is still one.
+    const again = await post(`/pipelines/${PIPELINE}/v1/process/async`, { text: "one two two" }, { "X-Numaflow-Id": id });
+    expect(again.status).toBe(409);
+  });
+});

@@ -106,6 +106,8 @@ export interface StepState {
   failed: number;
   /** Queued steps: failed attempts that were tried again after a delay. */
   retried?: number;
+  /** Attempts lost without an outcome (the Run object reset mid-step, a consumer gone after its claim) and run again. */
+  interrupted?: number;
   /** Remote steps: hand-overs deferred because the address had a full mailbox (backpressure) or could not be reached. */
   heldBack?: number;
   firstStartedAt?: number;
@@ -164,6 +166,7 @@ export type RunEventType =
   | "step_started"
   | "step_retrying"
   | "step_send_failed"
+  | "step_interrupted"
   | "step_completed"
   | "step_failed"
   | "result"

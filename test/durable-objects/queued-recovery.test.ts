@@ -118,8 +118,11 @@ describe("the watchdog and queued steps", () => {
       expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(["resend"]);
       const record = await recordOf(PIPELINE, id);
       expect(record).toMatchObject({ status: "completed", results: [{ label: "done", doubled: 18 }], result_count: 1 });
-      const sends = (await eventsOf(PIPELINE, id)).filter((e) => e.type === "step_queued").map((e) => e.data?.send);
-      expect(sends).toEqual([1, 2]);
+      const events = await eventsOf(PIPELINE, id);
+      expect(events.filter((e) => e.type === "step_queued").map((e) => e.data?.send)).toEqual([1, 2]);
+      // The claimed first attempt was lost with its consumer: on record, and the step follows its last attempt.
+      expect(events.filter((e) => e.type === "step_interrupted")).toMatchObject([{ step: "double", data: { attempt: 1 } }]);
+      expect(record.steps.double).toMatchObject({ status: "completed", started: 2, completed: 1, interrupted: 1 });
 
       gate.open();
       expect(await refusedReport("completeStage", stageKey(id))).toEqual({ accepted: false, reason: "run_ended" });

@@ -64,8 +64,16 @@ describe("eviction", () => {
       },
       { timeout: 3000, interval: 50 },
     );
-    const starts = (await eventsOf("sleep", id)).filter((e) => e.type === "step_started");
-    expect(starts.map((e) => e.data?.attempt)).toEqual([1, 2]);
+    const events = await eventsOf("sleep", id);
+    expect(events.filter((e) => e.type === "step_started").map((e) => e.data?.attempt)).toEqual([1, 2]);
+    // The lost attempt is on record, and the step's status follows its last attempt.
+    const interrupted = events.filter((e) => e.type === "step_interrupted");
+    expect(interrupted).toMatchObject([{ step: "sleep", data: { attempt: 1 } }]);
+    const described = await runStub("sleep", id).describe();
+    expect(described).toMatchObject({
+      found: true,
+      snapshot: { status: "completed", steps: { sleep: { status: "completed", started: 2, completed: 1, interrupted: 1 } } },
+    });
   });
 
   it("keeps a finished run's result and whole stream across an eviction", async ({ expect }) => {

@@ -73,6 +73,7 @@ export class InlineDispatcher implements StepDispatcher {
     if (item.state !== "running" || this.running.has(item.key)) return undefined;
     if (item.attempt >= MAX_INLINE_ATTEMPTS) return `step '${item.step}' was interrupted ${item.attempt} times and did not finish`;
     item.state = "pending";
+    this.host.steps.markInterrupted(item, "the Run object was reset while the step ran");
     return undefined;
   }
 

@@ -47,6 +47,8 @@ export class QueuedDispatcher implements StepDispatcher {
     if (item.sends >= MAX_STAGE_SENDS) {
       return `queued step '${item.step}' made no progress: it was sent ${item.sends} times and no consumer finished it`;
     }
+    // Claimed, then not heard of: the attempt was lost with its consumer.
+    if (item.state === "running") this.host.steps.markInterrupted(item, "no report from the consumer that claimed it before its lease passed");
     item.state = "pending";
     return undefined;
   }

@@ -31,17 +31,28 @@ export class StepLedger {
   }
 
   /**
+   * A work item's attempt was lost without an outcome and will run again: counted, the step back
+   * to pending, `step_interrupted` logged with `reason`.
+   */
+  markInterrupted(item: WorkItem, reason: string): void {
+    const { events, now } = this.o;
+    const state = this.state(item.step);
+    state.interrupted = (state.interrupted ?? 0) + 1;
+    state.status = "pending";
+    events.append({ type: "step_interrupted", step: item.step, data: { key: item.key, attempt: item.attempt, reason } }, now());
+  }
+
+  /**
    * A work item's step produced `outputs` (the item has left the run's work): counted, the step
-   * completed when nothing of it is left, `step_completed` logged.
+   * completed when nothing of it is left (its status follows its last attempts, whatever attempts
+   * were lost or retried before), `step_completed` logged.
    */
   markCompleted(item: WorkItem, outputs: Message[], ms: number, extra: Record<string, JsonValue> = {}): void {
     const { record, events, now } = this.o;
     const state = this.state(item.step);
     state.lastFinishedAt = now();
     state.completed += 1;
-    if (state.completed >= state.started && ![...record.work.values()].some((w) => w.step === item.step)) {
-      state.status = "completed";
-    }
+    if (![...record.work.values()].some((w) => w.step === item.step)) state.status = "completed";
     const capture = this.o.capture.step(item.step);
     const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms, ...extra };
     if (capture.payloads) {

@@ -83,6 +83,18 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
           message: `Step '${event.step}' attempt ${String(event.data?.attempt ?? "?")} failed; retrying in ${String(event.data?.delay_s ?? "?")} s`,
         },
       ];
+    case "step_interrupted":
+      return [
+        {
+          ...base,
+          event_type: "log",
+          step_name: event.step ?? null,
+          level: "warning",
+          error: String(event.data?.reason ?? ""),
+          data: { attempt: event.data?.attempt ?? null },
+          message: `Step '${event.step}' attempt ${String(event.data?.attempt ?? "?")} was interrupted; running it again`,
+        },
+      ];
     case "step_send_failed":
       return [
         {

@@ -20,6 +20,8 @@ export default defineConfig(async () => {
           bindings: {
             EDGESERVE_WATCHDOG_SECONDS: "1",
             EDGESERVE_ADMISSION_SHARDS: "1",
+            // Small enough for test/integration/limits.test.ts to reach; races.test.ts opens 30.
+            EDGESERVE_MAX_SUBSCRIBERS: "40",
             EDGESERVE_FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}`,
             TEST_MIGRATIONS: migrations,
           },

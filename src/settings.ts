@@ -78,6 +78,10 @@ export const settingsSchema = z.object({
   EDGESERVE_MAX_QUEUE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(100),
   /** Admission counter shards per pipeline; each holds an equal share of the limits. */
   EDGESERVE_ADMISSION_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
+  /** Messages one step invocation may emit (its outputs and, for a remote step, its messages to functions); more fails the step. */
+  EDGESERVE_MAX_FANOUT: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Live SSE subscribers one run may have; one more is refused with 429 `too_many_subscribers`. */
+  EDGESERVE_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(10_000).default(100),
   /** The Retry-After of a 429. */
   EDGESERVE_RETRY_AFTER_SECONDS: seconds(1, 3600).default(5),
   /** Origins allowed to call edgeserve from a browser (comma-separated; `*` any). Empty: no cross-origin access. */

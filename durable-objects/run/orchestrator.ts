@@ -7,6 +7,7 @@
  */
 import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
 import { loadMessage, storeMessage, type JsonValue, type Message } from "../../src/pipeline/message";
+import { fanoutProblem } from "../../src/pipeline/step-output";
 import type { RunErrorInfo, RunStatus } from "../../src/runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../../src/runs/stage-protocol";
 import type { StagePlan } from "../../src/queues/stage-transport";
@@ -37,6 +38,8 @@ export interface OrchestratorOptions {
   watchdogMs: number;
   /** How long a queued step may go unheard of (beyond its timeout or retry delay) before it is sent again. */
   stageLeaseMs: number;
+  /** Messages one step invocation may emit; more fails the step (EDGESERVE_MAX_FANOUT). */
+  maxFanout: number;
   /** Sends planned stages (after the burst that recorded them is persisted). */
   sendStages: (plans: StagePlan[]) => Promise<void>;
   /** Hands invocations to their function addresses; one outcome (or error) per invocation. */
@@ -227,7 +230,10 @@ export class Orchestrator {
 
   /** Records a step's outputs and routes them on along its edges (a message that reaches a sink is a result). */
   private stepCompleted(item: WorkItem, outputs: Message[], ms: number, extra: Record<string, JsonValue> = {}): void {
-    const { record, pipeline } = this.o;
+    const { record, pipeline, maxFanout } = this.o;
+    if (record.terminal) return;
+    const tooMany = fanoutProblem(outputs.length, maxFanout);
+    if (tooMany) return this.stepFailed(item, tooMany, ms);
     record.work.delete(item.key);
     this.steps.markCompleted(item, outputs, ms, extra);
     for (const delivery of routeOutputs(pipeline, item.step, outputs)) {

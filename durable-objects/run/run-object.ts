@@ -60,7 +60,9 @@ export class RunObject extends DurableObject<Env> {
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
     this.indexer = new RunIndexer({ queue: env.INDEX_QUEUE, store: this.store, alarm: this.alarmPlan, waitUntil: (p) => ctx.waitUntil(p) });
     this.sockets = new SocketStarts({ ctx, settings: this.settings, indexer: this.indexer, start: (request) => this.start(request) });
-    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, () => (this.session ? streamContextOf(this.session) : undefined));
+    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, this.settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
+      this.session ? streamContextOf(this.session) : undefined,
+    );
   }
 
   /** Starts the run unless this id is already taken (then nothing changes). */

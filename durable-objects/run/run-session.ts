@@ -82,6 +82,7 @@ export class RunSession {
       retentionMs: retentionSeconds * 1000,
       watchdogMs: settings.EDGESERVE_WATCHDOG_SECONDS * 1000,
       stageLeaseMs: settings.EDGESERVE_STAGE_LEASE_SECONDS * 1000,
+      maxFanout: settings.EDGESERVE_MAX_FANOUT,
       sendStages: (plans) => {
         const refused = Date.now() < deps.faults.refuseStageSendsUntil;
         const sending = refused ? Promise.reject(new Error("Queue send failed: injected fault")) : sendStages(env.STAGE_QUEUE, env.PAYLOADS, plans);

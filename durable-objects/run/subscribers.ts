@@ -26,6 +26,8 @@ export class Subscribers {
 
   constructor(
     private readonly heartbeatMs: number,
+    /** Live subscribers at most (EDGESERVE_MAX_SUBSCRIBERS); `open` refuses one more. */
+    private readonly maxLive: number,
     /** The run as formats need to see it; asked at each write, so it is always current. */
     private readonly contextOf: () => StreamContext | undefined,
   ) {}
@@ -37,10 +39,15 @@ export class Subscribers {
   /**
    * Opens a stream: the preamble, then every frame of `history` after `after` (all of them when it
    * is undefined; `history` starts at `after`'s event), then live events until the terminal one.
-   * Returns null when a resumed stream would carry nothing more.
+   * Returns null when a resumed stream would carry nothing more, and 429 `too_many_subscribers`
+   * when the run has its most live subscribers already (a finished run's replay is not live).
    */
   open(format: StreamFormat, history: RunEvent[], options: { finished: boolean; after: EventPosition | undefined }): Response | null {
     const { after } = options;
+    if (!options.finished && this.live.size >= this.maxLive) {
+      const message = `the run has ${this.live.size} live subscribers, the most it takes (EDGESERVE_MAX_SUBSCRIBERS); try again later`;
+      return Response.json({ code: "too_many_subscribers", message }, { status: 429 });
+    }
     const frames = history.flatMap((event) => {
       const all = this.frames(format, event);
       return after !== undefined && event.seq === after.seq ? all.slice(after.part + 1) : all;

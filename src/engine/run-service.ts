@@ -4,6 +4,7 @@
  * validates run ids, owns admission (src/engine/admission.ts), and turns a missing run into
  * `run_not_found` or `run_expired`. Surfaces only translate their wire format to and from it.
  */
+import * as z from "zod";
 import { isWaiting, type AdmissionTicket } from "../admission/protocol";
 import { captureRequest } from "../capture/capture-request";
 import type { CapturePolicyInput } from "../capture/policy";
@@ -19,6 +20,9 @@ import type { StreamFormatName } from "../streams/format";
 import { Admission, type WaitUntil } from "./admission";
 import { missingRun } from "./missing-run";
 import { RunClient } from "./run-client";
+
+/** What a Run object answers a subscriber over its cap (429). */
+const subscriberRefusalSchema = z.object({ code: z.literal("too_many_subscribers"), message: z.string() });
 
 export interface StartSpec {
   pipeline: Pipeline;
@@ -150,6 +154,10 @@ export class RunService {
     if (response.status === 404) {
       const missing = (await response.json()) as RunMissing;
       throw missingRun(run.runId, missing, () => notFound(run.runId));
+    }
+    if (response.status === 429) {
+      const refusal = subscriberRefusalSchema.parse(await response.json());
+      throw new ApiError("too_many_subscribers", refusal.message, { headers: { "retry-after": String(this.settings.EDGESERVE_RETRY_AFTER_SECONDS) } });
     }
     // A fresh Response: the Run object's has immutable headers, and surfaces add some.
     return new Response(response.body, response);

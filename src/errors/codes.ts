@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   run_finished: 409,
   payload_too_large: 413,
   too_many_requests: 429,
+  /** A run's live stream subscribers are at `EDGESERVE_MAX_SUBSCRIBERS`. */
+  too_many_subscribers: 429,
   unsupported_media_type: 415,
   /** An Idempotency-Key sent again with a different request body (IETF Idempotency-Key draft). */
   idempotency_key_reused: 422,

@@ -28,7 +28,7 @@ export const requiresStoredRuns = createMiddleware<AppEnv>(async function requir
 export function runMemoryOnly(
   pipeline: Pipeline,
   input: StoredMessage,
-  context: { runId: string; headers: Record<string, string>; timeoutMs: number },
+  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number },
 ): Promise<MemoryOutcome> {
   return runInMemory(pipeline, loadMessage(input), context);
 }

@@ -6,7 +6,7 @@
 import type { StepContext } from "./definition";
 import { routeOutputs, type Pipeline } from "./graph";
 import type { Message } from "./message";
-import { normaliseStepOutput } from "./step-output";
+import { fanoutProblem, normaliseStepOutput } from "./step-output";
 
 export type MemoryOutcome = { status: "completed"; results: Message[] } | { status: "failed"; step: string; message: string } | { status: "timeout" };
 
@@ -18,7 +18,7 @@ interface Pending {
 export async function runInMemory(
   pipeline: Pipeline,
   input: Message,
-  context: { runId: string; headers: Record<string, string>; timeoutMs: number },
+  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number },
 ): Promise<MemoryOutcome> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), context.timeoutMs);
@@ -39,6 +39,8 @@ export async function runInMemory(
           if (controller.signal.aborted) return { status: "timeout" };
           return { status: "failed", step, message: `step '${step}' failed: ${error instanceof Error ? error.message : String(error)}` };
         }
+        const tooMany = fanoutProblem(outputs.length, context.maxFanout);
+        if (tooMany) return { status: "failed", step, message: `step '${step}' failed: ${tooMany}` };
         for (const delivery of routeOutputs(pipeline, step, outputs)) {
           if (pipeline.step(delivery.to).kind === "sink") results.push(delivery.message);
           else next.push({ step: delivery.to, message: delivery.message });

@@ -16,6 +16,11 @@ export class StepOutputError extends Error {
   override readonly name = "StepOutputError";
 }
 
+/** Why a step's outputs are refused: more than `max` from one invocation (the fan-out cap). */
+export function fanoutProblem(count: number, max: number): string | undefined {
+  return count > max ? `emitted ${count} messages from one input, over the fan-out limit of ${max} (EDGESERVE_MAX_FANOUT)` : undefined;
+}
+
 export function normaliseStepOutput(returned: StepReturn): Message[] {
   if (returned === null || returned === undefined) return [];
   const list = Array.isArray(returned) ? returned : [returned];

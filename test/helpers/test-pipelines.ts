@@ -286,6 +286,9 @@ export const headersEcho = definePipeline({
 /** The same, run memory-only (in the Worker, nothing stored). */
 export const headersEchoMemory = definePipeline({ ...headersEcho, name: "test-headers-memory", runtime: "memory-only" });
 
+/** The same, memory-only (in the Worker, nothing stored). */
+export const sentencesMemory = definePipeline({ ...sentencesLocal, name: "test-sentences-memory", runtime: "memory-only" });
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -303,6 +306,7 @@ export function registerTestPipelines(): void {
     queuedFanout,
     queuedShortDeadline,
     sentencesLocal,
+    sentencesMemory,
     headersEcho,
     headersEchoMemory,
     ...remotePipelines,

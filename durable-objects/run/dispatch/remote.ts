@@ -7,6 +7,7 @@
  */
 import type { RemoteStepDefinition } from "../../../src/pipeline/definition";
 import { loadMessage } from "../../../src/pipeline/message";
+import { fanoutProblem } from "../../../src/pipeline/step-output";
 import { buildInvocation } from "../../../src/remote/invocation";
 import { addressName, type RemoteInvocation, type RemoteReport } from "../../../src/remote/protocol";
 import type { StageReportOutcome } from "../../../src/runs/stage-protocol";
@@ -71,6 +72,12 @@ export class RemoteDispatcher implements StepDispatcher {
     if (!first) return { accepted: false, reason: answers.includes("run_ended") ? "run_ended" : "settled" };
     if (!report.ok) {
       this.host.stepFailed(first, report.error, report.ms);
+      this.host.flush();
+      return { accepted: true };
+    }
+    const tooMany = fanoutProblem(report.messages.length, this.host.options.maxFanout);
+    if (tooMany) {
+      this.host.stepFailed(first, tooMany, report.ms);
       this.host.flush();
       return { accepted: true };
     }

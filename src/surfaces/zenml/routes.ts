@@ -117,6 +117,7 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
     runId: jobId,
     headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: request.timeout * 1000,
+    maxFanout: c.var.settings.EDGESERVE_MAX_FANOUT,
   });
   const metadata = {
     pipeline_name: pipeline.name,

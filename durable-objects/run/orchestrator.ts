@@ -47,6 +47,8 @@ export interface OrchestratorOptions {
   /** The Worker's environment (a remote endpoint's base URL may come from it). */
   env: Readonly<Record<string, unknown>>;
   now: () => number;
+  /** Called once, in the burst that ends the run, before it is written. */
+  onEnding: () => void;
   /** Called once, after the burst that ended the run has been persisted. */
   onTerminal: () => void;
 }
@@ -279,8 +281,10 @@ export class Orchestrator {
     // The watchdog alarm of a running run must be durable before anyone hears of the run. The
     // retention alarm of a finished run need not hold the answer back (it cost a sync call a few
     // ms locally): if the object dies before the write lands, the next access re-arms it.
-    if (record.terminal && !this.terminalReported) alarm.set(alarmAt, { allowUnconfirmed: true });
-    else alarm.noLaterThan(alarmAt);
+    if (record.terminal && !this.terminalReported) {
+      alarm.set(alarmAt, { allowUnconfirmed: true });
+      this.o.onEnding();
+    } else alarm.noLaterThan(alarmAt);
     store.transaction(() => {
       events.flush();
       record.save(store);

@@ -42,7 +42,8 @@ export async function snapshotOf(run: RunView): Promise<RunSnapshot> {
   if (row.finishedAt !== null) snapshot.finishedAt = row.finishedAt;
   if (row.expiresAt !== null) snapshot.expiresAt = row.expiresAt;
   if (row.error !== null) snapshot.error = row.error;
-  if (row.status === "completed") snapshot.results = await run.results.list();
+  if (row.payloadsDropped) snapshot.payloadsDropped = true;
+  if (row.status === "completed" && (!row.payloadsDropped || run.results.holdsAnswer)) snapshot.results = await run.results.list();
   return snapshot;
 }
 

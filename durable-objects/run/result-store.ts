@@ -138,10 +138,15 @@ export class LocalResultStore implements ResultStore {
   }
 
   async deleteRun(_run?: unknown, _count?: number): Promise<void> {
+    this.discard();
+    this.record.save(this.store);
+  }
+
+  /** Deletes every result here; the run entry's change is written by the caller's save. */
+  discard(): void {
     for (const prefix of [RESULTS_PREFIX, PARTS_PREFIX]) for (const [key] of this.store.list(prefix)) this.store.delete(key);
     this.record.inline.results.length = 0;
     this.assembled.clear();
-    this.record.save(this.store);
   }
 }
 

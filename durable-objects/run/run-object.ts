@@ -77,7 +77,9 @@ export class RunObject extends DurableObject<Env> {
     if (!outcome.started) return outcome;
     if (!session) throw new Error("a run vanished while it was being started");
     const slotReturned = await session.waitAsStarter(timeoutMs);
-    return { started: true, snapshot: await snapshotOf(session), slotReturned };
+    const snapshot = await snapshotOf(session);
+    session.results.releaseHeld();
+    return { started: true, snapshot, slotReturned };
   }
 
   private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {

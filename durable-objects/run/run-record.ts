@@ -51,6 +51,8 @@ export interface RunRow {
   requestDigest?: string;
   /** See `StartRunRequest.startToken`. */
   startToken?: string;
+  /** See `RunSnapshot.payloadsDropped`. */
+  payloadsDropped?: true;
   headers: Record<string, string>;
   input: StoredMessage;
   createdAt: number;
@@ -194,6 +196,13 @@ export class RunRecord {
     }
     this.inline.bytes += bytes;
     return true;
+  }
+
+  /** Forgets the run's input (capture keeps no payloads); the burst's save writes the change. */
+  dropInput(store: RunStore): void {
+    if (this.inputWritten) deleteSpilled(store, INPUT_KEY);
+    this.inputApart = this.inputWritten = false;
+    this.row.input = { v: null };
   }
 
   /** Writes the run entry and the difference between in-memory and stored work items. */

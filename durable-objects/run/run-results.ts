@@ -19,6 +19,8 @@ export interface ExternalStores {
 export class RunResults {
   /** Results read back from KV or R2 by this instance. */
   private readonly fetched = new Map<number, ResultItem>();
+  /** Results gone from storage, kept in memory for the sync answer being awaited (`holdForAnswer`). */
+  private held: ResultItem[] | undefined;
 
   constructor(
     private readonly local: LocalResultStore,
@@ -31,8 +33,28 @@ export class RunResults {
     this.local.append(index, item);
   }
 
+  /**
+   * The results leave storage in the burst that ends the run and stay in memory until the waiting
+   * sync caller has its answer (`releaseHeld`): the run's capture policy keeps no payloads.
+   */
+  holdForAnswer(): void {
+    this.held = this.listNow();
+    this.local.discard();
+    this.fetched.clear();
+  }
+
+  /** The answer has been taken: nothing of the results is left. */
+  releaseHeld(): void {
+    this.held = undefined;
+  }
+
+  get holdsAnswer(): boolean {
+    return this.held !== undefined;
+  }
+
   /** A result if it can be read without I/O (here, or fetched already). */
   getNow(index: number): ResultItem | undefined {
+    if (this.held) return this.held[index];
     const cached = this.fetched.get(index);
     if (cached) return cached;
     const row = this.local.row(index);
@@ -41,6 +63,7 @@ export class RunResults {
 
   /** Every result that can be read without I/O, in order (all of them after `prefetch`). */
   listNow(): ResultItem[] {
+    if (this.held) return this.held;
     return this.local.rows().flatMap((row) => {
       const item = row.bytes ? { bytes: row.bytes, contentType: row.contentType } : this.fetched.get(row.index);
       return item ? [item] : [];

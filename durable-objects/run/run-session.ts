@@ -52,8 +52,8 @@ export class RunSession {
   readonly results: RunResults;
   readonly capture: RunCapturePolicy;
   private readonly waiters = new Set<() => void>();
-  /** Set while a sync caller that brought the run's slot waits for it (see `create`). */
-  private starterHoldsSlot = false;
+  /** Set while a sync caller (who brought the run's slot) waits for it to end (see `create`). */
+  private starterWaiting = false;
   private slotHandedBack = false;
 
   private constructor(
@@ -100,6 +100,7 @@ export class RunSession {
       },
       env: env as unknown as Record<string, unknown>,
       now: Date.now,
+      onEnding: () => this.ending(),
       onTerminal: () => this.ended(),
     });
   }
@@ -111,7 +112,7 @@ export class RunSession {
    */
   static create(record: RunRecord, deps: SessionDeps, options: { starterWaits: boolean }): RunSession {
     const session = new RunSession(pipelineOf(record), record, deps);
-    session.starterHoldsSlot = options.starterWaits;
+    session.starterWaiting = options.starterWaits;
     return session;
   }
 
@@ -138,15 +139,27 @@ export class RunSession {
     try {
       await this.waitForEnd(timeoutMs);
     } finally {
-      this.starterHoldsSlot = false;
+      this.starterWaiting = false;
     }
     return this.slotHandedBack;
+  }
+
+  /**
+   * In the burst that ends the run: when a sync caller waits for the answer and the capture policy
+   * keeps no payloads, the input and results are not kept past that answer (they never reach
+   * storage in a one-burst run, so this costs no write).
+   */
+  private ending(): void {
+    if (!this.starterWaiting || this.capture.keepsPayloads(this.record.row.status)) return;
+    this.results.holdForAnswer();
+    this.record.dropInput(this.deps.store);
+    this.record.row.payloadsDropped = true;
   }
 
   /** The burst that ended the run is persisted: wake waiters, move results, index, free the slot. */
   private ended(): void {
     const { ctx, indexer } = this.deps;
-    if (this.starterHoldsSlot && this.record.row.admission !== null) {
+    if (this.starterWaiting && this.record.row.admission !== null) {
       this.record.row.admission = null;
       this.slotHandedBack = true;
     }

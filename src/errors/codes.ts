@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   /** The run has ended already (cancelling a finished run). */
   run_finished: 409,
   payload_too_large: 413,
+  /** The run completed, but its capture policy keeps no payloads and its sync answer has been sent. */
+  result_not_kept: 410,
   too_many_requests: 429,
   /** A run's live stream subscribers are at `EDGESERVE_MAX_SUBSCRIBERS`. */
   too_many_subscribers: 429,

@@ -122,6 +122,8 @@ export interface RunSnapshot {
   runName?: string;
   /** The SHA-256 of the request body that chose this run's id, when an `Idempotency-Key` did. */
   requestDigest?: string;
+  /** The run's input and results were deleted once its sync answer was sent: its capture policy keeps no payloads. */
+  payloadsDropped?: true;
   createdAt: number;
   finishedAt?: number;
   expiresAt?: number;

@@ -2,11 +2,15 @@
  * Capture policies, observed from outside: what /jobs/{id}, the native run record and the job
  * list show under each policy (full, sampled, errors_only, metadata, none), redaction,
  * truncation, step-level policies and their precedence, and the BATCH/REALTIME/OFF runtimes.
- * The answer itself (a job's result) is always kept: it is what the request needs.
+ * The answer itself (a job's result) is always given; under a policy that keeps no payloads, a
+ * sync run's input and results are not kept once it has been sent (an async run's are, until
+ * retention: fetching them is how it is answered).
  */
+import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { holdStage, type Gate } from "../helpers/test-pipelines";
+import { runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 interface Invoked {
@@ -45,10 +49,12 @@ describe("capture policies", () => {
     expect(shown).toMatchObject({ input: { a: 1 }, output: { a: 1 } });
   });
 
-  it("metadata: statuses and timings, no payloads, but the job's result is still answered", async ({ expect }) => {
-    const { job_id } = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "metadata" } });
+  it("metadata: statuses and timings, no payloads; the sync answer has the result, the job no longer", async ({ expect }) => {
+    const answer = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "metadata" } });
+    expect(answer).toMatchObject({ success: true, results: { a: 1 } });
+    const { job_id } = answer;
     const found = await job("test-echo", job_id);
-    expect(found).toMatchObject({ status: "completed", parameters: null, result: { a: 1 } });
+    expect(found).toMatchObject({ status: "completed", parameters: null, result: null });
     const run = await record("test-echo", job_id);
     expect(run.capture).toMatchObject({ mode: "metadata", payloads: false, parameters: null });
     expect(run.capture.steps.every((s) => !("input" in s) && !("output" in s))).toBe(true);
@@ -75,8 +81,10 @@ describe("capture policies", () => {
   });
 
   it("none: no payloads and no index row, yet the job answers with its result", async ({ expect }) => {
-    const { job_id } = await invoke("test-echo", { a: 2 }, { capture_override: { mode: "none" } });
-    expect(await job("test-echo", job_id)).toMatchObject({ parameters: null, result: { a: 2 } });
+    const answer = await invoke("test-echo", { a: 2 }, { capture_override: { mode: "none" } });
+    expect(answer).toMatchObject({ success: true, results: { a: 2 } });
+    const { job_id } = answer;
+    expect(await job("test-echo", job_id)).toMatchObject({ parameters: null, result: null });
     // Another run's index write lands after this one's would have: then this one is surely absent.
     const later = await invoke("test-echo", { a: 3 });
     await vi.waitFor(async () => expect((await listed("test-echo")).map((j) => j.job_id)).toContain(later.job_id));
@@ -116,6 +124,51 @@ async function indexCaughtUp(): Promise<string> {
 const openGates: Gate[] = [];
 afterEach(() => {
   for (const gate of openGates.splice(0)) gate.open();
+});
+
+/** Every entry of the run's object, as text (to look for a payload in it). */
+function storedText(pipeline: string, id: string): Promise<string> {
+  return runInDurableObject(runStub(pipeline, id), (_, state) =>
+    JSON.stringify([...state.storage.kv.list()], (_key, value: unknown) => (value instanceof Uint8Array ? new TextDecoder().decode(value) : value)),
+  );
+}
+
+describe("payloads after the sync answer", () => {
+  const policies = [
+    { name: "metadata", pipeline: "test-echo", override: { mode: "metadata" } },
+    { name: "errors_only (a run that succeeds)", pipeline: "test-echo", override: { mode: "errors_only" } },
+    { name: "sampled (a run not sampled)", pipeline: "test-echo", override: { mode: "sampled", sample_rate: 0 } },
+    { name: "none", pipeline: "test-echo", override: { mode: "none" } },
+  ];
+  for (const { name, pipeline, override } of policies) {
+    it(`${name}: answers with the result, then keeps neither the input nor the result`, async ({ expect }) => {
+      const marker = uniqueId("payload");
+      const answer = await invoke(pipeline, { marker }, { capture_override: override });
+      expect(answer).toMatchObject({ success: true, results: { marker } });
+      expect(await job(pipeline, answer.job_id)).toMatchObject({ status: "completed", parameters: null, result: null });
+      expect((await record(pipeline, answer.job_id)).results).toBeNull();
+      const fetched = await call(`/pipelines/${pipeline}/v1/process/fetch?id=${answer.job_id}`);
+      expect(fetched.status).toBe(410);
+      expect(await fetched.text()).toContain("not kept once its sync answer was sent");
+      expect(await storedText(pipeline, answer.job_id)).not.toContain(marker);
+    });
+  }
+
+  it("full: the result stays readable after the sync answer", async ({ expect }) => {
+    const marker = uniqueId("payload");
+    const answer = await invoke("test-echo", { marker });
+    expect(await job("test-echo", answer.job_id)).toMatchObject({ result: { marker } });
+  });
+
+  it("an async run keeps its result under metadata, for it to be fetched", async ({ expect }) => {
+    const marker = uniqueId("payload");
+    const res = await post("/pipelines/test-echo/invoke?mode=async", { parameters: { marker }, capture_override: { mode: "metadata" } });
+    const { job_id } = (await res.json()) as Invoked;
+    await vi.waitFor(async () => expect(await job("test-echo", job_id)).toMatchObject({ status: "completed", result: { marker } }), {
+      timeout: 3000,
+      interval: 50,
+    });
+  });
 });
 
 describe("runtime modes", () => {

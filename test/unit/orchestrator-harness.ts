@@ -152,6 +152,7 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
       watchdogMs: WATCHDOG_MS,
       stageLeaseMs: STAGE_LEASE_MS,
       maxFanout: 10_000,
+      onEnding: () => undefined,
       sendStages: (plans) => {
         h.stageSends.push({ plans, stored: storedItems(plans.map((p) => p.message.key)) });
         return Promise.resolve();

@@ -38,6 +38,7 @@ import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
 import { NATIVE_ID_SEPARATOR } from "../../runs/run-id";
+import { keptResults } from "../../engine/kept-results";
 import { runTimeoutSeconds } from "../../runs/run-timeout";
 import { assertSameRequest, idempotentIdPart, requestDigest } from "./idempotency";
 
@@ -224,7 +225,7 @@ export function nativeRoutes(): Hono<AppEnv> {
         `run ${run.runId} has no result: it ${snapshot.status === "failed" ? "failed" : "was cancelled"}${snapshot.error ? ` (${snapshot.error.message})` : ""}`,
       );
     }
-    return c.json({ id: snapshot.id, status: "completed" as const, results: (snapshot.results ?? []).map(resultAsJson) }, 200);
+    return c.json({ id: snapshot.id, status: "completed" as const, results: keptResults(snapshot).map(resultAsJson) }, 200);
   });
 
   serve(app, routes.events, async (c, { param }) => {

@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../../app-env";
+import { keptResults } from "../../engine/kept-results";
 import { ApiError } from "../../errors/api-error";
 import { numaflowTimestamp } from "../../errors/error-response";
 import { isMemoryOnly, memoryResults, requiresStoredRuns, runMemoryOnly } from "../../http/memory-only";
@@ -144,7 +145,7 @@ function resultsResponse(snapshot: RunSnapshot, extraHeaders: Record<string, str
     const reason = snapshot.error?.message ?? `run ended ${snapshot.status}`;
     throw new ApiError("run_failed", `run ${snapshot.id} ${snapshot.status}: ${reason}`);
   }
-  return concatenatedResults(snapshot.results ?? [], extraHeaders);
+  return concatenatedResults(keptResults(snapshot), extraHeaders);
 }
 
 function concatenatedResults(results: readonly ResultItem[], extraHeaders: Record<string, string>): Response {

@@ -87,20 +87,53 @@ export const REDACTED = "[REDACTED]";
  * Replaces the value of every key that has a redacted word among its own words, case-insensitively,
  * in nested objects and lists too: `api_token`, `apiKey` and `x-auth` are redacted, `tokens`,
  * `keyboard` and `author` are not. (ZenML matches substrings; README "Capture" says why not here.)
+ * What has nothing to redact is returned as it is, not copied.
  */
 export function redact(value: unknown, words: readonly string[]): unknown {
-  return redactWith(value, words.map(segmentsOf));
+  return redactWith(value, wordsOf(words));
 }
 
-function redactWith(value: unknown, words: readonly string[][]): unknown {
-  if (Array.isArray(value)) return value.map((item) => redactWith(item, words));
+interface RedactWords {
+  segments: string[][];
+  /** Each word's first segment: a key whose lower-cased text contains none of them cannot match (a cheap test before splitting). */
+  firsts: string[];
+}
+
+const wordsCache = new WeakMap<readonly string[], RedactWords>();
+
+function wordsOf(words: readonly string[]): RedactWords {
+  let cached = wordsCache.get(words);
+  if (!cached) {
+    const segments = words.map(segmentsOf).filter((w) => w.length > 0);
+    cached = { segments, firsts: segments.map((w) => w[0]!) };
+    wordsCache.set(words, cached);
+  }
+  return cached;
+}
+
+function redactWith(value: unknown, words: RedactWords): unknown {
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.entries(value as Record<string, unknown>).map(([key, inner]) => {
-      const segments = segmentsOf(key);
-      return [key, words.some((word) => containsRun(segments, word)) ? REDACTED : redactWith(inner, words)];
-    }),
-  );
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const inner = redactWith(value[i], words);
+      if (inner !== value[i]) (copy ??= value.slice())[i] = inner;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+    const replaced = isRedactedKey(key, words) ? REDACTED : redactWith(inner, words);
+    if (replaced !== inner) (copy ??= { ...(value as Record<string, unknown>) })[key] = replaced;
+  }
+  return copy ?? value;
+}
+
+function isRedactedKey(key: string, words: RedactWords): boolean {
+  const lower = key.toLowerCase();
+  if (!words.firsts.some((first) => lower.includes(first))) return false;
+  const segments = segmentsOf(key);
+  return words.segments.some((word) => containsRun(segments, word));
 }
 
 /** A key's words, lower-cased: split at every non-alphanumeric and at camelCase humps (`apiKey` → api, key). */
@@ -130,16 +163,26 @@ const TRUNCATION_RESERVE_BYTES = 50;
 /** A redacted JSON preview, cut to `maxBytes` with ZenML's marker when it is larger. */
 export function preview(value: unknown, policy: Pick<CapturePolicy, "maxBytes" | "redact">): string {
   const text = JSON.stringify(redact(value, policy.redact)) ?? "null";
-  const bytes = encoder.encode(text);
-  if (bytes.length <= policy.maxBytes) return text;
-  // Decoding a cut that splits a character would leave U+FFFD; drop the partial character instead.
-  const kept = decoder.decode(bytes.subarray(0, policy.maxBytes - TRUNCATION_RESERVE_BYTES)).replace(/\uFFFD$/, "");
-  return `${kept}... [TRUNCATED - original size: ${text.length} chars]`;
+  return fitsBytes(text, policy.maxBytes) ? text : truncated(text, policy.maxBytes);
 }
 
-/** A value as capture shows it: redacted, and replaced by its truncated preview text when too large. */
+/**
+ * A value as capture shows it: redacted, and replaced by its truncated preview text when too large.
+ * Always a copy of its own (parsed back from the preview), so a step that later changes the value
+ * in place does not change what was captured.
+ */
 export function capturedValue(value: unknown, policy: Pick<CapturePolicy, "maxBytes" | "redact">): unknown {
-  const redacted = redact(value, policy.redact);
-  const text = preview(value, policy);
-  return text === JSON.stringify(redacted) ? redacted : text;
+  const text = JSON.stringify(redact(value, policy.redact)) ?? "null";
+  return fitsBytes(text, policy.maxBytes) ? JSON.parse(text) : truncated(text, policy.maxBytes);
+}
+
+/** Whether `text` is at most `maxBytes` in UTF-8 (without encoding it when it surely is). */
+function fitsBytes(text: string, maxBytes: number): boolean {
+  return text.length * 3 <= maxBytes || encoder.encode(text).length <= maxBytes;
+}
+
+function truncated(text: string, maxBytes: number): string {
+  // Decoding a cut that splits a character would leave U+FFFD; drop the partial character instead.
+  const kept = decoder.decode(encoder.encode(text).subarray(0, maxBytes - TRUNCATION_RESERVE_BYTES)).replace(/\uFFFD$/, "");
+  return `${kept}... [TRUNCATED - original size: ${text.length} chars]`;
 }

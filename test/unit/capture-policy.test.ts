@@ -1,6 +1,16 @@
 /** Capture policies: precedence, ZenML's hash sampling, redaction and preview truncation. */
 import { describe, it } from "vitest";
-import { DEFAULT_REDACT, isSampled, preview, redact, resolveCapture, runCapture, sampleFraction, type CapturePolicy } from "../../src/capture/policy";
+import {
+  capturedValue,
+  DEFAULT_REDACT,
+  isSampled,
+  preview,
+  redact,
+  resolveCapture,
+  runCapture,
+  sampleFraction,
+  type CapturePolicy,
+} from "../../src/capture/policy";
 
 const deployment: CapturePolicy = { mode: "full", sampleRate: 0.1, maxBytes: 262_144, redact: DEFAULT_REDACT };
 
@@ -89,5 +99,20 @@ describe("preview", () => {
     expect(text).toMatch(/\.\.\. \[TRUNCATED - original size: 2011 chars\]$/);
     expect(new TextEncoder().encode(text.split("...")[0]).length).toBeLessThanOrEqual(1024 - 50);
     expect(text).not.toContain("\uFFFD");
+  });
+});
+
+describe("capturedValue", () => {
+  it("is a copy of its own: a value changed in place later does not change what was captured", ({ expect }) => {
+    const value = { items: [{ name: "a" }], api_key: "k" };
+    const captured = capturedValue(value, { maxBytes: 1024, redact: ["key"] });
+    value.items[0]!.name = "changed";
+    value.items.push({ name: "b" });
+    expect(captured).toEqual({ items: [{ name: "a" }], api_key: "[REDACTED]" });
+    expect(value.api_key).toBe("k");
+  });
+
+  it("is the preview text when the value is over max_bytes", ({ expect }) => {
+    expect(capturedValue({ text: "x".repeat(2000) }, { maxBytes: 1024, redact: [] })).toMatch(/\[TRUNCATED - original size: 2011 chars\]$/);
   });
 });

@@ -7,8 +7,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import type { RunIndexRowMessage } from "../../src/engine/run-index";
+import { installFaultyD1 } from "../helpers/faulty-d1";
 
 function row(id: string, status: RunIndexRowMessage["status"], version: number): RunIndexRowMessage {
   return {
@@ -30,15 +31,18 @@ function row(id: string, status: RunIndexRowMessage["status"], version: number):
   };
 }
 
-async function deliver(messages: { id: string; body: unknown }[]) {
+async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
   const batch = createMessageBatch(
     "edgeserve-run-index",
-    messages.map((m) => ({ ...m, timestamp: new Date(), attempts: 1 })),
+    messages.map((m) => ({ attempts: 1, ...m, timestamp: new Date() })),
   );
+  // getQueueResult names the retried messages but not their delays: those are read off `retry`.
+  const retries = batch.messages.map((message) => ({ id: message.id, retry: vi.spyOn(message, "retry") }));
   const ctx = createExecutionContext();
   // The handler is called directly: `satisfies ExportedHandler` keeps `worker.queue` callable.
   await worker.queue(batch, env);
-  return getQueueResult(batch, ctx);
+  const delays = retries.flatMap(({ id, retry }) => retry.mock.calls.map(([options]) => ({ msgId: id, delaySeconds: options?.delaySeconds })));
+  return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
 const statusOf = async (id: string) =>
@@ -72,5 +76,27 @@ describe("run-events consumer", () => {
     const result = await deliver([{ id: "early", body: { row: row(id, "running", 2) } }]);
     expect(result.explicitAcks).toEqual(["early"]);
     expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
+  });
+
+  it("retries rows D1 refuses with a backoff that grows with each delivery: 2 s, doubling, at most 5 min", async ({ expect }) => {
+    const d1 = installFaultyD1();
+    try {
+      d1.down();
+      const result = await deliver([
+        { id: "first", body: { row: row(crypto.randomUUID(), "completed", 3) }, attempts: 1 },
+        { id: "fourth", body: { row: row(crypto.randomUUID(), "completed", 3) }, attempts: 4 },
+        { id: "tenth", body: { row: row(crypto.randomUUID(), "completed", 3) }, attempts: 10 },
+      ]);
+      expect(d1.refusals.length).toBeGreaterThan(0);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages.map((m) => m.msgId)).toEqual(["first", "fourth", "tenth"]);
+      expect(result.delays).toEqual([
+        { msgId: "first", delaySeconds: 2 },
+        { msgId: "fourth", delaySeconds: 16 },
+        { msgId: "tenth", delaySeconds: 300 },
+      ]);
+    } finally {
+      d1.restore();
+    }
   });
 });

@@ -1,17 +1,19 @@
 /**
- * The run-events queue's consumer: writes a batch of run-index rows to D1 in one batch (and logs
- * the rows D1 wrote for it), deletes the rows of expired runs in another, and hands each admission shard the slot releases of the batch in one
- * call. A message that is not valid is acknowledged and logged (retrying cannot fix it); a failed
- * D1 write or shard call retries only the messages it concerned, with a backoff (2 s doubling to
- * 5 min, `retryDelaySeconds`); after `max_retries` they go to the dead-letter queue, whose consumer
+ * The run-events queue's consumer: writes a batch's run-index rows and the deletes of expired runs'
+ * rows to D1 in one batch, falling back to one message at a time when D1 refuses it
+ * (run-index-writes.ts), and hands each admission shard the slot releases of the batch in one call.
+ * Each message is acknowledged or retried on its own. A message that is not valid is acknowledged
+ * and logged (retrying cannot fix it); a message whose D1 write or shard call failed is retried,
+ * alone, with a backoff (2 s doubling to 5 min, `retryDelaySeconds`); after `max_retries` they go to the dead-letter queue, whose consumer
  * hands each unwritten row back to its Run object, which sends it again from its alarm for as long
  * as the run exists (durable-objects/run/run-indexer.ts). A shard's lease ends any slot whose
  * release was dead-lettered.
  */
 import type { ReleaseBatch } from "../admission/protocol";
 import { RunClient } from "../engine/run-client";
-import { deleteRunIndexRows, runEventsMessageSchema, writeRunIndexRows, type RunEventsMessage } from "../engine/run-index";
+import { runEventsMessageSchema, type RunEventsMessage } from "../engine/run-index";
 import { backoffSeconds } from "../pipeline/retry";
+import { writeRunIndex } from "./run-index-writes";
 
 /** Redelivery of a message whose write failed: 2 s after its first delivery, doubling, at most 5 min. */
 const REDELIVERY = { backoffSeconds: 2, backoffMultiplier: 2, maxBackoffSeconds: 300 } as const;
@@ -47,41 +49,15 @@ export async function consumeRunEvents(batch: MessageBatch<unknown>, env: Env): 
   // A message is acknowledged once each of its parts is written; a failed part retries it (both
   // parts are idempotent: rows carry a version, shards ignore a release they have applied).
   const failed = new Set<Message<unknown>>();
-  await Promise.all([writeRows(parsed, env, failed), forgetRows(parsed, env, failed), releaseSlots(parsed, env, failed)]);
+  await Promise.all([writeIndex(parsed, env, failed), releaseSlots(parsed, env, failed)]);
   for (const { message } of parsed) {
     if (failed.has(message)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     else message.ack();
   }
 }
 
-async function writeRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
-  const withRows = parsed.filter((p) => p.body.row !== undefined);
-  if (withRows.length === 0) return;
-  try {
-    const written = await writeRunIndexRows(
-      runIndexDatabase.of(env),
-      withRows.map((p) => p.body.row!),
-    );
-    // What D1 bills: 1 row written per new or newer row (migrations/0003), 0 for an older version.
-    console.log(`edgeserve run index: ${withRows.length} rows in a batch, D1 rows written: ${written}`);
-  } catch (error) {
-    console.error(`edgeserve run index: writing ${withRows.length} rows failed, will retry: ${String(error)}`);
-    for (const p of withRows) failed.add(p.message);
-  }
-}
-
-async function forgetRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
-  const withKeys = parsed.filter((p) => p.body.forget !== undefined);
-  if (withKeys.length === 0) return;
-  try {
-    await deleteRunIndexRows(
-      runIndexDatabase.of(env),
-      withKeys.map((p) => p.body.forget!),
-    );
-  } catch (error) {
-    console.error(`edgeserve run index: deleting ${withKeys.length} expired rows failed, will retry: ${String(error)}`);
-    for (const p of withKeys) failed.add(p.message);
-  }
+async function writeIndex(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
+  for (const message of await writeRunIndex(runIndexDatabase.of(env), parsed)) failed.add(message);
 }
 
 async function releaseSlots(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {

@@ -100,3 +100,42 @@ describe("run-events consumer", () => {
     }
   });
 });
+
+describe("run-events consumer when D1 refuses one message of a batch", () => {
+  it("writes and acknowledges every other message, and retries only the refused one", async ({ expect }) => {
+    const [good1, refused, good2] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const d1 = installFaultyD1();
+    try {
+      d1.refuseRowsBinding(refused);
+      const result = await deliver([
+        { id: "good-1", body: { row: row(good1, "completed", 4) } },
+        { id: "refused", body: { row: row(refused, "completed", 4) }, attempts: 3 },
+        { id: "invalid", body: { row: { id: 7 } } },
+        { id: "good-2", body: { row: row(good2, "failed", 5) } },
+      ]);
+      // The batch was tried whole first, then message by message.
+      expect(d1.refusals.map((r) => r.statements)).toEqual([3, 1]);
+      expect([...result.explicitAcks].sort()).toEqual(["good-1", "good-2", "invalid"]);
+      expect(result.retryMessages.map((m) => m.msgId)).toEqual(["refused"]);
+      expect(result.delays).toEqual([{ msgId: "refused", delaySeconds: 8 }]);
+      expect(await statusOf(good1)).toEqual({ status: "completed", version: 4 });
+      expect(await statusOf(good2)).toEqual({ status: "failed", version: 5 });
+      expect(await statusOf(refused)).toBeNull();
+    } finally {
+      d1.restore();
+    }
+  });
+
+  it("writes a whole batch in one D1 batch when D1 takes it", async ({ expect }) => {
+    const d1 = installFaultyD1();
+    try {
+      const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+      const result = await deliver(ids.map((id, i) => ({ id: `m${i}`, body: { row: row(id, "running", 1) } })));
+      expect(d1.written).toEqual([3]);
+      expect([...result.explicitAcks].sort()).toEqual(["m0", "m1", "m2"]);
+      expect(result.retryMessages).toEqual([]);
+    } finally {
+      d1.restore();
+    }
+  });
+});

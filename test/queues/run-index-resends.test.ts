@@ -10,23 +10,12 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runDurableO
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { INDEX_RETRY_DELAY_MS } from "../../durable-objects/run/run-indexer";
-import type { RunIndexRowMessage } from "../../src/engine/run-index";
 import worker from "../../src/index";
-import { post } from "../helpers/http";
+import { alarmAt, indexPending, indexRow, runToEnd } from "../helpers/run-index";
 import { runStub } from "../helpers/runs";
-import { storedRow } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-echo";
-
-const indexRow = (id: string) => env.DB.prepare("SELECT * FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first<RunIndexRowMessage>();
-const indexPending = (id: string) => runInDurableObject(runStub(PIPELINE, id), (_, state) => storedRow(state).indexPending);
-const alarmAt = (id: string) => runInDurableObject(runStub(PIPELINE, id), (_, state) => state.storage.getAlarm());
-
-async function runToEnd(id: string): Promise<void> {
-  const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { a: 1 }, { "X-Numaflow-Id": id });
-  if (res.status !== 200) throw new Error(`the run answered ${res.status}`);
-}
 
 async function deliverDeadLetters(messages: { id: string; body: unknown }[]) {
   const batch = createMessageBatch(
@@ -43,37 +32,37 @@ describe("a run's index row while the queue refuses it", () => {
     await runInDurableObject(runStub(PIPELINE, id), (instance) => {
       instance.faults.refuseIndexSendsUntil = Number.MAX_SAFE_INTEGER;
     });
-    await runToEnd(id);
-    await vi.waitFor(async () => expect(await indexPending(id)).toBe(true), { timeout: 3000, interval: 20 });
+    await runToEnd(PIPELINE, id);
+    await vi.waitFor(async () => expect(await indexPending(PIPELINE, id)).toBe(true), { timeout: 3000, interval: 20 });
 
     // Not only one retry: each alarm tries, fails, and sets the next try INDEX_RETRY_DELAY_MS on,
     // not at the end of the run's retention (a day on).
     for (let alarm = 1; alarm <= 3; alarm++) {
       expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
-      const next = await alarmAt(id);
+      const next = await alarmAt(PIPELINE, id);
       expect(next).not.toBeNull();
       expect(next! - Date.now()).toBeLessThanOrEqual(INDEX_RETRY_DELAY_MS);
-      expect(await indexPending(id)).toBe(true);
+      expect(await indexPending(PIPELINE, id)).toBe(true);
     }
-    expect(await indexRow(id)).toBeNull();
+    expect(await indexRow(PIPELINE, id)).toBeNull();
 
     await runInDurableObject(runStub(PIPELINE, id), (instance) => {
       instance.faults.refuseIndexSendsUntil = 0;
     });
     expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
-    await vi.waitFor(async () => expect(await indexRow(id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
-    expect(await indexPending(id)).toBe(false);
+    await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
+    expect(await indexPending(PIPELINE, id)).toBe(false);
     // Sent: the alarm is back at the retention's end.
-    expect((await alarmAt(id))! - Date.now()).toBeGreaterThan(INDEX_RETRY_DELAY_MS);
+    expect((await alarmAt(PIPELINE, id))! - Date.now()).toBeGreaterThan(INDEX_RETRY_DELAY_MS);
   });
 });
 
 describe("a run's index row dead-lettered unwritten", () => {
   it("goes back to its Run object, whose alarm sends the final row again over the running one", async ({ expect }) => {
     const id = uniqueId("index-dead");
-    await runToEnd(id);
-    await vi.waitFor(async () => expect(await indexRow(id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
-    const final = (await indexRow(id))!;
+    await runToEnd(PIPELINE, id);
+    await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
+    const final = (await indexRow(PIPELINE, id))!;
     // What D1 holds when the run's "running" row was written and its final row was not.
     await env.DB.prepare("UPDATE runs SET status = 'running', finished_at = NULL, duration_ms = NULL, version = 1 WHERE pipeline = ? AND id = ?")
       .bind(PIPELINE, id)
@@ -82,19 +71,19 @@ describe("a run's index row dead-lettered unwritten", () => {
     const result = await deliverDeadLetters([{ id: "dead", body: { row: final } }]);
     expect(result.explicitAcks).toEqual(["dead"]);
     expect(result.retryMessages).toEqual([]);
-    expect(await indexPending(id)).toBe(true);
-    expect((await alarmAt(id))! - Date.now()).toBeLessThanOrEqual(INDEX_RETRY_DELAY_MS);
+    expect(await indexPending(PIPELINE, id)).toBe(true);
+    expect((await alarmAt(PIPELINE, id))! - Date.now()).toBeLessThanOrEqual(INDEX_RETRY_DELAY_MS);
 
     expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
-    await vi.waitFor(async () => expect(await indexRow(id)).toEqual(final), { timeout: 3000, interval: 20 });
-    expect(await indexPending(id)).toBe(false);
+    await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toEqual(final), { timeout: 3000, interval: 20 });
+    expect(await indexPending(PIPELINE, id)).toBe(false);
   });
 
   it("is dropped when its run is gone, or its id now holds a run created at another time", async ({ expect }) => {
     const id = uniqueId("index-dead-other");
-    await runToEnd(id);
-    await vi.waitFor(async () => expect(await indexRow(id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
-    const final = (await indexRow(id))!;
+    await runToEnd(PIPELINE, id);
+    await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
+    const final = (await indexRow(PIPELINE, id))!;
     const result = await deliverDeadLetters([
       { id: "gone", body: { row: { ...final, id: uniqueId("never-ran") } } },
       { id: "older-run", body: { row: { ...final, created_at: final.created_at - 1 } } },
@@ -102,6 +91,6 @@ describe("a run's index row dead-lettered unwritten", () => {
     ]);
     expect([...result.explicitAcks].sort()).toEqual(["gone", "invalid", "older-run"]);
     expect(result.retryMessages).toEqual([]);
-    expect(await indexPending(id)).toBe(false);
+    expect(await indexPending(PIPELINE, id)).toBe(false);
   });
 });

@@ -3,9 +3,10 @@
  * of an expired run (a delete). The whole batch goes to D1 in one `batch` first (one round trip,
  * one implicit transaction). A D1 batch is all or nothing, so one statement D1 refuses would fail
  * every message with it: when the batch fails, each message is written alone, and only those D1
- * still refuses are reported failed (for the consumer to retry), the others written.
+ * still refuses are reported failed (for the consumer to retry), the others written. A row whose
+ * run's retention has already ended is acknowledged without being written.
  */
-import { forgetRunIndexRow, upsertRunIndexRow, type RunEventsMessage } from "../engine/run-index";
+import { forgetRunIndexRow, upsertRunIndexRow, type RunEventsMessage, type RunIndexRowMessage } from "../engine/run-index";
 
 export interface IndexWrite {
   message: Message<unknown>;
@@ -51,11 +52,22 @@ export async function writeRunIndex(db: D1Database, writes: readonly IndexWrite[
 }
 
 function statementsOf(db: D1Database, write: IndexWrite): Statements {
-  const { row, forget } = write.body;
+  const { row: sent, forget } = write.body;
+  const row = sent && !retentionEnded(sent) ? sent : undefined;
   const statements: D1PreparedStatement[] = [];
   if (row) statements.push(upsertRunIndexRow(db, row));
   if (forget) statements.push(forgetRunIndexRow(db, forget));
   return { write, statements, upserts: row !== undefined };
+}
+
+/**
+ * A row whose run's retention has ended is not written: its Run object has deleted the run (or is
+ * about to) and sends the row's deletion, which a row redelivered late must not undo.
+ */
+function retentionEnded(row: RunIndexRowMessage): boolean {
+  if (row.expires_at === null || row.expires_at > Date.now()) return false;
+  console.log(`edgeserve run index: not writing the row of ${row.pipeline}/${row.id}: its retention has ended`);
+  return true;
 }
 
 /** What D1 bills: 1 row written per new or newer row (migrations/0003), 0 for an older version. */

@@ -139,3 +139,21 @@ describe("run-events consumer when D1 refuses one message of a batch", () => {
     }
   });
 });
+
+describe("run-events consumer and expired runs", () => {
+  it("does not write a row delivered after its run's retention ended, so the row's deletion stays", async ({ expect }) => {
+    const id = crypto.randomUUID();
+    const key = { pipeline: "queue-test", id, created_at: 1_000 };
+    await deliver([{ id: "row", body: { row: { ...row(id, "running", 2), expires_at: null } } }]);
+    const late = { ...row(id, "completed", 9), expires_at: Date.now() - 1 };
+    // The deletion first (the run expired), then its final row, redelivered late.
+    await deliver([{ id: "forget", body: { forget: key } }]);
+    expect(await statusOf(id)).toBeNull();
+    const result = await deliver([{ id: "late", body: { row: late } }]);
+    expect(result.explicitAcks).toEqual(["late"]);
+    expect(await statusOf(id)).toBeNull();
+    // A row whose retention is still running is written as ever.
+    await deliver([{ id: "kept", body: { row: { ...late, expires_at: Date.now() + 60_000 } } }]);
+    expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
+  });
+});

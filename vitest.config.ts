@@ -27,7 +27,10 @@ export default defineConfig(async () => {
           },
           // Deliver within 50 ms, so tests that list jobs or run queued steps need not wait a second.
           queueConsumers: {
-            "edgeserve-run-index": { maxBatchTimeout: 0.05 },
+            // Two redeliveries (2 s, then 4 s: the consumer's backoff) before the dead-letter queue,
+            // so that a D1 outage reaches it in seconds (test/queues/run-index-outage.test.ts).
+            "edgeserve-run-index": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 2, deadLetterQueue: "edgeserve-run-index-dlq" },
+            "edgeserve-run-index-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 5 },
             // (Restated in full: an entry here may replace wrangler.toml's for that queue.)
             "edgeserve-stages": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 20, retryDelay: 2, deadLetterQueue: "edgeserve-stages-dlq" },
             "edgeserve-stages-dlq": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 10, retryDelay: 5 },

@@ -23,7 +23,7 @@ export default {
   fetch: app.fetch,
   async queue(batch, env) {
     if (batch.queue === RUN_EVENTS_QUEUE) return consumeRunEvents(batch, env);
-    if (batch.queue === RUN_EVENTS_DLQ) return consumeRunEventsDeadLetters(batch);
+    if (batch.queue === RUN_EVENTS_DLQ) return consumeRunEventsDeadLetters(batch, env);
     if (batch.queue === STAGE_QUEUE) return consumeStages(batch, env);
     if (batch.queue === STAGE_DLQ) return consumeStageDeadLetters(batch, env);
     console.error(`edgeserve: no consumer for queue '${batch.queue}'; acknowledging ${batch.messages.length} messages`);

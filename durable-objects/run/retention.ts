@@ -70,9 +70,11 @@ export class Retention {
     if (!expired) {
       if (results.needsMove()) await this.moveResults(results);
       if (row.expiresAt !== null) {
-        // Results that could not be moved yet are tried again before the retention ends.
+        // Results that could not be moved yet are tried again before the retention ends. The alarm
+        // has just fired, so this sets it, unless a retry of this same alarm wants it sooner (an
+        // index row the queue refused): retention must not push that retry back to its end.
         const next = results.needsMove() ? Math.min(Date.now() + RESULTS_MOVE_RETRY_MS, row.expiresAt) : row.expiresAt;
-        this.deps.alarm.set(next);
+        this.deps.alarm.noLaterThan(next);
       }
       return "kept";
     }

@@ -1,12 +1,17 @@
 /**
  * Keeps the D1 run index in step with the run and gives the run's admission slot back when it
  * ends, both through one run-events queue message (src/engine/run-index.ts). Sends go out without
- * holding the run up; one that fails is marked in the run entry and re-sent by the alarm.
+ * holding the run up; one that fails is marked in the run entry (`indexPending`) and re-sent by the
+ * alarm, every INDEX_RETRY_DELAY_MS for as long as the run exists. A message the queue took but
+ * whose row D1 never wrote (its queue retries used up, dead-lettered) is handed back here by the
+ * dead-letter consumer (`resendLater`) and goes the same way: nothing gives up while the run exists.
+ * Re-sends carry the run's row as it is then, with its current version, so a final row always
+ * replaces an earlier "running" one (migrations/0003).
  */
 import type { AdmissionTicket } from "../../src/admission/protocol";
 import { preview } from "../../src/capture/policy";
 import { findPipeline } from "../../src/catalog";
-import { INDEX_PREVIEW_MAX_BYTES, sendRunEvents, type RunEventsMessage, type RunIndexRowMessage } from "../../src/engine/run-index";
+import { INDEX_PREVIEW_MAX_BYTES, type RunEventsMessage, type RunIndexRowMessage } from "../../src/engine/run-index";
 import { resultsAsJson } from "../../src/runs/result-json";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { AlarmPlan } from "./alarm-plan";
@@ -20,7 +25,8 @@ import { jsonInput } from "./projections";
 export const INDEX_RETRY_DELAY_MS = 30_000;
 
 export interface RunIndexerDeps {
-  queue: Queue;
+  /** Sends a message to the run-events queue (`sendRunEvents`); false when the queue would not take it. */
+  send: (message: RunEventsMessage) => Promise<boolean>;
   store: RunStore;
   alarm: AlarmPlan;
   waitUntil: (promise: Promise<unknown>) => void;
@@ -47,7 +53,7 @@ export class RunIndexer {
 
   /** A slot that served no run (a WebSocket that never sent its request frame). */
   releaseUnused(ticket: AdmissionTicket, runId: string): void {
-    this.deps.waitUntil(sendRunEvents(this.deps.queue, { release: release(ticket, runId) }));
+    this.deps.waitUntil(this.deps.send({ release: release(ticket, runId) }));
   }
 
   /** Re-sends a message that failed earlier (the flag is set only on failure). */
@@ -55,7 +61,7 @@ export class RunIndexer {
     if (!record.row.indexPending) return;
     await results.prefetch();
     const message = this.message(record, capture, results, record.terminal);
-    if (!message || (await sendRunEvents(this.deps.queue, message))) {
+    if (!message || (await this.deps.send(message))) {
       record.row.indexPending = false;
       record.save(this.deps.store);
     } else {
@@ -72,17 +78,24 @@ export class RunIndexer {
   }
 
   private send(record: RunRecord, message: RunEventsMessage): void {
-    const { queue, store, alarm, waitUntil } = this.deps;
-    waitUntil(
-      sendRunEvents(queue, message).then((sent) => {
-        if (sent) return;
-        // The whole entry is written again, its slot field too: a slot given back to the caller
-        // since must not be released by the retry.
-        record.row.indexPending = true;
-        record.save(store);
-        alarm.noLaterThan(Date.now() + INDEX_RETRY_DELAY_MS);
+    this.deps.waitUntil(
+      this.deps.send(message).then((sent) => {
+        if (!sent) this.resendLater(record);
       }),
     );
+  }
+
+  /**
+   * The alarm sends the run's message again, after INDEX_RETRY_DELAY_MS (a queue or D1 outage is
+   * not hammered): a send the queue refused, or a message the dead-letter consumer says D1 never
+   * wrote.
+   */
+  resendLater(record: RunRecord): void {
+    // The whole entry is written again, its slot field too: a slot given back to the caller
+    // since must not be released by the retry.
+    record.row.indexPending = true;
+    record.save(this.deps.store);
+    this.deps.alarm.noLaterThan(Date.now() + INDEX_RETRY_DELAY_MS);
   }
 }
 

@@ -28,6 +28,7 @@ import type { Orchestrator } from "./orchestrator";
 import { describedSnapshotOf, messageEdgesOf, snapshotOf, streamContextOf } from "./projections";
 import { Retention } from "./retention";
 import { importSqlRun } from "./legacy/import-sql-run";
+import { sendRunEvents } from "../../src/engine/run-index";
 import { RunIndexer } from "./run-indexer";
 import { RunRecord } from "./run-record";
 import { RunSession, type InjectedFaults, type SessionDeps } from "./run-session";
@@ -39,7 +40,7 @@ export class RunObject extends DurableObject<Env> {
   /** Public for tests' fault injection (`failNextWrite`, through `runInDurableObject`). */
   readonly store: RunStore;
   /** Faults tests inject through `runInDurableObject`. */
-  readonly faults: InjectedFaults = { refuseStageSendsUntil: 0, resetAfterNextStart: false };
+  readonly faults: InjectedFaults = { refuseStageSendsUntil: 0, refuseIndexSendsUntil: 0, resetAfterNextStart: false };
   private readonly settings: Settings;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
@@ -58,7 +59,12 @@ export class RunObject extends DurableObject<Env> {
     this.settings = loadSettings(env);
     this.alarmPlan = new AlarmPlan(this.store);
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
-    this.indexer = new RunIndexer({ queue: env.INDEX_QUEUE, store: this.store, alarm: this.alarmPlan, waitUntil: (p) => ctx.waitUntil(p) });
+    this.indexer = new RunIndexer({
+      send: (message) => (Date.now() < this.faults.refuseIndexSendsUntil ? Promise.resolve(false) : sendRunEvents(env.INDEX_QUEUE, message)),
+      store: this.store,
+      alarm: this.alarmPlan,
+      waitUntil: (p) => ctx.waitUntil(p),
+    });
     this.sockets = new SocketStarts({ ctx, settings: this.settings, indexer: this.indexer, start: (request) => this.start(request) });
     this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, this.settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
       this.session ? streamContextOf(this.session) : undefined,
@@ -195,6 +201,18 @@ export class RunObject extends DurableObject<Env> {
   /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
   completeRemote(report: unknown): StageReportOutcome {
     return this.report(remoteReportSchema.parse(report), (o, r) => o.completeRemote(r));
+  }
+
+  /**
+   * The run-events dead-letter consumer: a message with this run's index row used up its queue
+   * retries unwritten. The alarm sends the row again; false when the run is not here (expired, or
+   * the id now holds a run created at another time), so there is nothing to index.
+   */
+  indexUndelivered(createdAt: number): boolean {
+    const session = this.load();
+    if (!session || session.record.row.createdAt !== createdAt) return false;
+    this.indexer.resendLater(session.record);
+    return true;
   }
 
   /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */

@@ -28,6 +28,8 @@ const KV_EXPIRY_MARGIN_SECONDS = 86_400;
 export interface InjectedFaults {
   /** Until then, every stage send is refused as a queue that is down would refuse it. */
   refuseStageSendsUntil: number;
+  /** Until then, every run-events send (index row, slot release) is refused as a queue that is down would refuse it. */
+  refuseIndexSendsUntil: number;
   /** The next start resets the object once the run is stored, so its answer is lost. */
   resetAfterNextStart: boolean;
 }

@@ -96,6 +96,11 @@ export class RunClient {
     return this.idempotent((stub) => stub.failStage(report) as Promise<StageReportOutcome>);
   }
 
+  /** A message with the run's index row was dead-lettered: the run sends it again; false if the run is not here. */
+  indexUndelivered(createdAt: number): Promise<boolean> {
+    return this.idempotent((stub) => stub.indexUndelivered(createdAt));
+  }
+
   /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
   completeRemote(report: RemoteReport): Promise<StageReportOutcome> {
     return this.idempotent((stub) => stub.completeRemote(report) as Promise<StageReportOutcome>);

@@ -113,16 +113,16 @@ export async function writeRunIndexRows(db: D1Database, rows: readonly RunIndexR
   return results.reduce((written, result) => written + (result.meta?.rows_written ?? 0), 0);
 }
 
+/** The delete of the row of a run whose retention ended, by its whole key (a point delete). */
+export function forgetRunIndexRow(db: D1Database, key: RunIndexKey): D1PreparedStatement {
+  return db.prepare("DELETE FROM runs WHERE pipeline = ? AND created_at = ? AND id = ?").bind(key.pipeline, key.created_at, key.id);
+}
+
 /**
  * Deletes a run's row. With its `createdAt` the row is found by the whole primary key (a point
  * delete); without it, by pipeline and id, which walks the pipeline's rows (and deletes every row
  * of that id, should an expired run's row have been left behind).
  */
-/** Deletes the rows of runs whose retention ended, in one batch. */
-export async function deleteRunIndexRows(db: D1Database, keys: readonly RunIndexKey[]): Promise<void> {
-  await db.batch(keys.map((k) => db.prepare("DELETE FROM runs WHERE pipeline = ? AND created_at = ? AND id = ?").bind(k.pipeline, k.created_at, k.id)));
-}
-
 export async function deleteRunIndex(db: D1Database, pipeline: string, id: string, createdAt?: number): Promise<void> {
   const statement =
     createdAt === undefined

@@ -1,16 +1,34 @@
 /**
- * The run-events queue's consumer: writes a batch of run-index rows to D1 in one batch (and logs
- * the rows D1 wrote for it), deletes the rows of expired runs in another, and hands each admission shard the slot releases of the batch in one
- * call. A message that is not valid is acknowledged and logged (retrying cannot fix it); a failed
- * D1 write or shard call retries only the messages it concerned, with a delay; after `max_retries`
- * they go to the dead-letter queue, whose consumer logs them (the Run objects still hold every
- * run; a shard's lease ends any slot).
+ * The run-events queue's consumer: writes a batch's run-index rows and the deletes of expired runs'
+ * rows to D1 in one batch, falling back to one message at a time when D1 refuses it
+ * (run-index-writes.ts), and hands each admission shard the slot releases of the batch in one call.
+ * Each message is acknowledged or retried on its own. A message that is not valid is acknowledged
+ * and logged (retrying cannot fix it); a message whose D1 write or shard call failed is retried,
+ * alone, with a backoff (2 s doubling to 5 min, `retryDelaySeconds`); after `max_retries` they go to the dead-letter queue, whose consumer
+ * hands each unwritten row back to its Run object, which sends it again from its alarm for as long
+ * as the run exists (durable-objects/run/run-indexer.ts). A shard's lease ends any slot whose
+ * release was dead-lettered.
  */
 import type { ReleaseBatch } from "../admission/protocol";
-import { deleteRunIndexRows, runEventsMessageSchema, writeRunIndexRows, type RunEventsMessage } from "../engine/run-index";
+import { RunClient } from "../engine/run-client";
+import { runEventsMessageSchema, type RunEventsMessage } from "../engine/run-index";
+import { backoffSeconds } from "../pipeline/retry";
+import { writeRunIndex } from "./run-index-writes";
 
-/** Delay before a message whose write failed is tried again. */
-const RETRY_DELAY_SECONDS = 5;
+/** Redelivery of a message whose write failed: 2 s after its first delivery, doubling, at most 5 min. */
+const REDELIVERY = { backoffSeconds: 2, backoffMultiplier: 2, maxBackoffSeconds: 300 } as const;
+
+/** How long to wait before delivering a message again that failed on its `attempts`-th delivery. */
+export function retryDelaySeconds(attempts: number): number {
+  return backoffSeconds({ ...REDELIVERY, maxAttempts: 1 }, attempts);
+}
+
+/**
+ * Where the consumer finds the run index: `env.DB`. A test seam, and nothing else changes it: a
+ * test swaps `of` for a database that refuses writes (test/helpers/faulty-d1.ts) to see what the
+ * consumer does while D1 is down, and puts it back after.
+ */
+export const runIndexDatabase = { of: (env: Env): D1Database => env.DB };
 
 interface Parsed {
   message: Message<unknown>;
@@ -31,41 +49,15 @@ export async function consumeRunEvents(batch: MessageBatch<unknown>, env: Env): 
   // A message is acknowledged once each of its parts is written; a failed part retries it (both
   // parts are idempotent: rows carry a version, shards ignore a release they have applied).
   const failed = new Set<Message<unknown>>();
-  await Promise.all([writeRows(parsed, env, failed), forgetRows(parsed, env, failed), releaseSlots(parsed, env, failed)]);
+  await Promise.all([writeIndex(parsed, env, failed), releaseSlots(parsed, env, failed)]);
   for (const { message } of parsed) {
-    if (failed.has(message)) message.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+    if (failed.has(message)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     else message.ack();
   }
 }
 
-async function writeRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
-  const withRows = parsed.filter((p) => p.body.row !== undefined);
-  if (withRows.length === 0) return;
-  try {
-    const written = await writeRunIndexRows(
-      env.DB,
-      withRows.map((p) => p.body.row!),
-    );
-    // What D1 bills: 1 row written per new or newer row (migrations/0003), 0 for an older version.
-    console.log(`edgeserve run index: ${withRows.length} rows in a batch, D1 rows written: ${written}`);
-  } catch (error) {
-    console.error(`edgeserve run index: writing ${withRows.length} rows failed, will retry: ${String(error)}`);
-    for (const p of withRows) failed.add(p.message);
-  }
-}
-
-async function forgetRows(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
-  const withKeys = parsed.filter((p) => p.body.forget !== undefined);
-  if (withKeys.length === 0) return;
-  try {
-    await deleteRunIndexRows(
-      env.DB,
-      withKeys.map((p) => p.body.forget!),
-    );
-  } catch (error) {
-    console.error(`edgeserve run index: deleting ${withKeys.length} expired rows failed, will retry: ${String(error)}`);
-    for (const p of withKeys) failed.add(p.message);
-  }
+async function writeIndex(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
+  for (const message of await writeRunIndex(runIndexDatabase.of(env), parsed)) failed.add(message);
 }
 
 async function releaseSlots(parsed: Parsed[], env: Env, failed: Set<Message<unknown>>): Promise<void> {
@@ -91,13 +83,35 @@ async function releaseSlots(parsed: Parsed[], env: Env, failed: Set<Message<unkn
   );
 }
 
-export function consumeRunEventsDeadLetters(batch: MessageBatch<unknown>): void {
-  for (const message of batch.messages) {
-    const parsed = runEventsMessageSchema.safeParse(message.body);
-    const what = parsed.success
-      ? `${parsed.data.row?.pipeline ?? parsed.data.release?.shard}/${parsed.data.row?.id ?? parsed.data.release?.runId}`
-      : message.id;
-    console.error(`edgeserve run events: gave up on the message of ${what}; the run itself is unaffected`);
-    message.ack();
+/**
+ * The dead-letter queue's consumer. A row that used up its retries goes back to its Run object,
+ * which sends it again from its alarm (it builds the row afresh, so the newest version goes); a
+ * Run object that cannot be reached now is asked again after a backoff. A row whose run is gone
+ * (expired) and a slot release are logged and dropped (a shard's lease ends any slot).
+ */
+export async function consumeRunEventsDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  await Promise.all(batch.messages.map((message) => handBack(message, env)));
+}
+
+async function handBack(message: Message<unknown>, env: Env): Promise<void> {
+  const parsed = runEventsMessageSchema.safeParse(message.body);
+  if (!parsed.success) {
+    console.error(`edgeserve run events: dropped an invalid dead-lettered message ${message.id}`);
+    return message.ack();
   }
+  const { row, release, forget } = parsed.data;
+  if (row) {
+    const what = `${row.pipeline}/${row.id}`;
+    try {
+      const found = await new RunClient(env.RUNS, row.pipeline, row.id).indexUndelivered(row.created_at);
+      if (found) console.error(`edgeserve run events: the index row of ${what} was not written; its Run object sends it again`);
+      else console.error(`edgeserve run events: the index row of ${what} was not written, and its run is gone`);
+    } catch (error) {
+      console.error(`edgeserve run events: could not hand the index row of ${what} back to its Run object, will retry: ${String(error)}`);
+      return message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+  if (forget) console.error(`edgeserve run events: gave up deleting the index row of ${forget.pipeline}/${forget.id}`);
+  if (release && !row) console.error(`edgeserve run events: gave up releasing the slot of ${release.shard}/${release.runId}; its lease will end it`);
+  message.ack();
 }

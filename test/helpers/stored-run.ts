@@ -21,6 +21,11 @@ export function editStoredRun(state: DurableObjectState, edit: (row: RunRow) => 
   record.save(store);
 }
 
+/** The stored run's row (a copy: change it with `editStoredRun`). */
+export function storedRow(state: DurableObjectState): RunRow {
+  return loaded(state).record.row;
+}
+
 /** The request headers stored with the run (what its steps are handed). */
 export function storedHeaders(state: DurableObjectState): Record<string, string> {
   return loaded(state).record.row.headers;

@@ -7,8 +7,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import type { RunIndexRowMessage } from "../../src/engine/run-index";
+import { installFaultyD1 } from "../helpers/faulty-d1";
 
 function row(id: string, status: RunIndexRowMessage["status"], version: number): RunIndexRowMessage {
   return {
@@ -30,15 +31,18 @@ function row(id: string, status: RunIndexRowMessage["status"], version: number):
   };
 }
 
-async function deliver(messages: { id: string; body: unknown }[]) {
+async function deliver(messages: { id: string; body: unknown; attempts?: number }[]) {
   const batch = createMessageBatch(
     "edgeserve-run-index",
-    messages.map((m) => ({ ...m, timestamp: new Date(), attempts: 1 })),
+    messages.map((m) => ({ attempts: 1, ...m, timestamp: new Date() })),
   );
+  // getQueueResult names the retried messages but not their delays: those are read off `retry`.
+  const retries = batch.messages.map((message) => ({ id: message.id, retry: vi.spyOn(message, "retry") }));
   const ctx = createExecutionContext();
   // The handler is called directly: `satisfies ExportedHandler` keeps `worker.queue` callable.
   await worker.queue(batch, env);
-  return getQueueResult(batch, ctx);
+  const delays = retries.flatMap(({ id, retry }) => retry.mock.calls.map(([options]) => ({ msgId: id, delaySeconds: options?.delaySeconds })));
+  return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
 const statusOf = async (id: string) =>
@@ -71,6 +75,85 @@ describe("run-events consumer", () => {
     await deliver([{ id: "late", body: { row: row(id, "completed", 9) } }]);
     const result = await deliver([{ id: "early", body: { row: row(id, "running", 2) } }]);
     expect(result.explicitAcks).toEqual(["early"]);
+    expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
+  });
+
+  it("retries rows D1 refuses with a backoff that grows with each delivery: 2 s, doubling, at most 5 min", async ({ expect }) => {
+    const d1 = installFaultyD1();
+    try {
+      d1.down();
+      const result = await deliver([
+        { id: "first", body: { row: row(crypto.randomUUID(), "completed", 3) }, attempts: 1 },
+        { id: "fourth", body: { row: row(crypto.randomUUID(), "completed", 3) }, attempts: 4 },
+        { id: "tenth", body: { row: row(crypto.randomUUID(), "completed", 3) }, attempts: 10 },
+      ]);
+      expect(d1.refusals.length).toBeGreaterThan(0);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages.map((m) => m.msgId)).toEqual(["first", "fourth", "tenth"]);
+      expect(result.delays).toEqual([
+        { msgId: "first", delaySeconds: 2 },
+        { msgId: "fourth", delaySeconds: 16 },
+        { msgId: "tenth", delaySeconds: 300 },
+      ]);
+    } finally {
+      d1.restore();
+    }
+  });
+});
+
+describe("run-events consumer when D1 refuses one message of a batch", () => {
+  it("writes and acknowledges every other message, and retries only the refused one", async ({ expect }) => {
+    const [good1, refused, good2] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const d1 = installFaultyD1();
+    try {
+      d1.refuseRowsBinding(refused);
+      const result = await deliver([
+        { id: "good-1", body: { row: row(good1, "completed", 4) } },
+        { id: "refused", body: { row: row(refused, "completed", 4) }, attempts: 3 },
+        { id: "invalid", body: { row: { id: 7 } } },
+        { id: "good-2", body: { row: row(good2, "failed", 5) } },
+      ]);
+      // The batch was tried whole first, then message by message.
+      expect(d1.refusals.map((r) => r.statements)).toEqual([3, 1]);
+      expect([...result.explicitAcks].sort()).toEqual(["good-1", "good-2", "invalid"]);
+      expect(result.retryMessages.map((m) => m.msgId)).toEqual(["refused"]);
+      expect(result.delays).toEqual([{ msgId: "refused", delaySeconds: 8 }]);
+      expect(await statusOf(good1)).toEqual({ status: "completed", version: 4 });
+      expect(await statusOf(good2)).toEqual({ status: "failed", version: 5 });
+      expect(await statusOf(refused)).toBeNull();
+    } finally {
+      d1.restore();
+    }
+  });
+
+  it("writes a whole batch in one D1 batch when D1 takes it", async ({ expect }) => {
+    const d1 = installFaultyD1();
+    try {
+      const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+      const result = await deliver(ids.map((id, i) => ({ id: `m${i}`, body: { row: row(id, "running", 1) } })));
+      expect(d1.written).toEqual([3]);
+      expect([...result.explicitAcks].sort()).toEqual(["m0", "m1", "m2"]);
+      expect(result.retryMessages).toEqual([]);
+    } finally {
+      d1.restore();
+    }
+  });
+});
+
+describe("run-events consumer and expired runs", () => {
+  it("does not write a row delivered after its run's retention ended, so the row's deletion stays", async ({ expect }) => {
+    const id = crypto.randomUUID();
+    const key = { pipeline: "queue-test", id, created_at: 1_000 };
+    await deliver([{ id: "row", body: { row: { ...row(id, "running", 2), expires_at: null } } }]);
+    const late = { ...row(id, "completed", 9), expires_at: Date.now() - 1 };
+    // The deletion first (the run expired), then its final row, redelivered late.
+    await deliver([{ id: "forget", body: { forget: key } }]);
+    expect(await statusOf(id)).toBeNull();
+    const result = await deliver([{ id: "late", body: { row: late } }]);
+    expect(result.explicitAcks).toEqual(["late"]);
+    expect(await statusOf(id)).toBeNull();
+    // A row whose retention is still running is written as ever.
+    await deliver([{ id: "kept", body: { row: { ...late, expires_at: Date.now() + 60_000 } } }]);
     expect(await statusOf(id)).toEqual({ status: "completed", version: 9 });
   });
 });

@@ -1,0 +1,21 @@
+/** Helpers for tests of a run's D1 index row: the row, the Run object's pending flag and alarm. */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { RunIndexRowMessage } from "../../src/engine/run-index";
+import { post } from "./http";
+import { runStub } from "./runs";
+import { storedRow } from "./stored-run";
+
+export const indexRow = (pipeline: string, id: string) =>
+  env.DB.prepare("SELECT * FROM runs WHERE pipeline = ? AND id = ?").bind(pipeline, id).first<RunIndexRowMessage>();
+
+/** Whether the Run object holds a run-events message it will send again from its alarm. */
+export const indexPending = (pipeline: string, id: string) => runInDurableObject(runStub(pipeline, id), (_, state) => storedRow(state).indexPending);
+
+export const alarmAt = (pipeline: string, id: string) => runInDurableObject(runStub(pipeline, id), (_, state) => state.storage.getAlarm());
+
+/** Runs a Numaflow sync request to its end. */
+export async function runToEnd(pipeline: string, id: string): Promise<void> {
+  const res = await post(`/pipelines/${pipeline}/v1/process/sync`, { a: 1 }, { "X-Numaflow-Id": id });
+  if (res.status !== 200) throw new Error(`the run answered ${res.status}: ${await res.text()}`);
+}

@@ -4,7 +4,8 @@
  * one request in flight at a time, invocations that arrive meanwhile batched into the next request
  * (FIFO), the state pushed with every request and the missing-state handshake answered. Each
  * batch's outcome goes to the outbox in the same transaction as its state changes, and from there
- * to its run (retried by the alarm until the run has it).
+ * to its run (retried by the alarm until the run has it). Invocations of runs that have ended
+ * (the run said so, or its deadline passed) are dropped without a call.
  */
 import { DurableObject } from "cloudflare:workers";
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -27,6 +28,7 @@ import { decodeTypedValue, TypedValueError } from "../../src/remote/typed-value"
 import {
   addressName,
   remoteInvocationSchema,
+  runEndedSchema,
   type EnqueueOutcome,
   type FunctionAddress,
   type FunctionMessage,
@@ -42,6 +44,8 @@ const BACKPRESSURE_RETRY_MS = 250;
 export class FunctionObject extends DurableObject<Env> {
   private readonly store: FunctionStore;
   private pumping = false;
+  /** The mailbox entries of the batch being sent (`seq`s): a run that ends meanwhile cannot recall them. */
+  private inFlight: ReadonlySet<number> = new Set();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -52,6 +56,12 @@ export class FunctionObject extends DurableObject<Env> {
   enqueue(input: unknown): EnqueueOutcome {
     const invocation = remoteInvocationSchema.parse(input);
     if (this.store.knows(invocation.key)) return { accepted: true };
+    // Its run has ended: there is nobody to answer (an invocation still on its way when the run ended).
+    const now = Date.now();
+    if (invocation.deadlineAt <= now || this.store.hasEnded(invocation.runId, now)) {
+      console.log(`edgeserve functions: ${invocation.key} not taken: its run has ended`);
+      return { accepted: true };
+    }
     const queued = this.store.queued();
     const cap = invocation.call.maxNumBatchRequests;
     if (cap > 0 && queued >= cap) return { accepted: false, retryAfterMs: BACKPRESSURE_RETRY_MS, queued };
@@ -59,6 +69,18 @@ export class FunctionObject extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
     this.ctx.waitUntil(this.pump());
     return { accepted: true };
+  }
+
+  /** A run ended: its invocations waiting here go without a call, and those still on their way will not be taken. */
+  runEnded(input: unknown): { dropped: number } {
+    const { runId, deadlineAt } = runEndedSchema.parse(input);
+    const now = Date.now();
+    const dropped = this.ctx.storage.transactionSync(() => {
+      this.store.runEnded(runId, deadlineAt, now);
+      return this.store.dropEnded(now, this.inFlight);
+    });
+    logDropped(dropped);
+    return { dropped: dropped.length };
   }
 
   /** The watchdog: picks up batches an eviction interrupted and outcomes not yet delivered. */
@@ -75,8 +97,13 @@ export class FunctionObject extends DurableObject<Env> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let batch = this.store.nextBatch(); batch.length > 0; batch = this.store.nextBatch()) {
-        await this.process(batch);
+      for (let batch = this.nextBatch(); batch.length > 0; batch = this.nextBatch()) {
+        this.inFlight = new Set(batch.map((e) => e.seq));
+        try {
+          await this.process(batch);
+        } finally {
+          this.inFlight = new Set();
+        }
         await this.deliver();
       }
       await this.deliver();
@@ -86,6 +113,12 @@ export class FunctionObject extends DurableObject<Env> {
     if (this.store.queued() > 0 || this.store.outbox().length > 0) {
       await this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
     }
+  }
+
+  /** The next batch, once the invocations of runs that have ended are gone. */
+  private nextBatch(): MailboxEntry[] {
+    logDropped(this.ctx.storage.transactionSync(() => this.store.dropEnded(Date.now())));
+    return this.store.nextBatch();
   }
 
   private async process(batch: MailboxEntry[]): Promise<void> {
@@ -212,6 +245,10 @@ export class FunctionObject extends DurableObject<Env> {
       }
     }
   }
+}
+
+function logDropped(keys: readonly string[]): void {
+  if (keys.length > 0) console.log(`edgeserve functions: dropped ${keys.length} invocations of runs that have ended, uncalled: ${keys.join(", ")}`);
 }
 
 function parseAddress(name: string): FunctionAddress {

@@ -1,7 +1,8 @@
 /**
  * A function address's SQLite: its registered state (specs and values, with expiration), the
- * mailbox of invocations waiting for their batch, and the outbox of batch outcomes not yet
- * delivered to their runs. State persists across runs, as StateFun's does.
+ * mailbox of invocations waiting for their batch, the outbox of batch outcomes not yet delivered
+ * to their runs, and the runs that told the address they ended (until their deadline, after
+ * which their invocations are dropped anyway). State persists across runs, as StateFun's does.
  */
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { TypedValueSchema, type TypedValue } from "../../src/remote/proto/io/statefun/request_reply_pb";
@@ -26,7 +27,8 @@ const TABLES = [
     step TEXT NOT NULL,
     argument BLOB NOT NULL,
     caller TEXT,
-    call TEXT NOT NULL
+    call TEXT NOT NULL,
+    deadline_at INTEGER
   )`,
   `CREATE TABLE IF NOT EXISTS outbox (
     key TEXT PRIMARY KEY,
@@ -35,7 +37,14 @@ const TABLES = [
     pipeline TEXT NOT NULL,
     report TEXT NOT NULL
   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS ended_runs (
+    run_id TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+  ) WITHOUT ROWID`,
 ];
+
+/** Columns added to a table after its first version, for objects that created it before them. */
+const ADDED_COLUMNS = [{ table: "mailbox", column: "deadline_at", type: "INTEGER" }];
 
 /** StateFun's expiration modes (`ExpirationSpec.ExpireMode`). */
 export const EXPIRE = { NONE: 0, AFTER_WRITE: 1, AFTER_INVOKE: 2 } as const;
@@ -57,6 +66,8 @@ export interface MailboxEntry {
   argument: Uint8Array;
   caller: string | null;
   call: RemoteCall;
+  /** The run's deadline (null for an invocation stored before invocations carried it). */
+  deadlineAt: number | null;
 }
 
 interface StateRow extends Record<string, SqlStorageValue> {
@@ -78,6 +89,7 @@ interface MailboxRow extends Record<string, SqlStorageValue> {
   argument: ArrayBuffer;
   caller: string | null;
   call: string;
+  deadline_at: number | null;
 }
 
 export class FunctionStore {
@@ -92,14 +104,23 @@ export class FunctionStore {
   private ensure(): void {
     if (this.ready) return;
     for (const statement of TABLES) this.sql.run(statement);
+    this.upgrade();
     this.ready = true;
   }
 
   private exists(): boolean {
     if (this.ready) return true;
     const found = this.sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'mailbox'") !== undefined;
-    this.ready = found;
+    if (found) this.ensure();
     return found;
+  }
+
+  /** Tables and columns added since an object created its tables. */
+  private upgrade(): void {
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      if (this.sql.one("SELECT 1 AS present FROM pragma_table_info(?) WHERE name = ?", table, column)) continue;
+      this.sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   // --- mailbox -------------------------------------------------------------------------------
@@ -119,7 +140,7 @@ export class FunctionStore {
   enqueue(invocation: RemoteInvocation): void {
     this.ensure();
     this.sql.run(
-      "INSERT INTO mailbox (key, address, run_id, pipeline, step, argument, caller, call) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO mailbox (key, address, run_id, pipeline, step, argument, caller, call, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       invocation.key,
       JSON.stringify(invocation.address),
       invocation.runId,
@@ -128,6 +149,7 @@ export class FunctionStore {
       invocation.argument,
       invocation.caller ?? null,
       JSON.stringify(invocation.call),
+      invocation.deadlineAt,
     );
   }
 
@@ -140,19 +162,41 @@ export class FunctionStore {
     const batch: MailboxEntry[] = [];
     for (const row of rows) {
       if (row.run_id !== first.run_id || row.step !== first.step) break;
-      batch.push({
-        seq: row.seq,
-        key: row.key,
-        address: JSON.parse(row.address) as FunctionAddress,
-        runId: row.run_id,
-        pipeline: row.pipeline,
-        step: row.step,
-        argument: new Uint8Array(row.argument),
-        caller: row.caller,
-        call: JSON.parse(row.call) as RemoteCall,
-      });
+      batch.push(mailboxEntry(row));
     }
     return batch;
+  }
+
+  // --- ended runs ------------------------------------------------------------------------------
+
+  /**
+   * Drops the invocations of runs that have ended: those past their run's deadline, and those of
+   * runs that said they ended (except `keep`, a batch in flight). Returns the keys dropped.
+   */
+  dropEnded(now: number, keep: ReadonlySet<number> = new Set()): string[] {
+    if (!this.exists()) return [];
+    const rows = this.sql.all<{ seq: number; key: string }>(
+      `SELECT seq, key FROM mailbox WHERE deadline_at <= ?
+         OR run_id IN (SELECT run_id FROM ended_runs WHERE until > ?)`,
+      now,
+      now,
+    );
+    const dropped = rows.filter((r) => !keep.has(r.seq));
+    for (const row of dropped) this.sql.run("DELETE FROM mailbox WHERE seq = ?", row.seq);
+    return dropped.map((r) => r.key);
+  }
+
+  /** A run ended: remembered until its deadline, so its invocations still on their way are dropped too. */
+  runEnded(runId: string, deadlineAt: number, now: number): void {
+    this.ensure();
+    this.sql.run("DELETE FROM ended_runs WHERE until <= ?", now);
+    if (deadlineAt > now) this.sql.run("INSERT OR REPLACE INTO ended_runs (run_id, until) VALUES (?, ?)", runId, deadlineAt);
+  }
+
+  /** Whether the run said it ended. */
+  hasEnded(runId: string, now: number): boolean {
+    if (!this.exists()) return false;
+    return this.sql.one("SELECT 1 AS present FROM ended_runs WHERE run_id = ? AND until > ?", runId, now) !== undefined;
   }
 
   /** Settles a batch: its invocations leave the mailbox and its outcome waits in the outbox, in one transaction with any state change. */
@@ -243,4 +287,19 @@ export class FunctionStore {
     this.sql.run("UPDATE state SET value = ?, expires_at = ? WHERE name = ?", toBinary(TypedValueSchema, value), expiresAt, name);
     return undefined;
   }
+}
+
+function mailboxEntry(row: MailboxRow): MailboxEntry {
+  return {
+    seq: row.seq,
+    key: row.key,
+    address: JSON.parse(row.address) as FunctionAddress,
+    runId: row.run_id,
+    pipeline: row.pipeline,
+    step: row.step,
+    argument: new Uint8Array(row.argument),
+    caller: row.caller,
+    call: JSON.parse(row.call) as RemoteCall,
+    deadlineAt: row.deadline_at,
+  };
 }

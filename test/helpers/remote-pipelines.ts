@@ -52,6 +52,8 @@ export const remotePipelines: PipelineDefinition[] = [
   counterPipeline("test-remote-bad-request", endpoint("/status/400")),
   counterPipeline("test-remote-unavailable", endpoint("/status/503", { transport: { timeouts: short } })),
   counterPipeline("test-remote-text", endpoint("/text")),
+  // Held at the function server while the test keeps gate `g` closed.
+  counterPipeline("test-remote-gated", endpoint("/gate/g")),
   definePipeline({
     name: "test-remote-big",
     input: z.strictObject({ size: z.number().int().min(0) }),

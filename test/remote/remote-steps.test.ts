@@ -4,10 +4,10 @@
  * runs and its handshake, batching and backpressure at one address, retries, timeouts, payload
  * limits, delayed messages and messages between functions.
  */
-import { abortAllDurableObjects } from "cloudflare:test";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
-import { bodyText, post } from "../helpers/http";
+import { bodyText, call, post } from "../helpers/http";
 import { eventsOf, recordWhen, ended, type RunRecordJson } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
@@ -21,6 +21,38 @@ const errorOf = (record: RunRecordJson) => (record.error as { message: string } 
 
 async function serverStats(): Promise<Record<string, number>> {
   return (await (await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_stats`)).json()) as Record<string, number>;
+}
+
+/** How many invocations test/counter ran at `test/counter/<id>` (handshakes are not invocations). */
+async function counterCalls(id: string): Promise<number> {
+  const calls = (await (await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_calls`)).json()) as Record<string, number>;
+  return calls[`test/counter/${id}`] ?? 0;
+}
+
+/** Closes or opens a gate of the function server (requests to `/gate/<name>/…` wait while it is closed). */
+async function gate(name: string, action: "close" | "open"): Promise<void> {
+  const res = await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_gates/${name}/${action}`, { method: "POST" });
+  await res.body?.cancel();
+}
+
+async function startAsync(pipeline: string, input: unknown, id = uniqueId(pipeline)): Promise<string> {
+  const res = await post(`/pipelines/${pipeline}/v1/process/async`, input, { "X-Numaflow-Id": id });
+  await res.body?.cancel();
+  if (res.status !== 200) throw new Error(`starting ${pipeline} answered ${res.status}`);
+  return id;
+}
+
+/** The run ids of the invocations waiting in the mailbox of `test/counter/<id>`. */
+function mailboxOf(id: string): Promise<string[]> {
+  const stub = env.FUNCTIONS.get(env.FUNCTIONS.idFromName(`test/counter/${id}`));
+  return runInDurableObject(stub, (_, state) => {
+    const table = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mailbox'").toArray();
+    if (table.length === 0) return [];
+    return state.storage.sql
+      .exec<{ run_id: string }>("SELECT run_id FROM mailbox ORDER BY seq")
+      .toArray()
+      .map((r) => r.run_id);
+  });
 }
 
 describe("remote steps (StateFun request-reply)", () => {
@@ -141,5 +173,31 @@ describe("function addresses under faults", () => {
     // The same address again: its state holds one call, not two.
     const again = await sync("test-remote-slow", { key, n: 1 });
     expect(results(again.record)).toEqual([{ n: 2, value: "m0" }]);
+  });
+});
+
+describe("function addresses and the runs they serve", () => {
+  it("drops a cancelled run's invocation waiting in its address's mailbox: the function never runs it", async ({ expect }) => {
+    const key = uniqueId("cancelled");
+    const a = uniqueId("test-remote-gated");
+    await gate("g", "close");
+    try {
+      // Run A's request is held at the function server; run B's invocation waits behind it.
+      await startAsync("test-remote-gated", { key, n: 1 }, a);
+      await vi.waitFor(async () => expect(await mailboxOf(key)).toEqual([a]), { timeout: 3000, interval: 20 });
+      const b = await startAsync("test-remote-gated", { key, n: 1 });
+      await vi.waitFor(async () => expect(await mailboxOf(key)).toEqual([a, b]), { timeout: 3000, interval: 20 });
+      const res = await call(`/v1/pipelines/test-remote-gated/runs/${b}/cancel`, { method: "POST" });
+      expect(await res.json()).toMatchObject({ status: "cancelled" });
+      // The run tells the address it ended: its invocation leaves the mailbox without a call.
+      await vi.waitFor(async () => expect(await mailboxOf(key)).toEqual([a]), { timeout: 3000, interval: 20 });
+    } finally {
+      await gate("g", "open");
+    }
+    expect(await recordWhen("test-remote-gated", a, ended)).toMatchObject({ status: "completed", results: [{ n: 1, value: "m0" }] });
+    // The address's state saw run A only: the next call counts 2, and the function ran twice.
+    const next = await sync("test-remote-gated", { key, n: 1 });
+    expect(results(next.record)).toEqual([{ n: 2, value: "m0" }]);
+    expect(await counterCalls(key)).toBe(2);
   });
 });

@@ -55,9 +55,10 @@ export class FunctionObject extends DurableObject<Env> {
   /** Takes an invocation for this address, or holds the caller back when the mailbox is full. */
   enqueue(input: unknown): EnqueueOutcome {
     const invocation = remoteInvocationSchema.parse(input);
-    if (this.store.knows(invocation.key)) return { accepted: true };
-    // Its run has ended: there is nobody to answer (an invocation still on its way when the run ended).
     const now = Date.now();
+    // A second hand-over (the reply to the first was lost): waiting, or already applied.
+    if (this.store.knows(invocation.key, now)) return { accepted: true };
+    // Its run has ended: there is nobody to answer (an invocation still on its way when the run ended).
     if (invocation.deadlineAt <= now || this.store.hasEnded(invocation.runId, now)) {
       console.log(`edgeserve functions: ${invocation.key} not taken: its run has ended`);
       return { accepted: true };
@@ -225,12 +226,12 @@ export class FunctionObject extends DurableObject<Env> {
           }
         }
       }
-      this.store.settle(batch, report);
+      this.store.settle(batch, report, now);
     });
   }
 
   private settle(batch: MailboxEntry[], report: RemoteReport): void {
-    this.ctx.storage.transactionSync(() => this.store.settle(batch, report));
+    this.ctx.storage.transactionSync(() => this.store.settle(batch, report, Date.now()));
   }
 
   /** Hands each waiting outcome to its run; one that cannot be delivered now stays for the alarm. */

@@ -1,8 +1,9 @@
 /**
  * A function address's SQLite: its registered state (specs and values, with expiration), the
  * mailbox of invocations waiting for their batch, the outbox of batch outcomes not yet delivered
- * to their runs, and the runs that told the address they ended (until their deadline, after
- * which their invocations are dropped anyway). State persists across runs, as StateFun's does.
+ * to their runs, the keys of invocations already settled, and the runs that told the address they
+ * ended. The last two are kept until their run's deadline, after which an invocation of the run is
+ * not taken anyway. State persists across runs, as StateFun's does.
  */
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { TypedValueSchema, type TypedValue } from "../../src/remote/proto/io/statefun/request_reply_pb";
@@ -37,6 +38,10 @@ const TABLES = [
     pipeline TEXT NOT NULL,
     report TEXT NOT NULL
   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS settled_keys (
+    key TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+  ) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS ended_runs (
     run_id TEXT PRIMARY KEY,
     until INTEGER NOT NULL
@@ -45,6 +50,9 @@ const TABLES = [
 
 /** Columns added to a table after its first version, for objects that created it before them. */
 const ADDED_COLUMNS = [{ table: "mailbox", column: "deadline_at", type: "INTEGER" }];
+
+/** How long a settled key is kept when its invocation did not carry its run's deadline: the longest run timeout. */
+const SETTLED_KEY_FALLBACK_MS = 86_400_000;
 
 /** StateFun's expiration modes (`ExpirationSpec.ExpireMode`). */
 export const EXPIRE = { NONE: 0, AFTER_WRITE: 1, AFTER_INVOKE: 2 } as const;
@@ -125,11 +133,11 @@ export class FunctionStore {
 
   // --- mailbox -------------------------------------------------------------------------------
 
-  /** Whether an invocation with this key is waiting or has an undelivered outcome. */
-  knows(key: string): boolean {
+  /** Whether an invocation with this key is waiting, or was settled (its outcome delivered or not) while its run may still send it. */
+  knows(key: string, now: number): boolean {
     if (!this.exists()) return false;
     if (this.sql.one("SELECT 1 AS present FROM mailbox WHERE key = ?", key)) return true;
-    return this.sql.one("SELECT 1 AS present FROM outbox, json_each(outbox.keys) WHERE json_each.value = ?", key) !== undefined;
+    return this.sql.one("SELECT 1 AS present FROM settled_keys WHERE key = ? AND until > ?", key, now) !== undefined;
   }
 
   queued(): number {
@@ -199,11 +207,19 @@ export class FunctionStore {
     return this.sql.one("SELECT 1 AS present FROM ended_runs WHERE run_id = ? AND until > ?", runId, now) !== undefined;
   }
 
-  /** Settles a batch: its invocations leave the mailbox and its outcome waits in the outbox, in one transaction with any state change. */
-  settle(batch: readonly MailboxEntry[], report: RemoteReport): void {
+  /**
+   * Settles a batch: its invocations leave the mailbox, their keys are kept (so a second hand-over
+   * of one is known), and its outcome waits in the outbox; in one transaction with any state change.
+   */
+  settle(batch: readonly MailboxEntry[], report: RemoteReport, now: number): void {
     const first = batch[0];
     if (!first) return;
-    for (const entry of batch) this.sql.run("DELETE FROM mailbox WHERE seq = ?", entry.seq);
+    this.sql.run("DELETE FROM settled_keys WHERE until <= ?", now);
+    for (const entry of batch) {
+      this.sql.run("DELETE FROM mailbox WHERE seq = ?", entry.seq);
+      const until = entry.deadlineAt ?? now + SETTLED_KEY_FALLBACK_MS;
+      this.sql.run("INSERT OR REPLACE INTO settled_keys (key, until) VALUES (?, ?)", entry.key, until);
+    }
     this.sql.run(
       "INSERT OR REPLACE INTO outbox (key, keys, run_id, pipeline, report) VALUES (?, ?, ?, ?, ?)",
       first.key,

@@ -7,6 +7,9 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
+import { findPipeline } from "../../src/catalog";
+import type { RemoteStepDefinition } from "../../src/pipeline/definition";
+import { buildInvocation } from "../../src/remote/invocation";
 import { bodyText, call, post } from "../helpers/http";
 import { eventsOf, recordWhen, ended, type RunRecordJson } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
@@ -42,18 +45,20 @@ async function startAsync(pipeline: string, input: unknown, id = uniqueId(pipeli
   return id;
 }
 
-/** The run ids of the invocations waiting in the mailbox of `test/counter/<id>`. */
-function mailboxOf(id: string): Promise<string[]> {
-  const stub = env.FUNCTIONS.get(env.FUNCTIONS.idFromName(`test/counter/${id}`));
-  return runInDurableObject(stub, (_, state) => {
-    const table = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mailbox'").toArray();
-    if (table.length === 0) return [];
+const counterAddress = (id: string) => env.FUNCTIONS.get(env.FUNCTIONS.idFromName(`test/counter/${id}`));
+
+/** The run ids of the invocations waiting in the mailbox (or the outcomes waiting in the outbox) of `test/counter/<id>`. */
+function waitingAt(id: string, table: "mailbox" | "outbox" = "mailbox"): Promise<string[]> {
+  return runInDurableObject(counterAddress(id), (_, state) => {
+    const found = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", table).toArray();
+    if (found.length === 0) return [];
     return state.storage.sql
-      .exec<{ run_id: string }>("SELECT run_id FROM mailbox ORDER BY seq")
+      .exec<{ run_id: string }>(`SELECT run_id FROM ${table} ORDER BY ${table === "mailbox" ? "seq" : "key"}`)
       .toArray()
       .map((r) => r.run_id);
   });
 }
+const mailboxOf = (id: string) => waitingAt(id, "mailbox");
 
 describe("remote steps (StateFun request-reply)", () => {
   it("greets with a per-name counter kept in StateFun state across runs", async ({ expect }) => {
@@ -197,6 +202,39 @@ describe("function addresses and the runs they serve", () => {
     expect(await recordWhen("test-remote-gated", a, ended)).toMatchObject({ status: "completed", results: [{ n: 1, value: "m0" }] });
     // The address's state saw run A only: the next call counts 2, and the function ran twice.
     const next = await sync("test-remote-gated", { key, n: 1 });
+    expect(results(next.record)).toEqual([{ n: 2, value: "m0" }]);
+    expect(await counterCalls(key)).toBe(2);
+  });
+
+  it("applies an invocation handed over twice once, also when the second comes after the first ran", async ({ expect }) => {
+    const key = uniqueId("twice");
+    const runId = uniqueId("lost-reply");
+    const pipeline = findPipeline("test-remote-counter")!;
+    const invocation = buildInvocation({
+      step: pipeline.step("count") as RemoteStepDefinition,
+      endpoints: pipeline.definition.endpoints,
+      message: { value: "m0", tags: [], keys: [key] },
+      key: `${runId}/count/1`,
+      runId,
+      pipeline: pipeline.name,
+      deadlineAt: Date.now() + 60_000,
+      env: { EDGESERVE_FUNCTIONS_URL: env.EDGESERVE_FUNCTIONS_URL },
+    });
+    expect(await counterAddress(key).enqueue(invocation)).toEqual({ accepted: true });
+    // It ran, and its outcome went to its run (there is none here, so it was not needed).
+    await vi.waitFor(
+      async () => {
+        expect(await counterCalls(key)).toBe(1);
+        expect(await waitingAt(key, "mailbox")).toEqual([]);
+        expect(await waitingAt(key, "outbox")).toEqual([]);
+      },
+      { timeout: 3000, interval: 20 },
+    );
+    // The reply to the first hand-over was lost, so the run hands the invocation over again.
+    expect(await counterAddress(key).enqueue(invocation)).toEqual({ accepted: true });
+    expect(await mailboxOf(key)).toEqual([]);
+    // The address's state counted it once: the next call counts 2, and the function ran twice.
+    const next = await sync("test-remote-counter", { key, n: 1 });
     expect(results(next.record)).toEqual([{ n: 2, value: "m0" }]);
     expect(await counterCalls(key)).toBe(2);
   });

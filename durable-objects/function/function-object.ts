@@ -5,7 +5,8 @@
  * (FIFO), the state pushed with every request and the missing-state handshake answered. Each
  * batch's outcome goes to the outbox in the same transaction as its state changes, and from there
  * to its run (retried by the alarm until the run has it). Invocations of runs that have ended
- * (the run said so, or its deadline passed) are dropped without a call.
+ * (the run said so, or its deadline passed) are dropped without a call. While the endpoint is down,
+ * a waiting invocation whose run's deadline is near fails with the endpoint's last error (outages.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -35,6 +36,7 @@ import {
   type RemoteReport,
 } from "../../src/remote/protocol";
 import { FunctionStore, type MailboxEntry } from "./function-store";
+import { callNotAfter, Outages } from "./outages";
 
 /** Handshakes (missing state registered, batch sent again) allowed per batch before it fails. */
 const MAX_HANDSHAKES = 3;
@@ -46,6 +48,9 @@ export class FunctionObject extends DurableObject<Env> {
   private pumping = false;
   /** The mailbox entries of the batch being sent (`seq`s): a run that ends meanwhile cannot recall them. */
   private inFlight: ReadonlySet<number> = new Set();
+  private readonly outages = new Outages();
+  /** Fails waiting invocations whose report is due while their endpoint is down. */
+  private sweepTimer: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -69,6 +74,7 @@ export class FunctionObject extends DurableObject<Env> {
     this.store.enqueue(invocation);
     void this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
     this.ctx.waitUntil(this.pump());
+    if (this.outages.any) this.armSweep();
     return { accepted: true };
   }
 
@@ -116,10 +122,47 @@ export class FunctionObject extends DurableObject<Env> {
     }
   }
 
-  /** The next batch, once the invocations of runs that have ended are gone. */
+  /** The next batch, once the invocations of runs that have ended are gone and those due at a down endpoint have failed. */
   private nextBatch(): MailboxEntry[] {
     logDropped(this.ctx.storage.transactionSync(() => this.store.dropEnded(Date.now())));
+    this.sweep();
     return this.store.nextBatch();
+  }
+
+  /** Fails the waiting invocations whose report is due while their endpoint is down, one outcome per run and step. */
+  private sweep(): boolean {
+    if (!this.outages.any) return false;
+    const now = Date.now();
+    const due = this.outages.due(this.store.waiting(), now, this.inFlight);
+    if (due.length === 0) return false;
+    const groups = new Map<string, MailboxEntry[]>();
+    for (const entry of due) {
+      const group = `${entry.runId}\n${entry.step}`;
+      groups.set(group, [...(groups.get(group) ?? []), entry]);
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const batch of groups.values()) {
+        const report: RemoteReport = { ok: false, keys: batch.map((e) => e.key), error: this.outages.failure(batch[0]!), ms: 0 };
+        this.store.settle(batch, report, now);
+      }
+    });
+    return true;
+  }
+
+  /** Sets the sweep's timer for the next waiting invocation that becomes due at a down endpoint. */
+  private armSweep(): void {
+    const at = this.outages.nextDueAt(this.store.waiting(), this.inFlight);
+    if (at === undefined || (this.sweepTimer && this.sweepTimer.at <= at)) return;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer.timer);
+    const timer = setTimeout(
+      () => {
+        this.sweepTimer = undefined;
+        if (this.sweep()) this.ctx.waitUntil(this.deliver());
+        this.armSweep();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.sweepTimer = { at, timer };
   }
 
   private async process(batch: MailboxEntry[]): Promise<void> {
@@ -131,7 +174,15 @@ export class FunctionObject extends DurableObject<Env> {
       const request = this.request(address, batch);
       let response: FromFunction;
       try {
-        response = await callFunction(request, first.call);
+        response = await callFunction(request, first.call, {
+          notAfter: callNotAfter(batch, Date.now()),
+          onAttemptFailed: (cause, retryable) => {
+            if (!retryable) return this.outages.answered(first.call.url);
+            this.outages.failed(first.call.url, cause);
+            this.armSweep();
+          },
+        });
+        this.outages.answered(first.call.url);
       } catch (error) {
         const cause = error instanceof RemoteCallError ? error.message : String(error);
         return fail(`remote function ${address.namespace}/${address.type} at ${first.call.url} failed: ${cause}`);

@@ -161,6 +161,12 @@ export class FunctionStore {
     );
   }
 
+  /** Every invocation waiting, oldest first. */
+  waiting(): MailboxEntry[] {
+    if (!this.exists()) return [];
+    return this.sql.all<MailboxRow>("SELECT * FROM mailbox ORDER BY seq").map(mailboxEntry);
+  }
+
   /** The next batch: the oldest invocations that belong to the same run and step (FIFO per address). */
   nextBatch(): MailboxEntry[] {
     if (!this.exists()) return [];

@@ -238,4 +238,16 @@ describe("function addresses and the runs they serve", () => {
     expect(results(next.record)).toEqual([{ n: 2, value: "m0" }]);
     expect(await counterCalls(key)).toBe(2);
   });
+
+  it("ends runs queued at an address whose function is down with the remote error, not run_timeout", async ({ expect }) => {
+    // Four runs at one address; each call's budget (2 s) is most of a run's deadline (3 s).
+    const key = uniqueId("down");
+    const ids = await Promise.all(Array.from({ length: 4 }, () => startAsync("test-remote-down", { key, n: 1 })));
+    const url = "http://127.0.0.1:1/counter";
+    for (const id of ids) {
+      const record = await recordWhen("test-remote-down", id, ended, 10_000);
+      expect(record.error).toMatchObject({ code: "run_failed", step: "count" });
+      expect(errorOf(record)).toMatch(new RegExp(`^step 'count' failed: remote function test/counter at ${url} (failed|unreachable): .*connection failed`));
+    }
+  });
 });

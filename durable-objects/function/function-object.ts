@@ -4,7 +4,9 @@
  * one request in flight at a time, invocations that arrive meanwhile batched into the next request
  * (FIFO), the state pushed with every request and the missing-state handshake answered. Each
  * batch's outcome goes to the outbox in the same transaction as its state changes, and from there
- * to its run (retried by the alarm until the run has it).
+ * to its run (retried by the alarm until the run has it). Invocations of runs that have ended
+ * (the run said so, or its deadline passed) are dropped without a call. While the endpoint is down,
+ * a waiting invocation whose run's deadline is near fails with the endpoint's last error (outages.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -27,12 +29,14 @@ import { decodeTypedValue, TypedValueError } from "../../src/remote/typed-value"
 import {
   addressName,
   remoteInvocationSchema,
+  runEndedSchema,
   type EnqueueOutcome,
   type FunctionAddress,
   type FunctionMessage,
   type RemoteReport,
 } from "../../src/remote/protocol";
 import { FunctionStore, type MailboxEntry } from "./function-store";
+import { callNotAfter, Outages } from "./outages";
 
 /** Handshakes (missing state registered, batch sent again) allowed per batch before it fails. */
 const MAX_HANDSHAKES = 3;
@@ -42,6 +46,11 @@ const BACKPRESSURE_RETRY_MS = 250;
 export class FunctionObject extends DurableObject<Env> {
   private readonly store: FunctionStore;
   private pumping = false;
+  /** The mailbox entries of the batch being sent (`seq`s): a run that ends meanwhile cannot recall them. */
+  private inFlight: ReadonlySet<number> = new Set();
+  private readonly outages = new Outages();
+  /** Fails waiting invocations whose report is due while their endpoint is down. */
+  private sweepTimer: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -51,14 +60,34 @@ export class FunctionObject extends DurableObject<Env> {
   /** Takes an invocation for this address, or holds the caller back when the mailbox is full. */
   enqueue(input: unknown): EnqueueOutcome {
     const invocation = remoteInvocationSchema.parse(input);
-    if (this.store.knows(invocation.key)) return { accepted: true };
+    const now = Date.now();
+    // A second hand-over (the reply to the first was lost): waiting, or already applied.
+    if (this.store.knows(invocation.key, now)) return { accepted: true };
+    // Its run has ended: there is nobody to answer (an invocation still on its way when the run ended).
+    if (invocation.deadlineAt <= now || this.store.hasEnded(invocation.runId, now)) {
+      console.log(`edgeserve functions: ${invocation.key} not taken: its run has ended`);
+      return { accepted: true };
+    }
     const queued = this.store.queued();
     const cap = invocation.call.maxNumBatchRequests;
     if (cap > 0 && queued >= cap) return { accepted: false, retryAfterMs: BACKPRESSURE_RETRY_MS, queued };
     this.store.enqueue(invocation);
     void this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
     this.ctx.waitUntil(this.pump());
+    if (this.outages.any) this.armSweep();
     return { accepted: true };
+  }
+
+  /** A run ended: its invocations waiting here go without a call, and those still on their way will not be taken. */
+  runEnded(input: unknown): { dropped: number } {
+    const { runId, deadlineAt } = runEndedSchema.parse(input);
+    const now = Date.now();
+    const dropped = this.ctx.storage.transactionSync(() => {
+      this.store.runEnded(runId, deadlineAt, now);
+      return this.store.dropEnded(now, this.inFlight);
+    });
+    logDropped(dropped);
+    return { dropped: dropped.length };
   }
 
   /** The watchdog: picks up batches an eviction interrupted and outcomes not yet delivered. */
@@ -75,8 +104,13 @@ export class FunctionObject extends DurableObject<Env> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let batch = this.store.nextBatch(); batch.length > 0; batch = this.store.nextBatch()) {
-        await this.process(batch);
+      for (let batch = this.nextBatch(); batch.length > 0; batch = this.nextBatch()) {
+        this.inFlight = new Set(batch.map((e) => e.seq));
+        try {
+          await this.process(batch);
+        } finally {
+          this.inFlight = new Set();
+        }
         await this.deliver();
       }
       await this.deliver();
@@ -88,6 +122,49 @@ export class FunctionObject extends DurableObject<Env> {
     }
   }
 
+  /** The next batch, once the invocations of runs that have ended are gone and those due at a down endpoint have failed. */
+  private nextBatch(): MailboxEntry[] {
+    logDropped(this.ctx.storage.transactionSync(() => this.store.dropEnded(Date.now())));
+    this.sweep();
+    return this.store.nextBatch();
+  }
+
+  /** Fails the waiting invocations whose report is due while their endpoint is down, one outcome per run and step. */
+  private sweep(): boolean {
+    if (!this.outages.any) return false;
+    const now = Date.now();
+    const due = this.outages.due(this.store.waiting(), now, this.inFlight);
+    if (due.length === 0) return false;
+    const groups = new Map<string, MailboxEntry[]>();
+    for (const entry of due) {
+      const group = `${entry.runId}\n${entry.step}`;
+      groups.set(group, [...(groups.get(group) ?? []), entry]);
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const batch of groups.values()) {
+        const report: RemoteReport = { ok: false, keys: batch.map((e) => e.key), error: this.outages.failure(batch[0]!), ms: 0 };
+        this.store.settle(batch, report, now);
+      }
+    });
+    return true;
+  }
+
+  /** Sets the sweep's timer for the next waiting invocation that becomes due at a down endpoint. */
+  private armSweep(): void {
+    const at = this.outages.nextDueAt(this.store.waiting(), this.inFlight);
+    if (at === undefined || (this.sweepTimer && this.sweepTimer.at <= at)) return;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer.timer);
+    const timer = setTimeout(
+      () => {
+        this.sweepTimer = undefined;
+        if (this.sweep()) this.ctx.waitUntil(this.deliver());
+        this.armSweep();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.sweepTimer = { at, timer };
+  }
+
   private async process(batch: MailboxEntry[]): Promise<void> {
     const first = batch[0]!;
     const address = first.address;
@@ -97,7 +174,15 @@ export class FunctionObject extends DurableObject<Env> {
       const request = this.request(address, batch);
       let response: FromFunction;
       try {
-        response = await callFunction(request, first.call);
+        response = await callFunction(request, first.call, {
+          notAfter: callNotAfter(batch, Date.now()),
+          onAttemptFailed: (cause, retryable) => {
+            if (!retryable) return this.outages.answered(first.call.url);
+            this.outages.failed(first.call.url, cause);
+            this.armSweep();
+          },
+        });
+        this.outages.answered(first.call.url);
       } catch (error) {
         const cause = error instanceof RemoteCallError ? error.message : String(error);
         return fail(`remote function ${address.namespace}/${address.type} at ${first.call.url} failed: ${cause}`);
@@ -192,12 +277,12 @@ export class FunctionObject extends DurableObject<Env> {
           }
         }
       }
-      this.store.settle(batch, report);
+      this.store.settle(batch, report, now);
     });
   }
 
   private settle(batch: MailboxEntry[], report: RemoteReport): void {
-    this.ctx.storage.transactionSync(() => this.store.settle(batch, report));
+    this.ctx.storage.transactionSync(() => this.store.settle(batch, report, Date.now()));
   }
 
   /** Hands each waiting outcome to its run; one that cannot be delivered now stays for the alarm. */
@@ -212,6 +297,10 @@ export class FunctionObject extends DurableObject<Env> {
       }
     }
   }
+}
+
+function logDropped(keys: readonly string[]): void {
+  if (keys.length > 0) console.log(`edgeserve functions: dropped ${keys.length} invocations of runs that have ended, uncalled: ${keys.join(", ")}`);
 }
 
 function parseAddress(name: string): FunctionAddress {

@@ -1,7 +1,9 @@
 /**
  * A function address's SQLite: its registered state (specs and values, with expiration), the
- * mailbox of invocations waiting for their batch, and the outbox of batch outcomes not yet
- * delivered to their runs. State persists across runs, as StateFun's does.
+ * mailbox of invocations waiting for their batch, the outbox of batch outcomes not yet delivered
+ * to their runs, the keys of invocations already settled, and the runs that told the address they
+ * ended. The last two are kept until their run's deadline, after which an invocation of the run is
+ * not taken anyway. State persists across runs, as StateFun's does.
  */
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { TypedValueSchema, type TypedValue } from "../../src/remote/proto/io/statefun/request_reply_pb";
@@ -26,7 +28,8 @@ const TABLES = [
     step TEXT NOT NULL,
     argument BLOB NOT NULL,
     caller TEXT,
-    call TEXT NOT NULL
+    call TEXT NOT NULL,
+    deadline_at INTEGER
   )`,
   `CREATE TABLE IF NOT EXISTS outbox (
     key TEXT PRIMARY KEY,
@@ -35,7 +38,21 @@ const TABLES = [
     pipeline TEXT NOT NULL,
     report TEXT NOT NULL
   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS settled_keys (
+    key TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+  ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS ended_runs (
+    run_id TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+  ) WITHOUT ROWID`,
 ];
+
+/** Columns added to a table after its first version, for objects that created it before them. */
+const ADDED_COLUMNS = [{ table: "mailbox", column: "deadline_at", type: "INTEGER" }];
+
+/** How long a settled key is kept when its invocation did not carry its run's deadline: the longest run timeout. */
+const SETTLED_KEY_FALLBACK_MS = 86_400_000;
 
 /** StateFun's expiration modes (`ExpirationSpec.ExpireMode`). */
 export const EXPIRE = { NONE: 0, AFTER_WRITE: 1, AFTER_INVOKE: 2 } as const;
@@ -57,6 +74,8 @@ export interface MailboxEntry {
   argument: Uint8Array;
   caller: string | null;
   call: RemoteCall;
+  /** The run's deadline (null for an invocation stored before invocations carried it). */
+  deadlineAt: number | null;
 }
 
 interface StateRow extends Record<string, SqlStorageValue> {
@@ -78,6 +97,7 @@ interface MailboxRow extends Record<string, SqlStorageValue> {
   argument: ArrayBuffer;
   caller: string | null;
   call: string;
+  deadline_at: number | null;
 }
 
 export class FunctionStore {
@@ -92,23 +112,32 @@ export class FunctionStore {
   private ensure(): void {
     if (this.ready) return;
     for (const statement of TABLES) this.sql.run(statement);
+    this.upgrade();
     this.ready = true;
   }
 
   private exists(): boolean {
     if (this.ready) return true;
     const found = this.sql.one("SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'mailbox'") !== undefined;
-    this.ready = found;
+    if (found) this.ensure();
     return found;
+  }
+
+  /** Tables and columns added since an object created its tables. */
+  private upgrade(): void {
+    for (const { table, column, type } of ADDED_COLUMNS) {
+      if (this.sql.one("SELECT 1 AS present FROM pragma_table_info(?) WHERE name = ?", table, column)) continue;
+      this.sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   // --- mailbox -------------------------------------------------------------------------------
 
-  /** Whether an invocation with this key is waiting or has an undelivered outcome. */
-  knows(key: string): boolean {
+  /** Whether an invocation with this key is waiting, or was settled (its outcome delivered or not) while its run may still send it. */
+  knows(key: string, now: number): boolean {
     if (!this.exists()) return false;
     if (this.sql.one("SELECT 1 AS present FROM mailbox WHERE key = ?", key)) return true;
-    return this.sql.one("SELECT 1 AS present FROM outbox, json_each(outbox.keys) WHERE json_each.value = ?", key) !== undefined;
+    return this.sql.one("SELECT 1 AS present FROM settled_keys WHERE key = ? AND until > ?", key, now) !== undefined;
   }
 
   queued(): number {
@@ -119,7 +148,7 @@ export class FunctionStore {
   enqueue(invocation: RemoteInvocation): void {
     this.ensure();
     this.sql.run(
-      "INSERT INTO mailbox (key, address, run_id, pipeline, step, argument, caller, call) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO mailbox (key, address, run_id, pipeline, step, argument, caller, call, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       invocation.key,
       JSON.stringify(invocation.address),
       invocation.runId,
@@ -128,7 +157,14 @@ export class FunctionStore {
       invocation.argument,
       invocation.caller ?? null,
       JSON.stringify(invocation.call),
+      invocation.deadlineAt,
     );
+  }
+
+  /** Every invocation waiting, oldest first. */
+  waiting(): MailboxEntry[] {
+    if (!this.exists()) return [];
+    return this.sql.all<MailboxRow>("SELECT * FROM mailbox ORDER BY seq").map(mailboxEntry);
   }
 
   /** The next batch: the oldest invocations that belong to the same run and step (FIFO per address). */
@@ -140,26 +176,56 @@ export class FunctionStore {
     const batch: MailboxEntry[] = [];
     for (const row of rows) {
       if (row.run_id !== first.run_id || row.step !== first.step) break;
-      batch.push({
-        seq: row.seq,
-        key: row.key,
-        address: JSON.parse(row.address) as FunctionAddress,
-        runId: row.run_id,
-        pipeline: row.pipeline,
-        step: row.step,
-        argument: new Uint8Array(row.argument),
-        caller: row.caller,
-        call: JSON.parse(row.call) as RemoteCall,
-      });
+      batch.push(mailboxEntry(row));
     }
     return batch;
   }
 
-  /** Settles a batch: its invocations leave the mailbox and its outcome waits in the outbox, in one transaction with any state change. */
-  settle(batch: readonly MailboxEntry[], report: RemoteReport): void {
+  // --- ended runs ------------------------------------------------------------------------------
+
+  /**
+   * Drops the invocations of runs that have ended: those past their run's deadline, and those of
+   * runs that said they ended (except `keep`, a batch in flight). Returns the keys dropped.
+   */
+  dropEnded(now: number, keep: ReadonlySet<number> = new Set()): string[] {
+    if (!this.exists()) return [];
+    const rows = this.sql.all<{ seq: number; key: string }>(
+      `SELECT seq, key FROM mailbox WHERE deadline_at <= ?
+         OR run_id IN (SELECT run_id FROM ended_runs WHERE until > ?)`,
+      now,
+      now,
+    );
+    const dropped = rows.filter((r) => !keep.has(r.seq));
+    for (const row of dropped) this.sql.run("DELETE FROM mailbox WHERE seq = ?", row.seq);
+    return dropped.map((r) => r.key);
+  }
+
+  /** A run ended: remembered until its deadline, so its invocations still on their way are dropped too. */
+  runEnded(runId: string, deadlineAt: number, now: number): void {
+    this.ensure();
+    this.sql.run("DELETE FROM ended_runs WHERE until <= ?", now);
+    if (deadlineAt > now) this.sql.run("INSERT OR REPLACE INTO ended_runs (run_id, until) VALUES (?, ?)", runId, deadlineAt);
+  }
+
+  /** Whether the run said it ended. */
+  hasEnded(runId: string, now: number): boolean {
+    if (!this.exists()) return false;
+    return this.sql.one("SELECT 1 AS present FROM ended_runs WHERE run_id = ? AND until > ?", runId, now) !== undefined;
+  }
+
+  /**
+   * Settles a batch: its invocations leave the mailbox, their keys are kept (so a second hand-over
+   * of one is known), and its outcome waits in the outbox; in one transaction with any state change.
+   */
+  settle(batch: readonly MailboxEntry[], report: RemoteReport, now: number): void {
     const first = batch[0];
     if (!first) return;
-    for (const entry of batch) this.sql.run("DELETE FROM mailbox WHERE seq = ?", entry.seq);
+    this.sql.run("DELETE FROM settled_keys WHERE until <= ?", now);
+    for (const entry of batch) {
+      this.sql.run("DELETE FROM mailbox WHERE seq = ?", entry.seq);
+      const until = entry.deadlineAt ?? now + SETTLED_KEY_FALLBACK_MS;
+      this.sql.run("INSERT OR REPLACE INTO settled_keys (key, until) VALUES (?, ?)", entry.key, until);
+    }
     this.sql.run(
       "INSERT OR REPLACE INTO outbox (key, keys, run_id, pipeline, report) VALUES (?, ?, ?, ?, ?)",
       first.key,
@@ -243,4 +309,19 @@ export class FunctionStore {
     this.sql.run("UPDATE state SET value = ?, expires_at = ? WHERE name = ?", toBinary(TypedValueSchema, value), expiresAt, name);
     return undefined;
   }
+}
+
+function mailboxEntry(row: MailboxRow): MailboxEntry {
+  return {
+    seq: row.seq,
+    key: row.key,
+    address: JSON.parse(row.address) as FunctionAddress,
+    runId: row.run_id,
+    pipeline: row.pipeline,
+    step: row.step,
+    argument: new Uint8Array(row.argument),
+    caller: row.caller,
+    call: JSON.parse(row.call) as RemoteCall,
+    deadlineAt: row.deadline_at,
+  };
 }

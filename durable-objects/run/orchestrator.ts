@@ -11,7 +11,7 @@ import { fanoutProblem } from "../../src/pipeline/step-output";
 import type { RunErrorInfo, RunStatus } from "../../src/runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../../src/runs/stage-protocol";
 import type { StagePlan } from "../../src/queues/stage-transport";
-import type { EnqueueOutcome, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
+import type { EnqueueOutcome, RemoteInvocation, RemoteReport, RunEnded } from "../../src/remote/protocol";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { AlarmPlan } from "./alarm-plan";
 import { Dispatchers, failedSendsNote, StepLedger, type Held, type StepDispatcher } from "./dispatch";
@@ -44,6 +44,8 @@ export interface OrchestratorOptions {
   sendStages: (plans: StagePlan[]) => Promise<void>;
   /** Hands invocations to their function addresses; one outcome (or error) per invocation. */
   sendInvocations: (invocations: RemoteInvocation[]) => Promise<(EnqueueOutcome | Error)[]>;
+  /** Tells function addresses (`namespace/type/id`) that the run ended; one outcome (or error) per address. */
+  tellRunEnded: (addresses: string[], notice: RunEnded) => Promise<(undefined | Error)[]>;
   /** The Worker's environment (a remote endpoint's base URL may come from it). */
   env: Readonly<Record<string, unknown>>;
   now: () => number;
@@ -184,6 +186,11 @@ export class Orchestrator {
   /** A function address reports a batch: its outputs, messages to other functions, or its failure. */
   completeRemote(report: RemoteReport): StageReportOutcome {
     return this.dispatchers.remote.complete(report);
+  }
+
+  /** The alarm of an ended run: function addresses not yet told that it ended are told again. */
+  retryEndNotices(): void {
+    if (this.record.terminal) this.dispatchers.remote.tellEnded();
   }
 
   /** The sent-out work item a report is about (of a queued or remote step), or why there is none to act on. */

@@ -256,7 +256,11 @@ export class RunObject extends DurableObject<Env> {
     if (!session) return this.retention.tombstoneAlarm();
     await this.indexer.retryIfPending(session.record, session.capture, session.results);
     if (!session.record.terminal) return session.orchestrator.watchdog();
-    if ((await this.retention.alarm(session.record, session.results)) === "deleted") this.session = undefined;
+    if ((await this.retention.alarm(session.record, session.results)) === "deleted") {
+      this.session = undefined;
+      return;
+    }
+    session.orchestrator.retryEndNotices();
   }
 
   /** Hands a validated report to this run's orchestrator; a report for no run here is refused. */

@@ -72,6 +72,8 @@ export interface RunRow {
   payloadsInR2: boolean;
   /** Whether a run-events message failed to send and waits for the alarm to send it again. */
   indexPending: boolean;
+  /** Function addresses still to be told that the run ended (dispatch/end-notices.ts). */
+  endNotices?: string[];
 }
 
 /** Where a result's bytes are: here (in an entry, or in parts), or moved to an external store. */

@@ -4,7 +4,7 @@
  * `RunSession.load` for a stored one), and the callers waiting for it to end.
  */
 import { findPipeline } from "../../src/catalog";
-import { enqueueInvocation } from "../../src/remote/function-client";
+import { enqueueInvocation, tellRunEnded } from "../../src/remote/function-client";
 import { sendStages } from "../../src/queues/stage-transport";
 import { KvResultStore, R2ResultStore } from "../../src/results/result-store";
 import type { Pipeline } from "../../src/pipeline/graph";
@@ -99,6 +99,18 @@ export class RunSession {
         );
         ctx.waitUntil(handing);
         return handing;
+      },
+      tellRunEnded: (addresses, notice) => {
+        const telling = Promise.all(
+          addresses.map((address) =>
+            tellRunEnded(env.FUNCTIONS, address, notice).then(
+              () => undefined,
+              (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+            ),
+          ),
+        );
+        ctx.waitUntil(telling);
+        return telling;
       },
       env: env as unknown as Record<string, unknown>,
       now: Date.now,

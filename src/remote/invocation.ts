@@ -7,7 +7,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import type { RemoteStepDefinition } from "../pipeline/definition";
 import type { Message } from "../pipeline/message";
 import { matchEndpoint, resolveFunctionUrl, type EndpointSpec } from "./endpoint";
-import type { RemoteInvocation } from "./protocol";
+import type { FunctionAddress, RemoteInvocation } from "./protocol";
 import { TypedValueSchema } from "./proto/io/statefun/request_reply_pb";
 import { encodeArgument } from "./typed-value";
 
@@ -21,6 +21,8 @@ export interface InvocationRequest {
   key: string;
   runId: string;
   pipeline: string;
+  /** The run's deadline (epoch ms). */
+  deadlineAt: number;
   /** The Worker's environment (an endpoint's base URL may come from it). */
   env: Readonly<Record<string, unknown>>;
 }
@@ -30,12 +32,11 @@ export interface InvocationRequest {
  * function, the argument cannot be encoded as the step's argument type, or the URL is not valid.
  */
 export function buildInvocation(request: InvocationRequest): RemoteInvocation {
-  const { step, endpoints, message, key, runId, pipeline, env } = request;
+  const { step, endpoints, message, key, runId, pipeline, deadlineAt, env } = request;
   const endpoint = matchEndpoint(endpoints, step.function);
   if (!endpoint) throw new Error(`no endpoint serves function '${step.function}'`);
-  const [namespace = "", type = ""] = step.function.split("/");
   return {
-    address: { namespace, type, id: message.keys[0] ?? runId },
+    address: invocationAddress(step, message, runId),
     key,
     runId,
     pipeline,
@@ -49,5 +50,12 @@ export function buildInvocation(request: InvocationRequest): RemoteInvocation {
       maxNumBatchRequests: endpoint.maxNumBatchRequests,
       output: step.output,
     },
+    deadlineAt,
   };
+}
+
+/** The address a step's invocation with `message` goes to: the step's function, the message's first key (else the run id). */
+export function invocationAddress(step: RemoteStepDefinition, message: Message, runId: string): FunctionAddress {
+  const [namespace = "", type = ""] = step.function.split("/");
+  return { namespace, type, id: message.keys[0] ?? runId };
 }

@@ -1,7 +1,8 @@
 /**
  * The contract between Run objects and function-address objects (one Durable Object per StateFun
- * address, `namespace/type/id`): a Run object hands an invocation to its address, and the address
- * reports each batch's outcome back to the run. Validated on receipt with these schemas.
+ * address, `namespace/type/id`): a Run object hands an invocation to its address, the address
+ * reports each batch's outcome back to the run, and a run that ends with invocations handed over
+ * tells their addresses so. Validated on receipt with these schemas.
  */
 import * as z from "zod";
 import { storedMessageSchema } from "../pipeline/message";
@@ -39,8 +40,18 @@ export const remoteInvocationSchema = z.strictObject({
   /** The sending function's address (`namespace/type/id`), for a message from another function. */
   caller: z.string().optional(),
   call: remoteCallSchema,
+  /** The run's deadline (epoch ms): an invocation still waiting then is dropped without a call. */
+  deadlineAt: z.number().int().positive(),
 });
 export type RemoteInvocation = z.infer<typeof remoteInvocationSchema>;
+
+/** A run ended (any way): its invocations still waiting at the address are dropped without a call. */
+export const runEndedSchema = z.strictObject({
+  runId: z.string().min(1),
+  /** The run's deadline: until then an invocation of the run may still be on its way to the address. */
+  deadlineAt: z.number().int().positive(),
+});
+export type RunEnded = z.infer<typeof runEndedSchema>;
 
 export type EnqueueOutcome = { accepted: true } | { accepted: false; retryAfterMs: number; queued: number };
 

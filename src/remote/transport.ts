@@ -3,7 +3,8 @@
  * `application/octet-stream`, retried on connection failures and on 408, 409, 420, 429, 499 and
  * 5xx with exponential backoff (from 10 ms, doubling) until the `call` budget is spent; any other
  * answer fails at once. Workers' fetch has no socket-level timeouts, so each attempt is bounded by
- * `connect + write + read` (and by what is left of the budget).
+ * `connect + write + read` (and by what is left of the budget). The caller may end the budget
+ * sooner (`notAfter`: its run's deadline) and hear of each failed attempt (`onAttemptFailed`).
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FromFunctionSchema, ToFunctionSchema, type FromFunction, type ToFunction } from "./proto/io/statefun/request_reply_pb";
@@ -19,17 +20,26 @@ export class RemoteCallError extends Error {
   override readonly name = "RemoteCallError";
 }
 
+export interface CallLimits {
+  /** No attempt goes on past this time (epoch ms), whatever is left of the `call` budget. */
+  notAfter?: number;
+  /** Each failed attempt: its cause, and whether it is retried (the endpoint did not answer, or answered a retryable status). */
+  onAttemptFailed?: (cause: string, retryable: boolean) => void;
+}
+
 const RETRYABLE_STATUSES = new Set([408, 409, 420, 429, 499]);
 const FIRST_BACKOFF_MS = 10;
 const CONTENT_TYPE = "application/octet-stream";
 
-export async function callFunction(request: ToFunction, options: CallOptions): Promise<FromFunction> {
+export async function callFunction(request: ToFunction, options: CallOptions, limits: CallLimits = {}): Promise<FromFunction> {
   const body = toBinary(ToFunctionSchema, request);
   if (body.byteLength > options.payloadMaxBytes) {
     throw new RemoteCallError(`the request (${body.byteLength} bytes) exceeds payload_max_bytes (${options.payloadMaxBytes})`);
   }
   const { call, connect, read, write } = options.timeouts;
-  const deadline = Date.now() + call;
+  const started = Date.now();
+  const capped = limits.notAfter !== undefined && limits.notAfter < started + call;
+  const deadline = capped && limits.notAfter !== undefined ? limits.notAfter : started + call;
   let lastCause = "no attempt was made";
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
@@ -38,12 +48,14 @@ export async function callFunction(request: ToFunction, options: CallOptions): P
     const outcome = await attemptCall(options, body, attemptMs);
     if ("response" in outcome) return outcome.response;
     lastCause = outcome.cause;
+    limits.onAttemptFailed?.(outcome.cause, outcome.retryable);
     if (!outcome.retryable) throw new RemoteCallError(outcome.cause);
     const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** attempt, deadline - Date.now());
     if (backoff < 1) break;
     await new Promise((resolve) => setTimeout(resolve, backoff));
   }
-  throw new RemoteCallError(`no successful answer within the call timeout (${call} ms); last cause: ${lastCause}`);
+  const budget = capped ? `within ${Math.max(0, deadline - started)} ms (what its run's deadline left)` : `within the call timeout (${call} ms)`;
+  throw new RemoteCallError(`no successful answer ${budget}; last cause: ${lastCause}`);
 }
 
 type Attempt = { response: FromFunction } | { cause: string; retryable: boolean };

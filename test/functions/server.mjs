@@ -5,12 +5,17 @@
 //   /status/<code>/<name>  always answers <code>
 //   /stall/<ms>/<name>  waits <ms> before the SDK answers
 //   /text/<name>        answers 200 with text/plain
+//   /gate/<gate>/<name> waits while gate <gate> is closed (POST /_gates/<gate>/close, /_gates/<gate>/open)
 //   GET /_stats         requests seen per path, as JSON
+//   GET /_calls         invocations test/counter ran, per address (`test/counter/<id>`), as JSON
 import { StateFun, egressMessageBuilder, messageBuilder } from "apache-flink-statefun";
 import { bindGreeter } from "../../examples/functions/greeter.mjs";
 import { startFunctionServer } from "../../examples/functions/server.mjs";
 
 const JSON_OUT = StateFun.jsonType("test/Out");
+
+/** Invocations test/counter ran, per address: what reached the function, beyond requests and handshakes. */
+const calls = new Map();
 
 function emit(context, value) {
   context.send(egressMessageBuilder({ typename: "test/out", value, valueType: JSON_OUT }));
@@ -23,6 +28,8 @@ function bindTestFunctions(statefun) {
     typename: "test/counter",
     specs: [{ name: "n", type: StateFun.intType() }],
     fn(context, message) {
+      const address = `${context.self.typename}/${context.self.id}`;
+      calls.set(address, (calls.get(address) ?? 0) + 1);
       const n = (context.storage.n ?? 0) + 1;
       context.storage.n = n;
       emit(context, { n, value: message.asString() });
@@ -66,14 +73,33 @@ function bindTestFunctions(statefun) {
 }
 
 const requests = new Map();
+/** Closed gates: each holds the resolvers of the requests waiting for it to open. */
+const closedGates = new Map();
+
+function answerJson(res, value) {
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify(value));
+}
+
+/** `POST /_gates/<gate>/close|open`; true when the request was one. */
+function gateControl(req, res, path) {
+  const [, control, gate, action] = path.split("/");
+  if (req.method !== "POST" || control !== "_gates" || !gate) return false;
+  if (action === "close" && !closedGates.has(gate)) closedGates.set(gate, []);
+  if (action === "open") {
+    for (const release of closedGates.get(gate) ?? []) release();
+    closedGates.delete(gate);
+  }
+  answerJson(res, { gate, closed: closedGates.has(gate) });
+  return true;
+}
 
 function withFaults(handle) {
   return async (req, res) => {
     const path = req.url ?? "/";
-    if (req.method === "GET" && path === "/_stats") {
-      res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify(Object.fromEntries(requests)));
-    }
+    if (req.method === "GET" && path === "/_stats") return answerJson(res, Object.fromEntries(requests));
+    if (req.method === "GET" && path === "/_calls") return answerJson(res, Object.fromEntries(calls));
+    if (gateControl(req, res, path)) return;
     const seen = (requests.get(path) ?? 0) + 1;
     requests.set(path, seen);
     const [, fault, arg] = path.split("/");
@@ -90,6 +116,8 @@ function withFaults(handle) {
       return res.end("hello");
     }
     if (fault === "stall") await new Promise((resolve) => setTimeout(resolve, Number(arg)));
+    const waiting = fault === "gate" ? closedGates.get(arg) : undefined;
+    if (waiting) await new Promise((resolve) => waiting.push(resolve));
     return handle(req, res);
   };
 }

@@ -17,9 +17,10 @@ const endpoint = (path: string, extra: Partial<EndpointSpecInput> = {}): Endpoin
 const spreadInput = z.strictObject({ key: z.string().min(1), n: z.number().int().min(1).max(50) });
 
 /** `n` messages with one key to test/counter: one address, many invocations. */
-function counterPipeline(name: string, ep: EndpointSpecInput): PipelineDefinition {
+function counterPipeline(name: string, ep: EndpointSpecInput, extra: { runTimeoutSeconds?: number } = {}): PipelineDefinition {
   return definePipeline({
     name,
+    ...extra,
     input: spreadInput,
     endpoints: [ep],
     steps: [
@@ -52,6 +53,15 @@ export const remotePipelines: PipelineDefinition[] = [
   counterPipeline("test-remote-bad-request", endpoint("/status/400")),
   counterPipeline("test-remote-unavailable", endpoint("/status/503", { transport: { timeouts: short } })),
   counterPipeline("test-remote-text", endpoint("/text")),
+  // Held at the function server while the test keeps gate `g` closed.
+  counterPipeline("test-remote-gated", endpoint("/gate/g")),
+  // A function server that is down (nothing listens on port 1), with a run deadline shorter than
+  // a few call budgets: runs queued behind each other at one address outlive their deadlines.
+  counterPipeline(
+    "test-remote-down",
+    { functions: "test/*", urlPathTemplate: "http://127.0.0.1:1/{function.name}", transport: { timeouts: { ...short, call: "2 sec" } } },
+    { runTimeoutSeconds: 3 },
+  ),
   definePipeline({
     name: "test-remote-big",
     input: z.strictObject({ size: z.number().int().min(0) }),

@@ -4,10 +4,13 @@
  * runs and its handshake, batching and backpressure at one address, retries, timeouts, payload
  * limits, delayed messages and messages between functions.
  */
-import { abortAllDurableObjects } from "cloudflare:test";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
-import { bodyText, post } from "../helpers/http";
+import { findPipeline } from "../../src/catalog";
+import type { RemoteStepDefinition } from "../../src/pipeline/definition";
+import { buildInvocation } from "../../src/remote/invocation";
+import { bodyText, call, post } from "../helpers/http";
 import { eventsOf, recordWhen, ended, type RunRecordJson } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
@@ -22,6 +25,40 @@ const errorOf = (record: RunRecordJson) => (record.error as { message: string } 
 async function serverStats(): Promise<Record<string, number>> {
   return (await (await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_stats`)).json()) as Record<string, number>;
 }
+
+/** How many invocations test/counter ran at `test/counter/<id>` (handshakes are not invocations). */
+async function counterCalls(id: string): Promise<number> {
+  const calls = (await (await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_calls`)).json()) as Record<string, number>;
+  return calls[`test/counter/${id}`] ?? 0;
+}
+
+/** Closes or opens a gate of the function server (requests to `/gate/<name>/…` wait while it is closed). */
+async function gate(name: string, action: "close" | "open"): Promise<void> {
+  const res = await fetch(`${String(env.EDGESERVE_FUNCTIONS_URL)}/_gates/${name}/${action}`, { method: "POST" });
+  await res.body?.cancel();
+}
+
+async function startAsync(pipeline: string, input: unknown, id = uniqueId(pipeline)): Promise<string> {
+  const res = await post(`/pipelines/${pipeline}/v1/process/async`, input, { "X-Numaflow-Id": id });
+  await res.body?.cancel();
+  if (res.status !== 200) throw new Error(`starting ${pipeline} answered ${res.status}`);
+  return id;
+}
+
+const counterAddress = (id: string) => env.FUNCTIONS.get(env.FUNCTIONS.idFromName(`test/counter/${id}`));
+
+/** The run ids of the invocations waiting in the mailbox (or the outcomes waiting in the outbox) of `test/counter/<id>`. */
+function waitingAt(id: string, table: "mailbox" | "outbox" = "mailbox"): Promise<string[]> {
+  return runInDurableObject(counterAddress(id), (_, state) => {
+    const found = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", table).toArray();
+    if (found.length === 0) return [];
+    return state.storage.sql
+      .exec<{ run_id: string }>(`SELECT run_id FROM ${table} ORDER BY ${table === "mailbox" ? "seq" : "key"}`)
+      .toArray()
+      .map((r) => r.run_id);
+  });
+}
+const mailboxOf = (id: string) => waitingAt(id, "mailbox");
 
 describe("remote steps (StateFun request-reply)", () => {
   it("greets with a per-name counter kept in StateFun state across runs", async ({ expect }) => {
@@ -141,5 +178,76 @@ describe("function addresses under faults", () => {
     // The same address again: its state holds one call, not two.
     const again = await sync("test-remote-slow", { key, n: 1 });
     expect(results(again.record)).toEqual([{ n: 2, value: "m0" }]);
+  });
+});
+
+describe("function addresses and the runs they serve", () => {
+  it("drops a cancelled run's invocation waiting in its address's mailbox: the function never runs it", async ({ expect }) => {
+    const key = uniqueId("cancelled");
+    const a = uniqueId("test-remote-gated");
+    await gate("g", "close");
+    try {
+      // Run A's request is held at the function server; run B's invocation waits behind it.
+      await startAsync("test-remote-gated", { key, n: 1 }, a);
+      await vi.waitFor(async () => expect(await mailboxOf(key)).toEqual([a]), { timeout: 3000, interval: 20 });
+      const b = await startAsync("test-remote-gated", { key, n: 1 });
+      await vi.waitFor(async () => expect(await mailboxOf(key)).toEqual([a, b]), { timeout: 3000, interval: 20 });
+      const res = await call(`/v1/pipelines/test-remote-gated/runs/${b}/cancel`, { method: "POST" });
+      expect(await res.json()).toMatchObject({ status: "cancelled" });
+      // The run tells the address it ended: its invocation leaves the mailbox without a call.
+      await vi.waitFor(async () => expect(await mailboxOf(key)).toEqual([a]), { timeout: 3000, interval: 20 });
+    } finally {
+      await gate("g", "open");
+    }
+    expect(await recordWhen("test-remote-gated", a, ended)).toMatchObject({ status: "completed", results: [{ n: 1, value: "m0" }] });
+    // The address's state saw run A only: the next call counts 2, and the function ran twice.
+    const next = await sync("test-remote-gated", { key, n: 1 });
+    expect(results(next.record)).toEqual([{ n: 2, value: "m0" }]);
+    expect(await counterCalls(key)).toBe(2);
+  });
+
+  it("applies an invocation handed over twice once, also when the second comes after the first ran", async ({ expect }) => {
+    const key = uniqueId("twice");
+    const runId = uniqueId("lost-reply");
+    const pipeline = findPipeline("test-remote-counter")!;
+    const invocation = buildInvocation({
+      step: pipeline.step("count") as RemoteStepDefinition,
+      endpoints: pipeline.definition.endpoints,
+      message: { value: "m0", tags: [], keys: [key] },
+      key: `${runId}/count/1`,
+      runId,
+      pipeline: pipeline.name,
+      deadlineAt: Date.now() + 60_000,
+      env: { EDGESERVE_FUNCTIONS_URL: env.EDGESERVE_FUNCTIONS_URL },
+    });
+    expect(await counterAddress(key).enqueue(invocation)).toEqual({ accepted: true });
+    // It ran, and its outcome went to its run (there is none here, so it was not needed).
+    await vi.waitFor(
+      async () => {
+        expect(await counterCalls(key)).toBe(1);
+        expect(await waitingAt(key, "mailbox")).toEqual([]);
+        expect(await waitingAt(key, "outbox")).toEqual([]);
+      },
+      { timeout: 3000, interval: 20 },
+    );
+    // The reply to the first hand-over was lost, so the run hands the invocation over again.
+    expect(await counterAddress(key).enqueue(invocation)).toEqual({ accepted: true });
+    expect(await mailboxOf(key)).toEqual([]);
+    // The address's state counted it once: the next call counts 2, and the function ran twice.
+    const next = await sync("test-remote-counter", { key, n: 1 });
+    expect(results(next.record)).toEqual([{ n: 2, value: "m0" }]);
+    expect(await counterCalls(key)).toBe(2);
+  });
+
+  it("ends runs queued at an address whose function is down with the remote error, not run_timeout", async ({ expect }) => {
+    // Four runs at one address; each call's budget (2 s) is most of a run's deadline (3 s).
+    const key = uniqueId("down");
+    const ids = await Promise.all(Array.from({ length: 4 }, () => startAsync("test-remote-down", { key, n: 1 })));
+    const url = "http://127.0.0.1:1/counter";
+    for (const id of ids) {
+      const record = await recordWhen("test-remote-down", id, ended, 10_000);
+      expect(record.error).toMatchObject({ code: "run_failed", step: "count" });
+      expect(errorOf(record)).toMatch(new RegExp(`^step 'count' failed: remote function test/counter at ${url} (failed|unreachable): .*connection failed`));
+    }
   });
 });

@@ -11,7 +11,7 @@ import type { JsonValue } from "../../src/pipeline/message";
 import { loadMessage, storeMessage } from "../../src/pipeline/message";
 import type { Pipeline } from "../../src/pipeline/graph";
 import type { StagePlan } from "../../src/queues/stage-transport";
-import type { EnqueueOutcome, RemoteInvocation } from "../../src/remote/protocol";
+import type { EnqueueOutcome, RemoteInvocation, RunEnded } from "../../src/remote/protocol";
 import { KvResultStore, R2ResultStore } from "../../src/results/result-store";
 import type { RunEvent } from "../../src/runs/protocol";
 import { AlarmPlan } from "../../durable-objects/run/alarm-plan";
@@ -51,6 +51,8 @@ export interface Harness {
   stageSends: { plans: StagePlan[]; stored: (WorkItem | undefined)[] }[];
   /** What `sendInvocations` was given, call by call, likewise. */
   invocationSends: { invocations: RemoteInvocation[]; stored: (WorkItem | undefined)[] }[];
+  /** What `tellRunEnded` was given, call by call. */
+  endNotices: { addresses: string[]; notice: RunEnded }[];
   /** Each `onTerminal` call, with the run's status as storage held it then. */
   terminalCalls: string[];
   /** Alarm times set, in order. */
@@ -133,6 +135,7 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
       published,
       stageSends: [],
       invocationSends: [],
+      endNotices: [],
       terminalCalls: [],
       alarms: [],
       bursts: 0,
@@ -160,6 +163,10 @@ export async function withRun(options: HarnessOptions, body: (h: Harness) => Pro
       sendInvocations: (invocations) => {
         h.invocationSends.push({ invocations, stored: storedItems(invocations.map((i) => i.key)) });
         return Promise.resolve(invocations.map((i) => options.handOver?.(i) ?? { accepted: true }));
+      },
+      tellRunEnded: (addresses, notice) => {
+        h.endNotices.push({ addresses, notice });
+        return Promise.resolve(addresses.map(() => undefined));
       },
       env: options.env ?? {},
       now: () => clock.t,

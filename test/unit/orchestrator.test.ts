@@ -332,6 +332,22 @@ describe("remote steps", () => {
       ]);
       expect(h.terminalCalls).toEqual(["completed"]);
       expect(h.orchestrator.completeRemote(report(keys[1]!, 2))).toEqual({ accepted: false, reason: "run_ended" });
+      // A run that completed has nothing waiting at any address: no one is told.
+      expect(h.endNotices).toEqual([]);
+    });
+  });
+
+  it("carries the run's deadline with each invocation, and tells the addresses it handed work to when it ends", async ({ expect }) => {
+    await withRun({ pipeline: "test-remote-counter", env }, async (h) => {
+      begin(h, { key: "k3", n: 2 });
+      const invocations = h.invocationSends.flatMap((s) => s.invocations);
+      expect(invocations.map((i) => i.deadlineAt)).toEqual([h.record.row.deadlineAt, h.record.row.deadlineAt]);
+      expect(h.orchestrator.cancel("enough")).toBe(true);
+      expect(h.stored().row.endNotices).toEqual(["test/counter/k3"]);
+      expect(h.endNotices).toEqual([{ addresses: ["test/counter/k3"], notice: { runId: h.runId, deadlineAt: h.record.row.deadlineAt } }]);
+      await settle();
+      // Told: the list is cleared from the run's storage.
+      expect(h.stored().row.endNotices).toBeUndefined();
     });
   });
 
@@ -382,8 +398,8 @@ describe("remote steps", () => {
 
   it("buildInvocation refuses a function no endpoint serves", ({ expect }) => {
     const step = { name: "greet", kind: "remote", function: "other/greeter", output: "auto", messagesOnly: false } as RemoteStepDefinition;
-    expect(() => buildInvocation({ step, endpoints: [], message: loadMessage(message("hi")), key: "r/greet/0", runId: "r", pipeline: "p", env: {} })).toThrow(
-      "no endpoint serves function 'other/greeter'",
-    );
+    expect(() =>
+      buildInvocation({ step, endpoints: [], message: loadMessage(message("hi")), key: "r/greet/0", runId: "r", pipeline: "p", deadlineAt: 1, env: {} }),
+    ).toThrow("no endpoint serves function 'other/greeter'");
   });
 });

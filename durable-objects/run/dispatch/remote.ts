@@ -3,7 +3,8 @@
  * Dispatching builds the invocation and records it as handed over; it goes to its address once
  * the burst that recorded it is persisted. The address reports each batch back (`complete`). An
  * address that holds a call back, or cannot be reached, has it tried again later; one not heard
- * of before the lease passes is handed the invocation again (harmless: it knows the key).
+ * of before the lease passes is handed the invocation again (harmless: it knows the key). A run
+ * that ends tells the addresses it handed invocations to (end-notices.ts).
  */
 import type { RemoteStepDefinition } from "../../../src/pipeline/definition";
 import { loadMessage } from "../../../src/pipeline/message";
@@ -12,6 +13,7 @@ import { buildInvocation } from "../../../src/remote/invocation";
 import { addressName, type RemoteInvocation, type RemoteReport } from "../../../src/remote/protocol";
 import type { StageReportOutcome } from "../../../src/runs/stage-protocol";
 import type { WorkItem } from "../run-record";
+import { EndNotices, handedOverAddresses } from "./end-notices";
 import { sendsFailed, sendsSucceeded } from "./failed-sends";
 import type { DispatchHost, StepDispatcher } from "./step-dispatcher";
 
@@ -19,8 +21,11 @@ export class RemoteDispatcher implements StepDispatcher {
   readonly executing = 0;
   /** Invocations recorded as sent in this burst, handed over once the burst is persisted. */
   private invocations: { key: string; sends: number; invocation: RemoteInvocation }[] = [];
+  private readonly endNotices: EndNotices;
 
-  constructor(private readonly host: DispatchHost) {}
+  constructor(private readonly host: DispatchHost) {
+    this.endNotices = new EndNotices(host);
+  }
 
   /** Records the step's invocation as handed over; `persisted` hands it to its address. */
   dispatch(item: WorkItem): void {
@@ -36,6 +41,7 @@ export class RemoteDispatcher implements StepDispatcher {
         key: item.key,
         runId: record.row.id,
         pipeline: pipeline.name,
+        deadlineAt: record.row.deadlineAt,
         env,
       });
     } catch (error) {
@@ -61,7 +67,17 @@ export class RemoteDispatcher implements StepDispatcher {
     return item.leaseUntil ?? watchdogAt;
   }
 
-  abandon(): void {}
+  /** The run ends (its work is still listed): the addresses it handed invocations to are to be told. */
+  abandon(): void {
+    const { record, pipeline } = this.host.options;
+    const addresses = handedOverAddresses(record, pipeline);
+    if (addresses.length > 0) record.row.endNotices = addresses;
+  }
+
+  /** Tells the addresses still to be told that the run ended. */
+  tellEnded(): void {
+    this.endNotices.tell();
+  }
 
   /** A function address reports a batch: its outputs, messages to other functions, or its failure. */
   complete(report: RemoteReport): StageReportOutcome {
@@ -103,13 +119,16 @@ export class RemoteDispatcher implements StepDispatcher {
     return { accepted: true };
   }
 
-  /** Hands the invocations of the burst just persisted to their addresses. */
+  /** Hands the invocations of the burst just persisted to their addresses; once the run has ended, tells them. */
   persisted(): void {
+    const { options } = this.host;
+    if (options.record.terminal) {
+      this.invocations = [];
+      return this.tellEnded();
+    }
     if (this.invocations.length === 0) return;
     const sent = this.invocations;
     this.invocations = [];
-    const { options } = this.host;
-    if (options.record.terminal) return;
     options.sendInvocations(sent.map((s) => s.invocation)).then(
       (outcomes) => {
         const handed = sent.filter((_, i) => !(outcomes[i] instanceof Error));

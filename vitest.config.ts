@@ -22,6 +22,8 @@ export default defineConfig(async () => {
             EDGESERVE_ADMISSION_SHARDS: "1",
             // Small enough for test/integration/limits.test.ts to reach; races.test.ts opens 30.
             EDGESERVE_MAX_SUBSCRIBERS: "40",
+            // test/remote/remote-steps.test.ts fills a mailbox to it; no other test holds 20 invocations at one address.
+            EDGESERVE_MAX_MAILBOX: "20",
             EDGESERVE_FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}`,
             TEST_MIGRATIONS: migrations,
           },

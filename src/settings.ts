@@ -80,6 +80,8 @@ export const settingsSchema = z.object({
   EDGESERVE_ADMISSION_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
   /** Messages one step invocation may emit (its outputs and, for a remote step, its messages to functions); more fails the step. */
   EDGESERVE_MAX_FANOUT: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Invocations one function address holds waiting, whatever its `maxNumBatchRequests` (also when that is ≤ 0, StateFun's "no cap"). */
+  EDGESERVE_MAX_MAILBOX: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** Live SSE subscribers one run may have; one more is refused with 429 `too_many_subscribers`. */
   EDGESERVE_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(10_000).default(100),
   /** The Retry-After of a 429. */

@@ -28,6 +28,7 @@ import { callFunction, RemoteCallError } from "../../src/remote/transport";
 import { decodeTypedValue, TypedValueError } from "../../src/remote/typed-value";
 import {
   addressName,
+  FUNCTION_ROW_MAX_BYTES,
   remoteInvocationSchema,
   runEndedSchema,
   type EnqueueOutcome,
@@ -69,8 +70,7 @@ export class FunctionObject extends DurableObject<Env> {
       return { accepted: true };
     }
     const queued = this.store.queued();
-    const cap = invocation.call.maxNumBatchRequests;
-    if (cap > 0 && queued >= cap) return { accepted: false, retryAfterMs: BACKPRESSURE_RETRY_MS, queued };
+    if (queued >= this.mailboxCap(invocation.call.maxNumBatchRequests)) return { accepted: false, retryAfterMs: BACKPRESSURE_RETRY_MS, queued };
     this.store.enqueue(invocation);
     void this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());
     this.ctx.waitUntil(this.pump());
@@ -93,6 +93,12 @@ export class FunctionObject extends DurableObject<Env> {
   /** The watchdog: picks up batches an eviction interrupted and outcomes not yet delivered. */
   override async alarm(): Promise<void> {
     await this.pump();
+  }
+
+  /** The endpoint's `maxNumBatchRequests`, within the deployment's ceiling (which also bounds "no cap", ≤ 0). */
+  private mailboxCap(maxNumBatchRequests: number): number {
+    const ceiling = loadSettings(this.env).EDGESERVE_MAX_MAILBOX;
+    return maxNumBatchRequests > 0 ? Math.min(maxNumBatchRequests, ceiling) : ceiling;
   }
 
   private watchdogMs(): number {
@@ -258,6 +264,12 @@ export class FunctionObject extends DurableObject<Env> {
         return storeMessage(message);
       });
       report = { ok: true, keys, caller: addressName(address), outputs, messages, ms: Date.now() - started };
+      const reportBytes = JSON.stringify(report).length;
+      if (reportBytes > FUNCTION_ROW_MAX_BYTES) {
+        throw new TypedValueError(
+          `answered with ${reportBytes} bytes of messages and egress, over the ${FUNCTION_ROW_MAX_BYTES} a function address keeps per outcome`,
+        );
+      }
     } catch (error) {
       report = { ok: false, keys, error: `${label}: ${error instanceof Error ? error.message : String(error)}`, ms: Date.now() - started };
     }
@@ -266,11 +278,17 @@ export class FunctionObject extends DurableObject<Env> {
       if (report.ok) {
         this.store.touch(now);
         for (const mutation of result?.stateMutations ?? []) {
-          const problem = this.store.mutate(
-            mutation.stateName,
-            mutation.mutationType === MutationType.DELETE ? undefined : (mutation.stateValue ?? create(TypedValueSchema, { typename: "", hasValue: false })),
-            now,
-          );
+          const bytes = mutation.stateValue?.value.byteLength ?? 0;
+          const problem =
+            bytes > FUNCTION_ROW_MAX_BYTES
+              ? `state '${mutation.stateName}' was given ${bytes} bytes, over the ${FUNCTION_ROW_MAX_BYTES} a function address keeps per value`
+              : this.store.mutate(
+                  mutation.stateName,
+                  mutation.mutationType === MutationType.DELETE
+                    ? undefined
+                    : (mutation.stateValue ?? create(TypedValueSchema, { typename: "", hasValue: false })),
+                  now,
+                );
           if (problem) {
             report = { ok: false, keys, error: `${label}: ${problem}`, ms: report.ms };
             break;

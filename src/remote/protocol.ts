@@ -7,6 +7,13 @@
 import * as z from "zod";
 import { storedMessageSchema } from "../pipeline/message";
 
+/**
+ * A function address keeps each waiting invocation, each state value and each undelivered outcome
+ * as one SQLite row, and the platform refuses a row over 2 MB: what would be larger is refused
+ * with a clear error before it is written.
+ */
+export const FUNCTION_ROW_MAX_BYTES = 1_900_000;
+
 export const addressSchema = z.strictObject({
   namespace: z.string().min(1),
   type: z.string().min(1),

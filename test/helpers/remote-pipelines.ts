@@ -62,6 +62,45 @@ export const remotePipelines: PipelineDefinition[] = [
     { functions: "test/*", urlPathTemplate: "http://127.0.0.1:1/{function.name}", transport: { timeouts: { ...short, call: "2 sec" } } },
     { runTimeoutSeconds: 3 },
   ),
+  // Gated, with StateFun's "no cap" on its mailbox: the deployment's EDGESERVE_MAX_MAILBOX (20 in vitest.config.ts) bounds it.
+  counterPipeline("test-remote-uncapped", endpoint("/gate/u", { maxNumBatchRequests: 0 })),
+  // The same function, answering up to 32 MiB: a 2 MB egress is over what an address keeps per outcome.
+  definePipeline({
+    name: "test-remote-huge",
+    input: z.strictObject({ size: z.number().int().min(0) }),
+    endpoints: [endpoint("")],
+    steps: [
+      { name: "size", kind: "inline", run: (m) => ({ value: (m.value as { size: number }).size }) },
+      { name: "big", kind: "remote", function: "test/big", argumentType: "io.statefun.types/int", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "size", to: "big" },
+      { from: "big", to: "out" },
+    ],
+  }),
+  // test/counter handed a text as large as the caller sends (up to the 2 MiB body limit).
+  definePipeline({
+    name: "test-remote-large-argument",
+    input: z.strictObject({ key: z.string().min(1), text: z.string() }),
+    endpoints: [endpoint("")],
+    steps: [
+      {
+        name: "keyed",
+        kind: "inline",
+        run: (m) => {
+          const { key, text } = m.value as { key: string; text: string };
+          return { value: text, keys: [key] };
+        },
+      },
+      { name: "count", kind: "remote", function: "test/counter", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "keyed", to: "count" },
+      { from: "count", to: "out" },
+    ],
+  }),
   definePipeline({
     name: "test-remote-big",
     input: z.strictObject({ size: z.number().int().min(0) }),

@@ -250,4 +250,42 @@ describe("function addresses and the runs they serve", () => {
       expect(errorOf(record)).toMatch(new RegExp(`^step 'count' failed: remote function test/counter at ${url} (failed|unreachable): .*connection failed`));
     }
   });
+
+  it("holds a mailbox with no cap of its own (maxNumBatchRequests ≤ 0) to EDGESERVE_MAX_MAILBOX", async ({ expect }) => {
+    const key = uniqueId("uncapped");
+    const runId = uniqueId("flood");
+    const pipeline = findPipeline("test-remote-uncapped")!;
+    const invocation = (n: number) =>
+      buildInvocation({
+        step: pipeline.step("count") as RemoteStepDefinition,
+        endpoints: pipeline.definition.endpoints,
+        message: { value: `m${n}`, tags: [], keys: [key] },
+        key: `${runId}/count/${n}`,
+        runId,
+        pipeline: pipeline.name,
+        deadlineAt: Date.now() + 60_000,
+        env: { EDGESERVE_FUNCTIONS_URL: env.EDGESERVE_FUNCTIONS_URL },
+      });
+    await gate("u", "close");
+    try {
+      const outcomes = [];
+      for (let n = 0; n < 21; n++) outcomes.push(await counterAddress(key).enqueue(invocation(n)));
+      expect(outcomes.slice(0, 20)).toEqual(Array(20).fill({ accepted: true }));
+      expect(outcomes[20]).toEqual({ accepted: false, retryAfterMs: 250, queued: 20 });
+    } finally {
+      await gate("u", "open");
+    }
+  });
+
+  it("fails a step whose invocation is over what an address keeps per waiting invocation", async ({ expect }) => {
+    const { record } = await sync("test-remote-large-argument", { key: uniqueId("large"), text: "a".repeat(1_950_000) });
+    expect(record).toMatchObject({ status: "failed", error: { step: "count" } });
+    expect(errorOf(record)).toMatch(/its invocation of \d+ bytes is over the 1900000 a function address keeps per waiting invocation/);
+  });
+
+  it("fails a step whose answer is over what an address keeps per outcome", async ({ expect }) => {
+    const { record } = await sync("test-remote-huge", { size: 2_000_000 });
+    expect(record).toMatchObject({ status: "failed", error: { step: "big" } });
+    expect(errorOf(record)).toMatch(/answered with \d+ bytes of messages and egress, over the 1900000 a function address keeps per outcome/);
+  });
 });

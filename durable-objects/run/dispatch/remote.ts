@@ -10,7 +10,7 @@ import type { RemoteStepDefinition } from "../../../src/pipeline/definition";
 import { loadMessage } from "../../../src/pipeline/message";
 import { fanoutProblem } from "../../../src/pipeline/step-output";
 import { buildInvocation } from "../../../src/remote/invocation";
-import { addressName, type RemoteInvocation, type RemoteReport } from "../../../src/remote/protocol";
+import { addressName, FUNCTION_ROW_MAX_BYTES, type RemoteInvocation, type RemoteReport } from "../../../src/remote/protocol";
 import type { StageReportOutcome } from "../../../src/runs/stage-protocol";
 import type { WorkItem } from "../run-record";
 import { EndNotices, handedOverAddresses } from "./end-notices";
@@ -46,6 +46,16 @@ export class RemoteDispatcher implements StepDispatcher {
       });
     } catch (error) {
       this.host.stepFailed(item, error instanceof Error ? error.message : String(error), null);
+      return;
+    }
+    // The address keeps the waiting invocation as one row: one too large for it fails the step here.
+    const rowBytes = invocation.argument.byteLength + addressName(invocation.address).length + (invocation.caller?.length ?? 0);
+    if (rowBytes > FUNCTION_ROW_MAX_BYTES) {
+      this.host.stepFailed(
+        item,
+        `its invocation of ${rowBytes} bytes is over the ${FUNCTION_ROW_MAX_BYTES} a function address keeps per waiting invocation`,
+        null,
+      );
       return;
     }
     item.state = "queued";

@@ -52,15 +52,32 @@ export class Retention {
   async tombstoneAlarm(): Promise<void> {
     const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY);
     if (!tombstone) return;
-    if (tombstone.forget) {
-      if (!(await this.forget(tombstone.forget))) {
-        this.deps.alarm.set(Date.now() + FORGET_RETRY_MS);
-        return;
-      }
-      this.deps.store.put<Tombstone>(TOMBSTONE_KEY, { at: tombstone.at });
-    }
+    if (!(await this.retryPendingForget())) return;
     if (Date.now() >= tombstone.at + TOMBSTONE_MS) await this.deps.store.deleteAll();
     else this.deps.alarm.set(tombstone.at + TOMBSTONE_MS);
+  }
+
+  /**
+   * An expired run's index row whose deletion used up the queue's retries (the dead-letter queue
+   * hands it back): the tombstone keeps it and the alarm tries again until D1 takes it. The object
+   * may hold a newer run of the same id by then; the row's key names the old one.
+   */
+  forgetLater(key: RunIndexKey): void {
+    const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY) ?? { at: Date.now() };
+    this.deps.store.put<Tombstone>(TOMBSTONE_KEY, { ...tombstone, forget: key });
+    this.deps.alarm.noLaterThan(Date.now() + FORGET_RETRY_MS);
+  }
+
+  /** Tries again to delete an index row the tombstone keeps; false (and the alarm set to try later) if it is still there. */
+  async retryPendingForget(): Promise<boolean> {
+    const tombstone = this.deps.store.get<Tombstone>(TOMBSTONE_KEY);
+    if (!tombstone?.forget) return true;
+    if (!(await this.forget(tombstone.forget))) {
+      this.deps.alarm.noLaterThan(Date.now() + FORGET_RETRY_MS);
+      return false;
+    }
+    this.deps.store.put<Tombstone>(TOMBSTONE_KEY, { at: tombstone.at });
+    return true;
   }
 
   /** The alarm of an ended run: move results if due, delete everything once retention is over. */
@@ -78,6 +95,8 @@ export class Retention {
       }
       return "kept";
     }
+    // An older run's row still to go would be lost with the tombstone this run leaves: try it first.
+    await this.retryPendingForget();
     // The index row goes through the queue (D1 being down must not keep the run's storage).
     const key: RunIndexKey = { pipeline: row.pipeline, id: row.id, created_at: row.createdAt };
     const forgotten = await this.forget(key);

@@ -28,7 +28,7 @@ import type { Orchestrator } from "./orchestrator";
 import { describedSnapshotOf, messageEdgesOf, snapshotOf, streamContextOf } from "./projections";
 import { Retention } from "./retention";
 import { importSqlRun } from "./legacy/import-sql-run";
-import { sendRunEvents } from "../../src/engine/run-index";
+import { runIndexKeySchema, sendRunEvents } from "../../src/engine/run-index";
 import { RunIndexer } from "./run-indexer";
 import { RunRecord } from "./run-record";
 import { RunSession, type InjectedFaults, type SessionDeps } from "./run-session";
@@ -215,6 +215,11 @@ export class RunObject extends DurableObject<Env> {
     return true;
   }
 
+  /** The dead-letter consumer hands back the deletion of an expired run's index row: the alarm keeps trying it. */
+  indexDeleteUndelivered(key: unknown): void {
+    this.retention.forgetLater(runIndexKeySchema.parse(key));
+  }
+
   /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */
   chaosReset(): void {
     if (!chaosEnabled(this.env)) throw new Error("chaos is off");
@@ -254,6 +259,8 @@ export class RunObject extends DurableObject<Env> {
     this.alarmPlan.fired();
     const session = this.load({ fromAlarm: true });
     if (!session) return this.retention.tombstoneAlarm();
+    // An older run of this id may have left its index row's deletion to this object (forgetLater).
+    await this.retention.retryPendingForget();
     await this.indexer.retryIfPending(session.record, session.capture, session.results);
     if (!session.record.terminal) return session.orchestrator.watchdog();
     if ((await this.retention.alarm(session.record, session.results)) === "deleted") {

@@ -10,6 +10,7 @@ import type { BlockSlot } from "../admission/protocol";
 import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../runs/stage-protocol";
 import type { RemoteReport } from "../remote/protocol";
+import type { RunIndexKey } from "./run-index";
 
 /** Attempts for an idempotent call whose object was reset under it. */
 const IDEMPOTENT_CALL_ATTEMPTS = 3;
@@ -99,6 +100,11 @@ export class RunClient {
   /** A message with the run's index row was dead-lettered: the run sends it again; false if the run is not here. */
   indexUndelivered(createdAt: number): Promise<boolean> {
     return this.idempotent((stub) => stub.indexUndelivered(createdAt));
+  }
+
+  /** The dead-letter consumer hands back an expired run's index-row deletion (see RunObject.indexDeleteUndelivered). */
+  indexDeleteUndelivered(key: RunIndexKey): Promise<void> {
+    return this.idempotent((stub) => stub.indexDeleteUndelivered(key));
   }
 
   /** A function address reports a batch's outcome (see src/remote/protocol.ts). */

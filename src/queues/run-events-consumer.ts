@@ -111,7 +111,16 @@ async function handBack(message: Message<unknown>, env: Env): Promise<void> {
       return message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
-  if (forget) console.error(`edgeserve run events: gave up deleting the index row of ${forget.pipeline}/${forget.id}`);
+  if (forget) {
+    const what = `${forget.pipeline}/${forget.id}`;
+    try {
+      await new RunClient(env.RUNS, forget.pipeline, forget.id).indexDeleteUndelivered(forget);
+      console.error(`edgeserve run events: the index row of ${what} was not deleted; its Run object's alarm tries again`);
+    } catch (error) {
+      console.error(`edgeserve run events: could not hand the deletion of ${what}'s index row back to its Run object, will retry: ${String(error)}`);
+      return message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
   if (release && !row) console.error(`edgeserve run events: gave up releasing the slot of ${release.shard}/${release.runId}; its lease will end it`);
   message.ack();
 }

@@ -7,11 +7,12 @@
  * object; the object's alarm sends it again while D1 is still down, and once D1 is back the row is
  * written: never lost. Each step is awaited on its signal (refusals, the object's pending flag).
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, it, vi } from "vitest";
 import { type FaultyD1, installFaultyD1 } from "../helpers/faulty-d1";
 import { indexPending, indexRow, runToEnd } from "../helpers/run-index";
 import { runStub } from "../helpers/runs";
+import { editStoredRun } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-echo";
@@ -58,4 +59,35 @@ describe("the run index while D1 is down", () => {
     d1.up();
     await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toMatchObject({ status: "completed" }), { timeout: 8000, interval: 50 });
   });
+
+  it("deletes an expired run's row once D1 is back, though the deletion was dead-lettered", { timeout: 30_000 }, async ({ expect }) => {
+    const id = uniqueId("d1-forget");
+    await runToEnd(PIPELINE, id);
+    await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).not.toBeNull(), { timeout: 3000, interval: 50 });
+
+    d1 = installFaultyD1();
+    d1.down();
+    // The run's retention ends: its storage goes at once, its row's deletion through the queue.
+    await runInDurableObject(runStub(PIPELINE, id), (_, state) => editStoredRun(state, (row) => (row.expiresAt = Date.now() - 1)));
+    await evictDurableObject(runStub(PIPELINE, id));
+    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+
+    // Every delivery refused, then dead-lettered and handed back to the object's tombstone.
+    await vi.waitFor(async () => expect(await pendingForget(id)).toMatchObject({ id, pipeline: PIPELINE }), { timeout: 15_000, interval: 100 });
+    expect(d1.refusals).toHaveLength(3);
+    expect(await indexRow(PIPELINE, id)).not.toBeNull();
+
+    // Still down: the alarm tries again and keeps it; once D1 is back, the alarm's try deletes the row.
+    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    await vi.waitFor(() => expect(d1?.refusals.length).toBe(4), { timeout: 3000, interval: 20 });
+    d1.up();
+    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toBeNull(), { timeout: 8000, interval: 50 });
+    expect(await pendingForget(id)).toBeUndefined();
+  });
 });
+
+/** The index row an expired run's tombstone still has to delete. */
+function pendingForget(id: string): Promise<unknown> {
+  return runInDurableObject(runStub(PIPELINE, id), (_, state) => state.storage.kv.get<{ forget?: unknown }>("expired")?.forget);
+}

@@ -125,6 +125,17 @@ const cache = new Map<string, Settings>();
 
 /** Reads and validates the settings from a Worker or Durable Object `env`. */
 export function loadSettings(env: object): Settings {
+  // An isolate sees one env object for all its requests: found by identity, without building the key.
+  const known = byEnv.get(env);
+  if (known) return known;
+  const settings = loadByValues(env);
+  byEnv.set(env, settings);
+  return settings;
+}
+
+const byEnv = new WeakMap<object, Settings>();
+
+function loadByValues(env: object): Settings {
   const raw = env as Record<string, unknown>;
   const key = SETTING_NAMES.map((name) => String(raw[name] ?? "")).join("\u0000");
   const cached = cache.get(key);

@@ -10,7 +10,7 @@ import { chaosEnabled } from "../../src/chaos";
 import { findPipeline } from "../../src/catalog";
 import { loadMessage } from "../../src/pipeline/message";
 import { remoteReportSchema } from "../../src/remote/protocol";
-import type { CancelOutcome, MessagePath, RunMissing, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../../src/runs/protocol";
+import type { CancelOutcome, MessagePath, RunPresence, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../../src/runs/protocol";
 import { runTimeoutSeconds } from "../../src/runs/run-timeout";
 import {
   stageClaimSchema,
@@ -157,9 +157,10 @@ export class RunObject extends DurableObject<Env> {
     return session ? { found: true, snapshot: await describedSnapshotOf(session) } : this.retention.missing();
   }
 
-  /** Whether the run is here, without reading it. */
-  probe(): RunMissing | { found: true } {
-    return this.load() ? { found: true } : this.retention.missing();
+  /** Whether the run is here (and its deadline), without reading it. */
+  probe(): RunPresence {
+    const session = this.load();
+    return session ? { found: true, deadlineAt: session.record.row.deadlineAt } : this.retention.missing();
   }
 
   /** Numaflow's message path: the edges each message travelled, with callback times. */

@@ -7,7 +7,16 @@ import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
 import type { StreamFormatName } from "../streams/format";
 import type { BlockSlot } from "../admission/protocol";
-import type { CancelOutcome, MessagePath, RunMissing, RunSnapshot, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../runs/protocol";
+import type {
+  CancelOutcome,
+  MessagePath,
+  RunPresence,
+  RunSnapshot,
+  StartAndWaitOutcome,
+  StartRunOutcome,
+  StartRunRequest,
+  WaitOutcome,
+} from "../runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../runs/stage-protocol";
 import type { RemoteReport } from "../remote/protocol";
 import type { RunIndexKey } from "./run-index";
@@ -61,8 +70,8 @@ export class RunClient {
   }
 
   /** Whether the run is there (or expired), without reading it. */
-  probe(): Promise<RunMissing | { found: true }> {
-    return this.idempotent((stub) => stub.probe() as Promise<RunMissing | { found: true }>);
+  probe(): Promise<RunPresence> {
+    return this.idempotent((stub) => stub.probe() as Promise<RunPresence>);
   }
 
   /** A queued run gets its slot (from its admission shard); false if it ended while it waited. */

@@ -145,7 +145,12 @@ export class RunService {
 
   /** Whether the run exists (without reading it); 404 (or `run_expired`) when not. */
   async ensureExists(run: RunClient, notFound: NotFound = defaultNotFound): Promise<void> {
-    found(run, await run.probe(), notFound);
+    await this.deadline(run, notFound);
+  }
+
+  /** The run's deadline (epoch ms): it has ended by then at the latest; 404 (or `run_expired`) when it is not there. */
+  async deadline(run: RunClient, notFound: NotFound = defaultNotFound): Promise<number> {
+    return found(run, await run.probe(), notFound).deadlineAt;
   }
 
   /** The run's event stream in a surface's framing, resuming after `lastEventId`. */

@@ -82,6 +82,9 @@ export interface RunMissing {
   expired?: { at: number };
 }
 
+/** A probe's answer: the run is here, until its deadline at the latest; or it is missing. */
+export type RunPresence = RunMissing | { found: true; deadlineAt: number };
+
 export type CancelOutcome = RunMissing | { found: true; cancelled: boolean; snapshot: RunSnapshot };
 
 export interface RunErrorInfo {

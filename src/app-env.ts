@@ -1,4 +1,5 @@
 /** The Hono environment of the Worker: bindings and the variables middleware sets per request. */
+import type { StreamGrant } from "./auth/stream-tickets";
 import type { Pipeline } from "./pipeline/graph";
 import type { Surface } from "./runs/protocol";
 import type { RunService } from "./engine/run-service";
@@ -14,6 +15,8 @@ export interface AppVariables {
   /** The run id of this request: from the id header, or generated (UUIDv7). */
   runId: string;
   runIdGiven: boolean;
+  /** Set by a stream route's ticket middleware when `?ticket=` opens this very request (src/middleware/ticket-auth.ts). */
+  ticketGrant?: StreamGrant;
 }
 
 export interface AppEnv {

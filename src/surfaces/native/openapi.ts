@@ -17,6 +17,8 @@ export interface NativeRoute {
   summary: string;
   params?: z.ZodObject;
   headers?: z.ZodObject;
+  /** Security schemes any one of which opens the route, when not just the document's default. */
+  security?: readonly string[];
   /** Documented only: the handler reads and checks the body itself. */
   requestBody?: { required: boolean; description: string; content: Record<string, { schema: JsonSchema }> };
   responses: Record<number, { description: string; content?: Record<string, { schema: z.ZodType }> }>;
@@ -71,6 +73,7 @@ export function openApiDocument({ info, securitySchemes, routes, components }: D
       summary: route.summary,
       ...(route.requestBody ? { requestBody: route.requestBody } : {}),
       ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.security ? { security: route.security.map((name) => ({ [name]: [] })) } : {}),
       responses,
     };
   }

@@ -16,20 +16,25 @@ import { isMemoryOnly } from "../../http/memory-only";
 import { parsePipelineInput } from "../../http/pipeline-input";
 import { pipelineOfRun } from "../../engine/run-index";
 import { bearerAuth } from "../../middleware/auth";
+import { assertTicketCovers, mintFor, runTicket } from "../../middleware/ticket-auth";
+import { runTicketExpiry } from "../../auth/stream-tickets";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import type { Pipeline } from "../../pipeline/graph";
 import { methodNotAllowed } from "../../http/method-not-allowed";
 import { honoPath, openApiDocument, type NativeRoute } from "./openapi";
 import {
   errorSchema,
+  eventsHeadersSchema,
   pipelineDetailFieldsSchema,
   pipelineDetailSchema,
   pipelineParamSchema,
+  pipelineRunParamSchema,
   pipelineSummarySchema,
   runParamSchema,
   runRecordSchema,
   runResultSchema,
   startRunHeadersSchema,
+  streamTicketSchema,
   type PipelineDetail,
   type PipelineSummary,
   type RunRecord,
@@ -110,6 +115,29 @@ const routes = {
       ...errors(401, 404),
     },
   },
+  pipelineRunEvents: {
+    method: "get",
+    path: "/v1/pipelines/{name}/runs/{id}/events",
+    tags: ["runs"],
+    summary: "A run's events, addressed with its pipeline: any surface's run, from its first moment (ids; resume with Last-Event-ID)",
+    params: pipelineRunParamSchema,
+    headers: eventsHeadersSchema,
+    security: ["bearer", "ticket"],
+    responses: {
+      200: { description: "An event stream: one event per run event, named by its type", content: { "text/event-stream": { schema: z.string() } } },
+      204: { description: "The run has ended and everything after Last-Event-ID was seen" },
+      ...errors(400, 401, 404, 429),
+    },
+  },
+  streamTicket: {
+    method: "post",
+    path: "/v1/pipelines/{name}/runs/{id}/stream-ticket",
+    tags: ["runs"],
+    summary:
+      "A stream ticket: opens this run's event streams (and nothing else) with `?ticket=`, for clients that cannot send an Authorization header (EventSource)",
+    params: pipelineRunParamSchema,
+    responses: { 200: json(streamTicketSchema, "The ticket"), ...errors(400, 401, 404) },
+  },
   cancelRun: {
     method: "delete",
     path: "/v1/runs/{id}",
@@ -126,7 +154,15 @@ let cachedDocument: Record<string, unknown> | undefined;
 function nativeDocument(): Record<string, unknown> {
   return (cachedDocument ??= openApiDocument({
     info: { title: "edgeserve", version: "1", description: "edgeserve's native API: pipelines, runs, results and events." },
-    securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+    securitySchemes: {
+      bearer: { type: "http", scheme: "bearer" },
+      ticket: {
+        type: "apiKey",
+        in: "query",
+        name: "ticket",
+        description: "A stream ticket (`POST /v1/pipelines/{name}/runs/{id}/stream-ticket`): opens that run's event streams only",
+      },
+    },
     routes: Object.values(routes),
     components: {
       PipelineSummary: pipelineSummarySchema,
@@ -134,6 +170,7 @@ function nativeDocument(): Record<string, unknown> {
       Pipeline: { schema: pipelineDetailSchema, extends: "PipelineSummary", fields: pipelineDetailFieldsSchema },
       Run: runRecordSchema,
       RunResult: runResultSchema,
+      StreamTicket: streamTicketSchema,
     },
   }));
 }
@@ -161,6 +198,16 @@ function valid<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
 
 export function nativeRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // Stream tickets open the events routes of their own run (GET only), ahead of the bearer check.
+  const onGet = (c: NativeContext, pipeline: string | null) => (c.req.method === "GET" ? { pipeline, runId: c.req.param("id") ?? "" } : null);
+  app.use(
+    "/v1/pipelines/:name/runs/:id/events",
+    runTicket((c) => onGet(c, c.req.param("name") ?? "")),
+  );
+  app.use(
+    "/v1/runs/:id/events",
+    runTicket((c) => onGet(c, null)),
+  );
   for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json", "/docs"]) {
     app.use(
       path,
@@ -229,8 +276,27 @@ export function nativeRoutes(): Hono<AppEnv> {
   });
 
   serve(app, routes.events, async (c, { param }) => {
-    const run = await runNamed(c, param.id);
+    // A ticket names the run's pipeline: no need to look the run up in the index.
+    const grant = c.var.ticketGrant;
+    const run = grant ? c.var.engine.run(grant.pipeline, param.id) : await runNamed(c, param.id);
+    assertTicketCovers(c, run.pipeline, run.runId);
     return c.var.engine.events(run, "native", c.req.header("last-event-id") ?? null, runNotFound);
+  });
+
+  // Straight to the Run object, so a run started on any surface streams from its first moment.
+  serve(app, routes.pipelineRunEvents, async (c, { param, header }) => {
+    const pipeline = pipelineNamed(param.name);
+    assertTicketCovers(c, pipeline.name, param.id);
+    return c.var.engine.events(c.var.engine.run(pipeline.name, param.id), "native", header["last-event-id"] ?? null, runNotFound);
+  });
+
+  serve(app, routes.streamTicket, async (c, { param }) => {
+    const pipeline = pipelineNamed(param.name);
+    const run = c.var.engine.run(pipeline.name, param.id);
+    const deadlineAt = await c.var.engine.deadline(run, runNotFound);
+    const expiresAt = runTicketExpiry(Date.now(), runTimeoutSeconds(pipeline, c.var.settings, undefined), deadlineAt);
+    const minted = await mintFor(c, { kind: "run", pipeline: pipeline.name, runId: run.runId }, expiresAt);
+    return c.json(streamTicketSchema.parse({ ticket: minted.ticket, expires_at: minted.expiresAt.toISOString() }), 200);
   });
 
   serve(app, routes.cancelRun, async (c, { param }) => c.json(await cancelRun(c, await runNamed(c, param.id)), 200));

@@ -85,6 +85,20 @@ export const runParamSchema = z.object({
   id: z.string().min(1).meta({ example: "word-stats~0193f7b2-…" }),
 });
 
+export const pipelineRunParamSchema = z.object({
+  name: z.string().meta({ example: "word-stats" }),
+  id: z.string().min(1).meta({ description: "The run id as its caller knows it: a native run id, a Numaflow `X-Numaflow-Id` or a ZenML job id" }),
+});
+
+export const eventsHeadersSchema = z.object({
+  "last-event-id": z.string().optional().meta({ description: "Resume after this event (its `seq`): what EventSource sends when it reconnects" }),
+});
+
+export const streamTicketSchema = z.object({
+  ticket: z.string().meta({ description: "Opaque; send it as `?ticket=` on this run's stream routes instead of an Authorization header" }),
+  expires_at: z.string().meta({ description: "RFC 3339; at least the run's timeout plus 5 minutes away, at most 24 hours" }),
+});
+
 export const startRunHeadersSchema = z.object({
   prefer: z.string().optional().meta({ description: "`respond-async`: answer 202 at once with the run's URL" }),
   "idempotency-key": z.string().min(1).max(256).optional().meta({
@@ -98,3 +112,4 @@ export type PipelineDetail = z.infer<typeof pipelineDetailSchema>;
 export type RunRecord = z.infer<typeof runRecordSchema>;
 export type RunResult = z.infer<typeof runResultSchema>;
 export type ApiErrorBody = z.infer<typeof errorSchema>;
+export type StreamTicket = z.infer<typeof streamTicketSchema>;

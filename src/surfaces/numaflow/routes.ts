@@ -15,6 +15,7 @@ import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
 import { requestId } from "../../middleware/request-id";
+import { assertTicketCovers, hasBody, mountedPipeline, runTicket, type StreamTarget } from "../../middleware/ticket-auth";
 import type { RunClient } from "../../engine/run-client";
 import type { StartSpec } from "../../engine/run-service";
 import { forwardedHeaders } from "../../http/forwarded-headers";
@@ -29,6 +30,8 @@ export function numaflowRoutes(): Hono<AppEnv> {
     c.set("surface", "numaflow");
     await next();
   });
+  // A stream ticket opens the subscribe form of /sse (no body) for the ticket's run.
+  app.use("/v1/process/sse", runTicket(subscription));
   // Numaflow's order: id extraction and the dot check come before auth, so a bad id is 400, not 401.
   app.use("/v1/process/*", requestId, bearerAuth, resolvePipeline, requestBodyLimit);
 
@@ -105,6 +108,8 @@ async function sse(c: NumaflowContext): Promise<Response> {
   const queried = c.req.query("id");
   const lastEventId = c.req.header("last-event-id") ?? null;
   const subscribeTo = body.byteLength === 0 ? (c.var.runIdGiven ? c.var.runId : queried) : undefined;
+  // A ticket opens only the subscription to its own run, never a start.
+  assertTicketCovers(c, c.var.pipeline.name, subscribeTo);
   let run: RunClient;
   if (subscribeTo !== undefined) {
     run = engine.surfaceRun(c.var.pipeline.name, subscribeTo, "id");
@@ -123,6 +128,13 @@ async function sse(c: NumaflowContext): Promise<Response> {
   const response = await engine.events(run, "numaflow", lastEventId, runNotFound);
   response.headers.set(c.var.settings.EDGESERVE_ID_HEADER, run.runId);
   return response;
+}
+
+/** What a ticket may open here: the subscribe form of `GET /sse` (no body), by the id header or `?id=`. */
+function subscription(c: NumaflowContext): StreamTarget | null {
+  if (c.req.method !== "GET" || hasBody(c.req.raw)) return null;
+  const id = c.req.header(c.var.settings.EDGESERVE_ID_HEADER) ?? c.req.query("id");
+  return id === undefined ? null : { pipeline: mountedPipeline(c), runId: id };
 }
 
 async function startSpec(c: NumaflowContext): Promise<StartSpec> {

@@ -17,6 +17,8 @@ import { validatePipelineInput } from "../../http/pipeline-input";
 import { bearerAuth, isAuthorized } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
+import { assertTicketCovers, mintFor, mountedPipeline, runTicket, socketTicket } from "../../middleware/ticket-auth";
+import { SOCKET_TICKET_SECONDS } from "../../auth/stream-tickets";
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
@@ -36,7 +38,7 @@ const DAY_MS = 86_400_000;
 /** A sync call waits this much past the run's own deadline for the run to report its timeout. */
 const SYNC_GRACE_MS = 2_000;
 
-const ZENML_PATHS = ["/invoke", "/jobs", "/jobs/*", "/stream", "/stream/*", "/health", "/info", "/status", "/metrics"];
+const ZENML_PATHS = ["/invoke", "/jobs", "/jobs/*", "/stream", "/stream/*", "/stream-ticket", "/health", "/info", "/status", "/metrics"];
 
 export function zenmlRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -47,6 +49,13 @@ export function zenmlRoutes(): Hono<AppEnv> {
     });
   }
   app.get("/health", openHealth, resolvePipeline, health).all("/health", methodNotAllowed(["GET"]));
+  // Stream tickets, ahead of the bearer check: a run ticket opens GET /stream/{its job id}; a
+  // socket ticket opens WS /stream once, for its job id.
+  app.use(
+    "/stream/:id",
+    runTicket((c) => (c.req.method === "GET" ? { pipeline: mountedPipeline(c), runId: c.req.param("id") ?? "" } : null)),
+  );
+  app.use("/stream", socketTicket);
   for (const path of ZENML_PATHS.filter((p) => p !== "/health")) app.use(path, bearerAuth, resolvePipeline);
 
   app.post("/invoke", requestBodyLimit, invoke).all("/invoke", methodNotAllowed(["POST"]));
@@ -55,6 +64,7 @@ export function zenmlRoutes(): Hono<AppEnv> {
   app.post("/jobs/:id/cancel", requiresStoredRuns, cancelJob).all("/jobs/:id/cancel", methodNotAllowed(["POST"]));
   app.get("/stream/:id", requiresStoredRuns, streamJob).all("/stream/:id", methodNotAllowed(["GET"]));
   app.get("/stream", requiresStoredRuns, webSocket).all("/stream", methodNotAllowed(["GET"]));
+  app.post("/stream-ticket", requiresStoredRuns, socketTicketFor).all("/stream-ticket", methodNotAllowed(["POST"]));
   app.get("/info", info).all("/info", methodNotAllowed(["GET"]));
   app.get("/status", status).all("/status", methodNotAllowed(["GET"]));
   app.get("/metrics", metrics).all("/metrics", methodNotAllowed(["GET"]));
@@ -228,7 +238,9 @@ async function cancelJob(c: ZenmlContext): Promise<Response> {
 }
 
 async function streamJob(c: ZenmlContext): Promise<Response> {
-  const response = await c.var.engine.events(jobRun(c), "zenml", c.req.header("last-event-id") ?? null, jobNotFound);
+  const run = jobRun(c);
+  assertTicketCovers(c, run.pipeline, run.runId);
+  const response = await c.var.engine.events(run, "zenml", c.req.header("last-event-id") ?? null, jobNotFound);
   response.headers.set("connection", "keep-alive");
   return response;
 }
@@ -238,7 +250,24 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("bad_request", "GET /stream is a WebSocket endpoint; send an Upgrade: websocket request, or use /stream/{job_id} for SSE");
   }
-  return c.var.engine.openSocket(c.var.pipeline, uuidv7(), c.req.raw);
+  const grant = c.var.ticketGrant;
+  if (grant === undefined) return c.var.engine.openSocket(c.var.pipeline, uuidv7(), c.req.raw);
+  // A socket ticket's job id starts once: a ticket used already is refused before the upgrade
+  // (two sockets racing with it reach the same Run object, where the second is a duplicate).
+  const run = c.var.engine.surfaceRun(c.var.pipeline.name, grant.runId, "job id");
+  if ((await run.probe()).found) throw new ApiError("run_id_in_use", `job ${grant.runId} has started already: a stream ticket opens one WebSocket`);
+  return c.var.engine.openSocket(c.var.pipeline, grant.runId, c.req.raw);
+}
+
+/**
+ * `POST /stream-ticket`: a ticket for one `WS /stream?ticket=` within a minute, bound to a fresh
+ * job id (the run that socket starts), for browsers, which cannot send a token on a WebSocket.
+ */
+async function socketTicketFor(c: ZenmlContext): Promise<Response> {
+  const jobId = uuidv7();
+  const expiresAt = new Date(Date.now() + SOCKET_TICKET_SECONDS * 1000);
+  const minted = await mintFor(c, { kind: "socket", pipeline: c.var.pipeline.name, runId: jobId }, expiresAt);
+  return c.json({ ticket: minted.ticket, expires_at: minted.expiresAt.toISOString(), job_id: jobId });
 }
 
 /**

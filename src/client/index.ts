@@ -8,9 +8,14 @@
  *   for await (const event of client.events(run.id)) console.log(event.type);
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult } from "../surfaces/native/schemas";
+import type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult, StreamTicket } from "../surfaces/native/schemas";
 
-export type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult };
+export type { ApiErrorBody, PipelineDetail, PipelineSummary, RunRecord, RunResult, StreamTicket };
+
+/** A ticket for one `WS /stream?ticket=` of a pipeline (ZenML's surface), and the job id the run it starts takes. */
+export interface SocketTicket extends StreamTicket {
+  job_id: string;
+}
 
 export interface ClientOptions {
   /** Where edgeserve is, e.g. `http://127.0.0.1:8787`. */
@@ -102,10 +107,31 @@ export class EdgeserveClient {
   }
 
   /**
+   * A stream ticket for a run (`runId` as its caller knows it: native run id, Numaflow
+   * `X-Numaflow-Id` or ZenML job id): `?ticket=` opens that run's event streams, and nothing else,
+   * where no Authorization header can be sent (a browser's EventSource). See `eventsUrl`.
+   */
+  async streamTicket(pipeline: string, runId: string): Promise<StreamTicket> {
+    return (await this.json<StreamTicket>("POST", `${pipelineRunPath(pipeline, runId)}/stream-ticket`)).body;
+  }
+
+  /** A ticket for one `WS /pipelines/{pipeline}/stream?ticket=` within a minute; the run it starts takes `job_id`. */
+  async socketTicket(pipeline: string): Promise<SocketTicket> {
+    return (await this.json<SocketTicket>("POST", `/pipelines/${encodeURIComponent(pipeline)}/stream-ticket`)).body;
+  }
+
+  /** The URL of a run's native event stream opened by a ticket, for `new EventSource(url)`. */
+  eventsUrl(pipeline: string, runId: string, ticket: string): string {
+    return `${this.baseUrl}${pipelineRunPath(pipeline, runId)}/events?ticket=${encodeURIComponent(ticket)}`;
+  }
+
+  /**
    * The run's events as an async iterator. A dropped connection is resumed with `Last-Event-ID`,
    * so no event is missed or repeated; the iterator ends after the run's last event.
    */
-  async *events(id: string, options: { lastEventId?: string; signal?: AbortSignal; maxReconnects?: number } = {}): AsyncGenerator<RunEvent> {
+  async *events(id: string, options: { lastEventId?: string; signal?: AbortSignal; maxReconnects?: number; pipeline?: string } = {}): AsyncGenerator<RunEvent> {
+    // With its pipeline, the stream is asked of the run itself: a run started on another surface is found at once.
+    const path = options.pipeline === undefined ? `${runPath(id)}/events` : `${pipelineRunPath(options.pipeline, id)}/events`;
     let lastEventId = options.lastEventId;
     let reconnects = 0;
     for (;;) {
@@ -113,7 +139,7 @@ export class EdgeserveClient {
       if (lastEventId) headers["last-event-id"] = lastEventId;
       let res: Response;
       try {
-        res = await this.fetchImpl(`${this.baseUrl}${runPath(id)}/events`, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+        res = await this.fetchImpl(`${this.baseUrl}${path}`, { headers, ...(options.signal ? { signal: options.signal } : {}) });
       } catch (error) {
         if (options.signal?.aborted || ++reconnects > (options.maxReconnects ?? 5)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 200 * reconnects));
@@ -168,6 +194,10 @@ export class EdgeserveClient {
 
 function runPath(id: string): string {
   return `/v1/runs/${encodeURIComponent(id)}`;
+}
+
+function pipelineRunPath(pipeline: string, id: string): string {
+  return `/v1/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(id)}`;
 }
 
 async function errorOf(res: Response): Promise<EdgeserveError> {

@@ -1,7 +1,7 @@
 /**
  * The typed client (`edgeserve/client`) against a real `wrangler dev`: start runs sync and async,
  * wait, read results, stream events as an async iterator (resuming with Last-Event-ID), cancel,
- * replay an idempotent create, and errors as EdgeserveError.
+ * replay an idempotent create, errors as EdgeserveError, and stream tickets (a run's, a socket's).
  */
 import { describe, it } from "vitest";
 import { EdgeserveClient, EdgeserveError, type RunEvent } from "edgeserve/client";
@@ -36,6 +36,36 @@ describe("edgeserve/client", () => {
     const rest: RunEvent[] = [];
     for await (const event of client().events(run.id, { lastEventId: String(events[2]!.seq) })) rest.push(event);
     expect(rest.map((e) => e.seq)).toEqual(events.slice(3).map((e) => e.seq));
+  });
+
+  it("mints a run's stream ticket that opens eventsUrl without a token, and a socket ticket with its job id", async ({ expect }) => {
+    const id = uniqueId("client-ticket");
+    await fetch(`${baseUrl()}/pipelines/sentences/v1/process/sync`, {
+      method: "POST",
+      body: JSON.stringify({ text: "A. B." }),
+      headers: { authorization: `Bearer ${inject("token")}`, "x-numaflow-id": id },
+    }).then((r) => r.arrayBuffer());
+    // A Numaflow run, streamed through the native client by its pipeline (no wait for the run index).
+    const streamed: RunEvent[] = [];
+    for await (const event of client().events(id, { pipeline: "sentences" })) streamed.push(event);
+    expect(streamed.at(-1)?.type).toBe("run_completed");
+
+    const { ticket, expires_at } = await client().streamTicket("sentences", id);
+    expect(Date.parse(expires_at)).toBeGreaterThan(Date.now() + 300_000);
+    const url = client().eventsUrl("sentences", id, ticket);
+    const res = await fetch(url, { headers: { accept: "text/event-stream" } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("event: run_completed");
+    expect((await fetch(url.replace(/\?ticket=.*$/, ""))).status).toBe(401);
+
+    const missing = await client()
+      .streamTicket("sentences", uniqueId("nope"))
+      .catch((e: unknown) => e);
+    expect((missing as EdgeserveError).code).toBe("run_not_found");
+
+    const socket = await client().socketTicket("sentences");
+    expect(socket.job_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(socket.expires_at) - Date.now()).toBeLessThanOrEqual(61_000);
   });
 
   it("cancels a run, replays an idempotent create, and throws EdgeserveError with the code", async ({ expect }) => {

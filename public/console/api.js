@@ -24,7 +24,7 @@ export async function authedFetch(url, init = {}) {
     const res = await fetch(url, { ...init, headers });
     if (res.status !== 401) return res;
     await res.body?.cancel();
-    await askForToken(token ? "That token was refused: enter another one." : "Requests are refused without one.");
+    await askForToken(token ? "refused" : "missing");
   }
 }
 

@@ -11,7 +11,7 @@ import { svg } from "./dom.js";
 /** @typedef {PipelineDetail["edges"][number]} Edge */
 /** @typedef {{ x: number, y: number }} Point */
 
-const W = 130; // a step's box
+const W = 156; // a step's box: room for "summarise · completed"
 const H = 34;
 const GAP_X = 24;
 const GAP_Y = 40; // room between layers for an edge's tag

@@ -23,12 +23,13 @@ export function forgetToken() {
 
 /**
  * Shows the token form and resolves once a token has been entered (and stored).
- * @param {string} message why it is asked (the first time, or a refused token)
+ * @param {"missing" | "refused"} reason none was sent, or the one sent was refused
  * @returns {Promise<void>}
  */
-export function askForToken(message) {
+export function askForToken(reason) {
   const form = element("token-prompt", HTMLFormElement);
-  element("token-message", HTMLElement).textContent = message;
+  form.dataset.reason = reason;
+  element("token-message", HTMLElement).textContent = reason === "refused" ? "That token was refused: enter another one." : "Enter it to continue.";
   if (asking) return asking;
   asking = new Promise((resolve) => {
     const input = element("token", HTMLInputElement);

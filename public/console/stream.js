@@ -47,7 +47,13 @@ const IDLE_MS = 45_000;
 export async function readEvents(pipeline, id, options) {
   const path = eventsPath(pipeline, id);
   if (storedToken() === null) return viaEventSource(path, options);
-  const ticket = await streamTicket(pipeline, id, options.signal);
+  /** @type {string | null} */
+  let ticket;
+  try {
+    ticket = await streamTicket(pipeline, id, options.signal);
+  } catch {
+    return "dropped"; // the server is away, or the run is not found yet: live.js tries again
+  }
   if (ticket !== null) return viaEventSource(`${path}?ticket=${encodeURIComponent(ticket)}`, options);
   return viaFetch(path, options);
 }

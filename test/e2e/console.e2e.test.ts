@@ -33,6 +33,27 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     await runStatus(page, status);
   }
 
+  it("loads from static assets under a strict CSP with no violation, with its favicon", async ({ expect }) => {
+    const fresh = await browser.newPage();
+    await fresh.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      document.addEventListener("securitypolicyviolation", (event) => seen.push(`${event.violatedDirective} ${event.blockedURI}`));
+    });
+    const response = await fresh.goto(`${baseUrl()}/`);
+    expect(response?.headers()["content-security-policy"]).toContain("script-src 'self'");
+    await enterToken(fresh, inject("token"));
+    await fresh.waitForSelector("#input-form[data-pipeline]", { state: "attached" });
+    expect(await fresh.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
+    const icon = await fresh.evaluate(async () => {
+      const href = document.querySelector<HTMLLinkElement>("link[rel='icon']")!.href;
+      const res = await fetch(href);
+      return { path: new URL(href).pathname, status: res.status, type: res.headers.get("content-type") };
+    });
+    expect(icon).toEqual({ path: "/favicon.svg", status: 200, type: "image/svg+xml" });
+    await fresh.close();
+  });
+
   it("asks for the token on the first 401, keeps it in sessionStorage only, and never puts it in a URL", async ({ expect }) => {
     const fresh = await openConsole(browser, `${baseUrl()}/`);
     await fresh.page.waitForSelector("#token-prompt[data-reason='missing']:not([hidden])");

@@ -23,13 +23,15 @@ export function freePort() {
 }
 
 /**
- * @param {{ env?: Record<string, string>, args?: string[], config?: string, script?: string, log?: (line: string) => void }} options
- *   env: EDGESERVE_* overrides; args: extra wrangler args; config: another wrangler config (bench baselines).
- * @returns {Promise<{ url: string, port: number, stop: () => Promise<void> }>}
+ * @param {{ env?: Record<string, string>, args?: string[], config?: string, port?: number, persistDir?: string, log?: (line: string) => void }} options
+ *   env: EDGESERVE_* overrides; args: extra wrangler args; config: another wrangler config (bench baselines);
+ *   port and persistDir: those of a server stopped before, to start it again with its state (a restart).
+ *   A persistDir given is the caller's: stop() keeps it.
+ * @returns {Promise<{ url: string, port: number, persistDir: string, stop: () => Promise<void> }>}
  */
 export async function startDevServer(options = {}) {
-  const port = await freePort();
-  const persistDir = mkdtempSync(join(tmpdir(), "edgeserve-dev-"));
+  const port = options.port ?? (await freePort());
+  const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "edgeserve-dev-"));
   const devScript = fileURLToPath(new URL("./dev.mjs", import.meta.url));
   const args = [devScript, "--port", String(port), "--persist-to", persistDir, "--log-level", "warn"];
   if (options.config) args.push("--config", options.config);
@@ -70,6 +72,7 @@ export async function startDevServer(options = {}) {
   return {
     url,
     port,
+    persistDir,
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
@@ -77,7 +80,7 @@ export async function startDevServer(options = {}) {
         await exited;
         clearTimeout(timer);
       }
-      rmSync(persistDir, { recursive: true, force: true });
+      if (!options.persistDir) rmSync(persistDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,21 +1,36 @@
 /**
- * The web console (src/console/page.ts) at `/`, and the browser bundle of the typed client it
- * uses. Both are static, hold no run data, and are open: a browser cannot send a bearer token when
- * it navigates, so the page asks for the token and sends it with each API call instead.
+ * The web console: `/` (public/index.html), its script, styles and the typed client bundle under
+ * `/console/`, and the favicon, all Workers Static Assets (public/) served through the ASSETS
+ * binding. They are open: they hold no run data, and a browser cannot send a bearer token when it
+ * navigates, so the page asks for the token and sends it with each API call instead.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { CONSOLE_HTML } from "../console/page";
-import { CONSOLE_CLIENT_JS } from "../generated/console-client";
+import { ApiError } from "../errors/api-error";
+
+/** The page's own scripts and styles only (no inline code of any kind); API calls go to this origin. */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 export function consoleRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get("/", (c) =>
-    c.html(CONSOLE_HTML, 200, {
-      // The page's own script and styles only; API calls go to this origin.
-      "content-security-policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
-    }),
-  );
-  app.get("/console/client.js", (c) => c.body(CONSOLE_CLIENT_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" }));
+  for (const path of ["/", "/console/*", "/favicon.svg"]) app.get(path, serveAsset);
   return app;
+}
+
+async function serveAsset(c: Context<AppEnv>): Promise<Response> {
+  const asset = await c.env.ASSETS.fetch(c.req.raw);
+  if (asset.status === 404) throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  // A copy: the binding's response headers are immutable, and the middleware adds its own.
+  const res = new Response(asset.body, asset);
+  res.headers.set("content-security-policy", CONSOLE_CSP);
+  return res;
 }

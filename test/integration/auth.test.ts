@@ -83,7 +83,7 @@ describe("bearer auth", () => {
 
   it("serves the console's static page and script without a token, but not the API or its document", async ({ expect }) => {
     expect((await request("/")).status).toBe(200);
-    expect((await request("/console/client.js")).status).toBe(200);
+    for (const path of ["/console/client.js", "/console/main.js", "/console/console.css", "/favicon.svg"]) expect((await request(path)).status, path).toBe(200);
     for (const path of ["/openapi.json", "/docs", "/v1/pipelines", "/v1/runs/x"]) expect((await request(path)).status, path).toBe(401);
   });
 

@@ -49,7 +49,35 @@ describe("security", () => {
       expect(res.headers.get("referrer-policy"), path).toBe("no-referrer");
     }
     const page = await call("/");
-    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    // Strict: no inline script or style of any kind.
+    expect(csp).not.toContain("unsafe-inline");
+    expect(await page.text()).not.toMatch(/<script>|<style>|\sstyle="|\son[a-z]+="/);
+  });
+
+  it("serves the console's page, scripts, styles and favicon from static assets, and nothing else under /console/", async ({ expect }) => {
+    const assets: [string, string][] = [
+      ["/", "text/html"],
+      ["/console/main.js", "javascript"],
+      ["/console/client.js", "javascript"],
+      ["/console/console.css", "text/css"],
+      ["/favicon.svg", "image/svg+xml"],
+    ];
+    for (const [path, type] of assets) {
+      const res = await call(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type"), path).toContain(type);
+      expect(res.headers.get("content-security-policy"), path).toContain("script-src 'self'");
+    }
+    // The generated client's types are for type-checking only (public/.assetsignore).
+    for (const path of ["/console/client.d.ts", "/console/nope.js"]) {
+      const res = await call(path);
+      expect(res.status, path).toBe(404);
+      expect(await res.json()).toMatchObject({ code: "route_not_found" });
+    }
   });
 
   it("never echoes a token back", async ({ expect }) => {

@@ -39,11 +39,11 @@ const enc = encodeURIComponent;
 export const runPath = (/** @type {string} */ pipeline, /** @type {string} */ id) => `/v1/pipelines/${enc(pipeline)}/runs/${enc(id)}`;
 
 /**
- * Where a run's events are read (native SSE, resumable with Last-Event-ID). By id: a run of another
- * surface answers 404 until the run index lists it, so readers retry. The pipeline-scoped route
- * will be `${runPath(pipeline, id)}/events`.
+ * Where a run's events are read (native SSE, resumable with Last-Event-ID): the pipeline-scoped
+ * route, which reaches the run's object at once for a run of any surface, and takes a stream
+ * ticket (`?ticket=`) in place of the token.
  */
-export const eventsPath = (/** @type {string} */ _pipeline, /** @type {string} */ id) => `/v1/runs/${enc(id)}/events`;
+export const eventsPath = (/** @type {string} */ pipeline, /** @type {string} */ id) => `${runPath(pipeline, id)}/events`;
 
 /** The page's URL of a run: opening it shows the run live. */
 export const runHref = (/** @type {string} */ pipeline, /** @type {string} */ id) => `/?pipeline=${enc(pipeline)}&run=${enc(id)}`;

@@ -66,7 +66,7 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     await enterToken(fresh.page, inject("token"));
     await fresh.page.waitForSelector("#pipeline option[value='word-stats']", { state: "attached" });
 
-    // A run followed live: its events are read with fetch (the token in a header), not an EventSource.
+    // A run followed live: an EventSource on the run's events with a stream ticket, never the token.
     await choose(fresh.page, "word-stats");
     await fresh.page.fill("#field-text", "to be or not to be");
     await fresh.page.click("#run-async");
@@ -84,9 +84,16 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     const events = fresh.requests.filter((r) => r.url().includes("/events"));
     expect(events.length).toBeGreaterThan(0);
     for (const request of events) {
-      expect(request.resourceType()).toBe("fetch");
-      expect(await request.headerValue("authorization")).toBe(`Bearer ${inject("token")}`);
+      expect(request.resourceType()).toBe("eventsource");
+      const ticket = new URL(request.url()).searchParams.get("ticket");
+      expect(ticket).toMatch(/^est1\./);
+      expect(ticket).not.toContain(inject("token"));
+      expect(await request.headerValue("authorization")).toBeNull();
     }
+    // The ticket was minted with the token, in a header.
+    const minted = fresh.requests.filter((r) => r.url().endsWith("/stream-ticket"));
+    expect(minted.length).toBeGreaterThan(0);
+    for (const request of minted) expect(await request.headerValue("authorization")).toBe(`Bearer ${inject("token")}`);
     await fresh.page.close();
   });
 

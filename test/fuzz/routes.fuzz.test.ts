@@ -276,9 +276,8 @@ async function leftoverStorage(namespace: DurableObjectNamespace): Promise<strin
 }
 
 function isNamespace(value: unknown): value is DurableObjectNamespace {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Partial<Record<"idFromName" | "newUniqueId" | "get", unknown>>;
-  return typeof v.idFromName === "function" && typeof v.newUniqueId === "function" && typeof v.get === "function";
+  // By the runtime's own tag: a service binding (a Fetcher, such as ASSETS) answers any method name.
+  return Object.prototype.toString.call(value) === "[object DurableObjectNamespace]";
 }
 
 /** One request of each kind the suite generates, plus refusals that only a Run object can give. */

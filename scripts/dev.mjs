@@ -52,6 +52,8 @@ if (configAt < 0) {
   if (buildManifests().status !== 0) process.exit(1);
   const buildConsole = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-console.mjs")], { stdio: "inherit" });
   if (buildConsole.status !== 0) process.exit(1);
+  const buildDocs = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-docs-assets.mjs")], { stdio: "inherit" });
+  if (buildDocs.status !== 0) process.exit(1);
   const manifestsDir = process.env.EDGESERVE_MANIFESTS_DIR ?? "examples/pipelines";
   let pending;
   watch(manifestsDir, (_, file) => {

@@ -2,9 +2,8 @@
  * edgeserve's own API, resource style: pipelines, runs, their results and events. Every route is
  * declared once in the table below with its zod schemas, which both validate it (path parameters
  * and headers, before the handler runs) and generate the OpenAPI 3.1 document at `/openapi.json`
- * (openapi.ts; an interactive reference at `/docs`).
+ * (openapi.ts; an interactive reference at `/docs`, src/routes/docs.ts).
  */
-import { Scalar } from "@scalar/hono-api-reference";
 import { Hono, type Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
 // A namespace import, so that the bundler keeps only the parts of zod that are used (no locales).
@@ -161,7 +160,7 @@ function valid<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
 
 export function nativeRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json", "/docs"]) {
+  for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json"]) {
     app.use(
       path,
       async function nativeSurface(c, next) {
@@ -241,7 +240,6 @@ export function nativeRoutes(): Hono<AppEnv> {
   app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => c.json(await cancelRun(c, runOfPath(c))));
 
   app.get("/openapi.json", (c) => c.json(nativeDocument()));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgeserve API" }));
 
   // A known path asked with a method it does not serve: 405 with `Allow`, not 404.
   const allowed = new Map<string, string[]>();
@@ -250,7 +248,6 @@ export function nativeRoutes(): Hono<AppEnv> {
   allow("/v1/pipelines/:name/runs/:id", "GET");
   allow("/v1/pipelines/:name/runs/:id/cancel", "POST");
   allow("/openapi.json", "GET");
-  allow("/docs", "GET");
   for (const [path, methods] of allowed) app.all(path, methodNotAllowed(methods));
   return app;
 }

@@ -136,6 +136,8 @@ describe("OpenAPI", () => {
       "/v1/pipelines",
       "/v1/pipelines/{name}",
       "/v1/pipelines/{name}/runs",
+      "/v1/pipelines/{name}/runs/{id}",
+      "/v1/pipelines/{name}/runs/{id}/cancel",
       "/v1/runs/{id}",
       "/v1/runs/{id}/events",
       "/v1/runs/{id}/result",

@@ -20,10 +20,13 @@ import type { Pipeline } from "../../pipeline/graph";
 import { methodNotAllowed } from "../../http/method-not-allowed";
 import { honoPath, openApiDocument, type NativeRoute } from "./openapi";
 import {
+  cancelQuerySchema,
   errorSchema,
+  eventsHeadersSchema,
   pipelineDetailFieldsSchema,
   pipelineDetailSchema,
   pipelineParamSchema,
+  pipelineRunParamSchema,
   pipelineSummarySchema,
   runParamSchema,
   runRecordSchema,
@@ -103,6 +106,7 @@ const routes = {
     tags: ["runs"],
     summary: "The run's events as Server-Sent Events (ids; resume with Last-Event-ID)",
     params: runParamSchema,
+    headers: eventsHeadersSchema,
     responses: {
       200: { description: "An event stream: one event per run event, named by its type", content: { "text/event-stream": { schema: z.string() } } },
       204: { description: "The run has ended and everything after Last-Event-ID was seen" },
@@ -115,7 +119,25 @@ const routes = {
     tags: ["runs"],
     summary: "Cancel a run (between steps)",
     params: runParamSchema,
+    query: cancelQuerySchema,
     responses: { 200: json(runRecordSchema, "The cancelled run"), ...errors(401, 404, 409) },
+  },
+  getPipelineRun: {
+    method: "get",
+    path: "/v1/pipelines/{name}/runs/{id}",
+    tags: ["runs"],
+    summary: "A run addressed with its pipeline (an id of any surface, found without the run index)",
+    params: pipelineRunParamSchema,
+    responses: { 200: json(runRecordSchema, "The run"), ...errors(400, 401, 404) },
+  },
+  cancelPipelineRun: {
+    method: "post",
+    path: "/v1/pipelines/{name}/runs/{id}/cancel",
+    tags: ["runs"],
+    summary: "Cancel a run addressed with its pipeline (between steps)",
+    params: pipelineRunParamSchema,
+    query: cancelQuerySchema,
+    responses: { 200: json(runRecordSchema, "The cancelled run"), ...errors(400, 401, 404, 409) },
   },
 } satisfies Record<string, NativeRoute>;
 
@@ -137,18 +159,20 @@ function nativeDocument(): Record<string, unknown> {
   }));
 }
 
-/** What a route's handler gets: its path parameters and headers, parsed by the route's schemas. */
+/** What a route's handler gets: its path parameters, query and headers, parsed by the route's schemas. */
 interface RouteInput<R extends NativeRoute> {
   param: R["params"] extends z.ZodObject ? z.output<R["params"]> : Record<string, never>;
+  query: R["query"] extends z.ZodObject ? z.output<R["query"]> : Record<string, never>;
   header: R["headers"] extends z.ZodObject ? z.output<R["headers"]> : Record<string, never>;
 }
 
-/** Serves a route of the table: its path parameters, then its headers, are validated first (400 `bad_request`). */
+/** Serves a route of the table: its path parameters, query, then headers are validated first (400 `bad_request`). */
 function serve<R extends NativeRoute>(app: Hono<AppEnv>, route: R, handler: (c: NativeContext, input: RouteInput<R>) => Response | Promise<Response>): void {
   app.on(route.method.toUpperCase(), honoPath(route.path), (c) => {
     const param = route.params ? valid(route.params, c.req.param()) : {};
+    const query = route.query ? valid(route.query, c.req.query()) : {};
     const header = route.headers ? valid(route.headers, c.req.header()) : {};
-    return handler(c, { param, header } as RouteInput<R>);
+    return handler(c, { param, query, header } as RouteInput<R>);
   });
 }
 
@@ -227,17 +251,17 @@ export function nativeRoutes(): Hono<AppEnv> {
     return c.json({ id: snapshot.id, status: "completed" as const, results: keptResults(snapshot).map(resultAsJson) }, 200);
   });
 
-  serve(app, routes.events, async (c, { param }) => {
+  serve(app, routes.events, async (c, { param, header }) => {
     const run = await runNamed(c, param.id);
-    return c.var.engine.events(run, "native", c.req.header("last-event-id") ?? null, runNotFound);
+    return c.var.engine.events(run, "native", header["last-event-id"] ?? null, runNotFound);
   });
 
-  serve(app, routes.cancelRun, async (c, { param }) => c.json(await cancelRun(c, await runNamed(c, param.id)), 200));
+  serve(app, routes.cancelRun, async (c, { param, query }) => c.json(await cancelRun(c, await runNamed(c, param.id), query.reason), 200));
 
-  // The same run addressed with its pipeline (kept from before /v1/runs/{id}; not in the document).
-  const runOfPath = (c: NativeContext) => c.var.engine.run(pipelineNamed(c.req.param("name") ?? "").name, c.req.param("id") ?? "");
-  app.get("/v1/pipelines/:name/runs/:id", async (c) => c.json(runRecord(await c.var.engine.describe(runOfPath(c), runNotFound))));
-  app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => c.json(await cancelRun(c, runOfPath(c))));
+  // The same run addressed with its pipeline: ids of any surface, at once (no run index read).
+  const runOfPath = (c: NativeContext, param: { name: string; id: string }) => c.var.engine.run(pipelineNamed(param.name).name, param.id);
+  serve(app, routes.getPipelineRun, async (c, { param }) => c.json(runRecord(await c.var.engine.describe(runOfPath(c, param), runNotFound)), 200));
+  serve(app, routes.cancelPipelineRun, async (c, { param, query }) => c.json(await cancelRun(c, runOfPath(c, param), query.reason), 200));
 
   app.get("/openapi.json", (c) => c.json(nativeDocument()));
 
@@ -245,16 +269,14 @@ export function nativeRoutes(): Hono<AppEnv> {
   const allowed = new Map<string, string[]>();
   const allow = (path: string, method: string) => allowed.set(path, [...(allowed.get(path) ?? []), method.toUpperCase()]);
   for (const route of Object.values(routes)) allow(honoPath(route.path), route.method);
-  allow("/v1/pipelines/:name/runs/:id", "GET");
-  allow("/v1/pipelines/:name/runs/:id/cancel", "POST");
   allow("/openapi.json", "GET");
   for (const [path, methods] of allowed) app.all(path, methodNotAllowed(methods));
   return app;
 }
 
 /** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
-async function cancelRun(c: NativeContext, run: RunClient): Promise<RunRecord> {
-  const outcome = await c.var.engine.cancel(run, c.req.query("reason") ?? "cancelled by request", runNotFound);
+async function cancelRun(c: NativeContext, run: RunClient, reason: string | undefined): Promise<RunRecord> {
+  const outcome = await c.var.engine.cancel(run, reason ?? "cancelled by request", runNotFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
 }

@@ -85,6 +85,19 @@ export const runParamSchema = z.object({
   id: z.string().min(1).meta({ example: "word-stats~0193f7b2-…" }),
 });
 
+/** A run addressed with its pipeline: ids of any surface, found at once (no run index read). */
+export const pipelineRunParamSchema = pipelineParamSchema.extend(runParamSchema.shape);
+
+export const cancelQuerySchema = z.object({
+  reason: z.string().optional().meta({ description: "Why the run is cancelled (kept with the run, at most 1,000 characters)" }),
+});
+
+export const eventsHeadersSchema = z.object({
+  "last-event-id": z.string().optional().meta({
+    description: "The id of the last event seen: the stream resumes after it (sent by SSE clients when they reconnect)",
+  }),
+});
+
 export const startRunHeadersSchema = z.object({
   prefer: z.string().optional().meta({ description: "`respond-async`: answer 202 at once with the run's URL" }),
   "idempotency-key": z.string().min(1).max(256).optional().meta({

@@ -75,8 +75,11 @@ const routes = {
     headers: startRunHeadersSchema,
     requestBody: { required: true, description: "The run's input, as the pipeline's input schema says", content: { "application/json": { schema: {} } } },
     responses: {
-      200: json(runRecordSchema, "The run ended within the pipeline's request timeout (completed, failed or cancelled)"),
-      202: json(runRecordSchema, "Accepted: the run goes on; its URL is in `Location`"),
+      200: json(runRecordSchema, "Without `Prefer: respond-async`: the run ended within the pipeline's request timeout (completed, failed or cancelled)"),
+      202: json(
+        runRecordSchema,
+        "Accepted: always with `Prefer: respond-async` (the record may show the run ended already), or the run outlived the request timeout; its URL is in `Location`",
+      ),
       ...errors(400, 401, 404, 409, 413, 422, 429),
     },
   },
@@ -229,7 +232,12 @@ export function nativeRoutes(): Hono<AppEnv> {
     }
     const record = runRecord(snapshot);
     c.header("Location", record.url);
-    if (async) c.header("Preference-Applied", "respond-async");
+    // `Prefer: respond-async` is always 202 (RFC 7240), even when the run has ended already (a
+    // replayed create, or an inline run done within the call): the record says where it stands.
+    if (async) {
+      c.header("Preference-Applied", "respond-async");
+      return c.json(record, 202);
+    }
     return isActive(snapshot.status) ? c.json(record, 202) : c.json(record, 200);
   });
 

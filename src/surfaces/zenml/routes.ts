@@ -26,12 +26,11 @@ import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
 import { prometheusMetrics } from "./prometheus";
+import { serviceStartedAt } from "./started-at";
 import { captureOverride, jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "./schemas";
 
 type ZenmlContext = Context<AppEnv>;
 
-/** When this isolate started: ZenML's `uptime` and `started_at` describe the serving process. */
-const STARTED_AT = Date.now();
 const DAY_MS = 86_400_000;
 /** A sync call waits this much past the run's own deadline for the run to report its timeout. */
 const SYNC_GRACE_MS = 2_000;
@@ -263,7 +262,7 @@ async function health(c: ZenmlContext): Promise<Response> {
     status: "healthy",
     deployment_id: deploymentId(c.var.pipeline),
     pipeline_name: c.var.pipeline.name,
-    uptime: (Date.now() - STARTED_AT) / 1000,
+    uptime: (Date.now() - serviceStartedAt(c.env)) / 1000,
     last_execution: lastExecution,
   });
 }
@@ -289,7 +288,7 @@ async function info(c: ZenmlContext): Promise<Response> {
       parameters,
       parameters_schema: schema,
     },
-    deployment: { id: deploymentId(pipeline), created_at: new Date(STARTED_AT).toISOString(), stack: "cloudflare-workers" },
+    deployment: { id: deploymentId(pipeline), created_at: new Date(serviceStartedAt(c.env)).toISOString(), stack: "cloudflare-workers" },
   });
 }
 
@@ -306,7 +305,7 @@ async function status(c: ZenmlContext): Promise<Response> {
     version: "0.1.0",
     deployment_id: deploymentId(c.var.pipeline),
     status: "running",
-    started_at: new Date(STARTED_AT).toISOString(),
+    started_at: new Date(serviceStartedAt(c.env)).toISOString(),
     configuration: {
       deployment_id: deploymentId(c.var.pipeline),
       host: url.hostname,

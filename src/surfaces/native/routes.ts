@@ -39,6 +39,8 @@ import {
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
+import { explainingOtherPipeline } from "../../engine/run-elsewhere";
+import type { NotFound } from "../../engine/run-service";
 import { NATIVE_ID_SEPARATOR } from "../../runs/run-id";
 import { keptResults } from "../../engine/kept-results";
 import { runTimeoutSeconds } from "../../runs/run-timeout";
@@ -266,10 +268,18 @@ export function nativeRoutes(): Hono<AppEnv> {
 
   serve(app, routes.cancelRun, async (c, { param, query }) => c.json(await cancelRun(c, await runNamed(c, param.id), query.reason), 200));
 
-  // The same run addressed with its pipeline: ids of any surface, at once (no run index read).
+  // The same run addressed with its pipeline: ids of any surface, at once (no run index read, but
+  // on a 404, which says so when a run with this id exists in another pipeline).
   const runOfPath = (c: NativeContext, param: { name: string; id: string }) => c.var.engine.run(pipelineNamed(param.name).name, param.id);
-  serve(app, routes.getPipelineRun, async (c, { param }) => c.json(runRecord(await c.var.engine.describe(runOfPath(c, param), runNotFound)), 200));
-  serve(app, routes.cancelPipelineRun, async (c, { param, query }) => c.json(await cancelRun(c, runOfPath(c, param), query.reason), 200));
+  serve(app, routes.getPipelineRun, async (c, { param }) => {
+    const run = runOfPath(c, param);
+    const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, runNotFoundIn(run.pipeline)));
+    return c.json(runRecord(snapshot), 200);
+  });
+  serve(app, routes.cancelPipelineRun, async (c, { param, query }) => {
+    const run = runOfPath(c, param);
+    return c.json(await explainingOtherPipeline(c.env.DB, run, () => cancelRun(c, run, query.reason, runNotFoundIn(run.pipeline))), 200);
+  });
 
   app.get("/openapi.json", (c) => c.json(nativeDocument()));
 
@@ -283,8 +293,8 @@ export function nativeRoutes(): Hono<AppEnv> {
 }
 
 /** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
-async function cancelRun(c: NativeContext, run: RunClient, reason: string | undefined): Promise<RunRecord> {
-  const outcome = await c.var.engine.cancel(run, reason ?? "cancelled by request", runNotFound);
+async function cancelRun(c: NativeContext, run: RunClient, reason: string | undefined, notFound: NotFound = runNotFound): Promise<RunRecord> {
+  const outcome = await c.var.engine.cancel(run, reason ?? "cancelled by request", notFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
 }
@@ -309,6 +319,10 @@ async function runNamed(c: NativeContext, id: string): Promise<RunClient> {
 
 function runNotFound(id: string): ApiError {
   return new ApiError("run_not_found", `no run with id ${id}`);
+}
+
+function runNotFoundIn(pipeline: string): NotFound {
+  return (id) => new ApiError("run_not_found", `no run '${id}' in pipeline '${pipeline}'`);
 }
 
 function pipelineSummary(c: NativeContext, p: Pipeline): PipelineSummary {

@@ -22,6 +22,7 @@ import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
 import type { StartSpec } from "../../engine/run-service";
 import { forwardedHeaders } from "../../http/forwarded-headers";
+import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
@@ -216,18 +217,20 @@ function jobNotFound(id: string): ApiError {
 }
 
 async function getJob(c: ZenmlContext): Promise<Response> {
-  return c.json(jobFromSnapshot(await c.var.engine.describe(jobRun(c), jobNotFound)));
+  const run = jobRun(c);
+  return c.json(jobFromSnapshot(await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, jobNotFound))));
 }
 
 async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  const outcome = await c.var.engine.cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound);
+  const outcome = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound));
   if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }
 
 async function streamJob(c: ZenmlContext): Promise<Response> {
-  const response = await c.var.engine.events(jobRun(c), "zenml", c.req.header("last-event-id") ?? null, jobNotFound);
+  const run = jobRun(c);
+  const response = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.events(run, "zenml", c.req.header("last-event-id") ?? null, jobNotFound));
   response.headers.set("connection", "keep-alive");
   return response;
 }

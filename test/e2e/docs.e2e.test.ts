@@ -4,11 +4,12 @@
  * from this server alone, on a deployment without tokens (a second `wrangler dev`, started here)
  * and on the suite's server with tokens, where the page asks for the token and renders once given
  * one. No request the page makes is refused by its content security policy.
- * Without a browser these tests are skipped, saying why.
+ * The second server is started like `npm run dev -- --port N`: it prints the console's URL on N.
+ * Without a browser the page's tests are skipped, saying why.
  */
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, inject, it, vi } from "vitest";
 import { startDevServer } from "../../scripts/dev-server.mjs";
 import { baseUrl } from "./helpers";
 
@@ -29,17 +30,35 @@ interface OpenedPage {
   problems: string[];
 }
 
+/** A server without tokens, started through scripts/dev.mjs with `--port <free port>`; its output. */
+let openServer: Awaited<ReturnType<typeof startDevServer>> | undefined;
+const devOutput: string[] = [];
+
+beforeAll(async () => {
+  openServer = await startDevServer({ log: (line: string) => devOutput.push(line) });
+}, 120_000);
+
+afterAll(async () => {
+  await openServer?.stop();
+});
+
+describe("npm run dev", () => {
+  it("prints the console's and the API reference's URLs on the port it was given", async ({ expect }) => {
+    const { port } = openServer!;
+    await vi.waitFor(() => expect(devOutput).toContain(`[edgeserve] console:       http://127.0.0.1:${port}/`), { timeout: 10_000, interval: 100 });
+    expect(devOutput).toContain(`[edgeserve] API reference: http://127.0.0.1:${port}/docs`);
+  });
+});
+
 describe.skipIf(!executablePath)("API reference in Chromium, offline", () => {
   let browser: Browser;
-  let openServer: Awaited<ReturnType<typeof startDevServer>> | undefined;
 
   beforeAll(async () => {
-    [browser, openServer] = await Promise.all([chromium.launch({ executablePath: executablePath!, args: ["--no-sandbox"] }), startDevServer()]);
-  }, 120_000);
+    browser = await chromium.launch({ executablePath: executablePath!, args: ["--no-sandbox"] });
+  }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    await openServer?.stop();
   });
 
   async function open(url: string): Promise<OpenedPage> {

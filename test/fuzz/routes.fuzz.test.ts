@@ -277,6 +277,8 @@ async function leftoverStorage(namespace: DurableObjectNamespace): Promise<strin
 
 function isNamespace(value: unknown): value is DurableObjectNamespace {
   if (typeof value !== "object" || value === null) return false;
+  // A service binding (the static assets' Fetcher) answers any method name with a function: ask its kind.
+  if (Object.prototype.toString.call(value) !== "[object DurableObjectNamespace]") return false;
   const v = value as Partial<Record<"idFromName" | "newUniqueId" | "get", unknown>>;
   return typeof v.idFromName === "function" && typeof v.newUniqueId === "function" && typeof v.get === "function";
 }

@@ -3,7 +3,8 @@
 // bindings embedded in workerd (no account, no network). Any EDGESERVE_* environment variable
 // overrides the wrangler.toml var of the same name, e.g.
 //   EDGESERVE_REQUEST_TIMEOUT_SECONDS=5 npm run dev
-// Extra arguments are passed on to wrangler (e.g. `npm run dev -- --port 8788`).
+// Extra arguments are passed on to wrangler (e.g. `npm run dev -- --port 8788` serves on port 8788).
+// Once the server answers, it prints the console's URL (and the API reference's).
 //
 // It also serves the example StateFun functions (examples/functions/server.mjs) on
 // 127.0.0.1:9090 (EDGESERVE_FUNCTIONS_PORT changes the port), unless EDGESERVE_FUNCTIONS_URL
@@ -52,6 +53,8 @@ if (configAt < 0) {
   if (buildManifests().status !== 0) process.exit(1);
   const buildConsole = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-console.mjs")], { stdio: "inherit" });
   if (buildConsole.status !== 0) process.exit(1);
+  const buildDocs = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-docs-assets.mjs")], { stdio: "inherit" });
+  if (buildDocs.status !== 0) process.exit(1);
   const manifestsDir = process.env.EDGESERVE_MANIFESTS_DIR ?? "examples/pipelines";
   let pending;
   watch(manifestsDir, (_, file) => {
@@ -77,3 +80,36 @@ const env = { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env };
 const child = spawn(process.execPath, args, { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// Another Worker (`--config`, e.g. the benchmark's baseline) has no console.
+if (configAt < 0) announceWhenReady(serverUrl([...defaults, ...extra]));
+
+/** The URL wrangler serves on, from the last `--ip` and `--port` given (`--port=N` too). */
+function serverUrl(argv) {
+  const value = (name) => {
+    let found;
+    argv.forEach((arg, i) => {
+      if (arg === name) found = argv[i + 1];
+      else if (arg.startsWith(`${name}=`)) found = arg.slice(name.length + 1);
+    });
+    return found;
+  };
+  const ip = value("--ip") ?? "127.0.0.1";
+  const host = ip === "0.0.0.0" || ip === "::" ? "localhost" : ip.includes(":") ? `[${ip}]` : ip;
+  return `http://${host}:${value("--port") ?? "8787"}`;
+}
+
+/** Prints the console's URL once the server answers (any status: with tokens, /livez is 401). */
+async function announceWhenReady(url) {
+  const deadline = Date.now() + 120_000;
+  while (child.exitCode === null && Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/livez`);
+      await res.body?.cancel();
+      console.log(`[edgeserve] console:       ${url}/`);
+      console.log(`[edgeserve] API reference: ${url}/docs`);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

@@ -11,6 +11,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { settingsMiddleware } from "./middleware/settings";
 import { chaosRoutes } from "./routes/chaos";
 import { consoleRoutes } from "./routes/console";
+import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { nativeRoutes } from "./surfaces/native/routes";
 import { numaflowRoutes } from "./surfaces/numaflow/routes";
@@ -23,6 +24,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.route("/", consoleRoutes());
   app.route("/", healthRoutes());
+  app.route("/", docsRoutes());
   app.route("/", nativeRoutes());
   app.route("/", chaosRoutes());
   // Each surface is mounted at the root (the default pipeline) and under /pipelines/<name>.

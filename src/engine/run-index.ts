@@ -141,6 +141,16 @@ export async function pipelineOfRun(db: D1Database, id: string): Promise<string 
   return row?.pipeline;
 }
 
+/**
+ * The newest pipeline other than `pipeline` with a run of this id. Like `pipelineOfRun`, a search by
+ * id, which the primary key does not serve (the table keeps no other index, so that each write is
+ * one row): asked on the 404 path only (src/engine/run-elsewhere.ts).
+ */
+export async function otherPipelineOfRun(db: D1Database, id: string, pipeline: string): Promise<string | undefined> {
+  const row = await db.prepare(RUN_INDEX_READS.otherPipelineOfRun).bind(id, pipeline).first<{ pipeline: string }>();
+  return row?.pipeline;
+}
+
 export interface RunIndexRow extends Record<string, unknown> {
   pipeline: string;
   id: string;
@@ -176,6 +186,7 @@ export const RUN_INDEX_READS = {
        FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL GROUP BY surface`,
   runsSince: "SELECT COUNT(*) AS runs, MAX(finished_at) AS last FROM runs WHERE pipeline = ? AND created_at >= ?",
   pipelineOfRun: "SELECT pipeline FROM runs WHERE id = ? ORDER BY created_at DESC LIMIT 1",
+  otherPipelineOfRun: "SELECT pipeline FROM runs WHERE id = ? AND pipeline <> ? ORDER BY created_at DESC LIMIT 1",
 } as const;
 
 export async function listRuns(db: D1Database, pipeline: string, options: { status?: RunStatus; limit: number }): Promise<RunIndexRow[]> {

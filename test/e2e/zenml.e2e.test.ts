@@ -30,6 +30,20 @@ describe("ZenML over HTTP", () => {
     expect((await fetch(`${baseUrl()}/health`)).status).toBe(200);
   });
 
+  it("tells real times under wrangler dev: uptime since the start, started_at and created_at of today, not 1970", async ({ expect }) => {
+    const before = Date.now();
+    const health = (await (await api("/health")).json()) as { uptime: number };
+    const status = (await (await api("/status")).json()) as { started_at: string };
+    const info = (await (await api("/info")).json()) as { deployment: { created_at: string } };
+    const startedAt = Date.parse(status.started_at);
+    // The server started for this suite, minutes ago at most.
+    expect(startedAt).toBeGreaterThan(before - 3_600_000);
+    expect(startedAt).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(info.deployment.created_at)).toBe(startedAt);
+    expect(health.uptime).toBeGreaterThanOrEqual(0);
+    expect(health.uptime).toBeLessThan(3600);
+  });
+
   it("streams an async job's events with a real SSE client until pipeline_completed", async ({ expect }) => {
     const submitted = (await (await postJson("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 1500 } })).json()) as {
       job_id: string;

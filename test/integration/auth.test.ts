@@ -81,10 +81,11 @@ describe("bearer auth", () => {
     expect((await request("/livez", { headers: { Authorization: "Bearer second-token" } })).status).toBe(204);
   });
 
-  it("serves the console's static page and script without a token, but not the API or its document", async ({ expect }) => {
-    expect((await request("/")).status).toBe(200);
-    for (const path of ["/console/client.js", "/console/main.js", "/console/console.css", "/favicon.svg"]) expect((await request(path)).status, path).toBe(200);
-    for (const path of ["/openapi.json", "/docs", "/v1/pipelines", "/v1/runs/x"]) expect((await request(path)).status, path).toBe(401);
+  it("serves the console's and the API reference's static pages and scripts without a token, but not the API or its document", async ({ expect }) => {
+    for (const path of ["/", "/console/client.js", "/console/main.js", "/console/console.css", "/favicon.svg", "/docs", "/docs/page.js", "/docs/scalar.js"]) {
+      expect((await request(path)).status, path).toBe(200);
+    }
+    for (const path of ["/openapi.json", "/v1/pipelines", "/v1/runs/x"]) expect((await request(path)).status, path).toBe(401);
   });
 
   it("requires a token on every ZenML route but /health, answering in FastAPI's shape", async ({ expect }) => {

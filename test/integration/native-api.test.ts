@@ -79,6 +79,23 @@ describe("native API", () => {
     expect(second.headers.get("idempotent-replayed")).toBe("true");
   });
 
+  it("answers 202 for Prefer: respond-async even when the run has already ended", async ({ expect }) => {
+    const key = uniqueId("done");
+    const sync = await post("/v1/pipelines/word-stats/runs", { text }, { "Idempotency-Key": key });
+    expect(sync.status).toBe(200);
+    const done = (await sync.json()) as { id: string; url: string };
+    // The same create asked async: the run it names has completed, and the answer is still 202.
+    const replay = await post("/v1/pipelines/word-stats/runs", { text }, { "Idempotency-Key": key, Prefer: "respond-async" });
+    expect(replay.status).toBe(202);
+    expect(replay.headers.get("preference-applied")).toBe("respond-async");
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(replay.headers.get("location")).toBe(done.url);
+    expect(await replay.json()).toMatchObject({ id: done.id, status: "completed" });
+    // A fresh async run of an inline pipeline, whatever its state when answered.
+    const fresh = await post("/v1/pipelines/word-stats/runs", { text }, { Prefer: "respond-async" });
+    expect(fresh.status).toBe(202);
+  });
+
   it("refuses an Idempotency-Key reused with another body (422), at once and without starting a run", async ({ expect }) => {
     const key = uniqueId("reused");
     const first = await post("/v1/pipelines/sleep/runs", { ms: 3000 }, { "Idempotency-Key": key, Prefer: "respond-async" });
@@ -136,6 +153,8 @@ describe("OpenAPI", () => {
       "/v1/pipelines",
       "/v1/pipelines/{name}",
       "/v1/pipelines/{name}/runs",
+      "/v1/pipelines/{name}/runs/{id}",
+      "/v1/pipelines/{name}/runs/{id}/cancel",
       "/v1/pipelines/{name}/runs/{id}/events",
       "/v1/pipelines/{name}/runs/{id}/stream-ticket",
       "/v1/runs/{id}",

@@ -378,6 +378,23 @@ describe("service endpoints", () => {
     expect(await (await call("/status")).json()).toMatchObject({ status: "running", deployment_id: "word-stats@1" });
   });
 
+  it("tells real times: uptime in seconds since the service started, started_at and created_at of now, not 1970", async ({ expect }) => {
+    const before = Date.now();
+    const health = (await (await call("/health")).json()) as { uptime: number };
+    const status = (await (await call("/status")).json()) as { started_at: string };
+    const info = (await (await call("/info")).json()) as { deployment: { created_at: string } };
+    const after = Date.now();
+    const startedAt = Date.parse(status.started_at);
+    // Started within the last hour (the test run's own start), and not in the future.
+    expect(startedAt).toBeGreaterThan(before - 3_600_000);
+    expect(startedAt).toBeLessThanOrEqual(after);
+    expect(Date.parse(info.deployment.created_at)).toBe(startedAt);
+    expect(health.uptime).toBeGreaterThanOrEqual(0);
+    expect(health.uptime).toBeLessThan(3600);
+    // The same start: uptime is the time since started_at.
+    expect(Math.abs(health.uptime - (before - startedAt) / 1000)).toBeLessThan((after - before) / 1000 + 1);
+  });
+
   it("GET /metrics counts executions in ZenML's JSON shape", async ({ expect }) => {
     await invoke("/pipelines/test-fanout/invoke", { parameters: { n: 2 } });
     await vi.waitFor(async () => {

@@ -16,6 +16,7 @@ export interface NativeRoute {
   tags: string[];
   summary: string;
   params?: z.ZodObject;
+  query?: z.ZodObject;
   headers?: z.ZodObject;
   /** Security schemes any one of which opens the route, when not just the document's default. */
   security?: readonly string[];
@@ -54,7 +55,11 @@ export function openApiDocument({ info, securitySchemes, routes, components }: D
 
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const route of routes) {
-    const parameters = [...converter.parameters(route.params, "path"), ...converter.parameters(route.headers, "header")];
+    const parameters = [
+      ...converter.parameters(route.params, "path"),
+      ...converter.parameters(route.query, "query"),
+      ...converter.parameters(route.headers, "header"),
+    ];
     const responses: JsonSchema = {};
     for (const [status, response] of Object.entries(route.responses)) {
       responses[status] = {
@@ -113,7 +118,7 @@ class Converter {
   }
 
   /** An object schema's properties as OpenAPI parameters (path parameters are always required). */
-  parameters(schema: z.ZodObject | undefined, location: "path" | "header"): JsonSchema[] {
+  parameters(schema: z.ZodObject | undefined, location: "path" | "query" | "header"): JsonSchema[] {
     if (!schema) return [];
     const json = this.convert(schema, "input");
     const properties = (json.properties ?? {}) as Record<string, JsonSchema>;

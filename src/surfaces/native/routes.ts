@@ -2,9 +2,8 @@
  * edgeserve's own API, resource style: pipelines, runs, their results and events. Every route is
  * declared once in the table below with its zod schemas, which both validate it (path parameters
  * and headers, before the handler runs) and generate the OpenAPI 3.1 document at `/openapi.json`
- * (openapi.ts; an interactive reference at `/docs`).
+ * (openapi.ts; an interactive reference at `/docs`, src/routes/docs.ts).
  */
-import { Scalar } from "@scalar/hono-api-reference";
 import { Hono, type Context } from "hono";
 import { v7 as uuidv7 } from "uuid";
 // A namespace import, so that the bundler keeps only the parts of zod that are used (no locales).
@@ -23,6 +22,7 @@ import type { Pipeline } from "../../pipeline/graph";
 import { methodNotAllowed } from "../../http/method-not-allowed";
 import { honoPath, openApiDocument, type NativeRoute } from "./openapi";
 import {
+  cancelQuerySchema,
   errorSchema,
   eventsHeadersSchema,
   pipelineDetailFieldsSchema,
@@ -42,6 +42,8 @@ import {
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
+import { explainingOtherPipeline } from "../../engine/run-elsewhere";
+import type { NotFound } from "../../engine/run-service";
 import { NATIVE_ID_SEPARATOR } from "../../runs/run-id";
 import { keptResults } from "../../engine/kept-results";
 import { runTimeoutSeconds } from "../../runs/run-timeout";
@@ -78,8 +80,11 @@ const routes = {
     headers: startRunHeadersSchema,
     requestBody: { required: true, description: "The run's input, as the pipeline's input schema says", content: { "application/json": { schema: {} } } },
     responses: {
-      200: json(runRecordSchema, "The run ended within the pipeline's request timeout (completed, failed or cancelled)"),
-      202: json(runRecordSchema, "Accepted: the run goes on; its URL is in `Location`"),
+      200: json(runRecordSchema, "Without `Prefer: respond-async`: the run ended within the pipeline's request timeout (completed, failed or cancelled)"),
+      202: json(
+        runRecordSchema,
+        "Accepted: always with `Prefer: respond-async` (the record may show the run ended already), or the run outlived the request timeout; its URL is in `Location`",
+      ),
       ...errors(400, 401, 404, 409, 413, 422, 429),
     },
   },
@@ -109,6 +114,7 @@ const routes = {
     tags: ["runs"],
     summary: "The run's events as Server-Sent Events (ids; resume with Last-Event-ID)",
     params: runParamSchema,
+    headers: eventsHeadersSchema,
     responses: {
       200: { description: "An event stream: one event per run event, named by its type", content: { "text/event-stream": { schema: z.string() } } },
       204: { description: "The run has ended and everything after Last-Event-ID was seen" },
@@ -144,7 +150,25 @@ const routes = {
     tags: ["runs"],
     summary: "Cancel a run (between steps)",
     params: runParamSchema,
+    query: cancelQuerySchema,
     responses: { 200: json(runRecordSchema, "The cancelled run"), ...errors(401, 404, 409) },
+  },
+  getPipelineRun: {
+    method: "get",
+    path: "/v1/pipelines/{name}/runs/{id}",
+    tags: ["runs"],
+    summary: "A run addressed with its pipeline (an id of any surface, found without the run index)",
+    params: pipelineRunParamSchema,
+    responses: { 200: json(runRecordSchema, "The run"), ...errors(400, 401, 404) },
+  },
+  cancelPipelineRun: {
+    method: "post",
+    path: "/v1/pipelines/{name}/runs/{id}/cancel",
+    tags: ["runs"],
+    summary: "Cancel a run addressed with its pipeline (between steps)",
+    params: pipelineRunParamSchema,
+    query: cancelQuerySchema,
+    responses: { 200: json(runRecordSchema, "The cancelled run"), ...errors(400, 401, 404, 409) },
   },
 } satisfies Record<string, NativeRoute>;
 
@@ -175,18 +199,20 @@ function nativeDocument(): Record<string, unknown> {
   }));
 }
 
-/** What a route's handler gets: its path parameters and headers, parsed by the route's schemas. */
+/** What a route's handler gets: its path parameters, query and headers, parsed by the route's schemas. */
 interface RouteInput<R extends NativeRoute> {
   param: R["params"] extends z.ZodObject ? z.output<R["params"]> : Record<string, never>;
+  query: R["query"] extends z.ZodObject ? z.output<R["query"]> : Record<string, never>;
   header: R["headers"] extends z.ZodObject ? z.output<R["headers"]> : Record<string, never>;
 }
 
-/** Serves a route of the table: its path parameters, then its headers, are validated first (400 `bad_request`). */
+/** Serves a route of the table: its path parameters, query, then headers are validated first (400 `bad_request`). */
 function serve<R extends NativeRoute>(app: Hono<AppEnv>, route: R, handler: (c: NativeContext, input: RouteInput<R>) => Response | Promise<Response>): void {
   app.on(route.method.toUpperCase(), honoPath(route.path), (c) => {
     const param = route.params ? valid(route.params, c.req.param()) : {};
+    const query = route.query ? valid(route.query, c.req.query()) : {};
     const header = route.headers ? valid(route.headers, c.req.header()) : {};
-    return handler(c, { param, header } as RouteInput<R>);
+    return handler(c, { param, query, header } as RouteInput<R>);
   });
 }
 
@@ -208,7 +234,7 @@ export function nativeRoutes(): Hono<AppEnv> {
     "/v1/runs/:id/events",
     runTicket((c) => onGet(c, null)),
   );
-  for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json", "/docs"]) {
+  for (const path of ["/v1/pipelines", "/v1/pipelines/*", "/v1/runs/*", "/openapi.json"]) {
     app.use(
       path,
       async function nativeSurface(c, next) {
@@ -253,7 +279,12 @@ export function nativeRoutes(): Hono<AppEnv> {
     }
     const record = runRecord(snapshot);
     c.header("Location", record.url);
-    if (async) c.header("Preference-Applied", "respond-async");
+    // `Prefer: respond-async` is always 202 (RFC 7240), even when the run has ended already (a
+    // replayed create, or an inline run done within the call): the record says where it stands.
+    if (async) {
+      c.header("Preference-Applied", "respond-async");
+      return c.json(record, 202);
+    }
     return isActive(snapshot.status) ? c.json(record, 202) : c.json(record, 200);
   });
 
@@ -275,19 +306,20 @@ export function nativeRoutes(): Hono<AppEnv> {
     return c.json({ id: snapshot.id, status: "completed" as const, results: keptResults(snapshot).map(resultAsJson) }, 200);
   });
 
-  serve(app, routes.events, async (c, { param }) => {
+  serve(app, routes.events, async (c, { param, header }) => {
     // A ticket names the run's pipeline: no need to look the run up in the index.
     const grant = c.var.ticketGrant;
     const run = grant ? c.var.engine.run(grant.pipeline, param.id) : await runNamed(c, param.id);
     assertTicketCovers(c, run.pipeline, run.runId);
-    return c.var.engine.events(run, "native", c.req.header("last-event-id") ?? null, runNotFound);
+    return c.var.engine.events(run, "native", header["last-event-id"] ?? null, runNotFound);
   });
 
   // Straight to the Run object, so a run started on any surface streams from its first moment.
   serve(app, routes.pipelineRunEvents, async (c, { param, header }) => {
     const pipeline = pipelineNamed(param.name);
     assertTicketCovers(c, pipeline.name, param.id);
-    return c.var.engine.events(c.var.engine.run(pipeline.name, param.id), "native", header["last-event-id"] ?? null, runNotFound);
+    const run = c.var.engine.run(pipeline.name, param.id);
+    return explainingOtherPipeline(c.env.DB, run, () => c.var.engine.events(run, "native", header["last-event-id"] ?? null, runNotFoundIn(run.pipeline)));
   });
 
   serve(app, routes.streamTicket, async (c, { param }) => {
@@ -299,31 +331,35 @@ export function nativeRoutes(): Hono<AppEnv> {
     return c.json(streamTicketSchema.parse({ ticket: minted.ticket, expires_at: minted.expiresAt.toISOString() }), 200);
   });
 
-  serve(app, routes.cancelRun, async (c, { param }) => c.json(await cancelRun(c, await runNamed(c, param.id)), 200));
+  serve(app, routes.cancelRun, async (c, { param, query }) => c.json(await cancelRun(c, await runNamed(c, param.id), query.reason), 200));
 
-  // The same run addressed with its pipeline (kept from before /v1/runs/{id}; not in the document).
-  const runOfPath = (c: NativeContext) => c.var.engine.run(pipelineNamed(c.req.param("name") ?? "").name, c.req.param("id") ?? "");
-  app.get("/v1/pipelines/:name/runs/:id", async (c) => c.json(runRecord(await c.var.engine.describe(runOfPath(c), runNotFound))));
-  app.post("/v1/pipelines/:name/runs/:id/cancel", async (c) => c.json(await cancelRun(c, runOfPath(c))));
+  // The same run addressed with its pipeline: ids of any surface, at once (no run index read, but
+  // on a 404, which says so when a run with this id exists in another pipeline).
+  const runOfPath = (c: NativeContext, param: { name: string; id: string }) => c.var.engine.run(pipelineNamed(param.name).name, param.id);
+  serve(app, routes.getPipelineRun, async (c, { param }) => {
+    const run = runOfPath(c, param);
+    const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, runNotFoundIn(run.pipeline)));
+    return c.json(runRecord(snapshot), 200);
+  });
+  serve(app, routes.cancelPipelineRun, async (c, { param, query }) => {
+    const run = runOfPath(c, param);
+    return c.json(await explainingOtherPipeline(c.env.DB, run, () => cancelRun(c, run, query.reason, runNotFoundIn(run.pipeline))), 200);
+  });
 
   app.get("/openapi.json", (c) => c.json(nativeDocument()));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edgeserve API" }));
 
   // A known path asked with a method it does not serve: 405 with `Allow`, not 404.
   const allowed = new Map<string, string[]>();
   const allow = (path: string, method: string) => allowed.set(path, [...(allowed.get(path) ?? []), method.toUpperCase()]);
   for (const route of Object.values(routes)) allow(honoPath(route.path), route.method);
-  allow("/v1/pipelines/:name/runs/:id", "GET");
-  allow("/v1/pipelines/:name/runs/:id/cancel", "POST");
   allow("/openapi.json", "GET");
-  allow("/docs", "GET");
   for (const [path, methods] of allowed) app.all(path, methodNotAllowed(methods));
   return app;
 }
 
 /** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
-async function cancelRun(c: NativeContext, run: RunClient): Promise<RunRecord> {
-  const outcome = await c.var.engine.cancel(run, c.req.query("reason") ?? "cancelled by request", runNotFound);
+async function cancelRun(c: NativeContext, run: RunClient, reason: string | undefined, notFound: NotFound = runNotFound): Promise<RunRecord> {
+  const outcome = await c.var.engine.cancel(run, reason ?? "cancelled by request", notFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
 }
@@ -348,6 +384,10 @@ async function runNamed(c: NativeContext, id: string): Promise<RunClient> {
 
 function runNotFound(id: string): ApiError {
   return new ApiError("run_not_found", `no run with id ${id}`);
+}
+
+function runNotFoundIn(pipeline: string): NotFound {
+  return (id) => new ApiError("run_not_found", `no run '${id}' in pipeline '${pipeline}'`);
 }
 
 function pipelineSummary(c: NativeContext, p: Pipeline): PipelineSummary {

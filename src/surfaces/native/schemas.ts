@@ -85,13 +85,20 @@ export const runParamSchema = z.object({
   id: z.string().min(1).meta({ example: "word-stats~0193f7b2-…" }),
 });
 
+/** A run addressed with its pipeline: ids of any surface, found at once (no run index read). */
 export const pipelineRunParamSchema = z.object({
   name: z.string().meta({ example: "word-stats" }),
   id: z.string().min(1).meta({ description: "The run id as its caller knows it: a native run id, a Numaflow `X-Numaflow-Id` or a ZenML job id" }),
 });
 
+export const cancelQuerySchema = z.object({
+  reason: z.string().optional().meta({ description: "Why the run is cancelled (kept with the run, at most 1,000 characters)" }),
+});
+
 export const eventsHeadersSchema = z.object({
-  "last-event-id": z.string().optional().meta({ description: "Resume after this event (its `seq`): what EventSource sends when it reconnects" }),
+  "last-event-id": z.string().optional().meta({
+    description: "The id of the last event seen: the stream resumes after it (sent by SSE clients when they reconnect)",
+  }),
 });
 
 export const streamTicketSchema = z.object({

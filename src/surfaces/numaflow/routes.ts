@@ -17,6 +17,7 @@ import { resolvePipeline } from "../../middleware/pipeline";
 import { requestId } from "../../middleware/request-id";
 import { assertTicketCovers, hasBody, mountedPipeline, runTicket, type StreamTarget } from "../../middleware/ticket-auth";
 import type { RunClient } from "../../engine/run-client";
+import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import type { StartSpec } from "../../engine/run-service";
 import { forwardedHeaders } from "../../http/forwarded-headers";
 import type { StoredMessage } from "../../pipeline/message";
@@ -85,14 +86,14 @@ async function startAsync(c: NumaflowContext): Promise<Response> {
 
 async function fetchResult(c: NumaflowContext): Promise<Response> {
   const run = queriedRun(c);
-  const snapshot = await c.var.engine.describe(run, runNotFound);
+  const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, runNotFound));
   if (isActive(snapshot.status)) return c.json({ status: "in-progress" });
   return resultsResponse(snapshot, {});
 }
 
 async function messagePath(c: NumaflowContext): Promise<Response> {
   const run = queriedRun(c);
-  const path = await c.var.engine.messagePath(run, runNotFound);
+  const path = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.messagePath(run, runNotFound));
   if (isActive(path.status)) return c.text("Request In Progress");
   return c.text(JSON.stringify({ id: run.runId, edge_callbacks: path.edges }));
 }
@@ -113,7 +114,9 @@ async function sse(c: NumaflowContext): Promise<Response> {
   let run: RunClient;
   if (subscribeTo !== undefined) {
     run = engine.surfaceRun(c.var.pipeline.name, subscribeTo, "id");
-    await engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`));
+    await explainingOtherPipeline(c.env.DB, run, () =>
+      engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`)),
+    );
   } else {
     run = engine.surfaceRun(c.var.pipeline.name, c.var.runId, "id");
     // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:

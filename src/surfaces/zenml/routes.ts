@@ -24,16 +24,16 @@ import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
 import type { StartSpec } from "../../engine/run-service";
 import { forwardedHeaders } from "../../http/forwarded-headers";
+import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
 import { prometheusMetrics } from "./prometheus";
+import { serviceStartedAt } from "./started-at";
 import { captureOverride, jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "./schemas";
 
 type ZenmlContext = Context<AppEnv>;
 
-/** When this isolate started: ZenML's `uptime` and `started_at` describe the serving process. */
-const STARTED_AT = Date.now();
 const DAY_MS = 86_400_000;
 /** A sync call waits this much past the run's own deadline for the run to report its timeout. */
 const SYNC_GRACE_MS = 2_000;
@@ -227,12 +227,13 @@ function jobNotFound(id: string): ApiError {
 }
 
 async function getJob(c: ZenmlContext): Promise<Response> {
-  return c.json(jobFromSnapshot(await c.var.engine.describe(jobRun(c), jobNotFound)));
+  const run = jobRun(c);
+  return c.json(jobFromSnapshot(await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, jobNotFound))));
 }
 
 async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  const outcome = await c.var.engine.cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound);
+  const outcome = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound));
   if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }
@@ -240,7 +241,7 @@ async function cancelJob(c: ZenmlContext): Promise<Response> {
 async function streamJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
   assertTicketCovers(c, run.pipeline, run.runId);
-  const response = await c.var.engine.events(run, "zenml", c.req.header("last-event-id") ?? null, jobNotFound);
+  const response = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.events(run, "zenml", c.req.header("last-event-id") ?? null, jobNotFound));
   response.headers.set("connection", "keep-alive");
   return response;
 }
@@ -292,7 +293,7 @@ async function health(c: ZenmlContext): Promise<Response> {
     status: "healthy",
     deployment_id: deploymentId(c.var.pipeline),
     pipeline_name: c.var.pipeline.name,
-    uptime: (Date.now() - STARTED_AT) / 1000,
+    uptime: (Date.now() - serviceStartedAt(c.env)) / 1000,
     last_execution: lastExecution,
   });
 }
@@ -318,7 +319,7 @@ async function info(c: ZenmlContext): Promise<Response> {
       parameters,
       parameters_schema: schema,
     },
-    deployment: { id: deploymentId(pipeline), created_at: new Date(STARTED_AT).toISOString(), stack: "cloudflare-workers" },
+    deployment: { id: deploymentId(pipeline), created_at: new Date(serviceStartedAt(c.env)).toISOString(), stack: "cloudflare-workers" },
   });
 }
 
@@ -335,7 +336,7 @@ async function status(c: ZenmlContext): Promise<Response> {
     version: "0.1.0",
     deployment_id: deploymentId(c.var.pipeline),
     status: "running",
-    started_at: new Date(STARTED_AT).toISOString(),
+    started_at: new Date(serviceStartedAt(c.env)).toISOString(),
     configuration: {
       deployment_id: deploymentId(c.var.pipeline),
       host: url.hostname,

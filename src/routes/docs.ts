@@ -1,0 +1,25 @@
+/**
+ * The API reference at `/docs` (src/docs/page.ts): the page, its script, and Scalar's browser
+ * bundle, served from this Worker's static assets (public/docs/, written by `npm run build`). All
+ * three are open: they are static and hold no data; the page fetches `/openapi.json` (which needs
+ * a token when tokens are configured) with the token it asks for.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { DOCS_CONTENT_SECURITY_POLICY, DOCS_HTML, DOCS_PAGE_JS, DOCS_PATHS } from "../docs/page";
+import { ApiError } from "../errors/api-error";
+import { methodNotAllowed } from "../http/method-not-allowed";
+
+export function docsRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get(DOCS_PATHS.page, (c) => c.html(DOCS_HTML, 200, { "content-security-policy": DOCS_CONTENT_SECURITY_POLICY, "cache-control": "no-cache" }));
+  app.get(DOCS_PATHS.script, (c) => c.body(DOCS_PAGE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" }));
+  app.get(DOCS_PATHS.scalar, async (c) => {
+    const asset = await c.env.ASSETS.fetch(new URL(DOCS_PATHS.scalar, c.req.url));
+    if (asset.status === 404) throw new ApiError("route_not_found", `${DOCS_PATHS.scalar} is missing from the static assets: run \`npm run build\``);
+    // A fresh Response: the binding's has immutable headers, and the middleware adds some.
+    return new Response(asset.body, asset);
+  });
+  for (const path of Object.values(DOCS_PATHS)) app.all(path, methodNotAllowed(["GET"]));
+  return app;
+}

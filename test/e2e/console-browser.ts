@@ -1,26 +1,15 @@
 /**
- * Shared by the console's browser tests: the system's Chromium (playwright-core downloads none), a
- * page that records every request it makes, and the console's own signals to wait on (data
+ * Shared by the console's browser tests: the Chromium of ./browser.ts, a page that records every
+ * request it makes, and the console's own signals to wait on (data
  * attributes, never fixed sleeps). Screenshots go to the git-ignored test/e2e/.artifacts/.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page, type Request } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-export const executablePath = CANDIDATES.find((p): p is string => typeof p === "string" && p !== "" && existsSync(p));
-if (!executablePath) {
-  console.warn("[console e2e] SKIPPED: no Chromium found (install Debian's `chromium` package, or set CHROMIUM_PATH)");
-}
+export { executablePath, launchChromium } from "./browser";
 
 const ARTIFACTS = join(import.meta.dirname, ".artifacts");
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: executablePath!,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage", "--no-first-run"],
-  });
-}
 
 export interface ConsolePage {
   page: Page;

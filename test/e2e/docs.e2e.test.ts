@@ -7,17 +7,11 @@
  * The second server is started like `npm run dev -- --port N`: it prints the console's URL on N.
  * Without a browser the page's tests are skipped, saying why.
  */
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, inject, it, vi } from "vitest";
 import { startDevServer } from "../../scripts/dev-server.mjs";
+import { executablePath, launchChromium } from "./browser";
 import { baseUrl } from "./helpers";
-
-const CANDIDATES = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-const executablePath = CANDIDATES.find((p): p is string => typeof p === "string" && p !== "" && existsSync(p));
-if (!executablePath) {
-  console.warn("[docs e2e] SKIPPED: no Chromium found (install Debian's `chromium` package, or set CHROMIUM_PATH)");
-}
 
 /** Summaries of operations in the document (src/surfaces/native/routes.ts), as the reference shows them. */
 const OPERATIONS = ["The deployed pipelines", "A completed run's results", "Cancel a run (between steps)"];
@@ -54,7 +48,7 @@ describe.skipIf(!executablePath)("API reference in Chromium, offline", () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: executablePath!, args: ["--no-sandbox"] });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

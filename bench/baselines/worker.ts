@@ -18,7 +18,7 @@ interface BaselineEnv {
   BASELINE_RUNS: DurableObjectNamespace<BaselineRun>;
 }
 
-const context: StepContext = { runId: "", pipeline: "word-stats", step: "", headers: {}, signal: new AbortController().signal };
+const context: StepContext = { runId: "", pipeline: "word-stats", step: "", headers: {}, signal: new AbortController().signal, emit: () => undefined, env: {} };
 
 async function wordStats(input: JsonValue): Promise<JsonValue> {
   let message: Message = { value: input, tags: [], keys: [] };

@@ -28,7 +28,7 @@ export const requiresStoredRuns = createMiddleware<AppEnv>(async function requir
 export function runMemoryOnly(
   pipeline: Pipeline,
   input: StoredMessage,
-  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number },
+  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number; env: Readonly<Record<string, unknown>> },
 ): Promise<MemoryOutcome> {
   return runInMemory(pipeline, loadMessage(input), context);
 }

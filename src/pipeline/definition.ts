@@ -16,7 +16,17 @@ export interface StepContext {
   headers: Readonly<Record<string, string>>;
   /** Aborted when the run is cancelled or times out; long steps should pass it on. */
   signal: AbortSignal;
+  /**
+   * Streams partial output (a piece of text: a model's next tokens) to the run's watchers while the
+   * step runs, as `step_delta` events. Inline steps of stored runs; elsewhere it does nothing.
+   */
+  emit(delta: string): void;
+  /** The Worker's environment: its vars and secrets by name (a step that calls a service reads its URL and key here). */
+  env: Readonly<Record<string, unknown>>;
 }
+
+/** `emit` where a step's partial output goes nowhere (memory-only runs, queued steps). */
+export const ignoreDelta = (_delta: string): void => undefined;
 
 /** One message a step emits. `value` is required; tags and keys default to none. */
 export interface Emit {

@@ -3,7 +3,7 @@
  * no Durable Object, no storage and no events (ZenML's memory-only capture mode). The fastest sync
  * path; nothing of the run survives the request. Pure module: no platform imports.
  */
-import type { StepContext } from "./definition";
+import { ignoreDelta, type StepContext } from "./definition";
 import { routeOutputs, type Pipeline } from "./graph";
 import type { Message } from "./message";
 import { fanoutProblem, normaliseStepOutput } from "./step-output";
@@ -18,7 +18,7 @@ interface Pending {
 export async function runInMemory(
   pipeline: Pipeline,
   input: Message,
-  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number },
+  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number; env: Readonly<Record<string, unknown>> },
 ): Promise<MemoryOutcome> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), context.timeoutMs);
@@ -31,7 +31,15 @@ export async function runInMemory(
       for (const { step, message } of wave) {
         const definition = pipeline.step(step);
         if (definition.kind !== "inline") return { status: "failed", step, message: `step '${step}' is not inline` };
-        const stepContext: StepContext = { runId: context.runId, pipeline: pipeline.name, step, headers: context.headers, signal: controller.signal };
+        const stepContext: StepContext = {
+          runId: context.runId,
+          pipeline: pipeline.name,
+          step,
+          headers: context.headers,
+          signal: controller.signal,
+          emit: ignoreDelta,
+          env: context.env,
+        };
         let outputs: Message[];
         try {
           outputs = normaliseStepOutput(await definition.run(message, stepContext));

@@ -12,7 +12,7 @@ import { findPipeline } from "../catalog";
 import { invokeStep } from "../pipeline/invoke-step";
 import { loadMessage, storeMessage, type StoredMessage } from "../pipeline/message";
 import { backoffSeconds } from "../pipeline/retry";
-import type { QueuedStepDefinition } from "../pipeline/definition";
+import { ignoreDelta, type QueuedStepDefinition } from "../pipeline/definition";
 import { RunClient } from "../engine/run-client";
 import type { StageClaimOutcome } from "../runs/stage-protocol";
 import { deadLetterSchema, stageLabel, stageMessageSchema, type StageFailure, type StageMessage } from "./stage-message";
@@ -62,7 +62,14 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
   } else {
     try {
       const input = loadMessage(await unpackStage(env.PAYLOADS, stage));
-      const context = { runId: stage.runId, pipeline: stage.pipeline, step: stage.step, headers: claim.headers };
+      const context = {
+        runId: stage.runId,
+        pipeline: stage.pipeline,
+        step: stage.step,
+        headers: claim.headers,
+        emit: ignoreDelta,
+        env: env as unknown as Readonly<Record<string, unknown>>,
+      };
       outputs = (await invokeStep(step.run, input, context, step.timeoutSeconds)).map(storeMessage);
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);

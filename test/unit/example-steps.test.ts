@@ -9,7 +9,7 @@ import { normaliseStepOutput } from "../../src/pipeline/step-output";
 import { split, splitSentences } from "../../examples/pipelines/sentences";
 import { count, normalise, summarise } from "../../examples/pipelines/word-stats";
 
-const context: StepContext = { runId: "r", pipeline: "p", step: "s", headers: {}, signal: new AbortController().signal };
+const context: StepContext = { runId: "r", pipeline: "p", step: "s", headers: {}, signal: new AbortController().signal, emit: () => undefined, env: {} };
 
 async function call(step: StepFunction, value: JsonValue) {
   return normaliseStepOutput(await step({ value, tags: [], keys: [] }, context));

@@ -3,7 +3,7 @@
  * or across awaits (an async one, bounded by its timeout). An execution lost to an eviction is
  * noticed by the watchdog (the item is `running` but nothing here executes it) and run again.
  */
-import type { StepContext, StepReturn } from "../../../src/pipeline/definition";
+import { ignoreDelta, type StepContext, type StepReturn } from "../../../src/pipeline/definition";
 import { loadMessage, type Message } from "../../../src/pipeline/message";
 import { normaliseStepOutput } from "../../../src/pipeline/step-output";
 import type { WorkItem } from "../run-record";
@@ -38,6 +38,8 @@ export class InlineDispatcher implements StepDispatcher {
       step: item.step,
       headers: record.row.headers,
       signal: controller.signal,
+      emit: ignoreDelta,
+      env: this.host.options.env,
     };
     const startedAt = now();
     let returned: StepReturn | Promise<StepReturn>;

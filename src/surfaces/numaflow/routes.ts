@@ -68,6 +68,7 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
     headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: c.var.engine.requestTimeoutMs(c.var.pipeline),
     maxFanout: c.var.settings.EDGESERVE_MAX_FANOUT,
+    env: c.env as unknown as Readonly<Record<string, unknown>>,
   });
   if (outcome.status === "timeout") {
     throw new ApiError("request_timeout", `memory-only run ${c.var.runId} did not finish in time`, { headers: idHeader });

@@ -128,6 +128,7 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
     headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
     timeoutMs: request.timeout * 1000,
     maxFanout: c.var.settings.EDGESERVE_MAX_FANOUT,
+    env: c.env as unknown as Readonly<Record<string, unknown>>,
   });
   const metadata = {
     pipeline_name: pipeline.name,

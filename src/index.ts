@@ -2,7 +2,7 @@
 import { createApp } from "./app";
 import { registerSocketProtocol, registerStreamFormat } from "./streams/format";
 import { nativeStreamFormat } from "./surfaces/native/stream-format";
-import { numaflowStreamFormat } from "./surfaces/numaflow/stream-format";
+import { numaflowDeltasStreamFormat, numaflowStreamFormat } from "./surfaces/numaflow/stream-format";
 import { zenmlSocketProtocol, zenmlStreamFormat } from "./surfaces/zenml/stream-format";
 import { RUN_EVENTS_DLQ, RUN_EVENTS_QUEUE } from "./engine/run-index";
 import { consumeRunEvents, consumeRunEventsDeadLetters } from "./queues/run-events-consumer";
@@ -13,6 +13,7 @@ export { AdmissionObject, FunctionObject, RunObject } from "../durable-objects/i
 
 // The surfaces' stream framings, registered for the Run objects (which know only the interface).
 registerStreamFormat("numaflow", numaflowStreamFormat);
+registerStreamFormat("numaflow-deltas", numaflowDeltasStreamFormat);
 registerStreamFormat("zenml", zenmlStreamFormat);
 registerStreamFormat("native", nativeStreamFormat);
 registerSocketProtocol(zenmlSocketProtocol);

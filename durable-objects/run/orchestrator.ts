@@ -14,6 +14,7 @@ import type { StagePlan } from "../../src/queues/stage-transport";
 import type { EnqueueOutcome, RemoteInvocation, RemoteReport, RunEnded } from "../../src/remote/protocol";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { AlarmPlan } from "./alarm-plan";
+import { DeltaFlush } from "./delta-flush";
 import { Dispatchers, failedSendsNote, StepLedger, type Held, type StepDispatcher } from "./dispatch";
 import type { EventLog } from "./event-log";
 import type { RunCapturePolicy } from "./run-capture";
@@ -67,6 +68,9 @@ export class Orchestrator {
   /** Wakes the run when its earliest held-back item (a delayed message, a call held back) may go. */
   private wakeTimer: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
+  /** Writes streamed deltas coalesced; every flush of the run writes them too. */
+  private readonly deltaFlush = new DeltaFlush(() => this.flush());
+
   constructor(private readonly o: OrchestratorOptions) {
     this.steps = new StepLedger(o);
     this.dispatchers = new Dispatchers({
@@ -74,6 +78,7 @@ export class Orchestrator {
       steps: this.steps,
       stepCompleted: (item, outputs, ms, extra) => this.stepCompleted(item, outputs, ms, extra),
       stepFailed: (item, message, ms) => this.stepFailed(item, message, ms),
+      stepDelta: (item, delta) => this.stepDelta(item, delta),
       enqueue: (step, from, message, held) => this.enqueue(step, from, message, held),
       awaitedItem: (key, kind) => this.awaitedItem(key, kind),
       drive: () => this.drive(),
@@ -229,6 +234,15 @@ export class Orchestrator {
     this.steps.state(step);
   }
 
+  /** A streaming step's delta: published now (the event log's listener), written within 100 ms or 4 KB. */
+  private stepDelta(item: WorkItem, delta: string): void {
+    const { record } = this.o;
+    // Late deltas (after a cancel, the deadline, the step's own end) go nowhere.
+    if (record.terminal || record.work.get(item.key) !== item || item.state !== "running") return;
+    this.steps.recordDelta(item, delta);
+    this.deltaFlush.added(delta.length);
+  }
+
   /** Records a step's failure and fails the run. `ms` is null when the failure was not timed here. */
   private stepFailed(item: WorkItem, error: string, ms: number | null): void {
     // A step's error text is of its own choosing: kept to a size the run's entry can carry.
@@ -296,6 +310,7 @@ export class Orchestrator {
       events.flush();
       record.save(store);
     });
+    this.deltaFlush.written();
     if (!record.terminal && this.deadlineTimer === undefined) {
       this.deadlineTimer = setTimeout(() => this.watchdog(), Math.max(0, row.deadlineAt - now()));
     }

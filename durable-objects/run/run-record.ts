@@ -114,6 +114,9 @@ export const INLINE_MAX_BYTES = 64 * 1024;
  */
 export const APART_MIN_CHARS = 256 * 1024;
 
+/** More than the events a run ever publishes before writing them (delta-flush.ts's `maxDeltas`, and a burst's events). */
+const UNWRITTEN_SEQ_FENCE = 100_000;
+
 /** The `run` entry. `layout` names its shape, so a later one can convert older entries. */
 interface StoredRun {
   layout: 1;
@@ -172,6 +175,10 @@ export class RunRecord {
     const input = stored.inputApart ? getSpilled<StoredMessage>(store, INPUT_KEY) : stored.row.input;
     if (!input) throw new Error(`run '${stored.row.id}' has lost its input entry`);
     const record = new RunRecord({ ...stored.row, input }, stored.inline);
+    // A running run whose steps stream may have published deltas that were not written before its
+    // object was reset (they are written coalesced): its sequence numbers resume past them, never reused.
+    const streamed = Object.values(record.row.steps).some((s) => s.deltas !== undefined);
+    if (isActive(record.row.status) && streamed) record.row.nextSeq += UNWRITTEN_SEQ_FENCE;
     record.inputApart = record.inputWritten = stored.inputApart === true;
     record.rowsBefore = stored.row.rowsWritten - store.rowsWritten;
     for (const [key, entry] of store.list<WorkItem>(WORK_PREFIX)) {

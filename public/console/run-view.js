@@ -45,6 +45,8 @@ export class RunView {
   stepRows = query("#steps tbody", HTMLTableSectionElement);
   timeline = element("timeline", HTMLOListElement);
   result = element("result", HTMLPreElement);
+  liveSection = element("live-section", HTMLElement);
+  liveOutput = element("live-output", HTMLPreElement);
   duration = element("run-duration", HTMLElement);
   connection = element("connection", HTMLElement);
   cancel = query("[data-action='cancel']", HTMLButtonElement);
@@ -68,6 +70,11 @@ export class RunView {
     else this.link.href = runHref(pipeline.name, id);
     this.timeline.replaceChildren();
     this.result.textContent = "–";
+    this.liveOutput.textContent = "";
+    delete this.liveOutput.dataset.step;
+    delete this.liveOutput.dataset.attempt;
+    delete this.liveOutput.dataset.deltas;
+    this.liveSection.hidden = true;
     this.duration.textContent = "";
     this.connection.textContent = "";
     this.cancel.disabled = true;
@@ -90,6 +97,8 @@ export class RunView {
 
   /** @param {RunEvent} event */
   applyEvent(event) {
+    // A streamed delta grows the step's live output; the event list would drown in them.
+    if (event.type === "step_delta") return this.applyDelta(event);
     this.timeline.append(eventItem(event));
     this.timeline.scrollTop = this.timeline.scrollHeight;
     if (this.final) return;
@@ -106,6 +115,24 @@ export class RunView {
       if (status === "completed" || status === "failed") step.finishedAt = at;
       this.renderSteps();
     }
+  }
+
+  /**
+   * A streaming step's next piece of output, shown as it comes. A delta of a later attempt starts
+   * the text again: the earlier attempt's deltas are void.
+   * @param {RunEvent} event
+   */
+  applyDelta(event) {
+    const data = /** @type {{ delta?: unknown, attempt?: unknown }} */ (event.data ?? {});
+    const attempt = typeof data.attempt === "number" ? data.attempt : 1;
+    if (this.liveOutput.dataset.step !== event.step || Number(this.liveOutput.dataset.attempt) !== attempt) {
+      this.liveOutput.dataset.step = event.step ?? "";
+      this.liveOutput.dataset.attempt = String(attempt);
+      this.liveOutput.textContent = "";
+    }
+    this.liveOutput.textContent += typeof data.delta === "string" ? data.delta : "";
+    this.liveOutput.dataset.deltas = String(Number(this.liveOutput.dataset.deltas ?? 0) + 1);
+    this.liveSection.hidden = false;
   }
 
   /** @param {RunRecord} record */

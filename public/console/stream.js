@@ -29,11 +29,26 @@ const EVENT_TYPES = [
   "step_retrying",
   "step_send_failed",
   "step_interrupted",
+  "step_delta",
   "step_completed",
   "step_failed",
   "result",
   ...TERMINAL_EVENTS,
 ];
+
+/**
+ * An event of the native stream as the page keeps it. A streamed delta travels light (`{step, index,
+ * delta, attempt}`, its sequence number in the SSE id): it is given the shape of the other events.
+ * @param {string} name the SSE event name
+ * @param {string} id the SSE id
+ * @param {string} data
+ * @returns {RunEvent}
+ */
+function eventOf(name, id, data) {
+  if (name !== "step_delta") return /** @type {RunEvent} */ (JSON.parse(data));
+  const { step, index, delta, attempt } = /** @type {{ step: string, index: number, delta: string, attempt: number }} */ (JSON.parse(data));
+  return /** @type {RunEvent} */ ({ seq: Number(id), type: "step_delta", at: new Date().toISOString(), step, data: { index, delta, attempt } });
+}
 
 /** A connection that sees nothing for this long (heartbeats included) is taken as dropped. */
 const IDLE_MS = 45_000;
@@ -81,7 +96,7 @@ function viaEventSource(url, options) {
     source.addEventListener("error", () => finish("dropped"));
     /** @param {MessageEvent<string>} message */
     const onMessage = (message) => {
-      const event = /** @type {RunEvent} */ (JSON.parse(message.data));
+      const event = eventOf(message.type, message.lastEventId, message.data);
       options.onEvent(event);
       if (TERMINAL_EVENTS.has(event.type)) finish("ended");
     };
@@ -104,7 +119,7 @@ async function viaFetch(url, options) {
   let ended = false;
   /** @type {import("./client.js").RunEvent[]} */
   const pending = [];
-  const parser = createParser({ onEvent: (message) => pending.push(JSON.parse(message.data)) });
+  const parser = createParser({ onEvent: (message) => pending.push(eventOf(message.event ?? "message", message.id ?? "", message.data)) });
   try {
     const res = await authedFetch(url, { headers, signal: AbortSignal.any([options.signal, idle.signal]) });
     if (res.status === 204) return "ended";

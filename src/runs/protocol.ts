@@ -111,6 +111,8 @@ export interface StepState {
   retried?: number;
   /** Attempts lost without an outcome (the Run object reset mid-step, a consumer gone after its claim) and run again. */
   interrupted?: number;
+  /** Streaming steps: deltas its current attempt emitted (`step_delta` events, numbered from 0). */
+  deltas?: number;
   /** Remote steps: hand-overs deferred because the address had a full mailbox (backpressure) or could not be reached. */
   heldBack?: number;
   firstStartedAt?: number;
@@ -172,6 +174,7 @@ export type RunEventType =
   | "step_retrying"
   | "step_send_failed"
   | "step_interrupted"
+  | "step_delta"
   | "step_completed"
   | "step_failed"
   | "result"

@@ -7,7 +7,7 @@
 import type { Settings } from "../settings";
 import { TERMINAL_EVENTS, type ResultItem, type RunEvent, type RunStatus, type StartRunRequest } from "../runs/protocol";
 
-export type StreamFormatName = "numaflow" | "zenml" | "native";
+export type StreamFormatName = "numaflow" | "numaflow-deltas" | "zenml" | "native";
 
 /** What a format may need to know about the run besides one event. */
 export interface StreamContext {

@@ -289,6 +289,42 @@ export const headersEchoMemory = definePipeline({ ...headersEcho, name: "test-he
 /** The same, memory-only (in the Worker, nothing stored). */
 export const sentencesMemory = definePipeline({ ...sentencesLocal, name: "test-sentences-memory", runtime: "memory-only" });
 
+const streamingInput = z.strictObject({ words: z.array(z.string()), delayMs: z.number().int().min(0), failAfter: z.number().int().optional() });
+
+/** Steps of test-streaming runs whose signal was aborted (a cancel reached the step), by run id. */
+export const streamingAborted = new Set<string>();
+
+/**
+ * `speak` streams its words one delta each, `delayMs` apart (the first a word, later ones a space
+ * and a word), then returns the whole text; with `failAfter`, it throws after that many deltas.
+ */
+export const streaming = definePipeline({
+  name: "test-streaming",
+  input: streamingInput,
+  steps: [
+    {
+      name: "speak",
+      kind: "inline",
+      run: async (m, context) => {
+        const { words, delayMs, failAfter } = streamingInput.parse(m.value);
+        context.signal.addEventListener("abort", () => streamingAborted.add(context.runId));
+        let text = "";
+        for (const [i, word] of words.entries()) {
+          if (failAfter !== undefined && i === failAfter) throw new Error(`the model stopped after ${i} deltas`);
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          if (context.signal.aborted) throw new Error("cancelled");
+          const delta = i === 0 ? word : ` ${word}`;
+          text += delta;
+          context.emit(delta);
+        }
+        return { value: { text, tokens: words.length } };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "speak", to: "out" }],
+});
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -307,6 +343,7 @@ export function registerTestPipelines(): void {
     queuedShortDeadline,
     sentencesLocal,
     sentencesMemory,
+    streaming,
     headersEcho,
     headersEchoMemory,
     ...remotePipelines,

@@ -3,7 +3,7 @@
  * or across awaits (an async one, bounded by its timeout). An execution lost to an eviction is
  * noticed by the watchdog (the item is `running` but nothing here executes it) and run again.
  */
-import { ignoreDelta, type StepContext, type StepReturn } from "../../../src/pipeline/definition";
+import type { StepContext, StepReturn } from "../../../src/pipeline/definition";
 import { loadMessage, type Message } from "../../../src/pipeline/message";
 import { normaliseStepOutput } from "../../../src/pipeline/step-output";
 import type { WorkItem } from "../run-record";
@@ -38,7 +38,10 @@ export class InlineDispatcher implements StepDispatcher {
       step: item.step,
       headers: record.row.headers,
       signal: controller.signal,
-      emit: ignoreDelta,
+      emit: (delta) => {
+        if (typeof delta !== "string") throw new TypeError(`step '${item.step}' emitted a ${typeof delta}; emit takes text`);
+        if (delta.length > 0) this.host.stepDelta(item, delta);
+      },
       env: this.host.options.env,
     };
     const startedAt = now();

@@ -41,6 +41,8 @@ export interface DispatchHost {
   readonly steps: StepLedger;
   /** Records a step's outputs and routes them on along its edges. */
   stepCompleted(item: WorkItem, outputs: Message[], ms: number, extra?: Record<string, JsonValue>): void;
+  /** A running step streamed `delta`: logged and published at once, written coalesced. */
+  stepDelta(item: WorkItem, delta: string): void;
   /** Records a step's failure and fails the run; `ms` is null when the failure was not timed here. */
   stepFailed(item: WorkItem, message: string, ms: number | null): void;
   /** Adds a work item for `step` carrying `message`. */

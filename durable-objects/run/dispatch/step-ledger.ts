@@ -24,6 +24,8 @@ export class StepLedger {
     const { events, now } = this.o;
     item.attempt += 1;
     const state = this.state(item.step);
+    // A new attempt streams anew: deltas of an earlier one are void (their events carry its attempt).
+    if (state.deltas !== undefined) state.deltas = 0;
     state.status = "running";
     state.started += 1;
     state.firstStartedAt ??= now();
@@ -74,6 +76,15 @@ export class StepLedger {
     if (ms !== null) data.ms = ms;
     if (capture.payloads || capture.payloadsOnError) data.input = captured(loadMessage(item.message).value, capture);
     events.append({ type: "step_failed", step: item.step, data }, now());
+  }
+
+  /** A running step streamed a piece of its output: numbered within the step's attempt, logged as `step_delta`. */
+  recordDelta(item: WorkItem, delta: string): void {
+    const { events, now } = this.o;
+    const state = this.state(item.step);
+    const index = state.deltas ?? 0;
+    state.deltas = index + 1;
+    events.append({ type: "step_delta", step: item.step, data: { index, delta, attempt: item.attempt } }, now());
   }
 
   /** A message reached a sink: stored as the run's next result, the sink counted, `result` logged. */

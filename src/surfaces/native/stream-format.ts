@@ -6,6 +6,11 @@ import { resultOfEvent, type StreamFormat } from "../../streams/format";
 export const nativeStreamFormat: StreamFormat = {
   preamble: () => "",
   render(event, context) {
+    // A streamed delta travels light: the step, its number within the step's attempt, the text.
+    if (event.type === "step_delta") {
+      const { index, delta, attempt } = event.data ?? {};
+      return [encodeSseFrame({ id: event.seq, event: "step_delta", data: JSON.stringify({ step: event.step, index, delta, attempt }) })];
+    }
     const body: Record<string, unknown> = { seq: event.seq, type: event.type, at: new Date(event.at).toISOString() };
     if (event.step !== undefined) body.step = event.step;
     if (event.data !== undefined) body.data = event.data;

@@ -4,6 +4,7 @@
  * Mounted at the root for the default pipeline and under `/pipelines/<name>` for every pipeline.
  */
 import { Hono, type Context } from "hono";
+import * as z from "zod";
 import type { AppEnv } from "../../app-env";
 import { keptResults } from "../../engine/kept-results";
 import { ApiError } from "../../errors/api-error";
@@ -23,6 +24,8 @@ import { forwardedHeaders } from "../../http/forwarded-headers";
 import type { StoredMessage } from "../../pipeline/message";
 import { isActive, type ResultItem, type RunSnapshot } from "../../runs/protocol";
 
+/** `?deltas=` of `/sse`: whether a streaming step's deltas come with the results. */
+const deltasQuerySchema = z.enum(["true", "false"]).optional();
 type NumaflowContext = Context<AppEnv>;
 
 export function numaflowRoutes(): Hono<AppEnv> {
@@ -129,7 +132,11 @@ async function sse(c: NumaflowContext): Promise<Response> {
       if (!outcome.started) throw duplicateId(run.runId);
     }
   }
-  const response = await engine.events(run, "numaflow", lastEventId, runNotFound);
+  // Numaflow streams results only; `?deltas=true` adds a streaming step's deltas (an edgeserve opt-in).
+  const deltasQuery = deltasQuerySchema.safeParse(c.req.query("deltas"));
+  if (!deltasQuery.success) throw new ApiError("bad_request", "query parameter 'deltas' must be 'true' or 'false'");
+  const deltas = deltasQuery.data === "true";
+  const response = await engine.events(run, deltas ? "numaflow-deltas" : "numaflow", lastEventId, runNotFound);
   response.headers.set(c.var.settings.EDGESERVE_ID_HEADER, run.runId);
   return response;
 }

@@ -4,6 +4,19 @@ import { resultOfEvent, type StreamFormat } from "../../streams/format";
 
 const decoder = new TextDecoder();
 
+/**
+ * The same, and a streaming step's deltas as `step_delta` events (`{"step","index","delta","attempt"}`),
+ * for a client that asks for them (`?deltas=true`): Numaflow itself streams results only.
+ */
+export const numaflowDeltasStreamFormat: StreamFormat = {
+  preamble: () => "",
+  render(event, context) {
+    if (event.type !== "step_delta") return numaflowStreamFormat.render(event, context);
+    const { index, delta, attempt } = event.data ?? {};
+    return [encodeSseFrame({ id: event.seq, event: "step_delta", data: JSON.stringify({ step: event.step, index, delta, attempt }) })];
+  },
+};
+
 export const numaflowStreamFormat: StreamFormat = {
   preamble: () => "",
   render(event, context) {

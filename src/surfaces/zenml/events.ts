@@ -61,6 +61,31 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
         },
       ];
     }
+    case "step_delta": {
+      // A streamed piece of the step's output: a progress update (what a ZenML client already
+      // reads while a step runs), with the text in its data; the progress itself does not move.
+      const step = event.step ?? "";
+      const current = context.steps.indexOf(step) + 1;
+      const total = context.steps.length;
+      const completed = Math.max(current - 1, 0);
+      return [
+        {
+          ...base,
+          event_type: "progress_update",
+          step_name: step,
+          data: {
+            current_step: current,
+            total_steps: total,
+            current_step_name: step,
+            progress_percent: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
+            delta: event.data?.delta ?? "",
+            delta_index: event.data?.index ?? null,
+            attempt: event.data?.attempt ?? null,
+          },
+          message: `Step '${step}' streamed output`,
+        },
+      ];
+    }
     case "step_queued":
       return [
         {

@@ -11,7 +11,11 @@ function harness() {
     writes.push(now);
     flush.written();
   }, limits);
-  return { flush, writes, advance: (ms: number) => ((now += ms), vi.advanceTimersByTime(ms)) };
+  const advance = (ms: number) => {
+    now += ms;
+    vi.advanceTimersByTime(ms);
+  };
+  return { flush, writes, advance };
 }
 
 describe("DeltaFlush", () => {

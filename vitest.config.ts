@@ -10,6 +10,9 @@ export default defineConfig(async () => {
   // The StateFun function server (test/functions/) listens here; its global setup reads the port.
   const functionsPort = await freePort();
   process.env.EDGESERVE_TEST_FUNCTIONS_PORT = String(functionsPort);
+  // The example model server (test/model/global-setup.ts) of the `chat` pipeline listens here.
+  const modelPort = await freePort();
+  process.env.EDGESERVE_TEST_MODEL_PORT = String(modelPort);
   return {
     plugins: [
       cloudflareTest({
@@ -25,6 +28,7 @@ export default defineConfig(async () => {
             // test/remote/remote-steps.test.ts fills a mailbox to it; no other test holds 20 invocations at one address.
             EDGESERVE_MAX_MAILBOX: "20",
             EDGESERVE_FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}`,
+            EDGESERVE_MODEL_URL: `http://127.0.0.1:${modelPort}`,
             TEST_MIGRATIONS: migrations,
           },
           // Deliver within 50 ms, so tests that list jobs or run queued steps need not wait a second.
@@ -43,7 +47,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/{unit,integration,durable-objects,queues,remote,results,fuzz}/**/*.test.ts"],
       setupFiles: ["./test/setup.ts"],
-      globalSetup: ["./test/functions/global-setup.ts"],
+      globalSetup: ["./test/functions/global-setup.ts", "./test/model/global-setup.ts"],
     },
   };
 });

@@ -38,8 +38,15 @@ export async function startDevServer(options = {}) {
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
     cwd: fileURLToPath(new URL("..", import.meta.url)),
-    // The example function server gets a free port too, so servers can run side by side.
-    env: { ...process.env, EDGESERVE_FUNCTIONS_PORT: String(await freePort()), ...(options.env ?? {}), WRANGLER_SEND_METRICS: "false", CI: "true" },
+    // The example function and model servers get free ports too, so servers can run side by side.
+    env: {
+      ...process.env,
+      EDGESERVE_FUNCTIONS_PORT: String(await freePort()),
+      EDGESERVE_MODEL_PORT: String(await freePort()),
+      ...(options.env ?? {}),
+      WRANGLER_SEND_METRICS: "false",
+      CI: "true",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

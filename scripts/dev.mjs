@@ -8,7 +8,11 @@
 //
 // It also serves the example StateFun functions (examples/functions/server.mjs) on
 // 127.0.0.1:9090 (EDGESERVE_FUNCTIONS_PORT changes the port), unless EDGESERVE_FUNCTIONS_URL
-// points the `greeter` pipeline at a function server of your own.
+// points the `greeter` pipeline at a function server of your own. Likewise the example model server
+// (examples/model/server.mjs) on 127.0.0.1:9092 (EDGESERVE_MODEL_PORT; EDGESERVE_MODEL_DELAY_MS sets
+// its pace), unless EDGESERVE_MODEL_URL points the `chat` pipeline at an OpenAI-compatible server of
+// your own. It asks for no key; the key `chat` sends to a server of your own is the
+// EDGESERVE_MODEL_API_KEY secret, which goes in `.dev.vars` like every secret (never on the command line).
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { watch } from "node:fs";
@@ -32,10 +36,35 @@ if (!process.env.EDGESERVE_FUNCTIONS_URL) {
   console.log(`[edgeserve] example StateFun functions on ${process.env.EDGESERVE_FUNCTIONS_URL}`);
 }
 
+const modelPort = Number(process.env.EDGESERVE_MODEL_PORT ?? 9092);
+if (!process.env.EDGESERVE_MODEL_URL) {
+  const { startModelServer } = await import("../examples/model/server.mjs");
+  try {
+    await startModelServer({ port: modelPort, log: console.log });
+  } catch (error) {
+    console.error(`[edgeserve] the example model server could not listen on 127.0.0.1:${modelPort}: ${error.message}`);
+    console.error("[edgeserve] set EDGESERVE_MODEL_PORT to another port, or EDGESERVE_MODEL_URL to an OpenAI-compatible server of your own");
+    process.exit(1);
+  }
+  process.env.EDGESERVE_MODEL_URL = `http://127.0.0.1:${modelPort}`;
+  console.log(`[edgeserve] example model server on ${process.env.EDGESERVE_MODEL_URL}`);
+}
+
 const overrides = Object.entries(process.env)
   .filter(
     ([name]) =>
-      name.startsWith("EDGESERVE_") && !["EDGESERVE_AUTH_TOKENS", "EDGESERVE_FUNCTIONS_PORT", "EDGESERVE_MANIFESTS_DIR", "EDGESERVE_REGISTRY"].includes(name),
+      name.startsWith("EDGESERVE_") &&
+      ![
+        // Secrets: `.dev.vars`, never on wrangler's command line.
+        "EDGESERVE_AUTH_TOKENS",
+        "EDGESERVE_MODEL_API_KEY",
+        // This script's own settings, not the Worker's.
+        "EDGESERVE_FUNCTIONS_PORT",
+        "EDGESERVE_MODEL_PORT",
+        "EDGESERVE_MODEL_DELAY_MS",
+        "EDGESERVE_MANIFESTS_DIR",
+        "EDGESERVE_REGISTRY",
+      ].includes(name),
   )
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);

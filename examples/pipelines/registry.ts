@@ -3,6 +3,7 @@
  * input schemas for `input`. A manifest names them; `npm run build` checks that every name exists.
  */
 import type { Registry } from "../../src/manifest/compile";
+import { generate, prepare, promptInput } from "./chat";
 import { keyByName, nameInput } from "./greeter";
 import { shout, split } from "./sentences";
 import { sleep, sleepInput } from "./sleep";
@@ -10,6 +11,6 @@ import { count, normalise, summarise, textInput } from "./word-stats";
 
 export const registry: Registry = {
   source: "examples/pipelines/registry.ts",
-  stepFunctions: { normalise, count, summarise, split, shout, sleep, "key-by-name": keyByName },
-  inputSchemas: { text: textInput, sleep: sleepInput, name: nameInput },
+  stepFunctions: { normalise, count, summarise, split, shout, sleep, "key-by-name": keyByName, prepare, generate },
+  inputSchemas: { text: textInput, sleep: sleepInput, name: nameInput, prompt: promptInput },
 };

@@ -12,7 +12,7 @@ describe("GET /v1/pipelines", () => {
     expect(res.status).toBe(200);
     const { pipelines } = (await res.json()) as { pipelines: { name: string; version: string; default: boolean; steps: { name: string; kind: string }[] }[] };
     const byName = new Map(pipelines.map((p) => [p.name, p]));
-    for (const name of ["word-stats", "sentences", "sleep", "word-stats-memory", "slow-stats", "greeter"]) {
+    for (const name of ["word-stats", "sentences", "sleep", "word-stats-memory", "slow-stats", "greeter", "chat"]) {
       expect(byName.get(name)?.version).toBe("1");
     }
     expect(byName.get("word-stats")).toMatchObject({ default: true, result_store: "sqlite", retention_seconds: 86_400 });
@@ -22,6 +22,11 @@ describe("GET /v1/pipelines", () => {
       { name: "out", kind: "sink" },
     ]);
     expect(byName.get("slow-stats")?.steps.find((s) => s.name === "count")?.kind).toBe("queued");
+    expect(byName.get("chat")?.steps).toEqual([
+      { name: "prepare", kind: "inline" },
+      { name: "generate", kind: "inline" },
+      { name: "finish", kind: "sink" },
+    ]);
   });
 });
 
@@ -47,6 +52,10 @@ describe("every example manifest runs", () => {
 
   it("sleep answers after its wait", async ({ expect }) => {
     expect(await bodyText(await post("/pipelines/sleep/v1/process/sync", { ms: 20 }))).toBe('{"slept":20}');
+  });
+
+  it("chat answers the example model's streamed reply: the prompt's words in reverse order", async ({ expect }) => {
+    expect(await bodyText(await post("/pipelines/chat/v1/process/sync", { prompt: "a b c" }))).toBe('{"text":"c b a","tokens":3}');
   });
 
   it("greeter greets through its StateFun function", async ({ expect }) => {

@@ -66,13 +66,13 @@ edges:
     const errors = errorsOf(GOOD.replace("run: normalise", "run: normalize"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(
-      /^pipelines\/demo\.yaml:5:43: steps\[0\]\.run: no step function named 'normalize' is registered\. Fix: use one of: count, key-by-name, normalise, .*; or register it in examples\/pipelines\/registry\.ts$/,
+      /^pipelines\/demo\.yaml:5:43: steps\[0\]\.run: no step function named 'normalize' is registered\. Fix: use one of: count, generate, key-by-name, normalise, .*; or register it in examples\/pipelines\/registry\.ts$/,
     );
   });
 
   it("refuses an unregistered input schema", ({ expect }) => {
     expect(errorsOf(GOOD.replace("input: text", "input: txt"))[0]).toMatch(
-      /^pipelines\/demo\.yaml:3:8: input: no input schema named 'txt' is registered\. Fix: use one of: name, sleep, text; or register it in examples\/pipelines\/registry\.ts$/,
+      /^pipelines\/demo\.yaml:3:8: input: no input schema named 'txt' is registered\. Fix: use one of: name, prompt, sleep, text; or register it in examples\/pipelines\/registry\.ts$/,
     );
   });
 
@@ -115,6 +115,6 @@ edges:
 describe("example manifests", () => {
   it("bundles every example manifest, each of which compiles", ({ expect }) => {
     const names = manifests.map((m) => (m.manifest as { name: string }).name).sort();
-    expect(names).toEqual(["greeter", "sentences", "sleep", "slow-stats", "word-stats", "word-stats-memory"]);
+    expect(names).toEqual(["chat", "greeter", "sentences", "sleep", "slow-stats", "word-stats", "word-stats-memory"]);
   });
 });

@@ -114,6 +114,27 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     await fresh.page.close();
   });
 
+  it("shows chat's reply growing while generate streams, then the whole reply as the result", async ({ expect }) => {
+    await choose(page, "chat");
+    // 40 words at the model's 25 ms pace: a second of streaming.
+    const words = Array.from({ length: 40 }, (_, i) => `w${i}`);
+    await page.fill("#field-prompt", words.join(" "));
+    await page.click("#run-async");
+    // Part of the reply is shown while the run is still running.
+    await page.waitForFunction(() => {
+      const output = document.querySelector<HTMLElement>("#live-output");
+      const status = document.querySelector("#run-status")?.getAttribute("data-run-status");
+      return status === "running" && Number(output?.dataset.deltas ?? 0) > 0;
+    });
+    const partial = (await page.textContent("#live-output")) ?? "";
+    expect(partial.length).toBeGreaterThan(0);
+    await runStatus(page, "completed");
+    const reply = [...words].reverse().join(" ");
+    expect(reply.startsWith(partial)).toBe(true);
+    expect(await page.textContent("#live-output")).toBe(reply);
+    expect(JSON.parse((await page.textContent("#result")) ?? "")).toEqual({ text: reply, tokens: 40 });
+  });
+
   it("runs word-stats sync and shows the finished run: status, graph, step timeline, result", async ({ expect }) => {
     await choose(page, "word-stats");
     await page.fill("#field-text", "the cat and the hat");

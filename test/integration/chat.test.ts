@@ -10,6 +10,7 @@ import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { recordWhen } from "../helpers/runs";
+import { readSse } from "../helpers/sse";
 import { uniqueId } from "../helpers/unique";
 
 const completions = `${env.EDGESERVE_MODEL_URL}/v1/chat/completions`;
@@ -85,5 +86,18 @@ describe("chat", () => {
     const cancelled = await call(`/v1/runs/${id}`, { method: "DELETE" });
     expect(await cancelled.json()).toMatchObject({ status: "cancelled" });
     await vi.waitFor(async () => expect(await modelCounts(tag)).toEqual({ open: 0, aborted: 1 }), { timeout: 3000, interval: 20 });
+  });
+
+  it("streams the reply: one step_delta per chunk of the model, in order, the deltas making the result's text", async ({ expect }) => {
+    const { body } = await chat("one two three four");
+    expect(body.results).toEqual([{ text: "four three two one", tokens: 4 }]);
+    const stream = await readSse(await call(`/v1/pipelines/chat/runs/${body.id}/events`));
+    const deltas = stream.events.filter((e) => e.event === "step_delta").map((e) => JSON.parse(e.data) as { step: string; index: number; delta: string });
+    expect(deltas).toEqual([
+      { step: "generate", index: 0, delta: "four", attempt: 1 },
+      { step: "generate", index: 1, delta: " three", attempt: 1 },
+      { step: "generate", index: 2, delta: " two", attempt: 1 },
+      { step: "generate", index: 3, delta: " one", attempt: 1 },
+    ]);
   });
 });

@@ -83,7 +83,7 @@ export const settingsSchema = z.object({
   /** Invocations one function address holds waiting, whatever its `maxNumBatchRequests` (also when that is ≤ 0, StateFun's "no cap"). */
   EDGESERVE_MAX_MAILBOX: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** Live SSE subscribers one run may have; one more is refused with 429 `too_many_subscribers`. */
-  EDGESERVE_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(10_000).default(100),
+  EDGESERVE_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** The Retry-After of a 429. */
   EDGESERVE_RETRY_AFTER_SECONDS: seconds(1, 3600).default(5),
   /** Origins allowed to call edgeserve from a browser (comma-separated; `*` any). Empty: no cross-origin access. */

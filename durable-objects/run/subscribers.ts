@@ -56,7 +56,8 @@ export class Subscribers {
     // EventSource to stop reconnecting (WHATWG HTML §9.2.3).
     if (options.finished && after !== undefined && frames.length === 0) return null;
 
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    // A native byte stream: workerd moves each chunk to the response without JavaScript on the read side.
+    const { readable, writable } = new IdentityTransformStream();
     const subscriber: Subscriber = { writer: writable.getWriter(), format };
     const context = this.contextOf();
     const preamble = context ? format.preamble(context) : "";
@@ -71,12 +72,24 @@ export class Subscribers {
     return new Response(readable, { headers: SSE_HEADERS });
   }
 
-  /** Sends one event to every subscriber; after a terminal event, closes every stream. */
+  /**
+   * Sends one event to every subscriber; after a terminal event, closes every stream. The event is
+   * rendered and encoded once per stream format, not once per subscriber: a run watched by a
+   * thousand browsers pays for one frame and a thousand writes.
+   */
   publish(event: RunEvent): void {
     if (this.live.size === 0) return;
+    const context = this.contextOf();
+    if (!context) return;
+    const encoded = new Map<StreamFormat, Uint8Array | null>();
     for (const subscriber of this.live) {
-      const frames = this.frames(subscriber.format, event);
-      if (frames.length > 0) this.write(subscriber, frames.join(""));
+      let bytes = encoded.get(subscriber.format);
+      if (bytes === undefined) {
+        const frames = subscriber.format.render(event, context);
+        bytes = frames.length > 0 ? encoder.encode(frames.join("")) : null;
+        encoded.set(subscriber.format, bytes);
+      }
+      if (bytes) this.writeBytes(subscriber, bytes);
     }
     if (isTerminalEvent(event)) {
       for (const subscriber of this.live) this.close(subscriber);
@@ -89,7 +102,11 @@ export class Subscribers {
   }
 
   private write(subscriber: Subscriber, text: string): void {
-    subscriber.writer.write(encoder.encode(text)).catch(() => this.drop(subscriber));
+    this.writeBytes(subscriber, encoder.encode(text));
+  }
+
+  private writeBytes(subscriber: Subscriber, bytes: Uint8Array): void {
+    subscriber.writer.write(bytes).catch(() => this.drop(subscriber));
   }
 
   private close(subscriber: Subscriber): void {

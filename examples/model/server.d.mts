@@ -31,4 +31,13 @@ export interface ModelServer {
   stop(): Promise<void>;
 }
 
-export function startModelServer(options?: { port?: number; delayMs?: number; apiKey?: string; log?: (line: string) => void }): Promise<ModelServer>;
+export function startModelServer(options?: {
+  port?: number;
+  delayMs?: number;
+  apiKey?: string;
+  log?: (line: string) => void;
+  /** Awaited before the first chunk of a request tagged `!tag=<tag>`. */
+  hold?: (tag: string) => Promise<void>;
+  /** Told when each content chunk of a tagged request was sent. */
+  onChunk?: (tag: string, index: number, at: number) => void;
+}): Promise<ModelServer>;

@@ -102,9 +102,11 @@ function pause(ms, signal) {
 
 /**
  * Starts the model server on 127.0.0.1.
- * @param {{ port?: number, delayMs?: number, apiKey?: string, log?: (line: string) => void }} [options]
+ * @param {{ port?: number, delayMs?: number, apiKey?: string, log?: (line: string) => void, hold?: (tag: string) => Promise<void>, onChunk?: (tag: string, index: number, at: number) => void }} [options]
  *   port: 0 picks a free one; delayMs: between chunks (default EDGESERVE_MODEL_DELAY_MS, else 25);
- *   apiKey: when set, requests must send `Authorization: Bearer <apiKey>`.
+ *   apiKey: when set, requests must send `Authorization: Bearer <apiKey>`. For a caller that runs
+ *   the server in its own process (npm run bench:fanout): hold(tag) is awaited before a tagged
+ *   request's first chunk, and onChunk(tag, index, at) is told when each content chunk was sent.
  * @returns {Promise<{ url: string, port: number, stop: () => Promise<void>, stats: (tag?: string) => ModelServerStats }>}
  *   stats(): the counters of every request; stats(tag): those of the requests tagged `!tag=<tag>`.
  *
@@ -113,7 +115,7 @@ function pause(ms, signal) {
  *   aborted: streams the client abandoned before the end; faults: requests a test hook failed on
  *   purpose; rejected: refused (401, 400).
  */
-export function startModelServer({ port = DEFAULT_MODEL_PORT, delayMs, apiKey, log = () => undefined } = {}) {
+export function startModelServer({ port = DEFAULT_MODEL_PORT, delayMs, apiKey, log = () => undefined, hold, onChunk } = {}) {
   const defaultDelay = delayMs ?? Number(process.env.EDGESERVE_MODEL_DELAY_MS ?? DEFAULT_MODEL_DELAY_MS);
   if (!Number.isFinite(defaultDelay) || defaultDelay < 0) throw new Error(`the model server's delay must be a number of milliseconds ≥ 0, not ${defaultDelay}`);
   const newCounts = () => ({ open: 0, requests: 0, completed: 0, aborted: 0, faults: 0, rejected: 0 });
@@ -200,6 +202,7 @@ export function startModelServer({ port = DEFAULT_MODEL_PORT, delayMs, apiKey, l
       choices: [{ index: 0, delta, finish_reason: finishReason }],
     });
     const delay = directives.delay ?? defaultDelay;
+    if (hold && directives.tag !== undefined) await hold(directives.tag);
 
     for (let i = 0; i <= pieces.length; i++) {
       if (directives.drop === i) {
@@ -220,6 +223,7 @@ export function startModelServer({ port = DEFAULT_MODEL_PORT, delayMs, apiKey, l
       if (i === pieces.length) break;
       if (!(await pause(delay, gone.signal))) return;
       send(chunk(i === 0 ? { role: "assistant", content: pieces[i] } : { content: pieces[i] }));
+      if (onChunk && directives.tag !== undefined) onChunk(directives.tag, i, Date.now());
     }
     if (!(await pause(delay, gone.signal))) return;
     send(chunk({}, "stop"));

@@ -60,20 +60,10 @@ export const edgeSchema = z.strictObject({
 });
 export type EdgeDefinition = z.infer<typeof edgeSchema>;
 
-export const inlineStepSchema = z.strictObject({
-  name: name("step name"),
-  kind: z.literal("inline"),
-  run: z.custom<StepFunction>((v) => typeof v === "function", "inline steps need a function in `run`"),
-  /** Per-invocation limit; a step that takes longer fails the run. */
-  timeoutSeconds: z.number().positive().max(3600).optional(),
-  /** What is captured of this step's values; a request's `capture_override` still wins. */
-  capture: capturePolicyInputSchema.optional(),
-});
-
 /** Platform ceiling: the stage queue's `max_retries` (wrangler.toml) allows this many deliveries and one more. */
 export const MAX_QUEUED_STEP_ATTEMPTS = 20;
 
-/** How a failing queued step is tried again: exponential backoff between attempts, capped. */
+/** How a failing step is tried again: exponential backoff between attempts, capped. */
 export const retryPolicySchema = z.strictObject({
   /** Attempts in all, the first included; when the last fails the step goes to the dead-letter queue. */
   maxAttempts: z.number().int().min(1).max(MAX_QUEUED_STEP_ATTEMPTS).default(3),
@@ -85,6 +75,18 @@ export const retryPolicySchema = z.strictObject({
   maxBackoffSeconds: z.number().min(0).max(43_200).default(60),
 });
 export type RetryPolicy = z.output<typeof retryPolicySchema>;
+
+export const inlineStepSchema = z.strictObject({
+  name: name("step name"),
+  kind: z.literal("inline"),
+  run: z.custom<StepFunction>((v) => typeof v === "function", "inline steps need a function in `run`"),
+  /** Per-invocation limit; a step that takes longer fails the run. */
+  timeoutSeconds: z.number().positive().max(3600).optional(),
+  /** What is captured of this step's values; a request's `capture_override` still wins. */
+  capture: capturePolicyInputSchema.optional(),
+  /** Tries a failed invocation again after a backoff (a streaming step's new attempt streams anew); none by default: a failure fails the run. */
+  retry: retryPolicySchema.optional(),
+});
 
 /** A step that runs in the stage queue's consumer, apart from the request path (see queues/). */
 export const queuedStepSchema = z.strictObject({

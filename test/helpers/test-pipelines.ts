@@ -325,6 +325,37 @@ export const streaming = definePipeline({
   edges: [{ from: "speak", to: "out" }],
 });
 
+const speakCalls = new Map<string, number>();
+
+/** `speak` retried once (no backoff): its first attempt breaks off after 2 deltas, the second streams everything. */
+export const streamingRetry = definePipeline({
+  name: "test-streaming-retry",
+  input: streamingInput,
+  steps: [
+    {
+      name: "speak",
+      kind: "inline",
+      retry: { maxAttempts: 2, backoffSeconds: 0, backoffMultiplier: 1, maxBackoffSeconds: 0 },
+      run: async (m, context) => {
+        const { words, delayMs } = streamingInput.parse(m.value);
+        const call = (speakCalls.get(context.runId) ?? 0) + 1;
+        speakCalls.set(context.runId, call);
+        let text = "";
+        for (const [i, word] of words.entries()) {
+          if (call === 1 && i === 2) throw new Error("the model broke off");
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          const delta = i === 0 ? word : ` ${word}`;
+          text += delta;
+          context.emit(delta);
+        }
+        return { value: { text, tokens: words.length } };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "speak", to: "out" }],
+});
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -344,6 +375,7 @@ export function registerTestPipelines(): void {
     sentencesLocal,
     sentencesMemory,
     streaming,
+    streamingRetry,
     headersEcho,
     headersEchoMemory,
     ...remotePipelines,

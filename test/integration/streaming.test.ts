@@ -147,4 +147,23 @@ describe("streaming steps", () => {
       [2, " w2"],
     ]);
   });
+
+  it("retries a step per its retry policy: the failed attempt's deltas carry attempt 1, the next streams anew from 0", async ({ expect }) => {
+    const res = await post("/pipelines/test-streaming-retry/v1/process/async", { words: words(4), delayMs: 5 }, { "X-Numaflow-Id": uniqueId("retry") });
+    const id = res.headers.get("X-Numaflow-Id")!;
+    const record = await recordWhen("test-streaming-retry", id, ended);
+    expect(record).toMatchObject({ status: "completed", results: [{ text: "w0 w1 w2 w3", tokens: 4 }] });
+    expect(record.steps.speak).toMatchObject({ status: "completed", started: 2, completed: 1, retried: 1, deltas: 4 });
+    const stream = await readSse(await call(`/v1/pipelines/test-streaming-retry/runs/${id}/events`));
+    expect(deltasOf(stream.events).map((d) => [d.attempt, d.index, d.delta])).toEqual([
+      [1, 0, "w0"],
+      [1, 1, " w1"],
+      [2, 0, "w0"],
+      [2, 1, " w1"],
+      [2, 2, " w2"],
+      [2, 3, " w3"],
+    ]);
+    const retrying = stream.events.find((e) => e.event === "step_retrying");
+    expect(JSON.parse(retrying!.data)).toMatchObject({ step: "speak", data: { attempt: 1, error: "the model broke off" } });
+  });
 });

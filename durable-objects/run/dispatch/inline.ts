@@ -3,7 +3,8 @@
  * or across awaits (an async one, bounded by its timeout). An execution lost to an eviction is
  * noticed by the watchdog (the item is `running` but nothing here executes it) and run again.
  */
-import type { StepContext, StepReturn } from "../../../src/pipeline/definition";
+import type { RetryPolicy, StepContext, StepReturn } from "../../../src/pipeline/definition";
+import { backoffSeconds } from "../../../src/pipeline/retry";
 import { loadMessage, type Message } from "../../../src/pipeline/message";
 import { normaliseStepOutput } from "../../../src/pipeline/step-output";
 import type { WorkItem } from "../run-record";
@@ -94,6 +95,11 @@ export class InlineDispatcher implements StepDispatcher {
 
   persisted(): void {}
 
+  private retryPolicyOf(item: WorkItem): RetryPolicy | undefined {
+    const step = this.host.options.pipeline.step(item.step);
+    return step.kind === "inline" ? step.retry : undefined;
+  }
+
   /** Applies a step's outcome once: a second outcome for the same key (late, duplicate) changes nothing. */
   private settle(item: WorkItem, startedAt: number, outcome: { returned?: unknown; error?: unknown }): void {
     const { record, now } = this.host.options;
@@ -110,7 +116,17 @@ export class InlineDispatcher implements StepDispatcher {
       }
     }
     if (error !== undefined) {
-      this.host.stepFailed(item, error instanceof Error ? error.message : String(error), now() - startedAt);
+      const message = error instanceof Error ? error.message : String(error);
+      const retry = this.retryPolicyOf(item);
+      if (retry && item.attempt < retry.maxAttempts) {
+        // Tried again after the backoff; the wake timer (and the alarm) dispatch it then.
+        const delay = backoffSeconds(retry, item.attempt);
+        item.state = "pending";
+        item.leaseUntil = now() + delay * 1000;
+        this.host.steps.markRetrying(item, message, delay, now() - startedAt);
+      } else {
+        this.host.stepFailed(item, message, now() - startedAt);
+      }
     } else {
       this.host.stepCompleted(item, outputs, now() - startedAt);
     }

@@ -78,6 +78,15 @@ export class StepLedger {
     events.append({ type: "step_failed", step: item.step, data }, now());
   }
 
+  /** A failed attempt will be tried again after `delaySeconds`: counted, logged as `step_retrying`. */
+  markRetrying(item: WorkItem, error: string, delaySeconds: number, ms: number): void {
+    const { events, now } = this.o;
+    const state = this.state(item.step);
+    state.status = "pending";
+    state.retried = (state.retried ?? 0) + 1;
+    events.append({ type: "step_retrying", step: item.step, data: { key: item.key, attempt: item.attempt, error, delay_s: delaySeconds, ms } }, now());
+  }
+
   /** A running step streamed a piece of its output: numbered within the step's attempt, logged as `step_delta`. */
   recordDelta(item: WorkItem, delta: string): void {
     const { events, now } = this.o;

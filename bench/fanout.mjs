@@ -10,6 +10,7 @@
 // that is wrong), not when a target is missed.
 //   FANOUT_SUBSCRIBERS (1000), FANOUT_WORDS (80), FANOUT_DELAY_MS (25: the model's pace)
 import { mkdirSync, writeFileSync } from "node:fs";
+import { Agent, get } from "node:http";
 import { createParser } from "eventsource-parser";
 import { startModelServer } from "../examples/model/server.mjs";
 import { startDevServer } from "../scripts/dev-server.mjs";
@@ -48,24 +49,22 @@ const model = await startModelServer({
   },
 });
 const server = await startDevServer({ env: { EDGESERVE_MODEL_URL: model.url, EDGESERVE_MAX_SUBSCRIBERS: String(Math.max(SUBSCRIBERS, 1000)) } });
+/** One connection per subscriber, none reused: each stream holds its socket for the whole run. */
+const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
 const words = Array.from({ length: WORDS }, (_, i) => `w${i}`);
 const reply = [...words].reverse().join(" ");
 
 /**
- * One subscriber: reads the run's events, resolves `connected` at its first event, and notes when
- * each delta arrived; ends at the run's end.
+ * One subscriber: reads the run's events over a plain `node:http` request (a thousand of them in
+ * one process: fetch's web streams would cost the client more than the server's work), resolves
+ * `ready` at its first event, and notes when each delta arrived; ends at the run's end.
  */
 function subscribe(id) {
   let connected;
   const ready = new Promise((resolve) => (connected = resolve));
-  const done = (async () => {
-    const res = await fetch(`${server.url}/v1/pipelines/chat/runs/${id}/events`, { headers: { accept: "text/event-stream" } });
-    if (res.status !== 200) throw new Error(`a subscriber was answered ${res.status}: ${await res.text()}`);
+  const done = new Promise((resolve, reject) => {
     const received = [];
     let text = "";
-    // The parser is fed the body's chunks straight (web streams' pipeThrough costs a thousand
-    // readers more than the server's work); events are handled as it finds them.
-    let ended;
     const parser = createParser({
       onEvent: (event) => {
         connected();
@@ -74,22 +73,25 @@ function subscribe(id) {
           received[delta.index] = Date.now();
           text += delta.delta;
         }
-        if (event.event === "run_completed" || event.event === "run_failed" || event.event === "run_cancelled") ended = event.event;
+        if (event.event === "run_completed" || event.event === "run_failed" || event.event === "run_cancelled") {
+          request.destroy();
+          resolve({ received, text, ended: event.event });
+        }
       },
     });
-    const decoder = new TextDecoder();
-    const reader = res.body.getReader();
-    while (ended === undefined) {
-      const { done: over, value } = await reader.read();
-      if (over) break;
-      parser.feed(decoder.decode(value, { stream: true }));
-    }
-    if (ended !== undefined) {
-      await reader.cancel();
-      return { received, text, ended };
-    }
-    return { received, text, ended: "closed" };
-  })();
+    const request = get(`${server.url}/v1/pipelines/chat/runs/${id}/events`, { agent, headers: { accept: "text/event-stream" } }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`a subscriber was answered ${res.statusCode}`));
+        res.resume();
+        return;
+      }
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => parser.feed(chunk));
+      res.on("end", () => resolve({ received, text, ended: "closed" }));
+    });
+    // After the run's end the request is destroyed on purpose; a promise settles once, so that is no error.
+    request.on("error", reject);
+  });
   done.catch(() => connected());
   return { ready, done };
 }

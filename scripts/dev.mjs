@@ -22,6 +22,9 @@ import { fileURLToPath } from "node:url";
 const require = createRequire(import.meta.url);
 const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
+/** Settings this script sets itself (the example servers' URLs): passed on, but not reported as the user's overrides. */
+const ownSettings = new Set();
+
 const functionsPort = Number(process.env.EDGESERVE_FUNCTIONS_PORT ?? 9090);
 if (!process.env.EDGESERVE_FUNCTIONS_URL) {
   const { startFunctionServer } = await import("../examples/functions/server.mjs");
@@ -33,6 +36,7 @@ if (!process.env.EDGESERVE_FUNCTIONS_URL) {
     process.exit(1);
   }
   process.env.EDGESERVE_FUNCTIONS_URL = `http://127.0.0.1:${functionsPort}`;
+  ownSettings.add("EDGESERVE_FUNCTIONS_URL");
   console.log(`[edgeserve] example StateFun functions on ${process.env.EDGESERVE_FUNCTIONS_URL}`);
 }
 
@@ -47,6 +51,7 @@ if (!process.env.EDGESERVE_MODEL_URL) {
     process.exit(1);
   }
   process.env.EDGESERVE_MODEL_URL = `http://127.0.0.1:${modelPort}`;
+  ownSettings.add("EDGESERVE_MODEL_URL");
   console.log(`[edgeserve] example model server on ${process.env.EDGESERVE_MODEL_URL}`);
 }
 
@@ -67,7 +72,10 @@ const overrides = Object.entries(process.env)
       ].includes(name),
   )
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-for (let i = 1; i < overrides.length; i += 2) console.log(`[edgeserve] override ${overrides[i].split(":")[0]}`);
+for (let i = 1; i < overrides.length; i += 2) {
+  const name = overrides[i].split(":")[0];
+  if (!ownSettings.has(name)) console.log(`[edgeserve] override ${name}`);
+}
 
 const extra = process.argv.slice(2);
 

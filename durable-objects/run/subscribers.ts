@@ -10,7 +10,16 @@ import type { RunEvent } from "../../src/runs/protocol";
 interface Subscriber {
   writer: WritableStreamDefaultWriter<Uint8Array>;
   format: StreamFormat;
+  /** A write is on its way, not yet taken by the reader: later bytes wait in `waiting` and go as one chunk. */
+  busy: boolean;
+  waiting: Uint8Array[];
+  waitingBytes: number;
+  /** Closed once what is waiting has gone. */
+  closing: boolean;
 }
+
+/** A subscriber that lets this much pile up unread is dropped (its client stopped reading). */
+const MAX_WAITING_BYTES = 8 * 1024 * 1024;
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -58,7 +67,7 @@ export class Subscribers {
 
     // A native byte stream: workerd moves each chunk to the response without JavaScript on the read side.
     const { readable, writable } = new IdentityTransformStream();
-    const subscriber: Subscriber = { writer: writable.getWriter(), format };
+    const subscriber: Subscriber = { writer: writable.getWriter(), format, busy: false, waiting: [], waitingBytes: 0, closing: false };
     const context = this.contextOf();
     const preamble = context ? format.preamble(context) : "";
     if (preamble) this.write(subscriber, preamble);
@@ -105,18 +114,48 @@ export class Subscribers {
     this.writeBytes(subscriber, encoder.encode(text));
   }
 
+  /**
+   * One write on its way per subscriber: what comes meanwhile is joined and written as one chunk
+   * when the reader has taken the last. A subscriber that keeps up gets every frame as it comes; one
+   * that falls behind (a thousand streams on one object) gets fewer, larger chunks, not a backlog.
+   */
   private writeBytes(subscriber: Subscriber, bytes: Uint8Array): void {
-    subscriber.writer.write(bytes).catch(() => this.drop(subscriber));
+    if (subscriber.busy) {
+      subscriber.waiting.push(bytes);
+      subscriber.waitingBytes += bytes.byteLength;
+      if (subscriber.waitingBytes > MAX_WAITING_BYTES) this.drop(subscriber);
+      return;
+    }
+    subscriber.busy = true;
+    subscriber.writer.write(bytes).then(
+      () => this.drained(subscriber),
+      () => this.drop(subscriber),
+    );
+  }
+
+  private drained(subscriber: Subscriber): void {
+    subscriber.busy = false;
+    if (subscriber.waiting.length > 0) {
+      const next = joined(subscriber.waiting, subscriber.waitingBytes);
+      subscriber.waiting = [];
+      subscriber.waitingBytes = 0;
+      return this.writeBytes(subscriber, next);
+    }
+    if (subscriber.closing) subscriber.writer.close().catch(() => undefined);
   }
 
   private close(subscriber: Subscriber): void {
     this.live.delete(subscriber);
-    subscriber.writer.close().catch(() => undefined);
+    subscriber.closing = true;
+    if (!subscriber.busy) subscriber.writer.close().catch(() => undefined);
     this.stopHeartbeatIfIdle();
   }
 
   private drop(subscriber: Subscriber): void {
-    if (!this.live.delete(subscriber)) return;
+    subscriber.waiting = [];
+    subscriber.waitingBytes = 0;
+    subscriber.closing = false;
+    if (!this.live.delete(subscriber) && !subscriber.busy) return;
     subscriber.writer.abort().catch(() => undefined);
     this.stopHeartbeatIfIdle();
   }
@@ -134,4 +173,15 @@ export class Subscribers {
       this.heartbeat = undefined;
     }
   }
+}
+
+function joined(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }

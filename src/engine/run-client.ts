@@ -19,11 +19,29 @@ import type {
 } from "../runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../runs/stage-protocol";
 import type { RemoteReport } from "../remote/protocol";
+import { carriedObjectId } from "../runs/run-id";
 import type { RunIndexKey } from "./run-index";
 
 /** Attempts for an idempotent call whose object was reset under it. */
 const IDEMPOTENT_CALL_ATTEMPTS = 3;
 const RETRY_BASE_DELAY_MS = 50;
+
+/**
+ * The Run object of a run: the object id a server-generated native id carries (no name check), else
+ * the name `<pipeline>:<run id>`. An id that only looks as if it carried one (not this namespace's)
+ * falls back to its name, where no run is: it answers not found, as any unknown id does.
+ */
+export function runObjectId(namespace: Pick<DurableObjectNamespace, "idFromString" | "idFromName">, pipeline: string, runId: string): DurableObjectId {
+  const carried = carriedObjectId(pipeline, runId);
+  if (carried !== undefined) {
+    try {
+      return namespace.idFromString(carried);
+    } catch {
+      // Not an id of this namespace: looked up by name below.
+    }
+  }
+  return namespace.idFromName(`${pipeline}:${runId}`);
+}
 
 export class RunClient {
   constructor(
@@ -33,7 +51,7 @@ export class RunClient {
   ) {}
 
   private stub(): DurableObjectStub<RunObject> {
-    return this.namespace.get(this.namespace.idFromName(`${this.pipeline}:${this.runId}`));
+    return this.namespace.get(runObjectId(this.namespace, this.pipeline, this.runId));
   }
 
   /**

@@ -10,6 +10,21 @@ const RUN_ID_PATTERN = /^[\x21-\x7e]+$/;
  */
 export const NATIVE_ID_SEPARATOR = "~";
 
+/**
+ * A native run id the server generated carries its Run object's id (`<pipeline>~<64 hex>`, from
+ * `newUniqueId()`), so its object is reached without the global name check a named object's first
+ * access pays. Client-chosen ids (Numaflow's, Idempotency-Keys', and ZenML's UUID job ids) are names.
+ */
+const CARRIED_OBJECT_ID = /^[0-9a-f]{64}$/;
+
+/** The Run object id a native run id carries, if it carries one. */
+export function carriedObjectId(pipeline: string, runId: string): string | undefined {
+  const prefix = `${pipeline}${NATIVE_ID_SEPARATOR}`;
+  if (!runId.startsWith(prefix)) return undefined;
+  const rest = runId.slice(prefix.length);
+  return CARRIED_OBJECT_ID.test(rest) ? rest : undefined;
+}
+
 /** Describes what is wrong with a run id, or returns undefined when it is acceptable. */
 export function runIdProblem(id: string): string | undefined {
   if (id.length === 0) return "must not be empty";

@@ -1,6 +1,7 @@
 /** Helpers for tests that look at runs: their native record and event log, and stage messages. */
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
+import { runObjectId } from "../../src/engine/run-client";
 import { storeMessage, type JsonValue } from "../../src/pipeline/message";
 import type { RunEvent } from "../../src/runs/protocol";
 import type { StageMessage } from "../../src/queues/stage-message";
@@ -9,7 +10,7 @@ import { readSse } from "./sse";
 
 /** A fresh stub each time: a stub that saw its object reset stays broken. */
 export function runStub(pipeline: string, id: string) {
-  return env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${id}`));
+  return env.RUNS.get(runObjectId(env.RUNS, pipeline, id));
 }
 
 export type RunRecordJson = Record<string, unknown> & { status: string; steps: Record<string, Record<string, number | string>> };

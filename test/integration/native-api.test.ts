@@ -3,9 +3,12 @@
  * `Idempotency-Key`), reading them by id, results, events, cancelling, errors in edgeserve's
  * envelope, and the OpenAPI document generated from the routes' schemas.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
+import { storedRow } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
 const text = "the cat and the hat";
@@ -178,5 +181,22 @@ describe("native API methods", () => {
     const run = await call("/v1/runs/word-stats~x", { method: "POST" });
     expect(run.status).toBe(405);
     expect(run.headers.get("allow")).toBe("GET, DELETE");
+  });
+
+  it("gives a run it names itself an id that carries its object's id, and finds runs by it (no name check)", async ({ expect }) => {
+    const res = await post("/v1/pipelines/word-stats/runs", { text: "a b a" });
+    const record = (await res.json()) as { id: string; status: string };
+    expect(record.id).toMatch(/^word-stats~[0-9a-f]{64}$/);
+    // The object the id carries holds the run.
+    const objectId = env.RUNS.idFromString(record.id.slice("word-stats~".length));
+    const stored = await runInDurableObject(env.RUNS.get(objectId), (_, state) => storedRow(state).id);
+    expect(stored).toBe(record.id);
+    expect(await (await call(`/v1/runs/${record.id}`)).json()).toMatchObject({ id: record.id, status: "completed" });
+
+    // An id that only looks like one (not this namespace's) is an unknown run, not an error.
+    const forged = `word-stats~${"ab".repeat(32)}`;
+    const missing = await call(`/v1/runs/${forged}`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: "run_not_found" });
   });
 });

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { call, post } from "../helpers/http";
+import { runStub } from "../helpers/runs";
 import { storedHeaders } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
@@ -164,8 +165,7 @@ describe("credential headers", () => {
     expect(text, what).not.toContain("secret");
   }
 
-  const stored = (pipeline: string, runId: string) =>
-    runInDurableObject(env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${runId}`)), (_instance, state) => storedHeaders(state));
+  const stored = (pipeline: string, runId: string) => runInDurableObject(runStub(pipeline, runId), (_instance, state) => storedHeaders(state));
 
   it("never reach a step or the stored run on Numaflow sync (stored and memory-only)", async () => {
     const id = uniqueId("headers");

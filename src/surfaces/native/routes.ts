@@ -5,7 +5,6 @@
  * (openapi.ts; an interactive reference at `/docs`, src/routes/docs.ts).
  */
 import { Hono, type Context } from "hono";
-import { v7 as uuidv7 } from "uuid";
 // A namespace import, so that the bundler keeps only the parts of zod that are used (no locales).
 import * as z from "zod";
 import type { AppEnv } from "../../app-env";
@@ -257,7 +256,8 @@ export function nativeRoutes(): Hono<AppEnv> {
     }
     const async = /(^|[,;\s])respond-async($|[,;\s])/i.test(headers.prefer ?? "");
     const key = headers["idempotency-key"];
-    const runId = `${pipeline.name}${NATIVE_ID_SEPARATOR}${key ? await idempotentIdPart(key) : uuidv7()}`;
+    // A server-generated id carries a new object's id (no name check); an Idempotency-Key's is a name.
+    const runId = `${pipeline.name}${NATIVE_ID_SEPARATOR}${key ? await idempotentIdPart(key) : c.env.RUNS.newUniqueId().toString()}`;
     const engine = c.var.engine;
     const body = await c.req.arrayBuffer();
     const input = parsePipelineInput(pipeline, body);

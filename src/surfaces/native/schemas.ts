@@ -82,7 +82,7 @@ export const pipelineParamSchema = z.object({
 });
 
 export const runParamSchema = z.object({
-  id: z.string().min(1).meta({ example: "word-stats~0193f7b2-…" }),
+  id: z.string().min(1).meta({ example: "word-stats~8c1f…(64 hex)" }),
 });
 
 /** A run addressed with its pipeline: ids of any surface, found at once (no run index read). */

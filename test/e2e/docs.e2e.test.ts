@@ -39,8 +39,14 @@ afterAll(async () => {
 describe("npm run dev", () => {
   it("prints the console's and the API reference's URLs on the port it was given", async ({ expect }) => {
     const { port } = openServer!;
-    await vi.waitFor(() => expect(devOutput).toContain(`[edgeserve] console:       http://127.0.0.1:${port}/`), { timeout: 10_000, interval: 100 });
-    expect(devOutput).toContain(`[edgeserve] API reference: http://127.0.0.1:${port}/docs`);
+    // The two lines may reach this process in separate chunks: wait for both.
+    await vi.waitFor(
+      () => {
+        expect(devOutput).toContain(`[edgeserve] console:       http://127.0.0.1:${port}/`);
+        expect(devOutput).toContain(`[edgeserve] API reference: http://127.0.0.1:${port}/docs`);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
   });
 });
 

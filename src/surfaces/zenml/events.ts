@@ -26,6 +26,22 @@ export function zenmlTimestamp(ms: number): string {
 
 const seconds = (ms: unknown) => (typeof ms === "number" ? ms / 1000 : null);
 
+/**
+ * ZenML's progress while `step` runs: the steps before it have completed, so the last step's
+ * start is not 100 %; only the end is.
+ */
+function progressOf(step: string, context: StreamContext) {
+  const current = context.steps.indexOf(step) + 1;
+  const total = context.steps.length;
+  const completed = Math.max(current - 1, 0);
+  return {
+    current_step: current,
+    total_steps: total,
+    current_step_name: step,
+    progress_percent: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
+  };
+}
+
 export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[] {
   const base = { job_id: context.runId, timestamp: zenmlTimestamp(event.at), step_name: null, level: "info" as const, error: null };
   const elapsed = (event.at - context.createdAt) / 1000;
@@ -41,23 +57,15 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
       ];
     case "step_started": {
       const step = event.step ?? "";
-      const current = context.steps.indexOf(step) + 1;
-      const total = context.steps.length;
-      // The steps before this one have completed: the last step's start is not 100 %, only the end is.
-      const completed = Math.max(current - 1, 0);
+      const progress = progressOf(step, context);
       return [
         { ...base, event_type: "step_started", step_name: step, data: {}, message: `Step '${step}' started` },
         {
           ...base,
           event_type: "progress_update",
           step_name: step,
-          data: {
-            current_step: current,
-            total_steps: total,
-            current_step_name: step,
-            progress_percent: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
-          },
-          message: `Step ${current}/${total}: '${step}'`,
+          data: progress,
+          message: `Step ${progress.current_step}/${progress.total_steps}: '${step}'`,
         },
       ];
     }
@@ -65,19 +73,13 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
       // A streamed piece of the step's output: a progress update (what a ZenML client already
       // reads while a step runs), with the text in its data; the progress itself does not move.
       const step = event.step ?? "";
-      const current = context.steps.indexOf(step) + 1;
-      const total = context.steps.length;
-      const completed = Math.max(current - 1, 0);
       return [
         {
           ...base,
           event_type: "progress_update",
           step_name: step,
           data: {
-            current_step: current,
-            total_steps: total,
-            current_step_name: step,
-            progress_percent: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
+            ...progressOf(step, context),
             delta: event.data?.delta ?? "",
             delta_index: event.data?.index ?? null,
             attempt: event.data?.attempt ?? null,

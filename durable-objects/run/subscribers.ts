@@ -3,6 +3,7 @@
  * heartbeat on idle streams, and dropping subscribers whose writes fail (a disconnect is noticed
  * on a later write: reference/cloudflare-platform.md, probe 2c).
  */
+import { concatBytes } from "../../src/bytes";
 import { SSE_HEARTBEAT, type EventPosition } from "../../src/sse/frame";
 import { isTerminalEvent, type StreamContext, type StreamFormat } from "../../src/streams/format";
 import type { RunEvent } from "../../src/runs/protocol";
@@ -136,7 +137,7 @@ export class Subscribers {
   private drained(subscriber: Subscriber): void {
     subscriber.busy = false;
     if (subscriber.waiting.length > 0) {
-      const next = joined(subscriber.waiting, subscriber.waitingBytes);
+      const next = concatBytes(subscriber.waiting, subscriber.waitingBytes);
       subscriber.waiting = [];
       subscriber.waitingBytes = 0;
       return this.writeBytes(subscriber, next);
@@ -173,15 +174,4 @@ export class Subscribers {
       this.heartbeat = undefined;
     }
   }
-}
-
-function joined(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(bytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -6,6 +6,7 @@
  * `connect + write + read` (and by what is left of the budget). The caller may end the budget
  * sooner (`notAfter`: its run's deadline) and hear of each failed attempt (`onAttemptFailed`).
  */
+import { concatBytes } from "../bytes";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FromFunctionSchema, ToFunctionSchema, type FromFunction, type ToFunction } from "./proto/io/statefun/request_reply_pb";
 
@@ -113,11 +114,5 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array | unde
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }

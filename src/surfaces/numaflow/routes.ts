@@ -6,6 +6,7 @@
 import { Hono, type Context } from "hono";
 import * as z from "zod";
 import type { AppEnv } from "../../app-env";
+import { concatBytes } from "../../bytes";
 import { keptResults } from "../../engine/kept-results";
 import { ApiError } from "../../errors/api-error";
 import { numaflowTimestamp } from "../../errors/error-response";
@@ -172,14 +173,7 @@ function resultsResponse(snapshot: RunSnapshot, extraHeaders: Record<string, str
 }
 
 function concatenatedResults(results: readonly ResultItem[], extraHeaders: Record<string, string>): Response {
-  const size = results.reduce((total, r) => total + r.bytes.byteLength, 0);
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const result of results) {
-    body.set(result.bytes, offset);
-    offset += result.bytes.byteLength;
-  }
-  return new Response(body, {
+  return new Response(concatBytes(results.map((r) => r.bytes)), {
     status: 200,
     headers: {
       ...extraHeaders,

@@ -2,7 +2,7 @@
  * ZenML's service start (src/surfaces/zenml/started-at.ts): the deployment's version timestamp
  * when the binding gives one; otherwise the first time the isolate was asked, kept afterwards.
  */
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import { serviceStartedAt } from "../../src/surfaces/zenml/started-at";
 
 describe("serviceStartedAt", () => {
@@ -15,7 +15,8 @@ describe("serviceStartedAt", () => {
     const first = serviceStartedAt({});
     expect(first).toBeGreaterThan(Date.parse("2025-01-01T00:00:00Z"));
     expect(first).toBeLessThanOrEqual(Date.now());
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Asked again once the clock has moved on: a value that were not kept would differ.
+    await vi.waitUntil(() => Date.now() > first, { timeout: 1000, interval: 5 });
     for (const timestamp of [undefined, "", "not a date", "1970-01-01T00:00:00.000Z", new Date(Date.now() + 86_400_000).toISOString()]) {
       expect(serviceStartedAt({ CF_VERSION_METADATA: { ...(timestamp === undefined ? {} : { timestamp }) } }), String(timestamp)).toBe(first);
     }

@@ -42,6 +42,24 @@ function counterPipeline(name: string, ep: EndpointSpecInput, extra: { runTimeou
   });
 }
 
+/** test/big answers `size` bytes of egress: with the endpoint's payload limit, or over what an address keeps. */
+function bigPipeline(name: string, ep: EndpointSpecInput): PipelineDefinition {
+  return definePipeline({
+    name,
+    input: z.strictObject({ size: z.number().int().min(0) }),
+    endpoints: [ep],
+    steps: [
+      { name: "size", kind: "inline", run: (m) => ({ value: (m.value as { size: number }).size }) },
+      { name: "big", kind: "remote", function: "test/big", argumentType: "io.statefun.types/int", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "size", to: "big" },
+      { from: "big", to: "out" },
+    ],
+  });
+}
+
 const short = { call: "1 sec", connect: "500ms", read: "500ms", write: "500ms" };
 
 export const remotePipelines: PipelineDefinition[] = [
@@ -64,21 +82,8 @@ export const remotePipelines: PipelineDefinition[] = [
   ),
   // Gated, with StateFun's "no cap" on its mailbox: the deployment's EDGESERVE_MAX_MAILBOX (20 in vitest.config.ts) bounds it.
   counterPipeline("test-remote-uncapped", endpoint("/gate/u", { maxNumBatchRequests: 0 })),
-  // The same function, answering up to 32 MiB: a 2 MB egress is over what an address keeps per outcome.
-  definePipeline({
-    name: "test-remote-huge",
-    input: z.strictObject({ size: z.number().int().min(0) }),
-    endpoints: [endpoint("")],
-    steps: [
-      { name: "size", kind: "inline", run: (m) => ({ value: (m.value as { size: number }).size }) },
-      { name: "big", kind: "remote", function: "test/big", argumentType: "io.statefun.types/int", output: "json" },
-      { name: "out", kind: "sink" },
-    ],
-    edges: [
-      { from: "size", to: "big" },
-      { from: "big", to: "out" },
-    ],
-  }),
+  // test/big answering up to 32 MiB (the default limit): a 2 MB egress is over what an address keeps per outcome.
+  bigPipeline("test-remote-huge", endpoint("")),
   // test/counter handed a text as large as the caller sends (up to the 2 MiB body limit).
   definePipeline({
     name: "test-remote-large-argument",
@@ -101,20 +106,7 @@ export const remotePipelines: PipelineDefinition[] = [
       { from: "count", to: "out" },
     ],
   }),
-  definePipeline({
-    name: "test-remote-big",
-    input: z.strictObject({ size: z.number().int().min(0) }),
-    endpoints: [endpoint("", { transport: { payload_max_bytes: 1000 } })],
-    steps: [
-      { name: "size", kind: "inline", run: (m) => ({ value: (m.value as { size: number }).size }) },
-      { name: "big", kind: "remote", function: "test/big", argumentType: "io.statefun.types/int", output: "json" },
-      { name: "out", kind: "sink" },
-    ],
-    edges: [
-      { from: "size", to: "big" },
-      { from: "big", to: "out" },
-    ],
-  }),
+  bigPipeline("test-remote-big", endpoint("", { transport: { payload_max_bytes: 1000 } })),
   definePipeline({
     name: "test-remote-delayed",
     input: z.strictObject({ id: z.string().min(1) }),

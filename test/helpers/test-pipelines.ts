@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { registerPipeline } from "../../src/catalog";
-import { definePipeline, type StepFunction } from "../../src/pipeline/definition";
+import { definePipeline, type StepContext, type StepFunction } from "../../src/pipeline/definition";
 import { shout, split } from "../../examples/pipelines/sentences";
 import { remotePipelines } from "./remote-pipelines";
 
@@ -295,6 +295,23 @@ const streamingInput = z.strictObject({ words: z.array(z.string()), delayMs: z.n
 export const streamingAborted = new Set<string>();
 
 /**
+ * Streams `words` one delta each, `delayMs` apart (the first a word, later ones a space and a
+ * word), and answers the whole text; with `breakOff`, throws its error before delta `at`.
+ */
+async function speakWords(words: readonly string[], delayMs: number, context: StepContext, breakOff?: { at: number; error: string }) {
+  let text = "";
+  for (const [i, word] of words.entries()) {
+    if (breakOff && i === breakOff.at) throw new Error(breakOff.error);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (context.signal.aborted) throw new Error("cancelled");
+    const delta = i === 0 ? word : ` ${word}`;
+    text += delta;
+    context.emit(delta);
+  }
+  return { text, tokens: words.length };
+}
+
+/**
  * `speak` streams its words one delta each, `delayMs` apart (the first a word, later ones a space
  * and a word), then returns the whole text; with `failAfter`, it throws after that many deltas.
  */
@@ -308,16 +325,8 @@ export const streaming = definePipeline({
       run: async (m, context) => {
         const { words, delayMs, failAfter } = streamingInput.parse(m.value);
         context.signal.addEventListener("abort", () => streamingAborted.add(context.runId));
-        let text = "";
-        for (const [i, word] of words.entries()) {
-          if (failAfter !== undefined && i === failAfter) throw new Error(`the model stopped after ${i} deltas`);
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-          if (context.signal.aborted) throw new Error("cancelled");
-          const delta = i === 0 ? word : ` ${word}`;
-          text += delta;
-          context.emit(delta);
-        }
-        return { value: { text, tokens: words.length } };
+        const breakOff = failAfter === undefined ? undefined : { at: failAfter, error: `the model stopped after ${failAfter} deltas` };
+        return { value: await speakWords(words, delayMs, context, breakOff) };
       },
     },
     { name: "out", kind: "sink" },
@@ -340,15 +349,7 @@ export const streamingRetry = definePipeline({
         const { words, delayMs } = streamingInput.parse(m.value);
         const call = (speakCalls.get(context.runId) ?? 0) + 1;
         speakCalls.set(context.runId, call);
-        let text = "";
-        for (const [i, word] of words.entries()) {
-          if (call === 1 && i === 2) throw new Error("the model broke off");
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-          const delta = i === 0 ? word : ` ${word}`;
-          text += delta;
-          context.emit(delta);
-        }
-        return { value: { text, tokens: words.length } };
+        return { value: await speakWords(words, delayMs, context, call === 1 ? { at: 2, error: "the model broke off" } : undefined) };
       },
     },
     { name: "out", kind: "sink" },

@@ -25,35 +25,41 @@ const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", 
 /** Settings this script sets itself (the example servers' URLs): passed on, but not reported as the user's overrides. */
 const ownSettings = new Set();
 
-const functionsPort = Number(process.env.EDGESERVE_FUNCTIONS_PORT ?? 9090);
-if (!process.env.EDGESERVE_FUNCTIONS_URL) {
-  const { startFunctionServer } = await import("../examples/functions/server.mjs");
+/**
+ * Starts an example server on its port unless the user's `urlVar` points elsewhere; on its way it
+ * sets `urlVar`, which the Worker reads (passed on below, but not reported as the user's override).
+ */
+async function startExample({ what, urlVar, portVar, defaultPort, ownServer, start }) {
+  if (process.env[urlVar]) return;
+  const port = Number(process.env[portVar] ?? defaultPort);
   try {
-    await startFunctionServer({ port: functionsPort });
+    await start(port);
   } catch (error) {
-    console.error(`[edgeserve] the example function server could not listen on 127.0.0.1:${functionsPort}: ${error.message}`);
-    console.error("[edgeserve] set EDGESERVE_FUNCTIONS_PORT to another port, or EDGESERVE_FUNCTIONS_URL to a function server of your own");
+    console.error(`[edgeserve] the example ${what} could not listen on 127.0.0.1:${port}: ${error.message}`);
+    console.error(`[edgeserve] set ${portVar} to another port, or ${urlVar} to ${ownServer} of your own`);
     process.exit(1);
   }
-  process.env.EDGESERVE_FUNCTIONS_URL = `http://127.0.0.1:${functionsPort}`;
-  ownSettings.add("EDGESERVE_FUNCTIONS_URL");
-  console.log(`[edgeserve] example StateFun functions on ${process.env.EDGESERVE_FUNCTIONS_URL}`);
+  process.env[urlVar] = `http://127.0.0.1:${port}`;
+  ownSettings.add(urlVar);
+  console.log(`[edgeserve] example ${what} on ${process.env[urlVar]}`);
 }
 
-const modelPort = Number(process.env.EDGESERVE_MODEL_PORT ?? 9092);
-if (!process.env.EDGESERVE_MODEL_URL) {
-  const { startModelServer } = await import("../examples/model/server.mjs");
-  try {
-    await startModelServer({ port: modelPort, log: console.log });
-  } catch (error) {
-    console.error(`[edgeserve] the example model server could not listen on 127.0.0.1:${modelPort}: ${error.message}`);
-    console.error("[edgeserve] set EDGESERVE_MODEL_PORT to another port, or EDGESERVE_MODEL_URL to an OpenAI-compatible server of your own");
-    process.exit(1);
-  }
-  process.env.EDGESERVE_MODEL_URL = `http://127.0.0.1:${modelPort}`;
-  ownSettings.add("EDGESERVE_MODEL_URL");
-  console.log(`[edgeserve] example model server on ${process.env.EDGESERVE_MODEL_URL}`);
-}
+await startExample({
+  what: "StateFun functions",
+  urlVar: "EDGESERVE_FUNCTIONS_URL",
+  portVar: "EDGESERVE_FUNCTIONS_PORT",
+  defaultPort: 9090,
+  ownServer: "a function server",
+  start: async (port) => (await import("../examples/functions/server.mjs")).startFunctionServer({ port }),
+});
+await startExample({
+  what: "model server",
+  urlVar: "EDGESERVE_MODEL_URL",
+  portVar: "EDGESERVE_MODEL_PORT",
+  defaultPort: 9092,
+  ownServer: "an OpenAI-compatible server",
+  start: async (port) => (await import("../examples/model/server.mjs")).startModelServer({ port, log: console.log }),
+});
 
 const overrides = Object.entries(process.env)
   .filter(

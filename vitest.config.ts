@@ -5,6 +5,12 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { freePort } from "./scripts/dev-server.mjs";
 
+/**
+ * `EDGESERVE_TEST_RUN_HOST=journal` runs the behavioural tests again with every pipeline on the
+ * journal host (test/setup.ts moves them): one suite, both hosts (`npm test` runs both).
+ */
+const runHost = process.env.EDGESERVE_TEST_RUN_HOST === "journal" ? "journal" : "object";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   // The StateFun function server (test/functions/) listens here; its global setup reads the port.
@@ -30,6 +36,7 @@ export default defineConfig(async () => {
             EDGESERVE_FUNCTIONS_URL: `http://127.0.0.1:${functionsPort}`,
             EDGESERVE_MODEL_URL: `http://127.0.0.1:${modelPort}`,
             TEST_MIGRATIONS: migrations,
+            TEST_RUN_HOST: runHost,
           },
           // Deliver within 50 ms, so tests that list jobs or run queued steps need not wait a second.
           queueConsumers: {
@@ -45,7 +52,12 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
-      include: ["test/{unit,integration,durable-objects,queues,remote,results,fuzz}/**/*.test.ts"],
+      // Unit tests and the object host's own (legacy tables) are host-independent: run once.
+      include:
+        runHost === "journal"
+          ? ["test/{integration,durable-objects,queues,remote,results}/**/*.test.ts"]
+          : ["test/{unit,integration,durable-objects,queues,remote,results,fuzz}/**/*.test.ts"],
+      exclude: runHost === "journal" ? ["test/durable-objects/legacy-sql-run.test.ts"] : [],
       setupFiles: ["./test/setup.ts"],
       globalSetup: ["./test/functions/global-setup.ts", "./test/model/global-setup.ts"],
     },

@@ -2,3 +2,4 @@
 export { AdmissionObject } from "./admission/admission-object";
 export { RunObject } from "./run/run-object";
 export { FunctionObject } from "./function/function-object";
+export { RunShard } from "./shard/run-shard";

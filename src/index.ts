@@ -9,7 +9,7 @@ import { consumeRunEvents, consumeRunEventsDeadLetters } from "./queues/run-even
 import { consumeStageDeadLetters, consumeStages } from "./queues/stage-consumer";
 import { STAGE_DLQ, STAGE_QUEUE } from "./queues/stage-message";
 
-export { AdmissionObject, FunctionObject, RunObject } from "../durable-objects/index";
+export { AdmissionObject, FunctionObject, RunObject, RunShard } from "../durable-objects/index";
 
 // The surfaces' stream framings, registered for the Run objects (which know only the interface).
 registerStreamFormat("numaflow", numaflowStreamFormat);

@@ -211,7 +211,7 @@ export class AdmissionObject extends DurableObject<Env> {
     const at = fault && fault.times > 0 ? fault.at : undefined;
     if (fault && at) fault.times -= 1;
     if (at === "unreachable") throw new Error(`injected fault: Run object of ${row.run_id} unreachable`);
-    const admitted = await new RunClient(this.env.RUNS, row.pipeline, row.run_id).admit(slot);
+    const admitted = await new RunClient(this.env, row.pipeline, row.run_id).admit(slot);
     if (at === "answer-lost") throw new Error(`injected fault: the answer of ${row.run_id}'s Run object was lost`);
     return admitted;
   }

@@ -307,7 +307,7 @@ export class FunctionObject extends DurableObject<Env> {
   private async deliver(): Promise<void> {
     for (const entry of this.store.outbox()) {
       try {
-        const outcome = await new RunClient(this.env.RUNS, entry.pipeline, entry.runId).completeRemote(entry.report);
+        const outcome = await new RunClient(this.env, entry.pipeline, entry.runId).completeRemote(entry.report);
         if (!outcome.accepted) console.log(`edgeserve functions: outcome for ${entry.key} not needed (${outcome.reason})`);
         this.store.delivered(entry.key);
       } catch (error) {

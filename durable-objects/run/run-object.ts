@@ -1,309 +1,112 @@
 /**
- * RunObject: one Durable Object per run, addressed by `<pipeline>:<run id>`. Entrypoints only:
- * each hands off to the run's session (src: run-session.ts) and its collaborators — the
- * orchestrator (progress), projections (views), retention, the indexer and the stream
- * subscribers. Its storage (run-store.ts) is the source of truth for the run.
+ * RunObject, the object host: one Durable Object per run, reached by the object id its run id
+ * carries or by the name `<pipeline>:<run id>` (src/engine/run-client.ts). The object holds one
+ * run (hosted-run.ts) over its whole storage and its own alarm; every entrypoint hands off to it.
+ * The run id each call names is the object's own, so it is not checked again here.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { BlockSlot } from "../../src/admission/protocol";
-import { chaosEnabled } from "../../src/chaos";
-import { findPipeline } from "../../src/catalog";
-import { loadMessage } from "../../src/pipeline/message";
-import { remoteReportSchema } from "../../src/remote/protocol";
-import type { CancelOutcome, MessagePath, RunPresence, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../../src/runs/protocol";
-import { runTimeoutSeconds } from "../../src/runs/run-timeout";
-import {
-  stageClaimSchema,
-  stageCompletionSchema,
-  stageFailureReportSchema,
-  stageRetrySchema,
-  type StageClaimOutcome,
-  type StageReportOutcome,
-} from "../../src/runs/stage-protocol";
-import { loadSettings, type Settings } from "../../src/settings";
-import { parseLastEventId } from "../../src/sse/frame";
-import { socketProtocolOf, streamFormat } from "../../src/streams/format";
-import { AlarmPlan } from "./alarm-plan";
-import type { Orchestrator } from "./orchestrator";
-import { describedSnapshotOf, messageEdgesOf, snapshotOf, streamContextOf } from "./projections";
-import { Retention } from "./retention";
-import { importSqlRun } from "./legacy/import-sql-run";
-import { runIndexKeySchema, sendRunEvents } from "../../src/engine/run-index";
-import { RunIndexer } from "./run-indexer";
-import { RunRecord } from "./run-record";
-import { RunSession, type InjectedFaults, type SessionDeps } from "./run-session";
+import type { StartRunRequest } from "../../src/runs/protocol";
+import { loadSettings } from "../../src/settings";
+import { HostedRun } from "./hosted-run";
+import type { RunEntrypoints } from "./run-entrypoints";
 import { RunStore } from "./run-store";
-import { publishToSockets, SocketStarts } from "./socket-watchers";
-import { Subscribers } from "./subscribers";
 
-export class RunObject extends DurableObject<Env> {
-  /** Public for tests' fault injection (`failNextWrite`, through `runInDurableObject`). */
-  readonly store: RunStore;
-  /** Faults tests inject through `runInDurableObject`. */
-  readonly faults: InjectedFaults = { refuseStageSendsUntil: 0, refuseIndexSendsUntil: 0, resetAfterNextStart: false };
-  private readonly settings: Settings;
-  private readonly alarmPlan: AlarmPlan;
-  private readonly retention: Retention;
-  private readonly indexer: RunIndexer;
-  private readonly subscribers: Subscribers;
-  private readonly sockets: SocketStarts;
-  private session: RunSession | undefined;
+export class RunObject extends DurableObject<Env> implements RunEntrypoints {
+  private readonly run: HostedRun;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new RunStore(ctx.storage, (error) => {
+    const store = new RunStore(ctx.storage, (error) => {
       // Memory holds a burst that storage refused: start again from what storage holds.
       ctx.abort(`run storage write failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     });
-    this.settings = loadSettings(env);
-    this.alarmPlan = new AlarmPlan(this.store);
-    this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
-    this.indexer = new RunIndexer({
-      send: (message) => (Date.now() < this.faults.refuseIndexSendsUntil ? Promise.resolve(false) : sendRunEvents(env.INDEX_QUEUE, message)),
-      store: this.store,
-      alarm: this.alarmPlan,
-      waitUntil: (p) => ctx.waitUntil(p),
-    });
-    this.sockets = new SocketStarts({ ctx, settings: this.settings, indexer: this.indexer, start: (request) => this.start(request) });
-    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, this.settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
-      this.session ? streamContextOf(this.session) : undefined,
-    );
+    this.run = new HostedRun({ ctx, env, settings: loadSettings(env), store, legacyTables: true });
   }
 
-  /** Starts the run unless this id is already taken (then nothing changes). */
-  start(request: StartRunRequest): StartRunOutcome {
-    return this.startRun(request, false);
+  /** The run this object holds, for tests' fault injection (through `runInDurableObject`). */
+  hostedRun(_runId: string): HostedRun {
+    return this.run;
   }
 
-  /** Starts the run and waits up to `timeoutMs` for it to end: the sync path in one round trip. */
-  async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
-    const outcome = this.startRun(request, true);
-    const session = this.session;
-    if (!outcome.started) return outcome;
-    if (!session) throw new Error("a run vanished while it was being started");
-    const slotReturned = await session.waitAsStarter(timeoutMs);
-    const snapshot = await snapshotOf(session);
-    session.results.releaseHeld();
-    return { started: true, snapshot, slotReturned };
+  start(_runId: string, request: StartRunRequest) {
+    return this.run.start(request);
   }
 
-  private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {
-    // Not looking for a run stored in tables by an earlier deploy: that check would cost every new
-    // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
-    const existing = this.load({ skipTables: true });
-    if (existing) {
-      const { admission, startToken } = existing.record.row;
-      return { started: false, reason: "duplicate", holds: admission, ...(startToken !== undefined ? { startToken } : {}) };
-    }
-    this.retention.clearTombstone();
-    const pipeline = findPipeline(request.pipeline);
-    if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
-    const now = Date.now();
-    const record = RunRecord.create({
-      id: request.runId,
-      pipeline: request.pipeline,
-      surface: request.surface,
-      runName: request.runName ?? null,
-      headers: request.headers,
-      ...(request.requestDigest !== undefined ? { requestDigest: request.requestDigest } : {}),
-      ...(request.startToken !== undefined ? { startToken: request.startToken } : {}),
-      input: request.input,
-      createdAt: now,
-      deadlineAt: now + runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds) * 1000,
-      capture: request.capture,
-      admission: request.admission ?? null,
-    });
-    const session = (this.session = RunSession.create(record, this.sessionDeps(), { starterWaits }));
-    if (request.admission && "waiting" in request.admission) {
-      // Queued by admission control: stored as `pending` until its shard calls `admit`.
-      record.row.status = "pending";
-      session.orchestrator.drive();
-    } else {
-      session.orchestrator.begin(loadMessage(request.input));
-    }
-    this.indexer.active(record, session.capture, session.results);
-    if (this.faults.resetAfterNextStart) {
-      this.faults.resetAfterNextStart = false;
-      this.ctx.abort("injected fault: reset after the run was stored");
-    }
-    return { started: true };
+  startAndWait(_runId: string, request: StartRunRequest, timeoutMs: number) {
+    return this.run.startAndWait(request, timeoutMs);
   }
 
-  /** A queued run's shard gives it a slot; false if the run ended while it waited. */
-  admit(slot: BlockSlot): boolean {
-    const session = this.load();
-    if (!session) return false;
-    const held = session.record.row.admission;
-    // A retried call (the first answer was lost) finds the run admitted with this very slot.
-    if (session.record.row.status !== "pending") return held !== null && "block" in held && held.block === slot.block;
-    session.record.row.admission = slot;
-    session.orchestrator.begin(loadMessage(session.record.row.input));
-    this.indexer.active(session.record, session.capture, session.results);
-    return true;
+  admit(_runId: string, slot: BlockSlot) {
+    return this.run.admit(slot);
   }
 
-  /** Waits up to `timeoutMs` for the run to end, then describes it as it stands. */
-  async wait(timeoutMs: number): Promise<WaitOutcome> {
-    const session = this.load();
-    if (!session) return this.retention.missing();
-    await session.waitForEnd(timeoutMs);
-    return { found: true, snapshot: await snapshotOf(session) };
+  wait(_runId: string, timeoutMs: number) {
+    return this.run.wait(timeoutMs);
   }
 
-  /** The run as it stands, with its results once it has completed and what capture kept of each step. */
-  async describe(): Promise<WaitOutcome> {
-    const session = this.load();
-    return session ? { found: true, snapshot: await describedSnapshotOf(session) } : this.retention.missing();
+  describe(_runId: string) {
+    return this.run.describe();
   }
 
-  /** Whether the run is here (and its deadline), without reading it. */
-  probe(): RunPresence {
-    const session = this.load();
-    return session ? { found: true, deadlineAt: session.record.row.deadlineAt } : this.retention.missing();
+  probe(_runId: string) {
+    return this.run.probe();
   }
 
-  /** Numaflow's message path: the edges each message travelled, with callback times. */
-  messagePath(): MessagePath {
-    const session = this.load();
-    if (!session) return this.retention.missing();
-    return { found: true, status: session.record.row.status, edges: messageEdgesOf(session) };
+  messagePath(_runId: string) {
+    return this.run.messagePath();
   }
 
-  async cancel(reason: string): Promise<CancelOutcome> {
-    const session = this.load();
-    if (!session) return this.retention.missing();
-    const cancelled = session.orchestrator.cancel(reason);
-    return { found: true, cancelled, snapshot: await snapshotOf(session) };
+  cancel(_runId: string, reason: string) {
+    return this.run.cancel(reason);
   }
 
-  /** The stage consumer asks to run a queued step (see src/runs/stage-protocol.ts). */
-  claimStage(claim: unknown): StageClaimOutcome {
-    const { key } = stageClaimSchema.parse(claim);
-    const session = this.load();
-    return session ? session.orchestrator.claimStage(key) : { proceed: false, reason: "unknown_run" };
+  claimStage(_runId: string, claim: unknown) {
+    return this.run.claimStage(claim);
   }
 
-  /** The stage consumer reports a queued step's outputs. */
-  completeStage(report: unknown): StageReportOutcome {
-    return this.report(stageCompletionSchema.parse(report), (o, r) => o.completeStage(r));
+  completeStage(_runId: string, report: unknown) {
+    return this.run.completeStage(report);
   }
 
-  /** The stage consumer reports a failed attempt that it will try again. */
-  retryStage(report: unknown): StageReportOutcome {
-    return this.report(stageRetrySchema.parse(report), (o, r) => o.retryStage(r));
+  retryStage(_runId: string, report: unknown) {
+    return this.run.retryStage(report);
   }
 
-  /** The dead-letter consumer reports a queued step whose retries are used up. */
-  failStage(report: unknown): StageReportOutcome {
-    return this.report(stageFailureReportSchema.parse(report), (o, r) => o.failStage(r));
+  failStage(_runId: string, report: unknown) {
+    return this.run.failStage(report);
   }
 
-  /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
-  completeRemote(report: unknown): StageReportOutcome {
-    return this.report(remoteReportSchema.parse(report), (o, r) => o.completeRemote(r));
+  completeRemote(_runId: string, report: unknown) {
+    return this.run.completeRemote(report);
   }
 
-  /**
-   * The run-events dead-letter consumer: a message with this run's index row used up its queue
-   * retries unwritten. The alarm sends the row again; false when the run is not here (expired, or
-   * the id now holds a run created at another time), so there is nothing to index.
-   */
-  indexUndelivered(createdAt: number): boolean {
-    const session = this.load();
-    if (!session || session.record.row.createdAt !== createdAt) return false;
-    this.indexer.resendLater(session.record);
-    return true;
+  indexUndelivered(_runId: string, createdAt: number) {
+    return this.run.indexUndelivered(createdAt);
   }
 
-  /** The dead-letter consumer hands back the deletion of an expired run's index row: the alarm keeps trying it. */
-  indexDeleteUndelivered(key: unknown): void {
-    this.retention.forgetLater(runIndexKeySchema.parse(key));
+  indexDeleteUndelivered(_runId: string, key: unknown) {
+    return this.run.indexDeleteUndelivered(key);
   }
 
-  /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */
-  chaosReset(): void {
-    if (!chaosEnabled(this.env)) throw new Error("chaos is off");
-    this.ctx.abort("chaos: Run object reset on request");
+  chaosReset(_runId: string) {
+    this.run.chaosReset();
   }
 
-  /** `GET /events?format=<surface>` with `Last-Event-ID` or `?after=`, or `/ws`: the run's streams. */
-  override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname === "/ws") return this.sockets.accept(request);
-    const session = this.load();
-    if (!session) return Response.json(this.retention.missing(), { status: 404 });
-    const format = streamFormat(url.searchParams.get("format") ?? "native");
-    if (!format) return Response.json({ code: "bad_request" }, { status: 400 });
-    const after = parseLastEventId(request.headers.get("last-event-id") ?? url.searchParams.get("after"));
-    // A finished run's results may be in KV or R2: read them first, so the replay below stays synchronous.
-    if (session.record.terminal) await session.results.prefetch();
-    // From the event last seen (inclusive): it may have frames the client has not seen yet.
-    const response = this.subscribers.open(format, session.events.replay(after === undefined ? 0 : after.seq - 1), {
-      finished: session.record.terminal,
-      after,
-    });
-    return response ?? new Response(null, { status: 204 });
+  override fetch(request: Request): Promise<Response> {
+    return this.run.fetch(request);
   }
 
-  /** The client's request frame starts the run; later frames are ignored. */
   override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    return this.sockets.message(socket, message);
+    return this.run.webSocketMessage(socket, message);
   }
 
   override webSocketClose(socket: WebSocket, code: number, reason: string): void {
-    this.sockets.close(socket, code, reason);
+    this.run.webSocketClose(socket, code, reason);
   }
 
-  /** The watchdog: retention for finished runs, deadline and re-drive for running ones. */
-  override async alarm(): Promise<void> {
-    this.alarmPlan.fired();
-    const session = this.load({ fromAlarm: true });
-    if (!session) return this.retention.tombstoneAlarm();
-    // An older run of this id may have left its index row's deletion to this object (forgetLater).
-    await this.retention.retryPendingForget();
-    await this.indexer.retryIfPending(session.record, session.capture, session.results);
-    if (!session.record.terminal) return session.orchestrator.watchdog();
-    if ((await this.retention.alarm(session.record, session.results)) === "deleted") {
-      this.session = undefined;
-      return;
-    }
-    session.orchestrator.retryEndNotices();
-  }
-
-  /** Hands a validated report to this run's orchestrator; a report for no run here is refused. */
-  private report<T>(parsed: T, apply: (orchestrator: Orchestrator, report: T) => StageReportOutcome): StageReportOutcome {
-    const session = this.load();
-    return session ? apply(session.orchestrator, parsed) : { accepted: false, reason: "unknown_run" };
-  }
-
-  /** The run this object holds, loaded once per instance; undefined when there is none. */
-  private load(options: { fromAlarm?: boolean; skipTables?: boolean } = {}): RunSession | undefined {
-    if (this.session) return this.session;
-    const imported = () => !options.skipTables && importSqlRun(this.ctx.storage, this.store);
-    const record = RunRecord.load(this.store) ?? (imported() ? RunRecord.load(this.store) : undefined);
-    if (!record) return undefined;
-    // The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists.
-    if (!options.fromAlarm && record.terminal && record.row.expiresAt !== null) void this.alarmPlan.ensure(record.row.expiresAt);
-    this.session = RunSession.load(record, this.sessionDeps());
-    return this.session;
-  }
-
-  private sessionDeps(): SessionDeps {
-    return {
-      ctx: this.ctx,
-      env: this.env,
-      settings: this.settings,
-      store: this.store,
-      alarm: this.alarmPlan,
-      indexer: this.indexer,
-      retention: this.retention,
-      faults: this.faults,
-      publish: (event, session) => {
-        this.subscribers.publish(event);
-        // Only runs started from a socket have watchers; other runs skip the lookup.
-        if (session.record.row.surface === "zenml") publishToSockets(this.ctx, socketProtocolOf(), event, () => streamContextOf(session));
-      },
-    };
+  override alarm(): Promise<void> {
+    return this.run.alarm();
   }
 }

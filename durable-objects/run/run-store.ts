@@ -17,6 +17,10 @@
  * - `expired`: what is left after retention (retention.ts).
  *
  * Every entry is measured against the platform's limit before it is written (entry-size.ts).
+ *
+ * A store is scoped to one run: on the object host the run has the object to itself (no prefix,
+ * the object's alarm); in a journal shard (durable-objects/shard/) many runs share one object, so
+ * each run's keys carry its prefix and its alarm is an entry in the shard's due-time table.
  */
 import { approximateSize, ENTRY_MAX_BYTES, EntryTooLargeError } from "./entry-size";
 
@@ -32,6 +36,34 @@ export function numberKey(prefix: string, n: number): string {
   return `${prefix}${String(n).padStart(12, "0")}`;
 }
 
+/** A run's alarm: the object's own, or the run's entry in its shard's due-time table. */
+export interface RunAlarm {
+  /** Sets the run's alarm to `at`; returns the rows it wrote. */
+  set(at: number, options: { allowUnconfirmed?: boolean }): number;
+  /** When the alarm is set to fire; null when it is not set. */
+  get(): Promise<number | null>;
+  /** Everything of the run goes; returns the rows deleted beyond the run's entries (its alarm). */
+  clear(): number;
+}
+
+/** The object's own alarm: the object holds one run (the object host). */
+function objectAlarm(storage: DurableObjectStorage): RunAlarm {
+  return {
+    set: (at, options) => {
+      void storage.setAlarm(at, options);
+      return 1;
+    },
+    get: () => storage.getAlarm(),
+    clear: () => 0,
+  };
+}
+
+export interface RunStoreScope {
+  /** Put before every key of the run (empty when the run has the object to itself). */
+  prefix: string;
+  alarm: RunAlarm;
+}
+
 export class RunStore {
   /** Rows written through this door since the instance was constructed. */
   rowsWritten = 0;
@@ -42,6 +74,9 @@ export class RunStore {
    */
   failNextWrite: Error | undefined;
 
+  private readonly prefix: string;
+  private readonly alarm: RunAlarm;
+
   constructor(
     private readonly storage: DurableObjectStorage,
     /**
@@ -51,10 +86,14 @@ export class RunStore {
     private readonly transactionFailed: (error: unknown) => never = (error) => {
       throw error;
     },
-  ) {}
+    scope?: RunStoreScope,
+  ) {
+    this.prefix = scope?.prefix ?? "";
+    this.alarm = scope?.alarm ?? objectAlarm(storage);
+  }
 
   get<T>(key: string): T | undefined {
-    return this.storage.kv.get<T>(key);
+    return this.storage.kv.get<T>(this.prefix + key);
   }
 
   put<T>(key: string, value: T): void {
@@ -63,19 +102,20 @@ export class RunStore {
       this.failNextWrite = undefined;
       throw fault;
     }
-    const bytes = key.length + approximateSize(value);
+    const bytes = this.prefix.length + key.length + approximateSize(value);
     if (bytes > ENTRY_MAX_BYTES) throw new EntryTooLargeError(key, bytes);
-    this.storage.kv.put(key, value);
+    this.storage.kv.put(this.prefix + key, value);
     this.rowsWritten += 1;
   }
 
   delete(key: string): void {
-    if (this.storage.kv.delete(key)) this.rowsWritten += 1;
+    if (this.storage.kv.delete(this.prefix + key)) this.rowsWritten += 1;
   }
 
-  /** Every entry under `prefix`, in key order. */
+  /** Every entry under `prefix`, in key order (keys as the run names them, without its scope). */
   list<T>(prefix: string): [string, T][] {
-    return [...this.storage.kv.list<T>({ prefix })];
+    const scoped = this.prefix.length;
+    return [...this.storage.kv.list<T>({ prefix: this.prefix + prefix })].map(([key, value]) => [key.slice(scoped), value]);
   }
 
   /** Runs `body` as one transaction (a burst commits whole or not at all). */
@@ -88,16 +128,17 @@ export class RunStore {
   }
 
   setAlarm(at: number, options: { allowUnconfirmed?: boolean } = {}): void {
-    this.rowsWritten += 1;
-    void this.storage.setAlarm(at, options);
+    this.rowsWritten += this.alarm.set(at, options);
   }
 
   getAlarm(): Promise<number | null> {
-    return this.storage.getAlarm();
+    return this.alarm.get();
   }
 
-  /** Everything goes, the alarm included. */
-  deleteAll(): Promise<void> {
-    return this.storage.deleteAll();
+  /** Everything of the run goes, its alarm included. */
+  async deleteAll(): Promise<void> {
+    if (this.prefix === "") return this.storage.deleteAll();
+    for (const [key] of this.storage.kv.list({ prefix: this.prefix })) this.delete(key.slice(this.prefix.length));
+    this.rowsWritten += this.alarm.clear();
   }
 }

@@ -12,6 +12,9 @@ import type { RunIndexer } from "./run-indexer";
 
 export const SOCKET_TAG = "watcher";
 
+/** The tag of the sockets watching one run: a journal shard holds many runs' sockets. */
+export const runSocketTag = (runId: string) => `run:${runId}`;
+
 /** What a socket is waiting for; kept with `serializeAttachment` (≤ 16 KiB). */
 export interface SocketAttachment {
   runId: string;
@@ -34,9 +37,9 @@ export function attachmentOf(socket: WebSocket): SocketAttachment | null {
   return socket.deserializeAttachment() as SocketAttachment | null;
 }
 
-/** Sends an event to every socket whose run has started. */
-export function publishToSockets(state: DurableObjectState, protocol: SocketProtocol, event: RunEvent, contextOf: () => StreamContext): void {
-  const sockets = state.getWebSockets(SOCKET_TAG).filter((s) => attachmentOf(s)?.started);
+/** Sends an event to every socket of the run whose run has started. */
+export function publishToSockets(state: DurableObjectState, runId: string, protocol: SocketProtocol, event: RunEvent, contextOf: () => StreamContext): void {
+  const sockets = state.getWebSockets(runSocketTag(runId)).filter((s) => attachmentOf(s)?.started);
   if (sockets.length === 0) return;
   const frames = protocol.render(event, contextOf());
   for (const socket of sockets) {
@@ -91,7 +94,7 @@ export class SocketStarts {
       slotReleased: false,
     };
     const { 0: client, 1: server } = new WebSocketPair();
-    this.deps.ctx.acceptWebSocket(server, [SOCKET_TAG]);
+    this.deps.ctx.acceptWebSocket(server, [SOCKET_TAG, runSocketTag(attachment.runId)]);
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
   }

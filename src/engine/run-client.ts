@@ -1,8 +1,10 @@
 /**
- * RunClient: the one place that maps (pipeline, run id) to a Run object stub, and that knows how
- * to recover when a call to a run is cut by an eviction or a deploy (retry idempotent calls with a
- * new stub, as Cloudflare's Durable Object error guidance says).
+ * RunClient: the one place that maps (pipeline, run id) to the stub of the object that hosts the
+ * run — its own Run object, or its journal shard (src/engine/run-hosts.ts) — and that knows how to
+ * recover when a call to a run is cut by an eviction or a deploy (retry idempotent calls with a new
+ * stub, as Cloudflare's Durable Object error guidance says).
  */
+import { RUN_ID_HEADER } from "../../durable-objects/run/run-entrypoints";
 import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
 import type { StreamFormatName } from "../streams/format";
@@ -21,6 +23,16 @@ import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageRepor
 import type { RemoteReport } from "../remote/protocol";
 import { carriedObjectId } from "../runs/run-id";
 import type { RunIndexKey } from "./run-index";
+import { runHostOf, shardName } from "./run-hosts";
+
+/** What RunClient needs of the Worker's environment: the two hosts' namespaces. */
+export type RunHostBindings = Pick<Env, "RUNS" | "RUN_SHARDS">;
+
+/**
+ * Both hosts answer the same calls (durable-objects/run/run-entrypoints.ts); a shard's stub is
+ * used through the Run object's type.
+ */
+type RunHostStub = DurableObjectStub<RunObject>;
 
 /** Attempts for an idempotent call whose object was reset under it. */
 const IDEMPOTENT_CALL_ATTEMPTS = 3;
@@ -45,13 +57,19 @@ export function runObjectId(namespace: Pick<DurableObjectNamespace, "idFromStrin
 
 export class RunClient {
   constructor(
-    private readonly namespace: DurableObjectNamespace<RunObject>,
+    private readonly bindings: RunHostBindings,
     readonly pipeline: string,
     readonly runId: string,
   ) {}
 
-  private stub(): DurableObjectStub<RunObject> {
-    return this.namespace.get(runObjectId(this.namespace, this.pipeline, this.runId));
+  private stub(): RunHostStub {
+    const host = runHostOf(this.pipeline);
+    if (host.kind === "journal") {
+      const shards = this.bindings.RUN_SHARDS;
+      return shards.get(shards.idFromName(shardName(this.pipeline, this.runId, host.shards))) as unknown as RunHostStub;
+    }
+    const runs = this.bindings.RUNS;
+    return runs.get(runObjectId(runs, this.pipeline, this.runId));
   }
 
   /**
@@ -60,11 +78,11 @@ export class RunClient {
    */
   async start(request: StartRunRequest): Promise<StartRunOutcome> {
     try {
-      return (await this.stub().start(request)) as StartRunOutcome;
+      return (await this.stub().start(this.runId, request)) as StartRunOutcome;
     } catch (error) {
       if (!isRetryable(error)) throw unavailable(error);
     }
-    const again = await this.idempotent((stub) => stub.start(request) as Promise<StartRunOutcome>);
+    const again = await this.idempotent((stub) => stub.start(this.runId, request) as Promise<StartRunOutcome>);
     if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) return { started: true };
     return again;
   }
@@ -73,7 +91,7 @@ export class RunClient {
   async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
     const deadline = Date.now() + timeoutMs;
     try {
-      return await this.stub().startAndWait(request, timeoutMs);
+      return await this.stub().startAndWait(this.runId, request, timeoutMs);
     } catch (error) {
       if (!isRetryable(error)) throw unavailable(error);
       const outcome = await this.wait(Math.max(0, deadline - Date.now()));
@@ -84,59 +102,59 @@ export class RunClient {
 
   wait(timeoutMs: number): Promise<WaitOutcome> {
     const deadline = Date.now() + timeoutMs;
-    return this.idempotent((stub) => stub.wait(Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>);
+    return this.idempotent((stub) => stub.wait(this.runId, Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>);
   }
 
   /** Whether the run is there (or expired), without reading it. */
   probe(): Promise<RunPresence> {
-    return this.idempotent((stub) => stub.probe() as Promise<RunPresence>);
+    return this.idempotent((stub) => stub.probe(this.runId) as Promise<RunPresence>);
   }
 
   /** A queued run gets its slot (from its admission shard); false if it ended while it waited. */
   admit(slot: BlockSlot): Promise<boolean> {
-    return this.idempotent((stub) => stub.admit(slot));
+    return this.idempotent((stub) => stub.admit(this.runId, slot));
   }
 
   describe(): Promise<WaitOutcome> {
-    return this.idempotent((stub) => stub.describe() as Promise<WaitOutcome>);
+    return this.idempotent((stub) => stub.describe(this.runId) as Promise<WaitOutcome>);
   }
 
   /** Cancels the run (idempotent: a second cancel finds it already ended). */
   cancel(reason: string): Promise<CancelOutcome> {
-    return this.idempotent((stub) => stub.cancel(reason) as Promise<CancelOutcome>);
+    return this.idempotent((stub) => stub.cancel(this.runId, reason) as Promise<CancelOutcome>);
   }
 
   /** Asks to run a queued step (the stage consumer, before it runs one). */
   claimStage(key: string): Promise<StageClaimOutcome> {
-    return this.idempotent((stub) => stub.claimStage({ key }) as Promise<StageClaimOutcome>);
+    return this.idempotent((stub) => stub.claimStage(this.runId, { key }) as Promise<StageClaimOutcome>);
   }
 
   /** Reports a queued step's outputs; a second report of the same key is accepted:false. */
   completeStage(report: StageCompletion): Promise<StageReportOutcome> {
-    return this.idempotent((stub) => stub.completeStage(report) as Promise<StageReportOutcome>);
+    return this.idempotent((stub) => stub.completeStage(this.runId, report) as Promise<StageReportOutcome>);
   }
 
   retryStage(report: StageRetry): Promise<StageReportOutcome> {
-    return this.idempotent((stub) => stub.retryStage(report) as Promise<StageReportOutcome>);
+    return this.idempotent((stub) => stub.retryStage(this.runId, report) as Promise<StageReportOutcome>);
   }
 
   failStage(report: StageFailureReport): Promise<StageReportOutcome> {
-    return this.idempotent((stub) => stub.failStage(report) as Promise<StageReportOutcome>);
+    return this.idempotent((stub) => stub.failStage(this.runId, report) as Promise<StageReportOutcome>);
   }
 
   /** A message with the run's index row was dead-lettered: the run sends it again; false if the run is not here. */
   indexUndelivered(createdAt: number): Promise<boolean> {
-    return this.idempotent((stub) => stub.indexUndelivered(createdAt));
+    return this.idempotent((stub) => stub.indexUndelivered(this.runId, createdAt));
   }
 
   /** The dead-letter consumer hands back an expired run's index-row deletion (see RunObject.indexDeleteUndelivered). */
   indexDeleteUndelivered(key: RunIndexKey): Promise<void> {
-    return this.idempotent((stub) => stub.indexDeleteUndelivered(key));
+    return this.idempotent((stub) => stub.indexDeleteUndelivered(this.runId, key));
   }
 
   /** A function address reports a batch's outcome (see src/remote/protocol.ts). */
   completeRemote(report: RemoteReport): Promise<StageReportOutcome> {
-    return this.idempotent((stub) => stub.completeRemote(report) as Promise<StageReportOutcome>);
+    return this.idempotent((stub) => stub.completeRemote(this.runId, report) as Promise<StageReportOutcome>);
   }
 
   /**
@@ -146,7 +164,7 @@ export class RunClient {
    */
   async chaosReset(): Promise<void> {
     try {
-      await this.stub().chaosReset();
+      await this.stub().chaosReset(this.runId);
     } catch (error) {
       if (wasReset(error)) return;
       throw new ApiError("run_unavailable", `the Run object was not reset: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -155,12 +173,12 @@ export class RunClient {
   }
 
   messagePath(): Promise<MessagePath> {
-    return this.idempotent((stub) => stub.messagePath() as Promise<MessagePath>);
+    return this.idempotent((stub) => stub.messagePath(this.runId) as Promise<MessagePath>);
   }
 
   /** Opens the run's event stream in the given surface format, resuming after `lastEventId`. */
   events(format: StreamFormatName, lastEventId: string | null): Promise<Response> {
-    const headers = new Headers();
+    const headers = new Headers({ [RUN_ID_HEADER]: this.runId });
     if (lastEventId !== null) headers.set("last-event-id", lastEventId);
     return this.idempotent((stub) => stub.fetch(`https://run.internal/events?format=${format}`, { headers }));
   }
@@ -172,13 +190,13 @@ export class RunClient {
   acceptWebSocket(upgrade: Request, headers: Record<string, string>, slot: BlockSlot): Promise<Response> {
     const forwarded = new Headers(upgrade.headers);
     forwarded.set("x-edgeserve-slot", JSON.stringify(slot));
-    forwarded.set("x-edgeserve-run-id", this.runId);
+    forwarded.set(RUN_ID_HEADER, this.runId);
     forwarded.set("x-edgeserve-pipeline", this.pipeline);
     forwarded.set("x-edgeserve-step-headers", JSON.stringify(headers));
     return this.stub().fetch("https://run.internal/ws", { headers: forwarded });
   }
 
-  private async idempotent<T>(call: (stub: DurableObjectStub<RunObject>) => Promise<T>): Promise<T> {
+  private async idempotent<T>(call: (stub: RunHostStub) => Promise<T>): Promise<T> {
     let lastError: unknown;
     for (let attempt = 0; attempt < IDEMPOTENT_CALL_ATTEMPTS; attempt++) {
       try {

@@ -70,14 +70,14 @@ export class RunService {
   run(pipeline: string, runId: string, label = "run id"): RunClient {
     const problem = runIdProblem(runId);
     if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
-    return new RunClient(this.env.RUNS, pipeline, runId);
+    return new RunClient(this.env, pipeline, runId);
   }
 
   /** A run named by a Numaflow or ZenML client: as `run`, and an id with `~` (a native id) is a 400 too. */
   surfaceRun(pipeline: string, runId: string, label: string): RunClient {
     const problem = surfaceRunIdProblem(runId);
     if (problem) throw new ApiError("invalid_run_id", `${label} ${problem}`);
-    return new RunClient(this.env.RUNS, pipeline, runId);
+    return new RunClient(this.env, pipeline, runId);
   }
 
   /** How long a sync call waits before answering that the run goes on (Numaflow: 408). */

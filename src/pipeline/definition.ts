@@ -42,6 +42,8 @@ export type StepFunction = (message: Message, context: StepContext) => StepRetur
 
 /** Where finished runs keep their results (see durable-objects/run/result-store.ts). */
 export const RESULT_STORES = ["sqlite", "kv", "r2"] as const;
+export const RUN_HOSTS = ["object", "journal"] as const;
+export type RunHostKind = (typeof RUN_HOSTS)[number];
 export type ResultStoreKind = (typeof RESULT_STORES)[number];
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
@@ -156,6 +158,13 @@ export const pipelineSchema = z.strictObject({
     .optional(),
   /** BATCH, REALTIME or OFF indexing, or memory-only: run in the Worker with no Durable Object. */
   runtime: z.enum(RUNTIME_MODES).optional(),
+  /**
+   * Where runs live: `object`, a Durable Object per run (the default); `journal`, rows in a fixed
+   * set of long-lived shard objects (README, "Run hosts").
+   */
+  runHost: z.enum(RUN_HOSTS).default("object"),
+  /** The journal host's shard count; a run's shard is a hash of its id, so never change it while runs are kept. */
+  shards: z.number().int().min(1).max(1024).optional(),
   /** Where finished runs keep their results: the Run object's SQLite (default), Workers KV, or R2. */
   resultStore: z.enum(RESULT_STORES).default("sqlite"),
   /** How long a finished run's results stay fetchable and its id reserved; EDGESERVE_RETENTION_SECONDS when unset. */

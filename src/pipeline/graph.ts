@@ -143,6 +143,16 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
       );
     }
   }
+  if (definition.runtime === "memory-only" && definition.runHost === "journal") {
+    fail(
+      "runtime 'memory-only' runs in the Worker, with no run host; runHost 'journal' does not apply",
+      ["runHost"],
+      "remove runHost, or choose another runtime",
+    );
+  }
+  if (definition.shards !== undefined && definition.runHost !== "journal") {
+    fail("shards is the journal host's shard count", ["shards"], "remove shards, or set runHost: journal");
+  }
   for (const step of steps.values()) {
     if (step.kind === "remote" && !matchEndpoint(definition.endpoints, step.function)) {
       fail(

@@ -103,7 +103,7 @@ async function handBack(message: Message<unknown>, env: Env): Promise<void> {
   if (row) {
     const what = `${row.pipeline}/${row.id}`;
     try {
-      const found = await new RunClient(env.RUNS, row.pipeline, row.id).indexUndelivered(row.created_at);
+      const found = await new RunClient(env, row.pipeline, row.id).indexUndelivered(row.created_at);
       if (found) console.error(`edgeserve run events: the index row of ${what} was not written; its Run object sends it again`);
       else console.error(`edgeserve run events: the index row of ${what} was not written, and its run is gone`);
     } catch (error) {
@@ -114,7 +114,7 @@ async function handBack(message: Message<unknown>, env: Env): Promise<void> {
   if (forget) {
     const what = `${forget.pipeline}/${forget.id}`;
     try {
-      await new RunClient(env.RUNS, forget.pipeline, forget.id).indexDeleteUndelivered(forget);
+      await new RunClient(env, forget.pipeline, forget.id).indexDeleteUndelivered(forget);
       console.error(`edgeserve run events: the index row of ${what} was not deleted; its Run object's alarm tries again`);
     } catch (error) {
       console.error(`edgeserve run events: could not hand the deletion of ${what}'s index row back to its Run object, will retry: ${String(error)}`);

@@ -37,7 +37,7 @@ async function consumeStage(message: Message<unknown>, env: Env, fault: Invocati
     return message.ack();
   }
   const stage = parsed.data;
-  const run = new RunClient(env.RUNS, stage.pipeline, stage.runId);
+  const run = new RunClient(env, stage.pipeline, stage.runId);
   fault.at("before-claim", stage);
   let claim: StageClaimOutcome;
   try {
@@ -131,7 +131,7 @@ export async function consumeStageDeadLetters(batch: MessageBatch<unknown>, env:
           ? { key: dead.key, attempts: dead.attempts, error: dead.error }
           : { key: dead.key, attempts: message.attempts, error: "the stage queue gave up on it: its consumer crashed on every delivery" };
       try {
-        const outcome = await new RunClient(env.RUNS, dead.pipeline, dead.runId).failStage(report);
+        const outcome = await new RunClient(env, dead.pipeline, dead.runId).failStage(report);
         if (!outcome.accepted) console.log(`edgeserve stages: dead letter ${stageLabel(dead)} ignored (${outcome.reason})`);
         message.ack();
       } catch (error) {

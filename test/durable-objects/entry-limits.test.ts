@@ -8,7 +8,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, it } from "vitest";
 import { approximateSize, ENTRY_MAX_BYTES } from "../../durable-objects/run/entry-size";
 import { bodyText, call, post } from "../helpers/http";
-import { ended, eventsOf, recordOf, recordWhen, runStub } from "../helpers/runs";
+import { ended, eventsOf, recordOf, recordWhen, inHostedRun, runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 /** The largest entry the run's object holds, measured as `RunStore` measures. */
@@ -68,8 +68,8 @@ describe("storage entry limits", () => {
 
   it("leaves no run in memory when the first burst's write fails, so the same id can start again", async ({ expect }) => {
     const id = uniqueId("phantom");
-    await runInDurableObject(runStub("word-stats", id), (instance) => {
-      instance.store.failNextWrite = new Error("storage refused the write");
+    await inHostedRun("word-stats", id, (run) => {
+      run.store.failNextWrite = new Error("storage refused the write");
     });
     const failed = await post("/pipelines/word-stats/v1/process/sync", { text: "one two" }, { "X-Numaflow-Id": id });
     expect(failed.status).toBe(503);

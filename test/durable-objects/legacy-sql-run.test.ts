@@ -48,7 +48,7 @@ describe("runs stored in SQL tables by an earlier deploy", () => {
     const stub = env.RUNS.get(env.RUNS.idFromName(`${PIPELINE}:${id}`));
     await runInDurableObject(stub, (_, state) => storeVersion1Run(state.storage.sql, id));
 
-    const described = (await stub.describe()) as WaitOutcome;
+    const described = (await stub.describe(id)) as WaitOutcome;
     const snapshot = "snapshot" in described ? described.snapshot : undefined;
     expect(snapshot).toMatchObject({ id, pipeline: PIPELINE, status: "completed", runName: "old-run", resultCount: 1 });
     expect(snapshot?.results?.map((r) => new TextDecoder().decode(r.bytes))).toEqual(['{"words":2}']);
@@ -83,7 +83,7 @@ describe("runs stored in SQL tables by an earlier deploy", () => {
     });
     // The alarm loads the run, which converts it; the watchdog then drives the pending item.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    const waited = (await stub.wait(10_000)) as WaitOutcome;
+    const waited = (await stub.wait(id, 10_000)) as WaitOutcome;
     expect("snapshot" in waited ? waited.snapshot : "missing").toMatchObject({ status: "completed", resultCount: 2 });
   });
 });

@@ -48,7 +48,7 @@ async function withHeldRun(value: number, body: (id: string, gate: Gate) => Prom
   const gate = holdStage(id);
   openGates.push(gate);
   try {
-    await runStub(PIPELINE, id).start(startRequest(id, value, runTimeoutSeconds));
+    await runStub(PIPELINE, id).start(id, startRequest(id, value, runTimeoutSeconds));
     await gate.reached();
     await body(id, gate);
   } finally {
@@ -71,7 +71,7 @@ const stageKey = (id: string) => `${id}/double/0`;
 describe("queued steps under eviction", () => {
   it("completes when the Run object is evicted before a consumer claims the step", async ({ expect }) => {
     const id = uniqueId("q-evict-before");
-    await runStub(PIPELINE, id).start(startRequest(id, 5));
+    await runStub(PIPELINE, id).start(id, startRequest(id, 5));
     await evictDurableObject(runStub(PIPELINE, id));
     const record = await recordWhen(PIPELINE, id, ended);
     expect(record).toMatchObject({ status: "completed", results: [{ label: "done", doubled: 10 }] });

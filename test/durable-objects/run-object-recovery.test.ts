@@ -47,14 +47,14 @@ describe("eviction", () => {
   it("re-drives an inline step that a reset interrupted, when the alarm runs", async ({ expect }) => {
     const id = uniqueId("reset-during");
     const stub = runStub("sleep", id);
-    expect(await stub.start(sleepRequest(id, 300))).toEqual({ started: true });
+    expect(await stub.start(id, sleepRequest(id, 300))).toEqual({ started: true });
     await abortAllDurableObjects();
     // The step's timer died with the instance: the run is still running after a longer step,
     // started after the reset, has finished (by then a surviving 300 ms timer would have fired).
     // (A stub that saw its object reset stays broken, so each call after a reset takes a new one.)
     const control = await post("/pipelines/sleep/v1/process/sync", { ms: 400 });
     expect(await bodyText(control)).toBe('{"slept":400}');
-    expect(await runStub("sleep", id).describe()).toMatchObject({ found: true, snapshot: { status: "running" } });
+    expect(await runStub("sleep", id).describe(id)).toMatchObject({ found: true, snapshot: { status: "running" } });
 
     expect(await runDurableObjectAlarm(runStub("sleep", id))).toBe(true);
     await vi.waitFor(
@@ -69,7 +69,7 @@ describe("eviction", () => {
     // The lost attempt is on record, and the step's status follows its last attempt.
     const interrupted = events.filter((e) => e.type === "step_interrupted");
     expect(interrupted).toMatchObject([{ step: "sleep", data: { attempt: 1 } }]);
-    const described = await runStub("sleep", id).describe();
+    const described = await runStub("sleep", id).describe(id);
     expect(described).toMatchObject({
       found: true,
       snapshot: { status: "completed", steps: { sleep: { status: "completed", started: 2, completed: 1, interrupted: 1 } } },
@@ -97,12 +97,12 @@ describe("eviction", () => {
   it("fails a step interrupted too many times instead of re-driving it forever", async ({ expect }) => {
     const id = uniqueId("reset-loop");
     const stub = runStub("sleep", id);
-    await stub.start(sleepRequest(id, 30_000));
+    await stub.start(id, sleepRequest(id, 30_000));
     for (let i = 0; i < 3; i++) {
       await abortAllDurableObjects();
       await runDurableObjectAlarm(runStub("sleep", id));
     }
-    const outcome = await runStub("sleep", id).describe();
+    const outcome = await runStub("sleep", id).describe(id);
     expect(outcome).toMatchObject({
       found: true,
       snapshot: { status: "failed", error: { code: "run_failed", message: "step 'sleep' was interrupted 3 times and did not finish" } },
@@ -114,13 +114,13 @@ describe("alarm watchdog", () => {
   it("fails a run that passes its deadline with run_timeout", async ({ expect }) => {
     const id = uniqueId("deadline");
     const stub = runStub("sleep", id);
-    await stub.start(sleepRequest(id, 30_000, 1));
-    expect(await stub.describe()).toMatchObject({ snapshot: { status: "running" } });
+    await stub.start(id, sleepRequest(id, 30_000, 1));
+    expect(await stub.describe(id)).toMatchObject({ snapshot: { status: "running" } });
     // Time has to pass for the 1 s deadline under test: nothing else ends this run (its step
     // sleeps 30 s), so the failure below can only come from the deadline having passed.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await runDurableObjectAlarm(stub);
-    const outcome = await stub.describe();
+    const outcome = await stub.describe(id);
     expect(outcome).toMatchObject({ snapshot: { status: "failed", error: { code: "run_timeout" } } });
     const last = (await eventsOf("sleep", id)).at(-1);
     expect(last?.type).toBe("run_failed");
@@ -179,7 +179,7 @@ describe("storage", () => {
   it("reports the SQLite rows a run wrote", async ({ expect }) => {
     const id = uniqueId("rows");
     await post("/v1/process/sync", { text: "count my rows" }, { "X-Numaflow-Id": id });
-    const outcome = (await runStub("word-stats", id).describe()) as WaitOutcome;
+    const outcome = (await runStub("word-stats", id).describe(id)) as WaitOutcome;
     if (!outcome.found) throw new Error("the run was not found");
     // Three CREATE TABLEs, the run row, one event row and one result row (DDL writes count too).
     expect(outcome.snapshot.rowsWritten).toBeGreaterThan(0);

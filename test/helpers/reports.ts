@@ -1,14 +1,15 @@
 /**
  * What Run objects answer to reports about sent-out work: the stage consumer's `completeStage` and
- * `retryStage`, the dead-letter consumer's `failStage`. Seen by spying on those public RPC methods
- * of RunObject: the consumers and the Run objects run in the test isolate, so every call lands
- * here, whichever request context it comes from and whichever instance answers it.
+ * `retryStage`, the dead-letter consumer's `failStage`. Seen by spying on those methods of
+ * HostedRun, the engine both run hosts hand reports to: the consumers and the hosts run in the
+ * test isolate, so every call lands here, whichever request context it comes from and whichever
+ * instance answers it.
  *
  * A test that checks a late or duplicate report is ignored waits here for the refusal first: it
  * then knows the report arrived and was answered, and its "nothing changed" checks mean something.
  */
 import { afterAll, beforeAll, vi, type MockInstance } from "vitest";
-import { RunObject } from "../../durable-objects/run/run-object";
+import { HostedRun } from "../../durable-objects/run/hosted-run";
 
 type ReportMethod = "completeStage" | "retryStage" | "failStage";
 const METHODS: readonly ReportMethod[] = ["completeStage", "retryStage", "failStage"];
@@ -23,7 +24,7 @@ const spies = new Map<ReportMethod, MockInstance<(report: unknown) => unknown>>(
 /** Spies on the report RPCs for the whole test file (call at the top level of the file). */
 export function watchReports(): void {
   beforeAll(() => {
-    for (const method of METHODS) spies.set(method, vi.spyOn(RunObject.prototype, method) as MockInstance<(report: unknown) => unknown>);
+    for (const method of METHODS) spies.set(method, vi.spyOn(HostedRun.prototype, method) as MockInstance<(report: unknown) => unknown>);
   });
   afterAll(() => {
     for (const spy of spies.values()) spy.mockRestore();

@@ -1,6 +1,10 @@
 /** Helpers for tests that look at runs: their native record and event log, and stage messages. */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
+import type { HostedRun } from "../../durable-objects/run/hosted-run";
+import type { RunObject } from "../../durable-objects/run/run-object";
+import { runHostOf, shardName } from "../../src/engine/run-hosts";
 import { runObjectId } from "../../src/engine/run-client";
 import { storeMessage, type JsonValue } from "../../src/pipeline/message";
 import type { RunEvent } from "../../src/runs/protocol";
@@ -8,9 +12,20 @@ import type { StageMessage } from "../../src/queues/stage-message";
 import { call } from "./http";
 import { readSse } from "./sse";
 
-/** A fresh stub each time: a stub that saw its object reset stays broken. */
-export function runStub(pipeline: string, id: string) {
+/**
+ * The stub of the object that hosts the run (its Run object, or its journal shard), as
+ * src/engine/run-client.ts finds it. A fresh stub each time: a stub that saw its object reset stays broken.
+ */
+export function runStub(pipeline: string, id: string): DurableObjectStub<RunObject> {
+  const host = runHostOf(pipeline);
+  if (host.kind === "journal")
+    return env.RUN_SHARDS.get(env.RUN_SHARDS.idFromName(shardName(pipeline, id, host.shards))) as unknown as DurableObjectStub<RunObject>;
   return env.RUNS.get(runObjectId(env.RUNS, pipeline, id));
+}
+
+/** Runs `body` inside the run's host, on the run as it holds it (faults, the store's counters). */
+export function inHostedRun<T>(pipeline: string, id: string, body: (run: HostedRun, state: DurableObjectState) => T | Promise<T>): Promise<T> {
+  return runInDurableObject(runStub(pipeline, id), (instance: RunObject, state) => body(instance.hostedRun(id), state));
 }
 
 export type RunRecordJson = Record<string, unknown> & { status: string; steps: Record<string, Record<string, number | string>> };

@@ -4,10 +4,9 @@
  * (the answer was lost). Either way the caller gets the truth: the run is started once, and the
  * answer says so, instead of a 500 for a run that may be going on.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { describe, it } from "vitest";
 import { post } from "../helpers/http";
-import { ended, eventsOf, recordWhen, runStub } from "../helpers/runs";
+import { ended, eventsOf, inHostedRun, recordWhen } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "word-stats";
@@ -15,8 +14,8 @@ const PIPELINE = "word-stats";
 describe("a start cut by a reset", () => {
   it("starts the run when the reset came before it was stored", async ({ expect }) => {
     const id = uniqueId("reset-before");
-    await runInDurableObject(runStub(PIPELINE, id), (instance) => {
-      instance.store.failNextWrite = new Error("storage refused the write");
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.store.failNextWrite = new Error("storage refused the write");
     });
     const res = await post(`/pipelines/${PIPELINE}/v1/process/async`, { text: "one two two" }, { "X-Numaflow-Id": id });
     expect(res.status).toBe(200);
@@ -25,8 +24,8 @@ describe("a start cut by a reset", () => {
 
   it("answers that the run started when the reset came after it was stored, and runs it once", async ({ expect }) => {
     const id = uniqueId("reset-after");
-    await runInDurableObject(runStub(PIPELINE, id), (instance) => {
-      instance.faults.resetAfterNextStart = true;
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.faults.resetAfterNextStart = true;
     });
     const res = await post(`/pipelines/${PIPELINE}/v1/process/async`, { text: "one two two" }, { "X-Numaflow-Id": id });
     expect(res.status).toBe(200);

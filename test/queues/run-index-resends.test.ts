@@ -6,13 +6,13 @@
  * objects, queue and D1; the queue's refusal is the Run object's fault seam (`faults`), and alarms
  * are run with `runDurableObjectAlarm` instead of waited for.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { INDEX_RETRY_DELAY_MS } from "../../durable-objects/run/run-indexer";
 import worker from "../../src/index";
 import { alarmAt, indexPending, indexRow, runToEnd } from "../helpers/run-index";
-import { runStub } from "../helpers/runs";
+import { inHostedRun, runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-echo";
@@ -29,8 +29,8 @@ async function deliverDeadLetters(messages: { id: string; body: unknown }[]) {
 describe("a run's index row while the queue refuses it", () => {
   it("is sent again by every alarm, each setting the next try soon, until the queue takes it", async ({ expect }) => {
     const id = uniqueId("index-refused");
-    await runInDurableObject(runStub(PIPELINE, id), (instance) => {
-      instance.faults.refuseIndexSendsUntil = Number.MAX_SAFE_INTEGER;
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.faults.refuseIndexSendsUntil = Number.MAX_SAFE_INTEGER;
     });
     await runToEnd(PIPELINE, id);
     await vi.waitFor(async () => expect(await indexPending(PIPELINE, id)).toBe(true), { timeout: 3000, interval: 20 });
@@ -46,8 +46,8 @@ describe("a run's index row while the queue refuses it", () => {
     }
     expect(await indexRow(PIPELINE, id)).toBeNull();
 
-    await runInDurableObject(runStub(PIPELINE, id), (instance) => {
-      instance.faults.refuseIndexSendsUntil = 0;
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.faults.refuseIndexSendsUntil = 0;
     });
     expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
     await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });

@@ -99,7 +99,7 @@ describe("stage consumer", () => {
   it("refuses a late report for a step that has completed", async ({ expect }) => {
     const id = uniqueId("late");
     await post("/pipelines/test-queued/v1/process/sync", { value: 2 }, { "X-Numaflow-Id": id });
-    const late = await runStub("test-queued", id).completeStage({
+    const late = await runStub("test-queued", id).completeStage(id, {
       key: `${id}/double/0`,
       attempt: 1,
       outputs: [{ v: { doubled: 999 } }],

@@ -5,15 +5,14 @@
  * queue that is down for a few seconds delays the run, and one that stays down (an hour, here past
  * a 5-second deadline) ends it at its deadline with an error that names the refusal.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { describe, it } from "vitest";
 import { post } from "../helpers/http";
-import { ended, eventsOf, recordWhen, runStub } from "../helpers/runs";
+import { ended, eventsOf, inHostedRun, recordWhen } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 function refuseStageSends(pipeline: string, id: string, forMs: number): Promise<void> {
-  return runInDurableObject(runStub(pipeline, id), (instance) => {
-    instance.faults.refuseStageSendsUntil = Date.now() + forMs;
+  return inHostedRun(pipeline, id, (run) => {
+    run.faults.refuseStageSendsUntil = Date.now() + forMs;
   });
 }
 

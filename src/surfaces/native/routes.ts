@@ -45,6 +45,7 @@ import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import type { NotFound } from "../../engine/run-service";
 import { NATIVE_ID_SEPARATOR } from "../../runs/run-id";
 import { keptResults } from "../../engine/kept-results";
+import { DEFAULT_SHARDS } from "../../engine/run-hosts";
 import { runTimeoutSeconds } from "../../runs/run-timeout";
 import { assertSameRequest, idempotentIdPart, requestDigest } from "./idempotency";
 
@@ -398,6 +399,8 @@ function pipelineSummary(c: NativeContext, p: Pipeline): PipelineSummary {
     default: p.name === c.var.settings.EDGESERVE_DEFAULT_PIPELINE,
     runtime: p.definition.runtime ?? c.var.settings.EDGESERVE_CAPTURE_RUNTIME,
     result_store: p.definition.resultStore,
+    run_host: p.definition.runHost,
+    ...(p.definition.runHost === "journal" ? { shards: p.definition.shards ?? DEFAULT_SHARDS } : {}),
     retention_seconds: p.definition.retentionSeconds ?? c.var.settings.EDGESERVE_RETENTION_SECONDS,
     steps: p.order.map((name) => {
       const step = p.step(name);

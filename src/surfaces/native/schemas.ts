@@ -26,6 +26,8 @@ export const pipelineSummarySchema = z.object({
   default: z.boolean().meta({ description: "Served at the root of the Numaflow and ZenML surfaces" }),
   runtime: z.string(),
   result_store: z.enum(["sqlite", "kv", "r2"]),
+  run_host: z.enum(["object", "journal"]).meta({ description: "Where runs live: a Durable Object each, or journal shards" }),
+  shards: z.number().int().optional().meta({ description: "The journal host's shard count" }),
   retention_seconds: z.number().int(),
   steps: z.array(stepSummarySchema),
 });

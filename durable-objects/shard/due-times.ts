@@ -1,0 +1,113 @@
+/**
+ * A journal shard's one alarm, shared by every run it holds: each run's alarm is an entry
+ * `due:<time>:<run id>` (keys sort by time, so the first entry is the earliest), and the shard's
+ * alarm is kept at the first entry's time. When it fires, the runs whose time has come have their
+ * alarm handled (deadlines, re-drives, retries, retention), then the alarm moves to the next entry.
+ *
+ * A run's entry is a key-value put like the run's own writes, so it commits with them. An instance
+ * that starts after a reset does not know which entry is whose: a run that sets its alarm then
+ * leaves its older entry behind, which fires once for nothing (a run's alarm handler tolerates
+ * that, as it tolerates an early platform alarm).
+ */
+import type { RunAlarm } from "../run/run-store";
+
+const DUE_PREFIX = "due:";
+/** Runs whose alarm is handled per firing; the rest wait for the next one, at once. */
+const FIRE_BATCH = 200;
+/** How soon a run whose alarm handler threw is tried again. */
+const RETRY_MS = 30_000;
+const TIME_DIGITS = 15;
+
+const dueKey = (at: number, runId: string) => `${DUE_PREFIX}${String(at).padStart(TIME_DIGITS, "0")}:${runId}`;
+
+function parseDueKey(key: string): { at: number; runId: string } {
+  const at = Number(key.slice(DUE_PREFIX.length, DUE_PREFIX.length + TIME_DIGITS));
+  return { at, runId: key.slice(DUE_PREFIX.length + TIME_DIGITS + 1) };
+}
+
+export class DueTimes {
+  /** The time each run's entry holds, as far as this instance knows. */
+  private readonly dueOf = new Map<string, number>();
+  /** When the shard's alarm is set to fire (undefined: not set). */
+  private armedAt: number | undefined;
+
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  /** A new instance: the alarm must be at the first entry (it is, unless a write was lost with a reset). */
+  async restore(): Promise<void> {
+    const first = this.first();
+    const armed = await this.storage.getAlarm();
+    this.armedAt = armed ?? undefined;
+    if (first !== undefined && (armed === null || armed > first)) this.arm(first);
+  }
+
+  /** The alarm of one run, as its store (run-store.ts) uses it. */
+  alarmOf(runId: string): RunAlarm {
+    return {
+      set: (at) => this.set(runId, at),
+      // Entries commit with the run's writes, so a run here has its entry; only this instance may not know when.
+      get: () => Promise.resolve(this.dueOf.get(runId) ?? Number.MAX_SAFE_INTEGER),
+      clear: () => this.clear(runId),
+    };
+  }
+
+  /** Fires the runs whose time has come (`fire` handles one run's alarm), then arms the next. */
+  async fire(fire: (runId: string) => Promise<void>): Promise<void> {
+    this.armedAt = undefined;
+    const now = Date.now();
+    const due = [...this.storage.kv.list({ prefix: DUE_PREFIX, limit: FIRE_BATCH })]
+      .map(([key]) => ({ key, ...parseDueKey(key) }))
+      .filter((entry) => entry.at <= now);
+    await Promise.all(
+      due.map(async ({ key, at, runId }) => {
+        // The run's handler may set a new time (its old entry goes then); it starts from none.
+        if (this.dueOf.get(runId) === at) this.dueOf.delete(runId);
+        try {
+          await fire(runId);
+        } catch (error) {
+          console.error(`edgeserve shard: the alarm of run ${runId} failed, will retry: ${String(error)}`);
+          const retryAt = Date.now() + RETRY_MS;
+          const known = this.dueOf.get(runId);
+          if (known === undefined || known > retryAt) this.set(runId, retryAt);
+        }
+        // Handled: its entry goes, unless the handler set this very time again.
+        if (this.dueOf.get(runId) !== at) this.storage.kv.delete(key);
+      }),
+    );
+    const next = this.first();
+    if (next !== undefined) this.arm(next);
+  }
+
+  /** Sets a run's entry to `at`; the rows written (the shard's alarm too, when the run moves it). */
+  private set(runId: string, at: number): number {
+    const old = this.dueOf.get(runId);
+    if (old === at) return 0;
+    let rows = 0;
+    if (old !== undefined && this.storage.kv.delete(dueKey(old, runId))) rows += 1;
+    this.storage.kv.put(dueKey(at, runId), 1);
+    this.dueOf.set(runId, at);
+    rows += 1;
+    if (this.armedAt === undefined || at < this.armedAt) {
+      this.arm(at);
+      rows += 1;
+    }
+    return rows;
+  }
+
+  /** The run is gone: its entry too (as far as this instance knows it). */
+  private clear(runId: string): number {
+    const old = this.dueOf.get(runId);
+    this.dueOf.delete(runId);
+    return old !== undefined && this.storage.kv.delete(dueKey(old, runId)) ? 1 : 0;
+  }
+
+  private first(): number | undefined {
+    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX, limit: 1 })) return parseDueKey(key).at;
+    return undefined;
+  }
+
+  private arm(at: number): void {
+    this.armedAt = at;
+    void this.storage.setAlarm(at);
+  }
+}

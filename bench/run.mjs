@@ -292,21 +292,86 @@ async function bundleSize() {
 /** SQLite rows one run writes, as each side reports it; a few runs, in case it varies. */
 async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
   const edgeserve = [];
+  const journal = [];
   const handwritten = [];
+  const rowsOf = async (pipeline, id) => {
+    const run = await fetch(`${edgeserveUrl}/pipelines/${pipeline}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
+    await run.text();
+    const record = await fetch(`${edgeserveUrl}/v1/pipelines/${pipeline}/runs/${id}`);
+    if (!run.ok || !record.ok) throw new Error(`edgeserve rows (${pipeline}): run ${run.status}, record ${record.status}`);
+    return (await record.json()).rows_written;
+  };
   for (let i = 0; i < ROWS_RUNS; i++) {
     const id = `bench-rows-${Date.now()}-${i}`;
-    const run = await fetch(`${edgeserveUrl}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
-    await run.text();
-    const record = await fetch(`${edgeserveUrl}/v1/pipelines/word-stats/runs/${id}`);
-    if (!run.ok || !record.ok) throw new Error(`edgeserve rows: run ${run.status}, record ${record.status}`);
-    edgeserve.push((await record.json()).rows_written);
+    edgeserve.push(await rowsOf("word-stats", id));
+    journal.push(await rowsOf("word-stats-journal", id));
     const baseline = await fetch(`${baselinesUrl}/do`, { method: "POST", body: BODY });
     await baseline.text();
     const header = baseline.headers.get("x-rows-written");
     if (!baseline.ok || header === null) throw new Error(`hand-written DO: ${baseline.status}, x-rows-written ${header}`);
     handwritten.push(Number(header));
   }
-  return { edgeserve: median(edgeserve), handwritten_do: median(handwritten), measured: { edgeserve, handwritten_do: handwritten } };
+  return {
+    edgeserve: median(edgeserve),
+    edgeserve_journal: median(journal),
+    handwritten_do: median(handwritten),
+    measured: { edgeserve, edgeserve_journal: journal, handwritten_do: handwritten },
+  };
+}
+
+/** The journal shard of a run id, as src/engine/run-hosts.ts computes it (FNV-1a modulo the shard count). */
+function shardOf(runId, shards) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < runId.length; i++) {
+    hash ^= runId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}
+
+/** New run ids whose runs land in journal shard `shard` of `shards`. */
+function idsInShard(prefix, shard, shards) {
+  let n = 0;
+  return () => {
+    for (;;) {
+      const id = `${prefix}-${Date.now()}-${n++}`;
+      if (shardOf(id, shards) === shard) return id;
+    }
+  };
+}
+
+/**
+ * What a CPU-heavy run costs the other runs of its journal shard: sequential short word-stats-journal
+ * runs, alone, then while another client keeps sending runs with a large text (about 40 ms of
+ * counting each) to another shard, then to the same shard. Reports p50/p99 of the short runs.
+ */
+async function shardNeighbour(edgeserveUrl) {
+  const SHARDS = 16;
+  const SAMPLES = 300;
+  const heavyBody = JSON.stringify({ text: "alpha beta gamma delta epsilon ".repeat(40_000) });
+  const url = `${edgeserveUrl}/pipelines/word-stats-journal/v1/process/sync`;
+  const send = async (id, body) => {
+    const started = performance.now();
+    const res = await fetch(url, { method: "POST", body, headers: { "X-Numaflow-Id": id } });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`shard neighbour: ${res.status}`);
+    return performance.now() - started;
+  };
+  const shortIds = idsInShard("bench-short", 0, SHARDS);
+  const phase = async (neighbourShard) => {
+    let running = neighbourShard !== null;
+    const heavyIds = neighbourShard === null ? null : idsInShard("bench-heavy", neighbourShard, SHARDS);
+    const heavyTimes = [];
+    const neighbour = (async () => {
+      while (running) heavyTimes.push(await send(heavyIds(), heavyBody));
+    })();
+    const times = [];
+    for (let i = 0; i < SAMPLES; i++) times.push(await send(shortIds(), BODY));
+    running = false;
+    await neighbour;
+    return { p50_ms: round1(percentile(times, 0.5)), p99_ms: round1(percentile(times, 0.99)), neighbour_run_p50_ms: round1(percentile(heavyTimes, 0.5)) };
+  };
+  return { alone: await phase(null), neighbour_in_other_shard: await phase(1), neighbour_in_same_shard: await phase(0) };
 }
 
 // ── comparison and output ─────────────────────────────────────────────────────────────────────
@@ -316,6 +381,7 @@ async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
 const COMPARISONS = [
   ["edgeserve", "bare_worker"],
   ["edgeserve", "handwritten_do"],
+  ["edgeserve_journal", "handwritten_do"],
   ["edgeserve_memory_only", "bare_worker"],
 ];
 
@@ -337,7 +403,7 @@ function ratios(results) {
   return out;
 }
 
-function targetChecks(ratiosByPhase, bundle) {
+function targetChecks(ratiosByPhase, bundle, rows) {
   const check = (name, value, op, limit) => ({
     target: name,
     value,
@@ -349,6 +415,9 @@ function targetChecks(ratiosByPhase, bundle) {
   return [
     check("edgeserve p50 (1 conn) ÷ hand-written DO ≤ 1.1", lat.edgeserve_vs_handwritten_do?.p50, "≤", 1.1),
     check("edgeserve req/s (16 conn) ÷ hand-written DO ≥ 1.0", thr.edgeserve_vs_handwritten_do?.requests_per_second, "≥", 1.0),
+    check("journal p50 (1 conn) ÷ hand-written DO ≤ 0.5", lat.edgeserve_journal_vs_handwritten_do?.p50, "≤", 0.5),
+    check("journal req/s (16 conn) ÷ hand-written DO ≥ 4", thr.edgeserve_journal_vs_handwritten_do?.requests_per_second, "≥", 4),
+    check("journal rows written per run ≤ 3", rows.edgeserve_journal, "≤", 3),
     check("memory-only p50 (1 conn) ÷ bare Worker ≤ 1.1", lat.edgeserve_memory_only_vs_bare_worker?.p50, "≤", 1.1),
     check("memory-only req/s (16 conn) ÷ bare Worker ≥ 0.9", thr.edgeserve_memory_only_vs_bare_worker?.requests_per_second, "≥", 0.9),
     // The isolate parses the uncompressed script, so that is the figure the target is about.
@@ -403,8 +472,12 @@ function printSummary(report) {
   );
   console.log(`  (${first.measures})`);
   console.log(
-    `SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, hand-written DO ${cell(rows.handwritten_do)} (measured: ${JSON.stringify(rows.measured)})`,
+    `SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, journal ${cell(rows.edgeserve_journal)}, hand-written DO ${cell(rows.handwritten_do)} (measured: ${JSON.stringify(rows.measured)})`,
   );
+  const n = report.journal_shard_neighbour;
+  console.log("\njournal shard neighbour (short word-stats-journal runs, p50/p99 ms; the heavy neighbour's own p50):");
+  for (const [name, r] of Object.entries(n))
+    console.log(`  ${name.padEnd(26)} ${cell(r.p50_ms)} / ${cell(r.p99_ms)}   neighbour ${cell(r.neighbour_run_p50_ms)}`);
   console.log("\ntargets:");
   for (const t of report.targets) console.log(`  ${t.pass === null ? "n/a " : t.pass ? "PASS" : "FAIL"}  ${t.target}: ${cell(t.value)}`);
 }
@@ -484,12 +557,13 @@ async function main() {
           .join(", ")}`,
       );
     }
-    // The Run-object target goes last in each round: it leaves background work behind (index rows
-    // draining through the queue), charged to it by the settle pause inside its CPU window.
+    // The edgeserve targets go last in each round: they leave background work behind (index rows
+    // draining through the queue), charged to each by the settle pause inside its CPU window.
     const allTargets = {
       bare_worker: { url: `${baselines.url}/bare`, port: baselines.port },
       edgeserve_memory_only: { url: `${edgeserve.url}/pipelines/word-stats-memory/v1/process/sync`, port: edgeserve.port },
       handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
+      edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
       edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },
     };
     // BENCH_TARGETS=edgeserve,handwritten_do narrows a run while investigating; ratios need all of them.
@@ -497,6 +571,8 @@ async function main() {
     const targets = Object.fromEntries(Object.entries(allTargets).filter(([name]) => wanted.includes(name)));
     const rounds = await measureTargets(targets);
     const rows = await rowsWrittenPerRun(edgeserve.url, baselines.url);
+    log("journal shard neighbour: a CPU-heavy run beside short ones…");
+    const neighbour = await shardNeighbour(edgeserve.url);
 
     const results = {};
     for (const [phase, byTarget] of Object.entries(rounds)) {
@@ -520,10 +596,11 @@ async function main() {
       },
       results,
       ratios_edgeserve_to_baseline: ratiosByPhase,
-      targets: targetChecks(ratiosByPhase, bundle),
+      targets: targetChecks(ratiosByPhase, bundle, rows),
       bundle,
       first_request: firstRequest,
       sqlite_rows_written_per_run: rows,
+      journal_shard_neighbour: neighbour,
       wrong_results: problems,
     };
     writeReport(report);

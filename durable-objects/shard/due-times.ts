@@ -78,6 +78,28 @@ export class DueTimes {
     if (next !== undefined) this.arm(next);
   }
 
+  /** When the run's earliest entry is due (undefined: none); scans the table, so for tests and tools only. */
+  dueAt(runId: string): number | undefined {
+    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
+      const entry = parseDueKey(key);
+      if (entry.runId === runId) return entry.at;
+    }
+    return undefined;
+  }
+
+  /**
+   * Handles one run's alarm now, as `fire` does when its time has come (tests run a run's alarm
+   * early this way, as `runDurableObjectAlarm` runs an object's); false when the run had no entry.
+   */
+  async fireNow(runId: string, fire: (runId: string) => Promise<void>): Promise<boolean> {
+    const keys = [...this.storage.kv.list({ prefix: DUE_PREFIX })].map(([key]) => key).filter((key) => parseDueKey(key).runId === runId);
+    if (keys.length === 0) return false;
+    for (const key of keys) this.storage.kv.delete(key);
+    this.dueOf.delete(runId);
+    await fire(runId);
+    return true;
+  }
+
   /** Sets a run's entry to `at`; the rows written (the shard's alarm too, when the run moves it). */
   private set(runId: string, at: number): number {
     const old = this.dueOf.get(runId);

@@ -31,6 +31,8 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
   private readonly runs = new Map<string, HostedRun>();
   /** Calls in progress per run: a run in a call is never let go. */
   private readonly inCall = new Map<string, number>();
+  /** Faults tests inject through `runInDurableObject`: the next calls are refused as an overloaded object refuses them. */
+  readonly faults = { overloadedCalls: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -41,6 +43,10 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
 
   /** The run of that id, in memory or loaded on first use; public for tests (through `runInDurableObject`). */
   hostedRun(runId: string): HostedRun {
+    if (this.faults.overloadedCalls > 0) {
+      this.faults.overloadedCalls -= 1;
+      throw Object.assign(new Error("injected fault: Durable Object is overloaded"), { overloaded: true });
+    }
     const held = this.runs.get(runId);
     if (held) {
       this.runs.delete(runId);
@@ -146,6 +152,16 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
 
   override alarm(): Promise<void> {
     return this.dueTimes.fire((runId) => this.during(runId, (run) => run.alarm()));
+  }
+
+  /** When the run's alarm is due (undefined: not set); for tests, as `getAlarm` is for a Run object. */
+  runAlarmAt(runId: string): number | undefined {
+    return this.dueTimes.dueAt(runId);
+  }
+
+  /** Handles the run's alarm now (tests: as `runDurableObjectAlarm` does for a Run object); false when it had none. */
+  fireRunAlarm(runId: string): Promise<boolean> {
+    return this.dueTimes.fireNow(runId, (id) => this.during(id, (run) => run.alarm()));
   }
 
   /** Runs an awaited call of a run, which stays in memory meanwhile. */

@@ -216,8 +216,8 @@ export type { RunSnapshot };
 /** A reset object (eviction, deploy, `ctx.abort`) is worth one more try; an overloaded one is not. */
 function isRetryable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
-  const flags = error as { retryable?: unknown; overloaded?: unknown; remote?: unknown };
-  if (flags.overloaded === true) return false;
+  const flags = error as { retryable?: unknown; remote?: unknown };
+  if (isOverloaded(error)) return false;
   if (flags.retryable === true) return true;
   // An exception thrown by the object's own code is `remote`; a reset object (eviction, `ctx.abort`)
   // rejects without either flag locally (reference/cloudflare-platform.md, probe 6).
@@ -229,6 +229,21 @@ function wasReset(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { durableObjectReset?: unknown }).durableObjectReset === true;
 }
 
+/** Seconds a caller is asked to wait when the run's object is overloaded. */
+const OVERLOADED_RETRY_AFTER_SECONDS = 1;
+
 function unavailable(cause: unknown): ApiError {
+  if (isOverloaded(cause)) {
+    return new ApiError(
+      "run_host_overloaded",
+      `the object that hosts this run is overloaded and did not take the call; retry after ${OVERLOADED_RETRY_AFTER_SECONDS} s (with the same id: nothing was started)`,
+      { cause, headers: { "retry-after": String(OVERLOADED_RETRY_AFTER_SECONDS) } },
+    );
+  }
   return new ApiError("run_unavailable", "the run could not be reached; retry the request shortly", { cause });
+}
+
+/** The platform's error for an object over its request rate (`overloaded`: the call was not run). */
+function isOverloaded(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { overloaded?: unknown }).overloaded === true;
 }

@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   invalid_configuration: 500,
   internal_error: 500,
   run_unavailable: 503,
+  /** The object hosting the run refused the call as overloaded (the platform's error); the call never ran. */
+  run_host_overloaded: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

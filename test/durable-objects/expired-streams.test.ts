@@ -2,10 +2,9 @@
  * Every stream route of an expired run answers 404 `run_expired` (the tombstone), like fetch and
  * describe do, rather than `run_not_found`.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
-import { recordOf, runStub } from "../helpers/runs";
+import { recordOf, runRunAlarm } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-short-retention";
@@ -19,7 +18,7 @@ describe("streams of an expired run", () => {
     await vi.waitUntil(() => Date.now() > expiresAt, { timeout: 3000, interval: 50 });
     // The retention alarm may have fired by itself by now; if not, it runs here. Either way the
     // routes below must find the tombstone.
-    await runDurableObjectAlarm(runStub(PIPELINE, id));
+    await runRunAlarm(PIPELINE, id);
 
     const numaflow = await call(`/pipelines/${PIPELINE}/v1/process/sse?id=${id}`);
     expect(numaflow.status).toBe(404);

@@ -4,7 +4,7 @@
  * whose message was lost; deadlines and cancellation while a queued step is in flight. In every
  * case the run reaches exactly one terminal state, and the step's outputs are applied at most once.
  */
-import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, it } from "vitest";
 import { storeMessage } from "../../src/pipeline/message";
 import type { StartRunRequest } from "../../src/runs/protocol";
@@ -15,7 +15,7 @@ import worker from "../../src/index";
 import { STAGE_QUEUE } from "../../src/queues/stage-message";
 import { call, post } from "../helpers/http";
 import { refusedReport, watchReports } from "../helpers/reports";
-import { ended, eventsOf, recordOf, recordWhen, runStub, stageOf } from "../helpers/runs";
+import { ended, eventsOf, inHostedRun, recordOf, recordWhen, runRunAlarm, runStub, stageOf } from "../helpers/runs";
 import { holdStage, stageCalls, type Gate } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
 import { editStoredWork, storedWork } from "../helpers/stored-run";
@@ -102,12 +102,12 @@ describe("the watchdog and queued steps", () => {
   it("sends a stage again when nothing was heard of it within its lease, and ignores the late first report", async ({ expect }) => {
     // The first delivery hangs (held at the gate) past its lease, as if its consumer were lost.
     await withHeldRun(9, async (id, gate) => {
-      await runInDurableObject(runStub(PIPELINE, id), (_, state) => {
-        editStoredWork(state, (item) => (item.leaseUntil = Date.now() - 1));
+      await inHostedRun(PIPELINE, id, (run) => {
+        editStoredWork(run.store, (item) => (item.leaseUntil = Date.now() - 1));
       });
       await abortAllDurableObjects();
-      expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
-      const work = await runInDurableObject(runStub(PIPELINE, id), (_, state) => storedWork(state).map(({ sends, state: s }) => ({ sends, state: s })));
+      expect(await runRunAlarm(PIPELINE, id)).toBe(true);
+      const work = await inHostedRun(PIPELINE, id, (run) => storedWork(run.store).map(({ sends, state: s }) => ({ sends, state: s })));
       expect(work).toEqual([{ sends: 2, state: "queued" }]);
 
       // The second send reaches another consumer (delivered by hand: the local queue is held up).
@@ -133,14 +133,14 @@ describe("the watchdog and queued steps", () => {
 
   it(`fails the run when a stage was sent ${MAX_STAGE_SENDS} times and no consumer finished it`, async ({ expect }) => {
     await withHeldRun(1, async (id) => {
-      await runInDurableObject(runStub(PIPELINE, id), (_, state) => {
-        editStoredWork(state, (item) => {
+      await inHostedRun(PIPELINE, id, (run) => {
+        editStoredWork(run.store, (item) => {
           item.leaseUntil = Date.now() - 1;
           item.sends = MAX_STAGE_SENDS;
         });
       });
       await abortAllDurableObjects();
-      expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+      expect(await runRunAlarm(PIPELINE, id)).toBe(true);
       expect(await recordOf(PIPELINE, id)).toMatchObject({
         status: "failed",
         error: {

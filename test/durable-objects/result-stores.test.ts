@@ -3,27 +3,27 @@
  * move there (and leave SQLite), every surface reads them back, and retention deletes them. A
  * result over SQLite's row limit goes to R2 whatever the store.
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { resultKey } from "../../src/results/result-store";
 import { bodyText, call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
-import { recordOf, runStub } from "../helpers/runs";
+import { inHostedRun, recordOf, runRunAlarm, runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 import { editStoredRun, storedResults } from "../helpers/stored-run";
 
 async function locations(pipeline: string, id: string) {
-  return runInDurableObject(runStub(pipeline, id), (_, state) => storedResults(state));
+  return inHostedRun(pipeline, id, (run) => storedResults(run.store));
 }
 
 async function expire(pipeline: string, id: string) {
-  await runInDurableObject(runStub(pipeline, id), (_, state) => {
-    editStoredRun(state, (row) => (row.expiresAt = Date.now() - 1));
+  await inHostedRun(pipeline, id, (run) => {
+    editStoredRun(run.store, (row) => (row.expiresAt = Date.now() - 1));
   });
   // A new instance reads the changed row (the old one keeps its copy in memory).
   await evictDurableObject(runStub(pipeline, id));
-  return runDurableObjectAlarm(runStub(pipeline, id));
+  return runRunAlarm(pipeline, id);
 }
 
 describe("result stores", () => {

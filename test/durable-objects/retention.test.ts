@@ -3,11 +3,10 @@
  * run's data, results and index entry; `fetch` of the expired run says it expired (404
  * `run_expired`), and the id can be used again.
  */
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
-import { recordOf, runStub } from "../helpers/runs";
+import { inHostedRun, recordOf, runAlarmAt, runRunAlarm } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-short-retention";
@@ -33,7 +32,7 @@ describe("retention", () => {
     await vi.waitUntil(() => Date.now() > expiresAt, { timeout: 3000, interval: 50 });
     // The alarm the run set for expires_at also fires by itself: while it runs, no alarm is set
     // and none can be run here, so ask again until one has run.
-    expect(await vi.waitUntil(() => runDurableObjectAlarm(runStub(PIPELINE, id)), { timeout: 2000, interval: 50 })).toBe(true);
+    expect(await vi.waitUntil(() => runRunAlarm(PIPELINE, id), { timeout: 2000, interval: 50 })).toBe(true);
 
     const fetched = await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`);
     expect(fetched.status).toBe(404);
@@ -74,22 +73,21 @@ describe("retention when the run index cannot be reached", () => {
     )
       .bind(key.pipeline, key.id, key.created_at)
       .run();
-    const stub = runStub(PIPELINE, id);
-    await runInDurableObject(stub, async (_, state) => {
-      state.storage.kv.put("expired", { at: Date.now(), forget: key });
-      // Due later, so that only runDurableObjectAlarm runs it (one due now would race it).
-      await state.storage.setAlarm(Date.now() + 60_000);
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.store.put("expired", { at: Date.now(), forget: key });
+      // Due later, so that only runRunAlarm runs it (one due now would race it).
+      run.store.setAlarm(Date.now() + 60_000);
     });
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
     await vi.waitUntil(async () => (await env.DB.prepare("SELECT 1 FROM runs WHERE pipeline = ? AND id = ?").bind(PIPELINE, id).first()) === null, {
       timeout: 3000,
       interval: 50,
     });
     // The tombstone stays (the id still answers run_expired), without the row to forget, until its own time is up.
-    const left = await runInDurableObject(runStub(PIPELINE, id), async (_, state) => ({
-      tombstone: state.storage.kv.get<{ at: number; forget?: unknown }>("expired"),
-      alarm: await state.storage.getAlarm(),
-    }));
+    const left = {
+      tombstone: await inHostedRun(PIPELINE, id, (run) => run.store.get<{ at: number; forget?: unknown }>("expired")),
+      alarm: await runAlarmAt(PIPELINE, id),
+    };
     expect(left.tombstone?.forget).toBeUndefined();
     expect(left.alarm).toBeGreaterThan(Date.now() + 6 * 86_400_000);
     expect(((await (await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`)).json()) as { error_code: string }).error_code).toBe("run_expired");

@@ -1,18 +1,17 @@
 /** Helpers for tests of a run's D1 index row: the row, the Run object's pending flag and alarm. */
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { RunIndexRowMessage } from "../../src/engine/run-index";
 import { post } from "./http";
-import { runStub } from "./runs";
+import { inHostedRun, runAlarmAt } from "./runs";
 import { storedRow } from "./stored-run";
 
 export const indexRow = (pipeline: string, id: string) =>
   env.DB.prepare("SELECT * FROM runs WHERE pipeline = ? AND id = ?").bind(pipeline, id).first<RunIndexRowMessage>();
 
 /** Whether the Run object holds a run-events message it will send again from its alarm. */
-export const indexPending = (pipeline: string, id: string) => runInDurableObject(runStub(pipeline, id), (_, state) => storedRow(state).indexPending);
+export const indexPending = (pipeline: string, id: string) => inHostedRun(pipeline, id, (run) => storedRow(run.store).indexPending);
 
-export const alarmAt = (pipeline: string, id: string) => runInDurableObject(runStub(pipeline, id), (_, state) => state.storage.getAlarm());
+export const alarmAt = runAlarmAt;
 
 /** Runs a Numaflow sync request to its end. */
 export async function runToEnd(pipeline: string, id: string): Promise<void> {

@@ -1,9 +1,11 @@
 /** Helpers for tests that look at runs: their native record and event log, and stage messages. */
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { HostedRun } from "../../durable-objects/run/hosted-run";
+import { RUN_ID_HEADER } from "../../durable-objects/run/run-entrypoints";
 import type { RunObject } from "../../durable-objects/run/run-object";
+import type { RunShard } from "../../durable-objects/shard/run-shard";
 import { runHostOf, shardName } from "../../src/engine/run-hosts";
 import { runObjectId } from "../../src/engine/run-client";
 import { storeMessage, type JsonValue } from "../../src/pipeline/message";
@@ -21,6 +23,21 @@ export function runStub(pipeline: string, id: string): DurableObjectStub<RunObje
   if (host.kind === "journal")
     return env.RUN_SHARDS.get(env.RUN_SHARDS.idFromName(shardName(pipeline, id, host.shards))) as unknown as DurableObjectStub<RunObject>;
   return env.RUNS.get(runObjectId(env.RUNS, pipeline, id));
+}
+
+/** Whether the suite runs on the journal host (vitest.config.ts). */
+export const onJournal = env.TEST_RUN_HOST === "journal";
+
+/** Runs the run's alarm now, as `runDurableObjectAlarm` does for its object; false when none was set. */
+export function runRunAlarm(pipeline: string, id: string): Promise<boolean> {
+  if (runHostOf(pipeline).kind === "object") return runDurableObjectAlarm(runStub(pipeline, id));
+  return runInDurableObject(runStub(pipeline, id), (shard: RunObject | RunShard) => (shard as RunShard).fireRunAlarm(id));
+}
+
+/** When the run's alarm is set to fire (null: not set). */
+export function runAlarmAt(pipeline: string, id: string): Promise<number | null> {
+  if (runHostOf(pipeline).kind === "object") return runInDurableObject(runStub(pipeline, id), (_, state) => state.storage.getAlarm());
+  return runInDurableObject(runStub(pipeline, id), (shard: RunObject | RunShard) => (shard as RunShard).runAlarmAt(id) ?? null);
 }
 
 /** Runs `body` inside the run's host, on the run as it holds it (faults, the store's counters). */
@@ -50,7 +67,7 @@ export async function recordWhen(pipeline: string, id: string, check: (r: RunRec
 export const ended = (r: RunRecordJson) => r.status !== "running" && r.status !== "pending";
 
 export async function eventsOf(pipeline: string, id: string): Promise<RunEvent[]> {
-  const res = await runStub(pipeline, id).fetch("https://run.internal/events?format=native");
+  const res = await runStub(pipeline, id).fetch("https://run.internal/events?format=native", { headers: { [RUN_ID_HEADER]: id } });
   const read = await readSse(res);
   return read.events.map((e) => JSON.parse(e.data) as RunEvent);
 }

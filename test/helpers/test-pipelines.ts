@@ -6,6 +6,7 @@ import { z } from "zod";
 import { registerPipeline } from "../../src/catalog";
 import { definePipeline, type StepContext, type StepFunction } from "../../src/pipeline/definition";
 import { shout, split } from "../../examples/pipelines/sentences";
+import { sleepInput as exampleSleepInput, sleep } from "../../examples/pipelines/sleep";
 import { remotePipelines } from "./remote-pipelines";
 
 const failInput = z.strictObject({ fail: z.boolean(), waitMs: z.number().int().min(0).optional() });
@@ -357,6 +358,19 @@ export const streamingRetry = definePipeline({
   edges: [{ from: "speak", to: "out" }],
 });
 
+/** `sleep` on the journal host with two shards, whichever host the suite runs on (journal-shards.test.ts). */
+export const journalSleep = definePipeline({
+  name: "test-journal-sleep",
+  input: exampleSleepInput,
+  runHost: "journal",
+  shards: 2,
+  steps: [
+    { name: "sleep", kind: "inline", run: sleep },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "sleep", to: "out" }],
+});
+
 export function registerTestPipelines(): void {
   for (const definition of [
     failing,
@@ -379,6 +393,7 @@ export function registerTestPipelines(): void {
     streamingRetry,
     headersEcho,
     headersEchoMemory,
+    journalSleep,
     ...remotePipelines,
   ]) {
     registerPipeline(definition);

@@ -10,6 +10,8 @@ import { call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
 import { storedRow } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
+import { onJournal } from "../helpers/runs";
+import type { RunObject } from "../../durable-objects/run/run-object";
 
 const text = "the cat and the hat";
 const wordStats = {
@@ -183,13 +185,14 @@ describe("native API methods", () => {
     expect(run.headers.get("allow")).toBe("GET, DELETE");
   });
 
-  it("gives a run it names itself an id that carries its object's id, and finds runs by it (no name check)", async ({ expect }) => {
+  // The object host's ids; a journal run's shard is a hash of its id, whatever it looks like.
+  it.skipIf(onJournal)("gives a run it names itself an id that carries its object's id, and finds runs by it (no name check)", async ({ expect }) => {
     const res = await post("/v1/pipelines/word-stats/runs", { text: "a b a" });
     const record = (await res.json()) as { id: string; status: string };
     expect(record.id).toMatch(/^word-stats~[0-9a-f]{64}$/);
     // The object the id carries holds the run.
     const objectId = env.RUNS.idFromString(record.id.slice("word-stats~".length));
-    const stored = await runInDurableObject(env.RUNS.get(objectId), (_, state) => storedRow(state).id);
+    const stored = await runInDurableObject(env.RUNS.get(objectId), (instance: RunObject) => storedRow(instance.hostedRun(record.id).store).id);
     expect(stored).toBe(record.id);
     expect(await (await call(`/v1/runs/${record.id}`)).json()).toMatchObject({ id: record.id, status: "completed" });
 

@@ -2,12 +2,12 @@
  * Security promises (SECURITY.md): strict CORS unless origins are configured, the headers a
  * scanner expects, a Content-Security-Policy on the console, and tokens never echoed back.
  */
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { call, post } from "../helpers/http";
-import { runStub } from "../helpers/runs";
+import { inHostedRun } from "../helpers/runs";
 import { storedHeaders } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
@@ -165,7 +165,7 @@ describe("credential headers", () => {
     expect(text, what).not.toContain("secret");
   }
 
-  const stored = (pipeline: string, runId: string) => runInDurableObject(runStub(pipeline, runId), (_instance, state) => storedHeaders(state));
+  const stored = (pipeline: string, runId: string) => inHostedRun(pipeline, runId, (run) => storedHeaders(run.store));
 
   it("never reach a step or the stored run on Numaflow sync (stored and memory-only)", async () => {
     const id = uniqueId("headers");

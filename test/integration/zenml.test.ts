@@ -12,19 +12,20 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
+import { onJournal, runStub } from "../helpers/runs";
 import { readSse } from "../helpers/sse";
 
-/** The Run object of a ZenML job: the one place that knows how a job id maps to its object. */
-function jobStub(pipeline: string, jobId: string) {
-  return env.RUNS.get(env.RUNS.idFromName(`${pipeline}:${jobId}`));
-}
+/** The object that hosts a ZenML job (its Run object, or its journal shard). */
+const jobStub = runStub;
+/** The namespace of the suite's run host (vitest.config.ts). */
+const hostNamespace = (): DurableObjectNamespace => (onJournal ? env.RUN_SHARDS : env.RUNS) as unknown as DurableObjectNamespace;
 
 /**
  * Opens `WS /stream` of `pipeline`. The job id is only told in the socket's first event, so the
  * Run object that took the socket is found by the RUNS id the Worker asked for while handing it over.
  */
 async function openJobSocket(pipeline: string): Promise<{ res: Response; objectIds: DurableObjectId[] }> {
-  const idFromName = vi.spyOn(env.RUNS, "idFromName");
+  const idFromName = vi.spyOn(hostNamespace(), "idFromName");
   try {
     const res = await call(`/pipelines/${pipeline}/stream`, { headers: { Upgrade: "websocket" } });
     const objectIds = idFromName.mock.results.flatMap((r) => (r.type === "return" ? [r.value as DurableObjectId] : []));
@@ -295,7 +296,7 @@ describe("WS /stream", () => {
     const { res, objectIds } = await openJobSocket("sentences");
     expect(res.status).toBe(101);
     expect(objectIds).toHaveLength(1);
-    const runObject = () => env.RUNS.get(objectIds[0]!);
+    const runObject = () => hostNamespace().get(objectIds[0]!);
     const socket = res.webSocket!;
     socket.accept();
     const frames: Record<string, unknown>[] = [];

@@ -2,13 +2,14 @@
  * Queued steps end to end inside workerd: the Run object sends stages to the real (Miniflare)
  * stage queue, this Worker's consumer runs them and reports back, and the run goes on.
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { bodyText, call, numaflowResults, post } from "../helpers/http";
 import { stageCalls } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
 import { editStoredRun } from "../helpers/stored-run";
+import { inHostedRun, runRunAlarm, runStub } from "../helpers/runs";
 
 async function finished(pipeline: string, id: string): Promise<Record<string, unknown>> {
   let record: Record<string, unknown> = {};
@@ -91,12 +92,11 @@ describe("queued steps", () => {
     expect(events).toMatchObject({ status: "completed" });
 
     // The retention ends (moved to the past instead of waiting a day): the alarm deletes the run and its objects.
-    const stub = env.RUNS.get(env.RUNS.idFromName(`slow-stats:${id}`));
-    await runInDurableObject(stub, (_, state) => {
-      editStoredRun(state, (row) => (row.expiresAt = Date.now() - 1));
+    await inHostedRun("slow-stats", id, (run) => {
+      editStoredRun(run.store, (row) => (row.expiresAt = Date.now() - 1));
     });
-    await evictDurableObject(stub);
-    expect(await runDurableObjectAlarm(env.RUNS.get(env.RUNS.idFromName(`slow-stats:${id}`)))).toBe(true);
+    await evictDurableObject(runStub("slow-stats", id));
+    expect(await runRunAlarm("slow-stats", id)).toBe(true);
     expect((await env.PAYLOADS.list({ prefix })).objects).toHaveLength(0);
     expect((await call(`/pipelines/slow-stats/v1/process/fetch?id=${id}`)).status).toBe(404);
   });

@@ -7,11 +7,11 @@
  * object; the object's alarm sends it again while D1 is still down, and once D1 is back the row is
  * written: never lost. Each step is awaited on its signal (refusals, the object's pending flag).
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { afterEach, describe, it, vi } from "vitest";
 import { type FaultyD1, installFaultyD1 } from "../helpers/faulty-d1";
 import { indexPending, indexRow, runToEnd } from "../helpers/run-index";
-import { runStub } from "../helpers/runs";
+import { inHostedRun, runRunAlarm, runStub } from "../helpers/runs";
 import { editStoredRun } from "../helpers/stored-run";
 import { uniqueId } from "../helpers/unique";
 
@@ -52,7 +52,7 @@ describe("the run index while D1 is down", () => {
     expect(await indexRow(PIPELINE, id)).toBeNull();
 
     // Still down: the object's alarm sends the row again, and the queue takes it (it is not lost).
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
     expect(await indexPending(PIPELINE, id)).toBe(false);
     await vi.waitFor(() => expect(d1?.refusals.length).toBe(4), { timeout: 3000, interval: 20 });
 
@@ -68,9 +68,9 @@ describe("the run index while D1 is down", () => {
     d1 = installFaultyD1();
     d1.down();
     // The run's retention ends: its storage goes at once, its row's deletion through the queue.
-    await runInDurableObject(runStub(PIPELINE, id), (_, state) => editStoredRun(state, (row) => (row.expiresAt = Date.now() - 1)));
+    await inHostedRun(PIPELINE, id, (run) => editStoredRun(run.store, (row) => (row.expiresAt = Date.now() - 1)));
     await evictDurableObject(runStub(PIPELINE, id));
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
 
     // Every delivery refused, then dead-lettered and handed back to the object's tombstone.
     await vi.waitFor(async () => expect(await pendingForget(id)).toMatchObject({ id, pipeline: PIPELINE }), { timeout: 15_000, interval: 100 });
@@ -78,10 +78,10 @@ describe("the run index while D1 is down", () => {
     expect(await indexRow(PIPELINE, id)).not.toBeNull();
 
     // Still down: the alarm tries again and keeps it; once D1 is back, the alarm's try deletes the row.
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
     await vi.waitFor(() => expect(d1?.refusals.length).toBe(4), { timeout: 3000, interval: 20 });
     d1.up();
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
     await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toBeNull(), { timeout: 8000, interval: 50 });
     expect(await pendingForget(id)).toBeUndefined();
   });
@@ -89,5 +89,5 @@ describe("the run index while D1 is down", () => {
 
 /** The index row an expired run's tombstone still has to delete. */
 function pendingForget(id: string): Promise<unknown> {
-  return runInDurableObject(runStub(PIPELINE, id), (_, state) => state.storage.kv.get<{ forget?: unknown }>("expired")?.forget);
+  return inHostedRun(PIPELINE, id, (run) => run.store.get<{ forget?: unknown }>("expired")?.forget);
 }

@@ -6,13 +6,13 @@
  * objects, queue and D1; the queue's refusal is the Run object's fault seam (`faults`), and alarms
  * are run with `runDurableObjectAlarm` instead of waited for.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { INDEX_RETRY_DELAY_MS } from "../../durable-objects/run/run-indexer";
 import worker from "../../src/index";
 import { alarmAt, indexPending, indexRow, runToEnd } from "../helpers/run-index";
-import { inHostedRun, runStub } from "../helpers/runs";
+import { inHostedRun, runRunAlarm } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-echo";
@@ -38,7 +38,7 @@ describe("a run's index row while the queue refuses it", () => {
     // Not only one retry: each alarm tries, fails, and sets the next try INDEX_RETRY_DELAY_MS on,
     // not at the end of the run's retention (a day on).
     for (let alarm = 1; alarm <= 3; alarm++) {
-      expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+      expect(await runRunAlarm(PIPELINE, id)).toBe(true);
       const next = await alarmAt(PIPELINE, id);
       expect(next).not.toBeNull();
       expect(next! - Date.now()).toBeLessThanOrEqual(INDEX_RETRY_DELAY_MS);
@@ -49,7 +49,7 @@ describe("a run's index row while the queue refuses it", () => {
     await inHostedRun(PIPELINE, id, (run) => {
       run.faults.refuseIndexSendsUntil = 0;
     });
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
     await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toMatchObject({ status: "completed" }), { timeout: 3000, interval: 20 });
     expect(await indexPending(PIPELINE, id)).toBe(false);
     // Sent: the alarm is back at the retention's end.
@@ -74,7 +74,7 @@ describe("a run's index row dead-lettered unwritten", () => {
     expect(await indexPending(PIPELINE, id)).toBe(true);
     expect((await alarmAt(PIPELINE, id))! - Date.now()).toBeLessThanOrEqual(INDEX_RETRY_DELAY_MS);
 
-    expect(await runDurableObjectAlarm(runStub(PIPELINE, id))).toBe(true);
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
     await vi.waitFor(async () => expect(await indexRow(PIPELINE, id)).toEqual(final), { timeout: 3000, interval: 20 });
     expect(await indexPending(PIPELINE, id)).toBe(false);
   });

@@ -1,0 +1,107 @@
+/**
+ * What is the journal host's own (every other behaviour is the object host's, and the whole suite
+ * runs against both hosts: vitest.config.ts): runs spread over a pipeline's shards by a hash of
+ * their id, many runs share a shard and its one alarm, a shard reset re-drives every run it held
+ * (each completes once), and a shard refusing a call as overloaded is a 503 with Retry-After that
+ * started nothing.
+ */
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, it, vi } from "vitest";
+import type { RunShard } from "../../durable-objects/shard/run-shard";
+import { shardName } from "../../src/engine/run-hosts";
+import { storeMessage } from "../../src/pipeline/message";
+import type { StartRunRequest } from "../../src/runs/protocol";
+import { bodyText, call, post } from "../helpers/http";
+import { eventsOf, recordOf, runStub } from "../helpers/runs";
+import { uniqueId } from "../helpers/unique";
+
+const PIPELINE = "test-journal-sleep";
+const SHARDS = 2;
+
+/** `count` new ids whose runs land in the same shard of PIPELINE. */
+function idsInOneShard(count: number): string[] {
+  const ids: string[] = [];
+  const shard = shardName(PIPELINE, uniqueId("probe"), SHARDS);
+  while (ids.length < count) {
+    const id = uniqueId("shared");
+    if (shardName(PIPELINE, id, SHARDS) === shard) ids.push(id);
+  }
+  return ids;
+}
+
+const sleepRequest = (id: string, ms: number): StartRunRequest => ({
+  runId: id,
+  pipeline: PIPELINE,
+  input: storeMessage({ value: { ms }, tags: [], keys: [] }),
+  headers: {},
+  surface: "native",
+  capture: { fallback: { mode: "full", sampleRate: 0.1, maxBytes: 262_144, redact: [] }, runtime: "REALTIME", sampleFraction: 1 },
+});
+
+describe("the journal host", () => {
+  it("spreads runs over the pipeline's shards by their id, and finds each from its id alone", async ({ expect }) => {
+    const ids = Array.from({ length: 8 }, () => uniqueId("spread"));
+    for (const id of ids) expect(await bodyText(await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id }))).toBe('{"slept":1}');
+    expect(new Set(ids.map((id) => shardName(PIPELINE, id, SHARDS))).size).toBe(SHARDS);
+    for (const id of ids) expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":1}');
+    // No Run object was made for them: their rows are in the shard, under each run's prefix.
+    const [first] = ids;
+    const keys = await runInDurableObject(runStub(PIPELINE, first!), (_, state) => [...state.storage.kv.list()].map(([key]) => key));
+    expect(keys.some((key) => key.startsWith(`r:${encodeURIComponent(first!)}/`))).toBe(true);
+    expect(keys.some((key) => key.startsWith("due:") && key.endsWith(first!))).toBe(true);
+  });
+
+  it("keeps the shard's one alarm no later than its earliest due run, and at it once the alarm has run", async ({ expect }) => {
+    const ids = idsInOneShard(3);
+    for (const id of ids) await post(`/pipelines/${PIPELINE}/v1/process/async`, { ms: 1 }, { "X-Numaflow-Id": id });
+    for (const id of ids) await vi.waitFor(async () => expect((await recordOf(PIPELINE, id)).status).toBe("completed"));
+    const shard = () => runStub(PIPELINE, ids[0]!);
+    const alarmAndFirstDue = () =>
+      runInDurableObject(shard(), async (_, state) => ({
+        alarm: await state.storage.getAlarm(),
+        first: [...state.storage.kv.list({ prefix: "due:", limit: 1 })].map(([key]) => Number(key.slice(4, 19)))[0],
+      }));
+    // A run that moved its entry later (its watchdog, then its retention) leaves the alarm earlier:
+    // it then fires for nothing and moves to the earliest entry, instead of a write per move.
+    const before = await alarmAndFirstDue();
+    expect(before.first).toBeGreaterThan(Date.now());
+    expect(before.alarm).not.toBeNull();
+    expect(before.alarm!).toBeLessThanOrEqual(before.first!);
+    expect(await runDurableObjectAlarm(shard())).toBe(true);
+    const after = await alarmAndFirstDue();
+    expect(after.alarm).toBe(after.first);
+    // Nothing was due: every run is still there.
+    for (const id of ids) expect((await recordOf(PIPELINE, id)).status).toBe("completed");
+  });
+
+  it("re-drives every run a shard reset interrupted: all complete, each once", async ({ expect }) => {
+    const ids = idsInOneShard(5);
+    for (const id of ids) expect(await runStub(PIPELINE, id).start(id, sleepRequest(id, 300))).toEqual({ started: true });
+    // Every run's step is in flight when the shard is reset (its timers die with it).
+    await abortAllDurableObjects();
+    // The shard's alarm (its earliest watchdog entry) wakes it and re-drives each run from storage.
+    for (const id of ids) {
+      await vi.waitFor(async () => expect((await recordOf(PIPELINE, id)).status).toBe("completed"), { timeout: 8000, interval: 50 });
+    }
+    for (const id of ids) {
+      const events = await eventsOf(PIPELINE, id);
+      expect(events.filter((e) => e.type === "run_completed")).toHaveLength(1);
+      expect(events.filter((e) => e.type === "step_started").map((e) => e.data?.attempt)).toEqual([1, 2]);
+      expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":300}');
+    }
+  });
+
+  it("answers 503 run_host_overloaded with Retry-After when the shard refuses a start, which started nothing", async ({ expect }) => {
+    const id = uniqueId("overloaded");
+    await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {
+      shard.faults.overloadedCalls = 1;
+    });
+    const refused = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(((await refused.json()) as { error_code: string }).error_code).toBe("run_host_overloaded");
+    // Nothing was started, so the same id starts when asked again.
+    expect((await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`)).status).toBe(404);
+    expect(await bodyText(await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id }))).toBe('{"slept":1}');
+  });
+});

@@ -142,3 +142,26 @@ describe("SSE over HTTP", () => {
     expect(comments.filter((c) => c.trim() === "ping").length).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe("word-stats-journal (the journal run host) over HTTP", () => {
+  const answer = '{"words":10,"unique":8,"top":[["be",2],["to",2],["is",1],["not",1],["or",1]]}';
+  const body = { text: "To be, or not to be: that is the question." };
+
+  it("answers sync, async then fetch, and SSE by id, as word-stats does", async ({ expect }) => {
+    const sync = await postJson("/pipelines/word-stats-journal/v1/process/sync", body);
+    expect(sync.status).toBe(200);
+    expect(await text(sync)).toBe(answer);
+
+    const id = uniqueId("e2e-journal");
+    const receipt = await postJson("/pipelines/word-stats-journal/v1/process/async", body, { "X-Numaflow-Id": id });
+    expect(receipt.status).toBe(200);
+    await vi.waitFor(async () => expect(await text(await api(`/pipelines/word-stats-journal/v1/process/fetch?id=${id}`))).toBe(answer), {
+      timeout: 5000,
+      interval: 50,
+    });
+    const events = await collect({ url: `${baseUrl()}/pipelines/word-stats-journal/v1/process/sse?id=${id}` });
+    expect(events.map((e) => e.data)).toEqual([answer]);
+    // A second start with the same id is a duplicate, found in the same shard by the id alone.
+    expect((await postJson("/pipelines/word-stats-journal/v1/process/sync", body, { "X-Numaflow-Id": id })).status).toBe(409);
+  });
+});

@@ -19,7 +19,7 @@ import { attachmentOf } from "../run/socket-watchers";
 import { DueTimes } from "./due-times";
 
 /** Runs kept in memory once they have ended; older idle ones are let go (they load again from storage). */
-const IDLE_RUNS_IN_MEMORY = 1000;
+export const IDLE_RUNS_IN_MEMORY = 1000;
 
 /** The key prefix of a run's rows: its id, encoded so that no id's prefix is another's. */
 export const runKeyPrefix = (runId: string) => `r:${encodeURIComponent(runId)}/`;
@@ -152,6 +152,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
 
   override alarm(): Promise<void> {
     return this.dueTimes.fire((runId) => this.during(runId, (run) => run.alarm()));
+  }
+
+  /** How many runs this instance holds in memory (tests). */
+  get runsInMemory(): number {
+    return this.runs.size;
   }
 
   /** When the run's alarm is due (undefined: not set); for tests, as `getAlarm` is for a Run object. */

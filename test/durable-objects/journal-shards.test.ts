@@ -7,7 +7,7 @@
  */
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
-import type { RunShard } from "../../durable-objects/shard/run-shard";
+import { IDLE_RUNS_IN_MEMORY, type RunShard } from "../../durable-objects/shard/run-shard";
 import { shardName } from "../../src/engine/run-hosts";
 import { storeMessage } from "../../src/pipeline/message";
 import type { StartRunRequest } from "../../src/runs/protocol";
@@ -89,6 +89,19 @@ describe("the journal host", () => {
       expect(events.filter((e) => e.type === "step_started").map((e) => e.data?.attempt)).toEqual([1, 2]);
       expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":300}');
     }
+  });
+
+  it("lets go of the least recently used idle runs past its memory bound, and loads them again when asked", async ({ expect }) => {
+    const [kept, ...others] = idsInOneShard(3);
+    for (const id of [kept!, ...others]) await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    const inMemory = await runInDurableObject(runStub(PIPELINE, kept!), (shard: RunShard) => {
+      // Asking about more ids than the bound (none of them has a run) pushes the finished runs out.
+      for (let i = 0; i <= IDLE_RUNS_IN_MEMORY; i++) void shard.hostedRun(`idle-${i}`).probe();
+      return shard.runsInMemory;
+    });
+    expect(inMemory).toBe(IDLE_RUNS_IN_MEMORY);
+    // Let go of, not lost: each is read back from the shard's storage.
+    for (const id of [kept!, ...others]) expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":1}');
   });
 
   it("answers 503 run_host_overloaded with Retry-After when the shard refuses a start, which started nothing", async ({ expect }) => {

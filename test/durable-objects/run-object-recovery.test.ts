@@ -164,7 +164,9 @@ describe("storage", () => {
       schema: state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
       entries: run.store.list(""),
     }));
-    expect(stored).toEqual({ schema: [], entries: [] });
+    expect(stored.entries).toEqual([]);
+    // A Run object is not even given its tables (a journal shard holds other runs' rows).
+    if (!onJournal) expect(stored.schema).toEqual([]);
   });
 
   it("reports the SQLite rows a run wrote", async ({ expect }) => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against two baselines
-// measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor) and a
-// hand-written Worker → Durable Object → one SQLite row. Loopback only; everything (load generator
+// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against three baselines
+// measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor), a hand-written
+// Worker → Durable Object → one SQLite row, and the sharded floor (Worker → one of 16 long-lived
+// objects → one row), the least the journal host could do. Loopback only; everything (load generator
 // and `wrangler dev` servers) shares this machine's cores.
 //
 // What is measured, and how:
@@ -382,6 +383,8 @@ const COMPARISONS = [
   ["edgeserve", "bare_worker"],
   ["edgeserve", "handwritten_do"],
   ["edgeserve_journal", "handwritten_do"],
+  ["sharded_floor", "handwritten_do"],
+  ["edgeserve_journal", "sharded_floor"],
   ["edgeserve_memory_only", "bare_worker"],
 ];
 
@@ -563,6 +566,7 @@ async function main() {
       bare_worker: { url: `${baselines.url}/bare`, port: baselines.port },
       edgeserve_memory_only: { url: `${edgeserve.url}/pipelines/word-stats-memory/v1/process/sync`, port: edgeserve.port },
       handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
+      sharded_floor: { url: `${baselines.url}/shard`, port: baselines.port },
       edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
       edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },
     };

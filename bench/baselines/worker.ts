@@ -7,6 +7,9 @@
  *   `x-rows-written`: the SQLite rows the object wrote for it (the sum of `cursor.rowsWritten` over
  *   its statements, DDL included, counted the way edgeserve's Run object counts its own), which
  *   `npm run bench` reports beside edgeserve's figure.
+ * - `POST /shard`: the sharded floor, the least a journal host can do: Worker → one of 16
+ *   long-lived objects (by a hash of the request's id, as edgeserve's journal host picks a shard)
+ *   → compute → one row inserted into a table the object made once → answer.
  */
 import { DurableObject } from "cloudflare:workers";
 import { count, normalise, summarise } from "../../examples/pipelines/word-stats";
@@ -16,6 +19,19 @@ import { normaliseStepOutput } from "../../src/pipeline/step-output";
 
 interface BaselineEnv {
   BASELINE_RUNS: DurableObjectNamespace<BaselineRun>;
+  BASELINE_SHARDS: DurableObjectNamespace<BaselineShard>;
+}
+
+const SHARDS = 16;
+
+/** FNV-1a of the id modulo the shard count, as src/engine/run-hosts.ts picks a journal shard. */
+function shardOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % SHARDS;
 }
 
 const context: StepContext = { runId: "", pipeline: "word-stats", step: "", headers: {}, signal: new AbortController().signal, emit: () => undefined, env: {} };
@@ -45,6 +61,19 @@ export class BaselineRun extends DurableObject<BaselineEnv> {
   }
 }
 
+export class BaselineShard extends DurableObject<BaselineEnv> {
+  constructor(ctx: DurableObjectState, env: BaselineEnv) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)");
+  }
+
+  async run(id: string, input: JsonValue): Promise<string> {
+    const body = JSON.stringify(await wordStats(input));
+    this.ctx.storage.sql.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, body);
+    return body;
+  }
+}
+
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
@@ -56,6 +85,11 @@ export default {
       const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
       const { body, rowsWritten } = await stub.run(id, input);
       return new Response(body, { headers: { "x-rows-written": String(rowsWritten) } });
+    }
+    if (pathname === "/shard") {
+      const id = crypto.randomUUID();
+      const stub = env.BASELINE_SHARDS.get(env.BASELINE_SHARDS.idFromName(`shard-${shardOf(id)}`));
+      return new Response(await stub.run(id, input));
     }
     return new Response("not found", { status: 404 });
   },

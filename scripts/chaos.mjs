@@ -17,7 +17,9 @@
 //
 // The faults come from the development-only switches in src/chaos.ts (EDGESERVE_CHAOS=on, set only
 // for this server; wrangler.toml never sets it). Options (environment variables):
-//   CHAOS_RUNS (500), CHAOS_CONCURRENCY (16), CHAOS_STAGE_FAILURE_RATE (0.2),
+//   CHAOS_PIPELINE (slow-stats; slow-stats-journal runs the same on the journal host, where a reset
+//   resets a whole shard and every run it holds), CHAOS_RUNS (500), CHAOS_CONCURRENCY (16),
+//   CHAOS_STAGE_FAILURE_RATE (0.2),
 //   CHAOS_EVICT_RATE (0.3: the share of runs whose Run object is reset once, 0–1.5 s after it
 //   starts), CHAOS_SETTLE_SECONDS (180: how long runs may take to end after the last start).
 import { createParser } from "eventsource-parser";
@@ -30,7 +32,7 @@ const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 16);
 const STAGE_FAILURE_RATE = Number(process.env.CHAOS_STAGE_FAILURE_RATE ?? 0.2);
 const EVICT_RATE = Number(process.env.CHAOS_EVICT_RATE ?? 0.3);
 const SETTLE_SECONDS = Number(process.env.CHAOS_SETTLE_SECONDS ?? 180);
-const PIPELINE = "slow-stats";
+const PIPELINE = process.env.CHAOS_PIPELINE ?? "slow-stats";
 /** How a run is started; each is a different way for a client to get a run id. */
 const MODES = ["sync", "async", "sse"];
 const WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "Ünïcödé", "naïve", "42"];
@@ -259,7 +261,7 @@ function writeReport(counts, problems, seconds) {
   };
   const dir = fileURLToPath(new URL("../bench/results/", import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}chaos-latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${dir}${PIPELINE === "slow-stats" ? "chaos" : `chaos-${PIPELINE}`}-latest.json`, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 async function main() {

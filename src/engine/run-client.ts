@@ -34,9 +34,14 @@ export type RunHostBindings = Pick<Env, "RUNS" | "RUN_SHARDS">;
  */
 type RunHostStub = DurableObjectStub<RunObject>;
 
-/** Attempts for an idempotent call whose object was reset under it. */
-const IDEMPOTENT_CALL_ATTEMPTS = 3;
+/**
+ * Attempts for an idempotent call whose object was reset under it: 50 ms, then doubling, about
+ * 1.5 s in all. A journal shard is reset by any of its runs' faults, so a call may meet a second
+ * reset while it retries; giving up too soon would answer 503 for a start that had been stored.
+ */
+const IDEMPOTENT_CALL_ATTEMPTS = 5;
 const RETRY_BASE_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 1000;
 
 /**
  * The Run object of a run: the object id a server-generated native id carries (no name check), else
@@ -82,27 +87,38 @@ export class RunClient {
     } catch (error) {
       if (!isRetryable(error)) throw unavailable(error);
     }
-    const again = await this.idempotent((stub) => stub.start(this.runId, request) as Promise<StartRunOutcome>);
-    if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) return { started: true };
-    return again;
+    return this.startAgain(request);
   }
 
-  /** Starts and waits in one round trip; if the object is reset while waiting, waits again. */
+  /**
+   * Starts and waits in one round trip. A reset can cut it before or after the run was stored (on
+   * the journal host, any run's fault resets its whole shard): the start is asked again, as `start`
+   * does, then the run is waited for.
+   */
   async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
     const deadline = Date.now() + timeoutMs;
     try {
       return await this.stub().startAndWait(this.runId, request, timeoutMs);
     } catch (error) {
       if (!isRetryable(error)) throw unavailable(error);
+      const again = await this.startAgain(request);
+      if (!again.started) return { started: false, reason: "duplicate" };
       const outcome = await this.wait(Math.max(0, deadline - Date.now()));
       if (!outcome.found) throw unavailable(error);
       return { started: true, snapshot: outcome.snapshot };
     }
   }
 
+  /** A start whose first call was cut: a duplicate holding this call's own token is the run it started. */
+  private async startAgain(request: StartRunRequest): Promise<StartRunOutcome> {
+    const again = await this.idempotent((stub) => stub.start(this.runId, request) as Promise<StartRunOutcome>);
+    if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) return { started: true };
+    return again;
+  }
+
   wait(timeoutMs: number): Promise<WaitOutcome> {
     const deadline = Date.now() + timeoutMs;
-    return this.idempotent((stub) => stub.wait(this.runId, Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>);
+    return this.idempotent((stub) => stub.wait(this.runId, Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>, deadline);
   }
 
   /** Whether the run is there (or expired), without reading it. */
@@ -196,15 +212,20 @@ export class RunClient {
     return this.stub().fetch("https://run.internal/ws", { headers: forwarded });
   }
 
-  private async idempotent<T>(call: (stub: RunHostStub) => Promise<T>): Promise<T> {
+  /**
+   * Calls the run's object, again with a new stub after a reset: IDEMPOTENT_CALL_ATTEMPTS times, or
+   * for as long as `until` (a wait's deadline) has not passed, since a long wait on a journal shard
+   * may see several resets, each just a reason to wait again.
+   */
+  private async idempotent<T>(call: (stub: RunHostStub) => Promise<T>, until?: number): Promise<T> {
     let lastError: unknown;
-    for (let attempt = 0; attempt < IDEMPOTENT_CALL_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < IDEMPOTENT_CALL_ATTEMPTS || (until !== undefined && Date.now() < until); attempt++) {
       try {
         return await call(this.stub());
       } catch (error) {
         lastError = error;
         if (!isRetryable(error)) break;
-        await new Promise((resolve) => setTimeout(resolve, RETRY_BASE_DELAY_MS * 2 ** attempt));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** attempt)));
       }
     }
     throw unavailable(lastError);
@@ -218,7 +239,8 @@ function isRetryable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const flags = error as { retryable?: unknown; remote?: unknown };
   if (isOverloaded(error)) return false;
-  if (flags.retryable === true) return true;
+  // A reset object comes back at once; on the journal host, another run's fault can reset the shard under this call.
+  if (flags.retryable === true || wasReset(error)) return true;
   // An exception thrown by the object's own code is `remote`; a reset object (eviction, `ctx.abort`)
   // rejects without either flag locally (reference/cloudflare-platform.md, probe 6).
   return flags.remote !== true && flags.retryable === undefined;

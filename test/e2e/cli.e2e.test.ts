@@ -24,7 +24,7 @@ function validate(...files: string[]) {
 
 describe("npx edgeserve validate", () => {
   it("accepts every example manifest", ({ expect }) => {
-    const files = ["chat", "greeter", "sentences", "sleep", "slow-stats", "word-stats", "word-stats-journal", "word-stats-memory"].map(
+    const files = ["chat", "greeter", "sentences", "sleep", "slow-stats", "slow-stats-journal", "word-stats", "word-stats-journal", "word-stats-memory"].map(
       (n) => `examples/pipelines/${n}.yaml`,
     );
     const result = validate(...files);

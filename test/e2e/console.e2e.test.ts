@@ -103,7 +103,17 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     await fresh.page.waitForSelector("#input-form[data-pipeline='word-stats']", { state: "attached" });
     expect(await fresh.page.inputValue("#pipeline")).toBe("word-stats");
     const names = await fresh.page.$$eval("#pipeline option", (options) => options.map((o) => (o as HTMLOptionElement).value));
-    expect(names.sort()).toEqual(["chat", "greeter", "sentences", "sleep", "slow-stats", "word-stats", "word-stats-journal", "word-stats-memory"]);
+    expect(names.sort()).toEqual([
+      "chat",
+      "greeter",
+      "sentences",
+      "sleep",
+      "slow-stats",
+      "slow-stats-journal",
+      "word-stats",
+      "word-stats-journal",
+      "word-stats-memory",
+    ]);
 
     await choose(fresh.page, "word-stats-memory");
     expect(await fresh.page.isDisabled("#run-async")).toBe(true);

@@ -154,7 +154,9 @@ describe("fuzzing every surface", () => {
     const unknownPipeline = fc
       .stringMatching(/^[a-z][a-z0-9-]{0,20}$/)
       .filter(
-        (n) => !["word-stats", "sentences", "sleep", "slow-stats", "greeter", "word-stats-memory", "word-stats-journal"].includes(n) && !n.startsWith("test-"),
+        (n) =>
+          !["word-stats", "sentences", "sleep", "slow-stats", "greeter", "word-stats-memory", "word-stats-journal", "slow-stats-journal"].includes(n) &&
+          !n.startsWith("test-"),
       )
       .chain((name) =>
         fc.constantFrom(`/pipelines/${name}/v1/process/sync`, `/pipelines/${name}/invoke`, `/v1/pipelines/${name}`, `/v1/pipelines/${name}/runs`),

@@ -12,7 +12,7 @@ describe("GET /v1/pipelines", () => {
     expect(res.status).toBe(200);
     const { pipelines } = (await res.json()) as { pipelines: { name: string; version: string; default: boolean; steps: { name: string; kind: string }[] }[] };
     const byName = new Map(pipelines.map((p) => [p.name, p]));
-    for (const name of ["word-stats", "sentences", "sleep", "word-stats-memory", "word-stats-journal", "slow-stats", "greeter", "chat"]) {
+    for (const name of ["word-stats", "sentences", "sleep", "word-stats-memory", "word-stats-journal", "slow-stats", "slow-stats-journal", "greeter", "chat"]) {
       expect(byName.get(name)?.version).toBe("1");
     }
     expect(byName.get("word-stats")).toMatchObject({ default: true, result_store: "sqlite", retention_seconds: 86_400 });
@@ -35,7 +35,7 @@ describe("every example manifest runs", () => {
   const wordStats = '{"words":7,"unique":5,"top":[["cat",2],["the",2],["did",1],["sat",1],["sit",1]]}';
 
   it("word-stats, word-stats-memory and slow-stats give the same answer", async ({ expect }) => {
-    for (const name of ["word-stats", "word-stats-memory", "word-stats-journal", "slow-stats"]) {
+    for (const name of ["word-stats", "word-stats-memory", "word-stats-journal", "slow-stats", "slow-stats-journal"]) {
       const res = await post(`/pipelines/${name}/v1/process/sync`, { text });
       expect(res.status, name).toBe(200);
       expect(await bodyText(res), name).toBe(wordStats);

@@ -5,7 +5,7 @@
  * answer says so, instead of a 500 for a run that may be going on.
  */
 import { describe, it } from "vitest";
-import { post } from "../helpers/http";
+import { bodyText, post } from "../helpers/http";
 import { ended, eventsOf, inHostedRun, recordWhen } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
@@ -20,6 +20,26 @@ describe("a start cut by a reset", () => {
     const res = await post(`/pipelines/${PIPELINE}/v1/process/async`, { text: "one two two" }, { "X-Numaflow-Id": id });
     expect(res.status).toBe(200);
     expect((await recordWhen(PIPELINE, id, ended)).status).toBe("completed");
+  });
+
+  it("answers a sync start with the result when the reset came before the run was stored", async ({ expect }) => {
+    const id = uniqueId("reset-before-sync");
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.store.failNextWrite = new Error("storage refused the write");
+    });
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { text: "one two two" }, { "X-Numaflow-Id": id });
+    expect(await bodyText(res)).toBe('{"words":3,"unique":2,"top":[["two",2],["one",1]]}');
+    expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
+  });
+
+  it("answers a sync start with the result when the reset came after the run was stored, and runs it once", async ({ expect }) => {
+    const id = uniqueId("reset-after-sync");
+    await inHostedRun(PIPELINE, id, (run) => {
+      run.faults.resetAfterNextStart = true;
+    });
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { text: "one two two" }, { "X-Numaflow-Id": id });
+    expect(await bodyText(res)).toBe('{"words":3,"unique":2,"top":[["two",2],["one",1]]}');
+    expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
   });
 
   it("answers that the run started when the reset came after it was stored, and runs it once", async ({ expect }) => {

@@ -115,6 +115,16 @@ edges:
 describe("example manifests", () => {
   it("bundles every example manifest, each of which compiles", ({ expect }) => {
     const names = manifests.map((m) => (m.manifest as { name: string }).name).sort();
-    expect(names).toEqual(["chat", "greeter", "sentences", "sleep", "slow-stats", "word-stats", "word-stats-journal", "word-stats-memory"]);
+    expect(names).toEqual([
+      "chat",
+      "greeter",
+      "sentences",
+      "sleep",
+      "slow-stats",
+      "slow-stats-journal",
+      "word-stats",
+      "word-stats-journal",
+      "word-stats-memory",
+    ]);
   });
 });

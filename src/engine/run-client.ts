@@ -60,6 +60,16 @@ export function runObjectId(namespace: Pick<DurableObjectNamespace, "idFromStrin
   return namespace.idFromName(`${pipeline}:${runId}`);
 }
 
+/** The stub of the object that hosts a run: its own Run object, or its journal shard. */
+export function runHostStub(bindings: RunHostBindings, pipeline: string, runId: string): RunHostStub {
+  const host = runHostOf(pipeline);
+  if (host.kind === "journal") {
+    const shards = bindings.RUN_SHARDS;
+    return shards.get(shards.idFromName(shardName(pipeline, runId, host.shards))) as unknown as RunHostStub;
+  }
+  return bindings.RUNS.get(runObjectId(bindings.RUNS, pipeline, runId));
+}
+
 export class RunClient {
   constructor(
     private readonly bindings: RunHostBindings,
@@ -68,13 +78,7 @@ export class RunClient {
   ) {}
 
   private stub(): RunHostStub {
-    const host = runHostOf(this.pipeline);
-    if (host.kind === "journal") {
-      const shards = this.bindings.RUN_SHARDS;
-      return shards.get(shards.idFromName(shardName(this.pipeline, this.runId, host.shards))) as unknown as RunHostStub;
-    }
-    const runs = this.bindings.RUNS;
-    return runs.get(runObjectId(runs, this.pipeline, this.runId));
+    return runHostStub(this.bindings, this.pipeline, this.runId);
   }
 
   /**

@@ -6,8 +6,8 @@ import type { HostedRun } from "../../durable-objects/run/hosted-run";
 import { RUN_ID_HEADER } from "../../durable-objects/run/run-entrypoints";
 import type { RunObject } from "../../durable-objects/run/run-object";
 import type { RunShard } from "../../durable-objects/shard/run-shard";
-import { runHostOf, shardName } from "../../src/engine/run-hosts";
-import { runObjectId } from "../../src/engine/run-client";
+import { runHostOf } from "../../src/engine/run-hosts";
+import { runHostStub } from "../../src/engine/run-client";
 import { storeMessage, type JsonValue } from "../../src/pipeline/message";
 import type { RunEvent } from "../../src/runs/protocol";
 import type { StageMessage } from "../../src/queues/stage-message";
@@ -19,10 +19,7 @@ import { readSse } from "./sse";
  * src/engine/run-client.ts finds it. A fresh stub each time: a stub that saw its object reset stays broken.
  */
 export function runStub(pipeline: string, id: string): DurableObjectStub<RunObject> {
-  const host = runHostOf(pipeline);
-  if (host.kind === "journal")
-    return env.RUN_SHARDS.get(env.RUN_SHARDS.idFromName(shardName(pipeline, id, host.shards))) as unknown as DurableObjectStub<RunObject>;
-  return env.RUNS.get(runObjectId(env.RUNS, pipeline, id));
+  return runHostStub(env, pipeline, id);
 }
 
 /** Whether the suite runs on the journal host (vitest.config.ts). */

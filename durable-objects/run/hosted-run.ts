@@ -51,9 +51,6 @@ export class HostedRun {
   readonly store: RunStore;
   /** Faults tests inject through `runInDurableObject`. */
   readonly faults: InjectedFaults = { refuseStageSendsUntil: 0, refuseIndexSendsUntil: 0, resetAfterNextStart: false };
-  private readonly ctx: DurableObjectState;
-  private readonly env: Env;
-  private readonly settings: Settings;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
   private readonly indexer: RunIndexer;
@@ -62,11 +59,8 @@ export class HostedRun {
   private session: RunSession | undefined;
 
   constructor(private readonly deps: HostedRunDeps) {
-    const { ctx, env } = deps;
-    this.ctx = ctx;
-    this.env = env;
+    const { ctx, env, settings } = deps;
     this.store = deps.store;
-    this.settings = deps.settings;
     this.alarmPlan = new AlarmPlan(this.store);
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
     this.indexer = new RunIndexer({
@@ -75,8 +69,8 @@ export class HostedRun {
       alarm: this.alarmPlan,
       waitUntil: (p) => ctx.waitUntil(p),
     });
-    this.sockets = new SocketStarts({ ctx, settings: this.settings, indexer: this.indexer, start: (request) => this.start(request) });
-    this.subscribers = new Subscribers(this.settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, this.settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
+    this.sockets = new SocketStarts({ ctx, settings, indexer: this.indexer, start: (request) => this.start(request) });
+    this.subscribers = new Subscribers(settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
       this.session ? streamContextOf(this.session) : undefined,
     );
   }
@@ -125,7 +119,7 @@ export class HostedRun {
       ...(request.startToken !== undefined ? { startToken: request.startToken } : {}),
       input: request.input,
       createdAt: now,
-      deadlineAt: now + runTimeoutSeconds(pipeline, this.settings, request.runTimeoutSeconds) * 1000,
+      deadlineAt: now + runTimeoutSeconds(pipeline, this.deps.settings, request.runTimeoutSeconds) * 1000,
       capture: request.capture,
       admission: request.admission ?? null,
     });
@@ -140,7 +134,7 @@ export class HostedRun {
     this.indexer.active(record, session.capture, session.results);
     if (this.faults.resetAfterNextStart) {
       this.faults.resetAfterNextStart = false;
-      this.ctx.abort("injected fault: reset after the run was stored");
+      this.deps.ctx.abort("injected fault: reset after the run was stored");
     }
     return { started: true };
   }
@@ -238,8 +232,8 @@ export class HostedRun {
 
   /** Development only (`npm run chaos`): resets this object as a crash would; refused unless chaos is on. */
   chaosReset(): void {
-    if (!chaosEnabled(this.env)) throw new Error("chaos is off");
-    this.ctx.abort("chaos: the run's object reset on request");
+    if (!chaosEnabled(this.deps.env)) throw new Error("chaos is off");
+    this.deps.ctx.abort("chaos: the run's object reset on request");
   }
 
   /** `GET /events?format=<surface>` with `Last-Event-ID` or `?after=`, or `/ws`: the run's streams. */
@@ -295,7 +289,7 @@ export class HostedRun {
   /** The run this object holds, loaded once per instance; undefined when there is none. */
   private load(options: { fromAlarm?: boolean; skipTables?: boolean } = {}): RunSession | undefined {
     if (this.session) return this.session;
-    const imported = () => this.deps.legacyTables && !options.skipTables && importSqlRun(this.ctx.storage, this.store);
+    const imported = () => this.deps.legacyTables && !options.skipTables && importSqlRun(this.deps.ctx.storage, this.store);
     const record = RunRecord.load(this.store) ?? (imported() ? RunRecord.load(this.store) : undefined);
     if (!record) return undefined;
     // The retention alarm is set without confirmation; an instance that loads a finished run makes sure it exists.
@@ -306,9 +300,9 @@ export class HostedRun {
 
   private sessionDeps(): SessionDeps {
     return {
-      ctx: this.ctx,
-      env: this.env,
-      settings: this.settings,
+      ctx: this.deps.ctx,
+      env: this.deps.env,
+      settings: this.deps.settings,
       store: this.store,
       alarm: this.alarmPlan,
       indexer: this.indexer,
@@ -318,7 +312,7 @@ export class HostedRun {
         this.subscribers.publish(event);
         // Only runs started from a socket have watchers; other runs skip the lookup.
         if (session.record.row.surface === "zenml")
-          publishToSockets(this.ctx, session.record.row.id, socketProtocolOf(), event, () => streamContextOf(session));
+          publishToSockets(this.deps.ctx, session.record.row.id, socketProtocolOf(), event, () => streamContextOf(session));
       },
     };
   }

@@ -74,17 +74,14 @@ export class DueTimes {
         if (this.dueOf.get(runId) !== at) this.storage.kv.delete(key);
       }),
     );
+    // A handler that set a time may have armed the alarm already: only a different first entry moves it.
     const next = this.first();
-    if (next !== undefined) this.arm(next);
+    if (next !== undefined && next !== this.armedAt) this.arm(next);
   }
 
   /** When the run's earliest entry is due (undefined: none); scans the table, so for tests and tools only. */
   dueAt(runId: string): number | undefined {
-    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
-      const entry = parseDueKey(key);
-      if (entry.runId === runId) return entry.at;
-    }
-    return undefined;
+    return this.entriesOf(runId)[0]?.at;
   }
 
   /**
@@ -92,12 +89,17 @@ export class DueTimes {
    * early this way, as `runDurableObjectAlarm` runs an object's); false when the run had no entry.
    */
   async fireNow(runId: string, fire: (runId: string) => Promise<void>): Promise<boolean> {
-    const keys = [...this.storage.kv.list({ prefix: DUE_PREFIX })].map(([key]) => key).filter((key) => parseDueKey(key).runId === runId);
-    if (keys.length === 0) return false;
-    for (const key of keys) this.storage.kv.delete(key);
+    const entries = this.entriesOf(runId);
+    if (entries.length === 0) return false;
+    for (const { key } of entries) this.storage.kv.delete(key);
     this.dueOf.delete(runId);
     await fire(runId);
     return true;
+  }
+
+  /** Every entry of one run, earliest first (a scan of the whole table). */
+  private entriesOf(runId: string): { key: string; at: number }[] {
+    return [...this.storage.kv.list({ prefix: DUE_PREFIX })].map(([key]) => ({ key, ...parseDueKey(key) })).filter((entry) => entry.runId === runId);
   }
 
   /** Sets a run's entry to `at`; the rows written (the shard's alarm too, when the run moves it). */

@@ -5,6 +5,7 @@
  * answer says so, instead of a 500 for a run that may be going on.
  */
 import { describe, it } from "vitest";
+import type { HostedRun } from "../../durable-objects/run/hosted-run";
 import { bodyText, post } from "../helpers/http";
 import { ended, eventsOf, inHostedRun, recordWhen } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
@@ -22,21 +23,22 @@ describe("a start cut by a reset", () => {
     expect((await recordWhen(PIPELINE, id, ended)).status).toBe("completed");
   });
 
-  it("answers a sync start with the result when the reset came before the run was stored", async ({ expect }) => {
-    const id = uniqueId("reset-before-sync");
-    await inHostedRun(PIPELINE, id, (run) => {
-      run.store.failNextWrite = new Error("storage refused the write");
-    });
-    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { text: "one two two" }, { "X-Numaflow-Id": id });
-    expect(await bodyText(res)).toBe('{"words":3,"unique":2,"top":[["two",2],["one",1]]}');
-    expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
-  });
-
-  it("answers a sync start with the result when the reset came after the run was stored, and runs it once", async ({ expect }) => {
-    const id = uniqueId("reset-after-sync");
-    await inHostedRun(PIPELINE, id, (run) => {
-      run.faults.resetAfterNextStart = true;
-    });
+  it.for([
+    {
+      when: "before the run was stored",
+      fault: (run: HostedRun): void => {
+        run.store.failNextWrite = new Error("storage refused the write");
+      },
+    },
+    {
+      when: "after the run was stored",
+      fault: (run: HostedRun): void => {
+        run.faults.resetAfterNextStart = true;
+      },
+    },
+  ])("answers a sync start with the result when the reset came $when, and runs it once", async ({ fault }, { expect }) => {
+    const id = uniqueId("reset-sync");
+    await inHostedRun(PIPELINE, id, fault);
     const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { text: "one two two" }, { "X-Numaflow-Id": id });
     expect(await bodyText(res)).toBe('{"words":3,"unique":2,"top":[["two",2],["one",1]]}');
     expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);

@@ -16,6 +16,7 @@ import { count, normalise, summarise } from "../../examples/pipelines/word-stats
 import type { StepContext, StepFunction } from "../../src/pipeline/definition";
 import type { JsonValue, Message } from "../../src/pipeline/message";
 import { normaliseStepOutput } from "../../src/pipeline/step-output";
+import { shardName } from "../../src/engine/shard-name";
 
 interface BaselineEnv {
   BASELINE_RUNS: DurableObjectNamespace<BaselineRun>;
@@ -23,16 +24,6 @@ interface BaselineEnv {
 }
 
 const SHARDS = 16;
-
-/** FNV-1a of the id modulo the shard count, as src/engine/run-hosts.ts picks a journal shard. */
-function shardOf(id: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    hash ^= id.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % SHARDS;
-}
 
 const context: StepContext = { runId: "", pipeline: "word-stats", step: "", headers: {}, signal: new AbortController().signal, emit: () => undefined, env: {} };
 
@@ -88,7 +79,8 @@ export default {
     }
     if (pathname === "/shard") {
       const id = crypto.randomUUID();
-      const stub = env.BASELINE_SHARDS.get(env.BASELINE_SHARDS.idFromName(`shard-${shardOf(id)}`));
+      // Picked as edgeserve's journal host picks a run's shard.
+      const stub = env.BASELINE_SHARDS.get(env.BASELINE_SHARDS.idFromName(shardName("baseline", id, SHARDS)));
       return new Response(await stub.run(id, input));
     }
     return new Response("not found", { status: 404 });

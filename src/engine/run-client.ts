@@ -23,7 +23,8 @@ import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageRepor
 import type { RemoteReport } from "../remote/protocol";
 import { carriedObjectId } from "../runs/run-id";
 import type { RunIndexKey } from "./run-index";
-import { runHostOf, shardName } from "./run-hosts";
+import { runHostOf } from "./run-hosts";
+import { shardName } from "./shard-name";
 
 /** What RunClient needs of the Worker's environment: the two hosts' namespaces. */
 export type RunHostBindings = Pick<Env, "RUNS" | "RUN_SHARDS">;

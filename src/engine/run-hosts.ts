@@ -1,8 +1,8 @@
 /**
  * Where a pipeline's runs live (its manifest's `runHost`): on the object host, a Durable Object
  * per run (durable-objects/run/run-object.ts); on the journal host, rows in one of the pipeline's
- * shard objects (durable-objects/shard/run-shard.ts), chosen by a hash of the run id, so any run
- * is found from its id alone.
+ * shard objects (durable-objects/shard/run-shard.ts), chosen by a hash of the run id
+ * (shard-name.ts), so any run is found from its id alone.
  */
 import { findPipeline } from "../catalog";
 import type { RunHostKind } from "../pipeline/definition";
@@ -17,14 +17,4 @@ export function runHostOf(pipeline: string): RunHostOf {
   const definition = findPipeline(pipeline)?.definition;
   const kind: RunHostKind = definition?.runHost ?? "object";
   return kind === "journal" ? { kind, shards: definition?.shards ?? DEFAULT_SHARDS } : { kind };
-}
-
-/** The name of a run's shard: `<pipeline>#<n>`, n the FNV-1a hash of the run id modulo the shard count. */
-export function shardName(pipeline: string, runId: string, shards: number): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < runId.length; i++) {
-    hash ^= runId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return `${pipeline}#${hash % shards}`;
 }

@@ -8,7 +8,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
 import { IDLE_RUNS_IN_MEMORY, type RunShard } from "../../durable-objects/shard/run-shard";
-import { shardName } from "../../src/engine/run-hosts";
+import { shardName } from "../../src/engine/shard-name";
 import { storeMessage } from "../../src/pipeline/message";
 import type { StartRunRequest } from "../../src/runs/protocol";
 import { bodyText, call, post } from "../helpers/http";

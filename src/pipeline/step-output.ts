@@ -24,15 +24,59 @@ export function fanoutProblem(count: number, max: number): string | undefined {
 export function normaliseStepOutput(returned: StepReturn): Message[] {
   if (returned === null || returned === undefined) return [];
   const list = Array.isArray(returned) ? returned : [returned];
-  return list.map((item, i) => {
-    const parsed = emitSchema.safeParse(item);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new StepOutputError(
-        `output ${i} is not a message: ${issue ? `${issue.path.join(".") || "value"}: ${issue.message}` : "invalid"}; return { value, tags?, keys? } or an array of them`,
-      );
+  return list.map((item, i) => plainEmit(item) ?? checkedEmit(item, i));
+}
+
+/**
+ * The common case without zod: `{ value, tags?, keys? }` of plain JSON (or bytes). Runs on every
+ * step output, so it is a plain walk; anything it does not recognise goes to the schema, which
+ * decides and explains.
+ */
+function plainEmit(item: unknown): Message | undefined {
+  if (typeof item !== "object" || item === null || Object.getPrototypeOf(item) !== Object.prototype) return undefined;
+  const { value, tags, keys, ...rest } = item as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || value === undefined) return undefined;
+  if (!(value instanceof Uint8Array) && !isPlainJson(value, 0)) return undefined;
+  if ((tags !== undefined && !isStringList(tags)) || (keys !== undefined && !isStringList(keys))) return undefined;
+  return { value: value as Uint8Array | JsonValue, tags: (tags as string[] | undefined) ?? [], keys: (keys as string[] | undefined) ?? [] };
+}
+
+function checkedEmit(item: unknown, i: number): Message {
+  const parsed = emitSchema.safeParse(item);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new StepOutputError(
+      `output ${i} is not a message: ${issue ? `${issue.path.join(".") || "value"}: ${issue.message}` : "invalid"}; return { value, tags?, keys? } or an array of them`,
+    );
+  }
+  const value = parsed.data.value as Uint8Array | JsonValue;
+  return { value, tags: parsed.data.tags ?? [], keys: parsed.data.keys ?? [] };
+}
+
+/** JSON as `z.json()` accepts it, for plain objects and arrays up to a depth; false leaves the verdict to zod. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (depth > 64) return false;
+      if (Array.isArray(value)) {
+        for (const element of value) if (!isPlainJson(element, depth + 1)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      return true;
     }
-    const value = parsed.data.value as Uint8Array | JsonValue;
-    return { value, tags: parsed.data.tags ?? [], keys: parsed.data.keys ?? [] };
-  });
+    default:
+      return false;
+  }
+}
+
+function isStringList(list: unknown): boolean {
+  return Array.isArray(list) && list.every((entry) => typeof entry === "string");
 }

@@ -16,10 +16,10 @@ export function isMemoryOnly(pipeline: Pipeline): boolean {
 
 /** Rejects a route that needs a stored run when the pipeline is memory-only. */
 export const requiresStoredRuns = createMiddleware<AppEnv>(async function requiresStoredRuns(c, next) {
-  if (isMemoryOnly(c.var.pipeline)) {
+  if (isMemoryOnly(c.get("pipeline"))) {
     throw new ApiError(
       "memory_only",
-      `pipeline '${c.var.pipeline.name}' runs memory-only: its runs are not stored, so only sync calls are served (no async, fetch, status, jobs or streams)`,
+      `pipeline '${c.get("pipeline").name}' runs memory-only: its runs are not stored, so only sync calls are served (no async, fetch, status, jobs or streams)`,
     );
   }
   await next();

@@ -14,7 +14,7 @@ const encoder = new TextEncoder();
 
 export const bearerAuth = createMiddleware<AppEnv>(async function bearerAuth(c, next) {
   // Set only by a stream route's own ticket middleware, for a ticket to this very request's run.
-  if (c.var.ticketGrant === undefined && !(await isAuthorized(c))) throw unauthorized("a valid bearer token is required");
+  if (c.get("ticketGrant") === undefined && !(await isAuthorized(c))) throw unauthorized("a valid bearer token is required");
   await next();
 });
 
@@ -24,12 +24,12 @@ export function unauthorized(message: string): ApiError {
 
 /** Whether the request may see what tokens protect: no token is configured, or it presents a valid one. */
 export async function isAuthorized(c: Context<AppEnv>): Promise<boolean> {
-  return c.var.settings.EDGESERVE_AUTH_TOKENS.length === 0 || (await authenticatedToken(c)) !== null;
+  return c.get("settings").EDGESERVE_AUTH_TOKENS.length === 0 || (await authenticatedToken(c)) !== null;
 }
 
 /** The configured token the request presents, or null (none configured, none presented, or no match). */
 export async function authenticatedToken(c: Context<AppEnv>): Promise<string | null> {
-  const tokens = c.var.settings.EDGESERVE_AUTH_TOKENS;
+  const tokens = c.get("settings").EDGESERVE_AUTH_TOKENS;
   if (tokens.length === 0) return null;
   // The scheme name is case-insensitive (RFC 7235 §2.1).
   const presented = /^bearer +(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? null;

@@ -5,7 +5,7 @@ import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors/api-error";
 
 export const requestBodyLimit = createMiddleware<AppEnv>(async function requestBodyLimit(c, next) {
-  const maxSize = c.var.settings.EDGESERVE_MAX_BODY_BYTES;
+  const maxSize = c.get("settings").EDGESERVE_MAX_BODY_BYTES;
   const limit = bodyLimit({
     maxSize,
     onError: () => {

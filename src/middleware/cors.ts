@@ -8,12 +8,12 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 
 export const corsPolicy = createMiddleware<AppEnv>(async function corsPolicy(c, next) {
-  const allowed = c.var.settings.EDGESERVE_CORS_ORIGINS;
+  const allowed = c.get("settings").EDGESERVE_CORS_ORIGINS;
   if (allowed.length === 0) return next();
   return cors({
     origin: (origin) => (allowed.includes("*") ? origin : allowed.includes(origin) ? origin : null),
-    allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "Prefer", "Idempotency-Key", c.var.settings.EDGESERVE_ID_HEADER],
-    exposeHeaders: ["Location", "Preference-Applied", "Idempotent-Replayed", "Retry-After", c.var.settings.EDGESERVE_ID_HEADER],
+    allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "Prefer", "Idempotency-Key", c.get("settings").EDGESERVE_ID_HEADER],
+    exposeHeaders: ["Location", "Preference-Applied", "Idempotent-Replayed", "Retry-After", c.get("settings").EDGESERVE_ID_HEADER],
     allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
     maxAge: 600,
   })(c, next);

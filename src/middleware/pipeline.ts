@@ -5,7 +5,7 @@ import { findPipeline } from "../catalog";
 import { ApiError } from "../errors/api-error";
 
 export const resolvePipeline = createMiddleware<AppEnv>(async function resolvePipeline(c, next) {
-  const name = c.req.param("pipeline") ?? c.var.settings.EDGESERVE_DEFAULT_PIPELINE;
+  const name = c.req.param("pipeline") ?? c.get("settings").EDGESERVE_DEFAULT_PIPELINE;
   const pipeline = findPipeline(name);
   if (!pipeline) throw new ApiError("pipeline_not_found", `no pipeline named '${name}' is deployed`);
   c.set("pipeline", pipeline);

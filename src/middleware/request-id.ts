@@ -15,10 +15,10 @@ export const requestId = createMiddleware<AppEnv>(async function requestId(c, ne
   if (numaflowId?.includes(".")) {
     throw new ApiError("invalid_run_id", `Header-ID should not contain '.', found ${numaflowId}`);
   }
-  const given = c.req.header(c.var.settings.EDGESERVE_ID_HEADER);
+  const given = c.req.header(c.get("settings").EDGESERVE_ID_HEADER);
   if (given !== undefined) {
     const problem = surfaceRunIdProblem(given);
-    if (problem) throw new ApiError("invalid_run_id", `${c.var.settings.EDGESERVE_ID_HEADER} ${problem}`);
+    if (problem) throw new ApiError("invalid_run_id", `${c.get("settings").EDGESERVE_ID_HEADER} ${problem}`);
     c.set("runId", given);
     c.set("runIdGiven", true);
   } else {

@@ -1,6 +1,6 @@
 /**
  * Loads and validates the deployment settings (once per distinct set of values) and exposes them
- * as `c.var.settings`. A misconfigured deployment answers every request with a 500 that names the
+ * as `c.get("settings")`. A misconfigured deployment answers every request with a 500 that names the
  * setting at fault, rather than failing somewhere later.
  */
 import type { Context } from "hono";

@@ -22,7 +22,7 @@ export function runTicket(target: (c: Context<AppEnv>) => StreamTarget | null): 
     const ticket = c.req.query("ticket");
     const wanted = ticket === undefined ? null : target(c);
     if (ticket !== undefined && wanted !== null) {
-      const grant = await verifyTicket(ticket, c.var.settings.EDGESERVE_AUTH_TOKENS);
+      const grant = await verifyTicket(ticket, c.get("settings").EDGESERVE_AUTH_TOKENS);
       if (grant?.kind === "run" && grant.runId === wanted.runId && (wanted.pipeline === null || grant.pipeline === wanted.pipeline)) {
         c.set("ticketGrant", grant);
       }
@@ -38,7 +38,7 @@ export function runTicket(target: (c: Context<AppEnv>) => StreamTarget | null): 
 export const socketTicket = createMiddleware<AppEnv>(async function socketTicket(c, next) {
   const ticket = c.req.query("ticket");
   if (ticket !== undefined) {
-    const grant = await verifyTicket(ticket, c.var.settings.EDGESERVE_AUTH_TOKENS);
+    const grant = await verifyTicket(ticket, c.get("settings").EDGESERVE_AUTH_TOKENS);
     if (grant?.kind !== "socket" || grant.pipeline !== mountedPipeline(c)) {
       throw unauthorized("the stream ticket is not valid (expired, for another pipeline, or signed with a token no longer configured)");
     }
@@ -52,8 +52,8 @@ export const socketTicket = createMiddleware<AppEnv>(async function socketTicket
  * (so removing that token invalidates the ticket). A ticket never mints another.
  */
 export async function mintFor(c: Context<AppEnv>, grant: Omit<StreamGrant, "expiresAt">, expiresAt: Date): Promise<MintedTicket> {
-  if (c.var.ticketGrant !== undefined) throw unauthorized("a stream ticket cannot ask for another");
-  const configured = c.var.settings.EDGESERVE_AUTH_TOKENS.length > 0;
+  if (c.get("ticketGrant") !== undefined) throw unauthorized("a stream ticket cannot ask for another");
+  const configured = c.get("settings").EDGESERVE_AUTH_TOKENS.length > 0;
   const token = configured ? await authenticatedToken(c) : null;
   if (configured && token === null) throw unauthorized("a valid bearer token is required");
   return mintTicket(token, grant, expiresAt);
@@ -61,14 +61,14 @@ export async function mintFor(c: Context<AppEnv>, grant: Omit<StreamGrant, "expi
 
 /** A handler's own check that the run it is about to read is the ticket's (when a ticket let the request in). */
 export function assertTicketCovers(c: Context<AppEnv>, pipeline: string, runId: string | undefined): void {
-  const grant = c.var.ticketGrant;
+  const grant = c.get("ticketGrant");
   if (grant === undefined) return;
   if (grant.kind !== "run" || grant.pipeline !== pipeline || grant.runId !== runId) throw unauthorized("the stream ticket does not open this request");
 }
 
 /** The pipeline a Numaflow or ZenML route addresses: `/pipelines/<name>/…`, or the default at the root. */
 export function mountedPipeline(c: Context<AppEnv>): string {
-  return c.req.param("pipeline") ?? c.var.settings.EDGESERVE_DEFAULT_PIPELINE;
+  return c.req.param("pipeline") ?? c.get("settings").EDGESERVE_DEFAULT_PIPELINE;
 }
 
 /** Whether a request carries a body (by its headers: the body itself is read after auth). */

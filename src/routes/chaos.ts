@@ -31,8 +31,8 @@ export function chaosRoutes(): Hono<AppEnv> {
     const problem = runIdProblem(id);
     if (problem) throw new ApiError("invalid_run_id", `run id ${problem}`);
     const notBefore = Date.now();
-    await new RunClient(c.env, c.var.pipeline.name, id).chaosReset();
-    return c.json({ reset: true, pipeline: c.var.pipeline.name, id, not_before: notBefore, not_after: Date.now() }, 202);
+    await new RunClient(c.env, c.get("pipeline").name, id).chaosReset();
+    return c.json({ reset: true, pipeline: c.get("pipeline").name, id, not_before: notBefore, not_after: Date.now() }, 202);
   });
   return app;
 }

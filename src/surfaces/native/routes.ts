@@ -259,7 +259,7 @@ export function nativeRoutes(): Hono<AppEnv> {
     const key = headers["idempotency-key"];
     // A server-generated id carries a new object's id (no name check); an Idempotency-Key's is a name.
     const runId = `${pipeline.name}${NATIVE_ID_SEPARATOR}${key ? await idempotentIdPart(key) : c.env.RUNS.newUniqueId().toString()}`;
-    const engine = c.var.engine;
+    const engine = c.get("engine");
     const body = await c.req.arrayBuffer();
     const input = parsePipelineInput(pipeline, body);
     const digest = key ? await requestDigest(body) : undefined;
@@ -291,12 +291,12 @@ export function nativeRoutes(): Hono<AppEnv> {
 
   serve(app, routes.getRun, async (c, { param }) => {
     const run = await runNamed(c, param.id);
-    return c.json(runRecord(await c.var.engine.describe(run, runNotFound)), 200);
+    return c.json(runRecord(await c.get("engine").describe(run, runNotFound)), 200);
   });
 
   serve(app, routes.getResult, async (c, { param }) => {
     const run = await runNamed(c, param.id);
-    const snapshot = await c.var.engine.describe(run, runNotFound);
+    const snapshot = await c.get("engine").describe(run, runNotFound);
     if (isActive(snapshot.status)) return c.json(runRecord(snapshot), 202);
     if (snapshot.status !== "completed") {
       throw new ApiError(
@@ -309,25 +309,25 @@ export function nativeRoutes(): Hono<AppEnv> {
 
   serve(app, routes.events, async (c, { param, header }) => {
     // A ticket names the run's pipeline: no need to look the run up in the index.
-    const grant = c.var.ticketGrant;
-    const run = grant ? c.var.engine.run(grant.pipeline, param.id) : await runNamed(c, param.id);
+    const grant = c.get("ticketGrant");
+    const run = grant ? c.get("engine").run(grant.pipeline, param.id) : await runNamed(c, param.id);
     assertTicketCovers(c, run.pipeline, run.runId);
-    return c.var.engine.events(run, "native", header["last-event-id"] ?? null, runNotFound);
+    return c.get("engine").events(run, "native", header["last-event-id"] ?? null, runNotFound);
   });
 
   // Straight to the Run object, so a run started on any surface streams from its first moment.
   serve(app, routes.pipelineRunEvents, async (c, { param, header }) => {
     const pipeline = pipelineNamed(param.name);
     assertTicketCovers(c, pipeline.name, param.id);
-    const run = c.var.engine.run(pipeline.name, param.id);
-    return explainingOtherPipeline(c.env.DB, run, () => c.var.engine.events(run, "native", header["last-event-id"] ?? null, runNotFoundIn(run.pipeline)));
+    const run = c.get("engine").run(pipeline.name, param.id);
+    return explainingOtherPipeline(c.env.DB, run, () => c.get("engine").events(run, "native", header["last-event-id"] ?? null, runNotFoundIn(run.pipeline)));
   });
 
   serve(app, routes.streamTicket, async (c, { param }) => {
     const pipeline = pipelineNamed(param.name);
-    const run = c.var.engine.run(pipeline.name, param.id);
-    const deadlineAt = await c.var.engine.deadline(run, runNotFound);
-    const expiresAt = runTicketExpiry(Date.now(), runTimeoutSeconds(pipeline, c.var.settings, undefined), deadlineAt);
+    const run = c.get("engine").run(pipeline.name, param.id);
+    const deadlineAt = await c.get("engine").deadline(run, runNotFound);
+    const expiresAt = runTicketExpiry(Date.now(), runTimeoutSeconds(pipeline, c.get("settings"), undefined), deadlineAt);
     const minted = await mintFor(c, { kind: "run", pipeline: pipeline.name, runId: run.runId }, expiresAt);
     return c.json(streamTicketSchema.parse({ ticket: minted.ticket, expires_at: minted.expiresAt.toISOString() }), 200);
   });
@@ -336,10 +336,10 @@ export function nativeRoutes(): Hono<AppEnv> {
 
   // The same run addressed with its pipeline: ids of any surface, at once (no run index read, but
   // on a 404, which says so when a run with this id exists in another pipeline).
-  const runOfPath = (c: NativeContext, param: { name: string; id: string }) => c.var.engine.run(pipelineNamed(param.name).name, param.id);
+  const runOfPath = (c: NativeContext, param: { name: string; id: string }) => c.get("engine").run(pipelineNamed(param.name).name, param.id);
   serve(app, routes.getPipelineRun, async (c, { param }) => {
     const run = runOfPath(c, param);
-    const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, runNotFoundIn(run.pipeline)));
+    const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").describe(run, runNotFoundIn(run.pipeline)));
     return c.json(runRecord(snapshot), 200);
   });
   serve(app, routes.cancelPipelineRun, async (c, { param, query }) => {
@@ -360,7 +360,7 @@ export function nativeRoutes(): Hono<AppEnv> {
 
 /** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
 async function cancelRun(c: NativeContext, run: RunClient, reason: string | undefined, notFound: NotFound = runNotFound): Promise<RunRecord> {
-  const outcome = await c.var.engine.cancel(run, reason ?? "cancelled by request", notFound);
+  const outcome = await c.get("engine").cancel(run, reason ?? "cancelled by request", notFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
 }
@@ -377,10 +377,10 @@ function pipelineNamed(name: string): Pipeline {
  */
 async function runNamed(c: NativeContext, id: string): Promise<RunClient> {
   const separator = id.indexOf(NATIVE_ID_SEPARATOR);
-  if (separator > 0 && findPipeline(id.slice(0, separator))) return c.var.engine.run(id.slice(0, separator), id);
+  if (separator > 0 && findPipeline(id.slice(0, separator))) return c.get("engine").run(id.slice(0, separator), id);
   const pipeline = await pipelineOfRun(c.env.DB, id);
   if (!pipeline) throw runNotFound(id);
-  return c.var.engine.run(pipeline, id);
+  return c.get("engine").run(pipeline, id);
 }
 
 function runNotFound(id: string): ApiError {
@@ -396,12 +396,12 @@ function pipelineSummary(c: NativeContext, p: Pipeline): PipelineSummary {
     name: p.name,
     version: p.definition.version,
     description: p.definition.description,
-    default: p.name === c.var.settings.EDGESERVE_DEFAULT_PIPELINE,
-    runtime: p.definition.runtime ?? c.var.settings.EDGESERVE_CAPTURE_RUNTIME,
+    default: p.name === c.get("settings").EDGESERVE_DEFAULT_PIPELINE,
+    runtime: p.definition.runtime ?? c.get("settings").EDGESERVE_CAPTURE_RUNTIME,
     result_store: p.definition.resultStore,
     run_host: p.definition.runHost,
     ...(p.definition.runHost === "journal" ? { shards: p.definition.shards ?? DEFAULT_SHARDS } : {}),
-    retention_seconds: p.definition.retentionSeconds ?? c.var.settings.EDGESERVE_RETENTION_SECONDS,
+    retention_seconds: p.definition.retentionSeconds ?? c.get("settings").EDGESERVE_RETENTION_SECONDS,
     steps: p.order.map((name) => {
       const step = p.step(name);
       return step.kind === "remote" ? { name, kind: step.kind, function: step.function } : { name, kind: step.kind };
@@ -414,8 +414,8 @@ function pipelineDetail(c: NativeContext, p: Pipeline): PipelineDetail {
     ...pipelineSummary(c, p),
     edges: p.definition.edges.map((e) => ({ from: e.from, to: e.to, ...(e.conditions ? { conditions: e.conditions } : {}) })),
     input_schema: z.toJSONSchema(p.definition.input, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
-    request_timeout_seconds: p.definition.requestTimeoutSeconds ?? c.var.settings.EDGESERVE_REQUEST_TIMEOUT_SECONDS,
-    run_timeout_seconds: runTimeoutSeconds(p, c.var.settings, undefined),
+    request_timeout_seconds: p.definition.requestTimeoutSeconds ?? c.get("settings").EDGESERVE_REQUEST_TIMEOUT_SECONDS,
+    run_timeout_seconds: runTimeoutSeconds(p, c.get("settings"), undefined),
   };
 }
 

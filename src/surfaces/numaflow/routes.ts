@@ -51,54 +51,54 @@ export function numaflowRoutes(): Hono<AppEnv> {
 }
 
 async function sync(c: NumaflowContext): Promise<Response> {
-  if (isMemoryOnly(c.var.pipeline)) return syncInMemory(c);
-  const outcome = await c.var.engine.start(await startSpec(c), { async: false });
-  if (!outcome.started) throw duplicateId(c.var.runId);
+  if (isMemoryOnly(c.get("pipeline"))) return syncInMemory(c);
+  const outcome = await c.get("engine").start(await startSpec(c), { async: false });
+  if (!outcome.started) throw duplicateId(c.get("runId"));
   const snapshot = outcome.snapshot!;
-  const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId };
+  const idHeader = { [c.get("settings").EDGESERVE_ID_HEADER]: c.get("runId") };
   if (isActive(snapshot.status)) {
     // Numaflow answers 408 with no body; edgeserve adds the id so the caller can fetch later.
-    throw new ApiError("request_timeout", `run ${c.var.runId} is still running`, { headers: idHeader });
+    throw new ApiError("request_timeout", `run ${c.get("runId")} is still running`, { headers: idHeader });
   }
   return resultsResponse(snapshot, idHeader);
 }
 
 /** A memory-only pipeline runs right here; nothing of the run outlives the response. */
 async function syncInMemory(c: NumaflowContext): Promise<Response> {
-  const input = parsePipelineInput(c.var.pipeline, await c.req.arrayBuffer());
-  const idHeader = { [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId };
-  const outcome = await runMemoryOnly(c.var.pipeline, input, {
-    runId: c.var.runId,
-    headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
-    timeoutMs: c.var.engine.requestTimeoutMs(c.var.pipeline),
-    maxFanout: c.var.settings.EDGESERVE_MAX_FANOUT,
+  const input = parsePipelineInput(c.get("pipeline"), await c.req.arrayBuffer());
+  const idHeader = { [c.get("settings").EDGESERVE_ID_HEADER]: c.get("runId") };
+  const outcome = await runMemoryOnly(c.get("pipeline"), input, {
+    runId: c.get("runId"),
+    headers: forwardedHeaders(c.req.raw.headers, c.get("settings").EDGESERVE_STRIP_HEADERS),
+    timeoutMs: c.get("engine").requestTimeoutMs(c.get("pipeline")),
+    maxFanout: c.get("settings").EDGESERVE_MAX_FANOUT,
     env: c.env as unknown as Readonly<Record<string, unknown>>,
   });
   if (outcome.status === "timeout") {
-    throw new ApiError("request_timeout", `memory-only run ${c.var.runId} did not finish in time`, { headers: idHeader });
+    throw new ApiError("request_timeout", `memory-only run ${c.get("runId")} did not finish in time`, { headers: idHeader });
   }
-  if (outcome.status === "failed") throw new ApiError("run_failed", `run ${c.var.runId} failed: ${outcome.message}`);
+  if (outcome.status === "failed") throw new ApiError("run_failed", `run ${c.get("runId")} failed: ${outcome.message}`);
   return concatenatedResults(memoryResults(outcome), idHeader);
 }
 
 async function startAsync(c: NumaflowContext): Promise<Response> {
-  const outcome = await c.var.engine.start(await startSpec(c), { async: true });
-  if (!outcome.started) throw duplicateId(c.var.runId);
-  return c.json({ message: "Successfully published message", id: c.var.runId, code: 200, timestamp: numaflowTimestamp() }, 200, {
-    [c.var.settings.EDGESERVE_ID_HEADER]: c.var.runId,
+  const outcome = await c.get("engine").start(await startSpec(c), { async: true });
+  if (!outcome.started) throw duplicateId(c.get("runId"));
+  return c.json({ message: "Successfully published message", id: c.get("runId"), code: 200, timestamp: numaflowTimestamp() }, 200, {
+    [c.get("settings").EDGESERVE_ID_HEADER]: c.get("runId"),
   });
 }
 
 async function fetchResult(c: NumaflowContext): Promise<Response> {
   const run = queriedRun(c);
-  const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, runNotFound));
+  const snapshot = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").describe(run, runNotFound));
   if (isActive(snapshot.status)) return c.json({ status: "in-progress" });
   return resultsResponse(snapshot, {});
 }
 
 async function messagePath(c: NumaflowContext): Promise<Response> {
   const run = queriedRun(c);
-  const path = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.messagePath(run, runNotFound));
+  const path = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").messagePath(run, runNotFound));
   if (isActive(path.status)) return c.text("Request In Progress");
   return c.text(JSON.stringify({ id: run.runId, edge_callbacks: path.edges }));
 }
@@ -109,26 +109,26 @@ async function messagePath(c: NumaflowContext): Promise<Response> {
  * a re-sent start request for an existing id into a resume (that is how SSE clients reconnect).
  */
 async function sse(c: NumaflowContext): Promise<Response> {
-  const engine = c.var.engine;
+  const engine = c.get("engine");
   const body = await c.req.arrayBuffer();
   const queried = c.req.query("id");
   const lastEventId = c.req.header("last-event-id") ?? null;
-  const subscribeTo = body.byteLength === 0 ? (c.var.runIdGiven ? c.var.runId : queried) : undefined;
+  const subscribeTo = body.byteLength === 0 ? (c.get("runIdGiven") ? c.get("runId") : queried) : undefined;
   // A ticket opens only the subscription to its own run, never a start.
-  assertTicketCovers(c, c.var.pipeline.name, subscribeTo);
+  assertTicketCovers(c, c.get("pipeline").name, subscribeTo);
   let run: RunClient;
   if (subscribeTo !== undefined) {
-    run = engine.surfaceRun(c.var.pipeline.name, subscribeTo, "id");
+    run = engine.surfaceRun(c.get("pipeline").name, subscribeTo, "id");
     await explainingOtherPipeline(c.env.DB, run, () =>
       engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`)),
     );
   } else {
-    run = engine.surfaceRun(c.var.pipeline.name, c.var.runId, "id");
+    run = engine.surfaceRun(c.get("pipeline").name, c.get("runId"), "id");
     // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:
     // that is a resume of the run it started, not a duplicate.
-    const resuming = lastEventId !== null && c.var.runIdGiven && (await run.probe()).found;
+    const resuming = lastEventId !== null && c.get("runIdGiven") && (await run.probe()).found;
     if (!resuming) {
-      const input = parsePipelineInput(c.var.pipeline, body);
+      const input = parsePipelineInput(c.get("pipeline"), body);
       const outcome = await engine.start(startSpecFrom(c, input), { async: true, queueWhenFull: false });
       if (!outcome.started) throw duplicateId(run.runId);
     }
@@ -138,29 +138,29 @@ async function sse(c: NumaflowContext): Promise<Response> {
   if (!deltasQuery.success) throw new ApiError("bad_request", "query parameter 'deltas' must be 'true' or 'false'");
   const deltas = deltasQuery.data === "true";
   const response = await engine.events(run, deltas ? "numaflow-deltas" : "numaflow", lastEventId, runNotFound);
-  response.headers.set(c.var.settings.EDGESERVE_ID_HEADER, run.runId);
+  response.headers.set(c.get("settings").EDGESERVE_ID_HEADER, run.runId);
   return response;
 }
 
 /** What a ticket may open here: the subscribe form of `GET /sse` (no body), by the id header or `?id=`. */
 function subscription(c: NumaflowContext): StreamTarget | null {
   if (c.req.method !== "GET" || hasBody(c.req.raw)) return null;
-  const id = c.req.header(c.var.settings.EDGESERVE_ID_HEADER) ?? c.req.query("id");
+  const id = c.req.header(c.get("settings").EDGESERVE_ID_HEADER) ?? c.req.query("id");
   return id === undefined ? null : { pipeline: mountedPipeline(c), runId: id };
 }
 
 async function startSpec(c: NumaflowContext): Promise<StartSpec> {
-  return startSpecFrom(c, parsePipelineInput(c.var.pipeline, await c.req.arrayBuffer()));
+  return startSpecFrom(c, parsePipelineInput(c.get("pipeline"), await c.req.arrayBuffer()));
 }
 
 function startSpecFrom(c: NumaflowContext, input: StoredMessage): StartSpec {
-  return { pipeline: c.var.pipeline, runId: c.var.runId, input, headers: c.req.raw.headers, surface: "numaflow" };
+  return { pipeline: c.get("pipeline"), runId: c.get("runId"), input, headers: c.req.raw.headers, surface: "numaflow" };
 }
 
 function queriedRun(c: NumaflowContext): RunClient {
   const id = c.req.query("id");
   if (id === undefined) throw new ApiError("bad_request", "the query parameter 'id' is required");
-  return c.var.engine.surfaceRun(c.var.pipeline.name, id, "id");
+  return c.get("engine").surfaceRun(c.get("pipeline").name, id, "id");
 }
 
 /** Several results are concatenated; `Numaflow-Array-*` headers say where each one ends. */

@@ -79,7 +79,7 @@ function mountPrefix(c: ZenmlContext): string {
 
 async function invoke(c: ZenmlContext): Promise<Response> {
   const request = await parsePipelineRequest(c);
-  const pipeline = c.var.pipeline;
+  const pipeline = c.get("pipeline");
   const input = validatePipelineInput(pipeline, request.parameters, { where: ["parameters"] });
   const jobId = uuidv7();
   const isAsync = (c.req.query("mode") ?? "sync").toLowerCase() === "async";
@@ -103,7 +103,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const urls = { poll_url: `${prefix}/jobs/${jobId}`, stream_url: `${prefix}/stream/${jobId}` };
   const base = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline) };
 
-  const outcome = await c.var.engine.start(spec, isAsync ? { async: true } : { async: false, waitMs: request.timeout * 1000 + SYNC_GRACE_MS });
+  const outcome = await c.get("engine").start(spec, isAsync ? { async: true } : { async: false, waitMs: request.timeout * 1000 + SYNC_GRACE_MS });
   if (!outcome.started) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
   if (isAsync) {
     return c.json({
@@ -121,13 +121,13 @@ async function invoke(c: ZenmlContext): Promise<Response> {
 }
 
 async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: StoredMessage, jobId: string) {
-  const pipeline = c.var.pipeline;
+  const pipeline = c.get("pipeline");
   const startedAt = Date.now();
   const outcome = await runMemoryOnly(pipeline, input, {
     runId: jobId,
-    headers: forwardedHeaders(c.req.raw.headers, c.var.settings.EDGESERVE_STRIP_HEADERS),
+    headers: forwardedHeaders(c.req.raw.headers, c.get("settings").EDGESERVE_STRIP_HEADERS),
     timeoutMs: request.timeout * 1000,
-    maxFanout: c.var.settings.EDGESERVE_MAX_FANOUT,
+    maxFanout: c.get("settings").EDGESERVE_MAX_FANOUT,
     env: c.env as unknown as Readonly<Record<string, unknown>>,
   });
   const metadata = {
@@ -214,13 +214,13 @@ async function listJobs(c: ZenmlContext): Promise<Response> {
     throw new ApiError("bad_request", `Invalid status '${status}'`);
   }
   const runStatus = status === undefined ? undefined : runStatusOf(status as JobStatus);
-  const rows = await listRuns(c.env.DB, c.var.pipeline.name, { ...(runStatus ? { status: runStatus } : {}), limit });
+  const rows = await listRuns(c.env.DB, c.get("pipeline").name, { ...(runStatus ? { status: runStatus } : {}), limit });
   const jobs = rows.map(jobFromIndex);
   return c.json({ jobs, total: jobs.length });
 }
 
 function jobRun(c: ZenmlContext): RunClient {
-  return c.var.engine.surfaceRun(c.var.pipeline.name, c.req.param("id") ?? "", "job id");
+  return c.get("engine").surfaceRun(c.get("pipeline").name, c.req.param("id") ?? "", "job id");
 }
 
 function jobNotFound(id: string): ApiError {
@@ -229,12 +229,12 @@ function jobNotFound(id: string): ApiError {
 
 async function getJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  return c.json(jobFromSnapshot(await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.describe(run, jobNotFound))));
+  return c.json(jobFromSnapshot(await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").describe(run, jobNotFound))));
 }
 
 async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  const outcome = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound));
+  const outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound));
   if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }
@@ -242,7 +242,7 @@ async function cancelJob(c: ZenmlContext): Promise<Response> {
 async function streamJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
   assertTicketCovers(c, run.pipeline, run.runId);
-  const response = await explainingOtherPipeline(c.env.DB, run, () => c.var.engine.events(run, "zenml", c.req.header("last-event-id") ?? null, jobNotFound));
+  const response = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").events(run, "zenml", c.req.header("last-event-id") ?? null, jobNotFound));
   response.headers.set("connection", "keep-alive");
   return response;
 }
@@ -252,13 +252,13 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("bad_request", "GET /stream is a WebSocket endpoint; send an Upgrade: websocket request, or use /stream/{job_id} for SSE");
   }
-  const grant = c.var.ticketGrant;
-  if (grant === undefined) return c.var.engine.openSocket(c.var.pipeline, uuidv7(), c.req.raw);
+  const grant = c.get("ticketGrant");
+  if (grant === undefined) return c.get("engine").openSocket(c.get("pipeline"), uuidv7(), c.req.raw);
   // A socket ticket's job id starts once: a ticket used already is refused before the upgrade
   // (two sockets racing with it reach the same Run object, where the second is a duplicate).
-  const run = c.var.engine.surfaceRun(c.var.pipeline.name, grant.runId, "job id");
+  const run = c.get("engine").surfaceRun(c.get("pipeline").name, grant.runId, "job id");
   if ((await run.probe()).found) throw new ApiError("run_id_in_use", `job ${grant.runId} has started already: a stream ticket opens one WebSocket`);
-  return c.var.engine.openSocket(c.var.pipeline, grant.runId, c.req.raw);
+  return c.get("engine").openSocket(c.get("pipeline"), grant.runId, c.req.raw);
 }
 
 /**
@@ -268,7 +268,7 @@ async function webSocket(c: ZenmlContext): Promise<Response> {
 async function socketTicketFor(c: ZenmlContext): Promise<Response> {
   const jobId = uuidv7();
   const expiresAt = new Date(Date.now() + SOCKET_TICKET_SECONDS * 1000);
-  const minted = await mintFor(c, { kind: "socket", pipeline: c.var.pipeline.name, runId: jobId }, expiresAt);
+  const minted = await mintFor(c, { kind: "socket", pipeline: c.get("pipeline").name, runId: jobId }, expiresAt);
   return c.json({ ticket: minted.ticket, expires_at: minted.expiresAt.toISOString(), job_id: jobId });
 }
 
@@ -285,22 +285,22 @@ const openHealth = createMiddleware<AppEnv>(async function openHealth(c, next) {
 async function health(c: ZenmlContext): Promise<Response> {
   let lastExecution: string | null = null;
   try {
-    const { last } = await runsSince(c.env.DB, c.var.pipeline.name, 0);
+    const { last } = await runsSince(c.env.DB, c.get("pipeline").name, 0);
     lastExecution = last === null ? null : zenmlTimestamp(last);
   } catch (error) {
     console.error(`edgeserve /health: the run index is unreachable: ${String(error)}`);
   }
   return c.json({
     status: "healthy",
-    deployment_id: deploymentId(c.var.pipeline),
-    pipeline_name: c.var.pipeline.name,
+    deployment_id: deploymentId(c.get("pipeline")),
+    pipeline_name: c.get("pipeline").name,
     uptime: (Date.now() - serviceStartedAt(c.env)) / 1000,
     last_execution: lastExecution,
   });
 }
 
 async function info(c: ZenmlContext): Promise<Response> {
-  const pipeline = c.var.pipeline;
+  const pipeline = c.get("pipeline");
   const schema = z.toJSONSchema(pipeline.definition.input, { io: "input", unrepresentable: "any" }) as {
     properties?: Record<string, { type?: unknown; default?: unknown }>;
     required?: string[];
@@ -335,11 +335,11 @@ async function status(c: ZenmlContext): Promise<Response> {
   return c.json({
     service_name: "edgeserve (ZenML Pipeline Serving compatible)",
     version: "0.1.0",
-    deployment_id: deploymentId(c.var.pipeline),
+    deployment_id: deploymentId(c.get("pipeline")),
     status: "running",
     started_at: new Date(serviceStartedAt(c.env)).toISOString(),
     configuration: {
-      deployment_id: deploymentId(c.var.pipeline),
+      deployment_id: deploymentId(c.get("pipeline")),
       host: url.hostname,
       port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
     },
@@ -347,7 +347,7 @@ async function status(c: ZenmlContext): Promise<Response> {
 }
 
 async function metrics(c: ZenmlContext): Promise<Response> {
-  const pipeline = c.var.pipeline.name;
+  const pipeline = c.get("pipeline").name;
   if ((c.req.header("accept") ?? "").includes("text/plain")) {
     return c.text(await prometheusMetrics(c.env.DB, pipeline), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   }

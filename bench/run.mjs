@@ -36,6 +36,9 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startDevServer } from "../scripts/dev-server.mjs";
+// Node strips the types of this one pure module (no other TypeScript is loaded here): the bench picks
+// journal shards exactly as the server does.
+import { shardName } from "../src/engine/shard-name.ts";
 
 const env = process.env;
 const BODY = JSON.stringify({
@@ -320,23 +323,13 @@ async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
   };
 }
 
-/** The journal shard of a run id, as src/engine/run-hosts.ts computes it (FNV-1a modulo the shard count). */
-function shardOf(runId, shards) {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < runId.length; i++) {
-    hash ^= runId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % shards;
-}
-
 /** New run ids whose runs land in journal shard `shard` of `shards`. */
 function idsInShard(prefix, shard, shards) {
   let n = 0;
   return () => {
     for (;;) {
       const id = `${prefix}-${Date.now()}-${n++}`;
-      if (shardOf(id, shards) === shard) return id;
+      if (shardName("word-stats-journal", id, shards) === `word-stats-journal#${shard}`) return id;
     }
   };
 }

@@ -8,7 +8,11 @@ import type { StepReturn } from "../../src/pipeline/definition";
 
 const accepted: [string, unknown, unknown][] = [
   ["a number", { value: 1 }, { value: 1, tags: [], keys: [] }],
-  ["nested JSON with tags and keys", { value: { a: [1, "x", null, { b: true }] }, tags: ["t"], keys: ["k"] }, { value: { a: [1, "x", null, { b: true }] }, tags: ["t"], keys: ["k"] }],
+  [
+    "nested JSON with tags and keys",
+    { value: { a: [1, "x", null, { b: true }] }, tags: ["t"], keys: ["k"] },
+    { value: { a: [1, "x", null, { b: true }] }, tags: ["t"], keys: ["k"] },
+  ],
   ["bytes", { value: new Uint8Array([1, 2]) }, { value: new Uint8Array([1, 2]), tags: [], keys: [] }],
   ["an object without a prototype (the schema decides)", { value: Object.assign(Object.create(null), { a: 1 }) }, { value: { a: 1 }, tags: [], keys: [] }],
   ["an extra key (the schema strips it)", { value: "v", extra: 1 }, { value: "v", tags: [], keys: [] }],

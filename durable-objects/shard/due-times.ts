@@ -79,6 +79,20 @@ export class DueTimes {
     if (next !== undefined && next !== this.armedAt) this.arm(next);
   }
 
+  /**
+   * The shard lets go of the run (it keeps in memory only what its runs in memory need): its entry
+   * stays and fires, but this instance no longer knows its time. Should the run set a new time
+   * after it is loaded again, the old entry is left behind and fires once for nothing.
+   */
+  forget(runId: string): void {
+    this.dueOf.delete(runId);
+  }
+
+  /** Whether this instance knows the run's entry (tests: what it keeps in memory). */
+  knows(runId: string): boolean {
+    return this.dueOf.has(runId);
+  }
+
   /** When the run's earliest entry is due (undefined: none); scans the table, so for tests and tools only. */
   dueAt(runId: string): number | undefined {
     return this.entriesOf(runId)[0]?.at;

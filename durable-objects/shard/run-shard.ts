@@ -159,6 +159,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
     return this.runs.size;
   }
 
+  /** Whether the shard keeps the run's due time in memory (tests). */
+  knowsDueTimeOf(runId: string): boolean {
+    return this.dueTimes.knows(runId);
+  }
+
   /** When the run's alarm is due (undefined: not set); for tests, as `getAlarm` is for a Run object. */
   runAlarmAt(runId: string): number | undefined {
     return this.dueTimes.dueAt(runId);
@@ -186,7 +191,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
     if (this.runs.size <= IDLE_RUNS_IN_MEMORY) return;
     for (const [runId, run] of this.runs) {
       if (this.runs.size <= IDLE_RUNS_IN_MEMORY) return;
-      if (runId !== keep && run.idle && !this.inCall.has(runId)) this.runs.delete(runId);
+      if (runId !== keep && run.idle && !this.inCall.has(runId)) {
+        this.runs.delete(runId);
+        // Else the due times of every run the instance ever held would pile up in memory.
+        this.dueTimes.forget(runId);
+      }
     }
   }
 }

@@ -94,12 +94,24 @@ describe("the journal host", () => {
   it("lets go of the least recently used idle runs past its memory bound, and loads them again when asked", async ({ expect }) => {
     const [kept, ...others] = idsInOneShard(3);
     for (const id of [kept!, ...others]) await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
-    const inMemory = await runInDurableObject(runStub(PIPELINE, kept!), (shard: RunShard) => {
+    const runs = [kept!, ...others];
+    const { inMemory, dueTimesBefore, dueTimesAfter, entriesAfter } = await runInDurableObject(runStub(PIPELINE, kept!), (shard: RunShard) => {
+      // Each finished run has its retention time in the shard's due table.
+      const dueTimesBefore = runs.map((id) => shard.knowsDueTimeOf(id));
       // Asking about more ids than the bound (none of them has a run) pushes the finished runs out.
       for (let i = 0; i <= IDLE_RUNS_IN_MEMORY; i++) void shard.hostedRun(`idle-${i}`).probe();
-      return shard.runsInMemory;
+      return {
+        inMemory: shard.runsInMemory,
+        dueTimesBefore,
+        dueTimesAfter: runs.map((id) => shard.knowsDueTimeOf(id)),
+        entriesAfter: runs.map((id) => shard.runAlarmAt(id) !== undefined),
+      };
     });
     expect(inMemory).toBe(IDLE_RUNS_IN_MEMORY);
+    expect(dueTimesBefore).toEqual([true, true, true]);
+    // Nothing of a run let go stays in memory, its due time included; its entry stays and fires.
+    expect(dueTimesAfter).toEqual([false, false, false]);
+    expect(entriesAfter).toEqual([true, true, true]);
     // Let go of, not lost: each is read back from the shard's storage.
     for (const id of [kept!, ...others]) expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":1}');
   });

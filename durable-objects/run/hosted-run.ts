@@ -69,7 +69,7 @@ export class HostedRun {
       alarm: this.alarmPlan,
       waitUntil: (p) => ctx.waitUntil(p),
     });
-    this.sockets = new SocketStarts({ ctx, settings, indexer: this.indexer, start: (request) => this.start(request) });
+    this.sockets = new SocketStarts({ ctx, settings, indexer: this.indexer, start: (request) => this.startRun(request, false) });
     this.subscribers = new Subscribers(settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
       this.session ? streamContextOf(this.session) : undefined,
     );
@@ -81,13 +81,15 @@ export class HostedRun {
   }
 
   /** Starts the run unless this id is already taken (then nothing changes). */
-  start(request: StartRunRequest): StartRunOutcome {
-    return this.startRun(request, false);
+  start(request: StartRunRequest): StartRunOutcome | Promise<StartRunOutcome> {
+    const outcome = this.startRun(request, false);
+    return outcome.started && this.takeResetFault() ? this.resetOnceDurable() : outcome;
   }
 
   /** Starts the run and waits up to `timeoutMs` for it to end: the sync path in one round trip. */
   async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
     const outcome = this.startRun(request, true);
+    if (outcome.started && this.takeResetFault()) await this.resetOnceDurable();
     const session = this.session;
     if (!outcome.started) return outcome;
     if (!session) throw new Error("a run vanished while it was being started");
@@ -132,11 +134,20 @@ export class HostedRun {
       session.orchestrator.begin(loadMessage(request.input));
     }
     this.indexer.active(record, session.capture, session.results);
-    if (this.faults.resetAfterNextStart) {
-      this.faults.resetAfterNextStart = false;
-      this.deps.ctx.abort("injected fault: reset after the run was stored");
-    }
     return { started: true };
+  }
+
+  private takeResetFault(): boolean {
+    const set = this.faults.resetAfterNextStart;
+    this.faults.resetAfterNextStart = false;
+    return set;
+  }
+
+  /** The `resetAfterNextStart` fault: once the start's writes are durable, the object resets and its answer is lost. */
+  private async resetOnceDurable(): Promise<never> {
+    await this.deps.ctx.storage.sync();
+    this.deps.ctx.abort("injected fault: reset after the run was stored");
+    throw new Error("the object was reset");
   }
 
   /** A queued run's shard gives it a slot; false if the run ended while it waited. */

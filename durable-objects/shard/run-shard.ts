@@ -21,6 +21,9 @@ import { DueTimes } from "./due-times";
 /** Runs kept in memory once they have ended; older idle ones are let go (they load again from storage). */
 export const IDLE_RUNS_IN_MEMORY = 1000;
 
+/** Faults that outlive a reset (tests): calls the next instance of a shard refuses as overloaded, by object id. */
+const overloadAfterReset = new Map<string, number>();
+
 /** The key prefix of a run's rows: its id, encoded so that no id's prefix is another's. */
 export const runKeyPrefix = (runId: string) => `r:${encodeURIComponent(runId)}/`;
 
@@ -34,10 +37,17 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
   /** Faults tests inject through `runInDurableObject`: the next calls are refused as an overloaded object refuses them. */
   readonly faults = { overloadedCalls: 0 };
 
+  /** Test fault: the shard's next instance (after a reset) refuses its first `calls` calls as overloaded. */
+  overloadAfterReset(calls: number): void {
+    overloadAfterReset.set(this.ctx.id.toString(), calls);
+  }
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = loadSettings(env);
     this.dueTimes = new DueTimes(ctx.storage);
+    this.faults.overloadedCalls = overloadAfterReset.get(ctx.id.toString()) ?? 0;
+    overloadAfterReset.delete(ctx.id.toString());
     void ctx.blockConcurrencyWhile(() => this.dueTimes.restore());
   }
 

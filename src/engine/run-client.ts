@@ -116,14 +116,14 @@ export class RunClient {
 
   /** A start whose first call was cut: a duplicate holding this call's own token is the run it started. */
   private async startAgain(request: StartRunRequest): Promise<StartRunOutcome> {
-    const again = await this.idempotent((stub) => stub.start(this.runId, request) as Promise<StartRunOutcome>);
+    const again = await this.idempotent((stub) => stub.start(this.runId, request) as Promise<StartRunOutcome>, { afterCut: true });
     if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) return { started: true };
     return again;
   }
 
   wait(timeoutMs: number): Promise<WaitOutcome> {
     const deadline = Date.now() + timeoutMs;
-    return this.idempotent((stub) => stub.wait(this.runId, Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>, deadline);
+    return this.idempotent((stub) => stub.wait(this.runId, Math.max(0, deadline - Date.now())) as Promise<WaitOutcome>, { until: deadline });
   }
 
   /** Whether the run is there (or expired), without reading it. */
@@ -220,20 +220,23 @@ export class RunClient {
   /**
    * Calls the run's object, again with a new stub after a reset: IDEMPOTENT_CALL_ATTEMPTS times, or
    * for as long as `until` (a wait's deadline) has not passed, since a long wait on a journal shard
-   * may see several resets, each just a reason to wait again.
+   * may see several resets, each just a reason to wait again. `afterCut`: an earlier call that may
+   * have run was cut (a start), so an overloaded object is waited out too (its refusal says only
+   * that this call did not run), and the answer never says that nothing was started.
    */
-  private async idempotent<T>(call: (stub: RunHostStub) => Promise<T>, until?: number): Promise<T> {
+  private async idempotent<T>(call: (stub: RunHostStub) => Promise<T>, options: { until?: number; afterCut?: boolean } = {}): Promise<T> {
+    const { until, afterCut = false } = options;
     let lastError: unknown;
     for (let attempt = 0; attempt < IDEMPOTENT_CALL_ATTEMPTS || (until !== undefined && Date.now() < until); attempt++) {
       try {
         return await call(this.stub());
       } catch (error) {
         lastError = error;
-        if (!isRetryable(error)) break;
+        if (!isRetryable(error) && !(afterCut && isOverloaded(error))) break;
         await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** attempt)));
       }
     }
-    throw unavailable(lastError);
+    throw unavailable(lastError, { mayHaveStarted: afterCut });
   }
 }
 
@@ -259,11 +262,14 @@ function wasReset(error: unknown): boolean {
 /** Seconds a caller is asked to wait when the run's object is overloaded. */
 const OVERLOADED_RETRY_AFTER_SECONDS = 1;
 
-function unavailable(cause: unknown): ApiError {
+function unavailable(cause: unknown, { mayHaveStarted = false } = {}): ApiError {
   if (isOverloaded(cause)) {
+    const retry = mayHaveStarted
+      ? "the start was cut by a reset before, so the run may have been stored: ask for it by its id (a start with the same id is a duplicate if it was)"
+      : "with the same id: nothing was started";
     return new ApiError(
       "run_host_overloaded",
-      `the object that hosts this run is overloaded and did not take the call; retry after ${OVERLOADED_RETRY_AFTER_SECONDS} s (with the same id: nothing was started)`,
+      `the object that hosts this run is overloaded and did not take the call; retry after ${OVERLOADED_RETRY_AFTER_SECONDS} s (${retry})`,
       { cause, headers: { "retry-after": String(OVERLOADED_RETRY_AFTER_SECONDS) } },
     );
   }

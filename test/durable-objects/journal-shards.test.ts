@@ -12,7 +12,7 @@ import { shardName } from "../../src/engine/shard-name";
 import { storeMessage } from "../../src/pipeline/message";
 import type { StartRunRequest } from "../../src/runs/protocol";
 import { bodyText, call, post } from "../helpers/http";
-import { eventsOf, recordOf, runStub } from "../helpers/runs";
+import { ended, eventsOf, recordOf, recordWhen, runRunAlarm, runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-journal-sleep";
@@ -128,5 +128,39 @@ describe("the journal host", () => {
     // Nothing was started, so the same id starts when asked again.
     expect((await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`)).status).toBe(404);
     expect(await bodyText(await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id }))).toBe('{"slept":1}');
+  });
+
+  it("waits out an overloaded shard after a reset cut a sync start that was stored, and answers with the result", async ({ expect }) => {
+    const id = uniqueId("cut-overloaded");
+    await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {
+      shard.hostedRun(id).faults.resetAfterNextStart = true;
+      shard.overloadAfterReset(2);
+    });
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    expect(await bodyText(res)).toBe('{"slept":1}');
+    expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
+  });
+
+  it("never says nothing was started when a shard stays overloaded after a reset cut a stored start", async ({ expect }) => {
+    const id = uniqueId("cut-overloaded-long");
+    await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {
+      shard.hostedRun(id).faults.resetAfterNextStart = true;
+      shard.overloadAfterReset(1000);
+    });
+    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    const body = (await res.json()) as { error_code: string; message: string };
+    expect(body.error_code).toBe("run_host_overloaded");
+    expect(body.message).toContain("may have been stored");
+    expect(body.message).not.toContain("nothing was started");
+    // The run was stored: once the shard takes calls again, its alarm (which the overload put off
+    // for 30 s) re-drives it, and it runs once.
+    await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {
+      shard.faults.overloadedCalls = 0;
+    });
+    expect(await runRunAlarm(PIPELINE, id)).toBe(true);
+    expect((await recordWhen(PIPELINE, id, ended)).status).toBe("completed");
+    expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
   });
 });

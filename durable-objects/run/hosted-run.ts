@@ -57,6 +57,7 @@ export class HostedRun {
   private readonly subscribers: Subscribers;
   private readonly sockets: SocketStarts;
   private session: RunSession | undefined;
+  private inBackground = 0;
 
   constructor(private readonly deps: HostedRunDeps) {
     const { ctx, env, settings } = deps;
@@ -64,10 +65,13 @@ export class HostedRun {
     this.alarmPlan = new AlarmPlan(this.store);
     this.retention = new Retention({ store: this.store, alarm: this.alarmPlan, env });
     this.indexer = new RunIndexer({
-      send: (message) => (Date.now() < this.faults.refuseIndexSendsUntil ? Promise.resolve(false) : sendRunEvents(env.INDEX_QUEUE, message)),
+      send: async (message) => {
+        if (this.faults.holdIndexSends) await this.faults.holdIndexSends;
+        return Date.now() < this.faults.refuseIndexSendsUntil ? false : sendRunEvents(env.INDEX_QUEUE, message);
+      },
       store: this.store,
       alarm: this.alarmPlan,
-      waitUntil: (p) => ctx.waitUntil(p),
+      waitUntil: (p) => this.background(p),
     });
     this.sockets = new SocketStarts({ ctx, settings, indexer: this.indexer, start: (request) => this.startRun(request, false) });
     this.subscribers = new Subscribers(settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
@@ -75,9 +79,23 @@ export class HostedRun {
     );
   }
 
-  /** Nothing in memory depends on this run: its host may let go of it (it loads again from storage). */
+  /**
+   * Nothing in memory depends on this run: its host may let go of it (it loads again from storage).
+   * Background work still going (a send, results moving, a cancelled step not yet returned) may
+   * write the run again, and only this instance's memory matches what it writes.
+   */
   get idle(): boolean {
-    return (this.session === undefined || this.session.record.terminal) && this.subscribers.size === 0;
+    const settled = this.session === undefined || (this.session.record.terminal && !this.session.orchestrator.executing);
+    return settled && this.subscribers.size === 0 && this.inBackground === 0;
+  }
+
+  /** Background work of this run, kept alive by the object and counted while it goes on. */
+  private background(promise: Promise<unknown>): void {
+    this.inBackground += 1;
+    const done = () => {
+      this.inBackground -= 1;
+    };
+    this.deps.ctx.waitUntil(promise.then(done, done));
   }
 
   /** Starts the run unless this id is already taken (then nothing changes). */
@@ -311,7 +329,7 @@ export class HostedRun {
 
   private sessionDeps(): SessionDeps {
     return {
-      ctx: this.deps.ctx,
+      waitUntil: (p) => this.background(p),
       env: this.deps.env,
       settings: this.deps.settings,
       store: this.store,

@@ -90,6 +90,11 @@ export class Orchestrator {
     return this.o.record;
   }
 
+  /** Whether a step function of this run has yet to return here (a cancelled run's too: it drives the run once it does). */
+  get executing(): boolean {
+    return this.dispatchers.inline.unsettled;
+  }
+
   /** Records a new run and its first work items, then starts driving it. */
   begin(input: Message): void {
     const { record, pipeline, events, now } = this.o;
@@ -316,6 +321,9 @@ export class Orchestrator {
     }
     if (record.terminal && !this.terminalReported) {
       if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+      // A held-back item's wake-up has nothing left to wake (it would only write the entry again).
+      if (this.wakeTimer !== undefined) clearTimeout(this.wakeTimer.timer);
+      this.wakeTimer = undefined;
       this.terminalReported = true;
       this.o.onTerminal();
     }

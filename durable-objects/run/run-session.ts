@@ -32,11 +32,14 @@ export interface InjectedFaults {
   refuseIndexSendsUntil: number;
   /** The next start resets the object once the run is stored, so its answer is lost. */
   resetAfterNextStart: boolean;
+  /** While set, every run-events send waits for it, as a slow queue would keep it waiting. */
+  holdIndexSends?: Promise<void>;
 }
 
 /** What a session needs from its Run object. */
 export interface SessionDeps {
-  ctx: DurableObjectState;
+  /** Keeps the object alive for background work (sends, moving results), which its host counts. */
+  waitUntil: (promise: Promise<unknown>) => void;
   env: Env;
   settings: Settings;
   store: RunStore;
@@ -63,7 +66,7 @@ export class RunSession {
     readonly record: RunRecord,
     private readonly deps: SessionDeps,
   ) {
-    const { ctx, env, settings, store } = deps;
+    const { waitUntil, env, settings, store } = deps;
     const retentionSeconds = pipeline.definition.retentionSeconds ?? settings.EDGESERVE_RETENTION_SECONDS;
     this.results = new RunResults(
       new LocalResultStore(store, record),
@@ -88,7 +91,7 @@ export class RunSession {
       sendStages: (plans) => {
         const refused = Date.now() < deps.faults.refuseStageSendsUntil;
         const sending = refused ? Promise.reject(new Error("Queue send failed: injected fault")) : sendStages(env.STAGE_QUEUE, env.PAYLOADS, plans);
-        ctx.waitUntil(sending.catch(() => undefined));
+        waitUntil(sending.catch(() => undefined));
         return sending;
       },
       sendInvocations: (invocations) => {
@@ -97,7 +100,7 @@ export class RunSession {
             enqueueInvocation(env.FUNCTIONS, invocation).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
           ),
         );
-        ctx.waitUntil(handing);
+        waitUntil(handing);
         return handing;
       },
       tellRunEnded: (addresses, notice) => {
@@ -109,7 +112,7 @@ export class RunSession {
             ),
           ),
         );
-        ctx.waitUntil(telling);
+        waitUntil(telling);
         return telling;
       },
       env: env as unknown as Record<string, unknown>,
@@ -172,13 +175,13 @@ export class RunSession {
 
   /** The burst that ended the run is persisted: wake waiters, move results, index, free the slot. */
   private ended(): void {
-    const { ctx, indexer } = this.deps;
+    const { waitUntil, indexer } = this.deps;
     if (this.starterWaiting && this.record.row.admission !== null) {
       this.record.row.admission = null;
       this.slotHandedBack = true;
     }
     for (const wake of [...this.waiters]) wake();
-    if (this.results.needsMove()) ctx.waitUntil(this.deps.retention.moveResults(this.results));
+    if (this.results.needsMove()) waitUntil(this.deps.retention.moveResults(this.results));
     indexer.ended(this.record, this.capture, this.results);
   }
 }

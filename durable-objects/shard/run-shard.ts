@@ -169,6 +169,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
     return this.runs.size;
   }
 
+  /** Whether the shard holds the run in memory (tests). */
+  holdsInMemory(runId: string): boolean {
+    return this.runs.has(runId);
+  }
+
   /** Whether the shard keeps the run's due time in memory (tests). */
   knowsDueTimeOf(runId: string): boolean {
     return this.dueTimes.knows(runId);

@@ -116,6 +116,29 @@ describe("the journal host", () => {
     for (const id of [kept!, ...others]) expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":1}');
   });
 
+  it("keeps a finished run in memory while its background work goes on, and lets go of it once that is done", async ({ expect }) => {
+    const [id] = idsInOneShard(1);
+    let release: () => void = () => undefined;
+    await runInDurableObject(runStub(PIPELINE, id!), (shard: RunShard) => {
+      shard.hostedRun(id!).faults.holdIndexSends = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
+    expect(await bodyText(await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id! }))).toBe('{"slept":1}');
+    let others = 0;
+    /** Asks about more new ids than the memory bound, then says whether the run is still held. */
+    const pushOut = () =>
+      runInDurableObject(runStub(PIPELINE, id!), (shard: RunShard) => {
+        for (let i = 0; i <= IDLE_RUNS_IN_MEMORY; i++) void shard.hostedRun(`pushing-${others++}`).probe();
+        return shard.holdsInMemory(id!);
+      });
+    // Its run-events message (index row, slot) is still being sent: a second instance of the run
+    // loaded meanwhile would not know what that send writes back.
+    expect(await pushOut()).toBe(true);
+    release();
+    await vi.waitFor(async () => expect(await pushOut()).toBe(false), { timeout: 5000, interval: 20 });
+  });
+
   it("answers 503 run_host_overloaded with Retry-After when the shard refuses a start, which started nothing", async ({ expect }) => {
     const id = uniqueId("overloaded");
     await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {

@@ -16,11 +16,18 @@ export const MAX_INLINE_ATTEMPTS = 3;
 export class InlineDispatcher implements StepDispatcher {
   /** Steps executing in this instance, by work key; lost on eviction, which is how the watchdog knows. */
   private readonly running = new Map<string, AbortController>();
+  /** Step functions that have not returned yet, abandoned ones (of an ended run) included. */
+  private pending = 0;
 
   constructor(private readonly host: DispatchHost) {}
 
   get executing(): number {
     return this.running.size;
+  }
+
+  /** Whether a step function has yet to return, even one its run has abandoned (it drives the run once it does). */
+  get unsettled(): boolean {
+    return this.pending > 0;
   }
 
   /** Executes the step: a synchronous one settles before this returns. */
@@ -63,12 +70,14 @@ export class InlineDispatcher implements StepDispatcher {
             this.host.drive();
           }, timeoutMs)
         : undefined;
+    this.pending += 1;
     returned
       .then(
         (value) => this.settle(item, startedAt, { returned: value }),
         (error: unknown) => this.settle(item, startedAt, { error }),
       )
       .finally(() => {
+        this.pending -= 1;
         if (timer !== undefined) clearTimeout(timer);
         this.host.drive();
       });

@@ -135,7 +135,8 @@ describe("the journal host", () => {
     // Its run-events message (index row, slot) is still being sent: a second instance of the run
     // loaded meanwhile would not know what that send writes back.
     expect(await pushOut()).toBe(true);
-    release();
+    // Released inside the shard, which made the promise (I/O of one object is not another's).
+    await runInDurableObject(runStub(PIPELINE, id!), () => release());
     await vi.waitFor(async () => expect(await pushOut()).toBe(false), { timeout: 5000, interval: 20 });
   });
 

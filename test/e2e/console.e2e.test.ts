@@ -8,6 +8,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import { choose, enterToken, executablePath, launchChromium, openConsole, runStatus, screenshot, stepStatuses, type ConsolePage } from "./console-browser";
+import { EXAMPLE_PIPELINES } from "../helpers/example-pipelines";
 import { baseUrl, postJson, uniqueId } from "./helpers";
 
 describe.skipIf(!executablePath)("web console in Chromium", () => {
@@ -103,17 +104,7 @@ describe.skipIf(!executablePath)("web console in Chromium", () => {
     await fresh.page.waitForSelector("#input-form[data-pipeline='word-stats']", { state: "attached" });
     expect(await fresh.page.inputValue("#pipeline")).toBe("word-stats");
     const names = await fresh.page.$$eval("#pipeline option", (options) => options.map((o) => (o as HTMLOptionElement).value));
-    expect(names.sort()).toEqual([
-      "chat",
-      "greeter",
-      "sentences",
-      "sleep",
-      "slow-stats",
-      "slow-stats-journal",
-      "word-stats",
-      "word-stats-journal",
-      "word-stats-memory",
-    ]);
+    expect(names.sort()).toEqual([...EXAMPLE_PIPELINES]);
 
     await choose(fresh.page, "word-stats-memory");
     expect(await fresh.page.isDisabled("#run-async")).toBe(true);

@@ -10,6 +10,7 @@ import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, it } from "vitest";
+import { EXAMPLE_PIPELINES } from "../helpers/example-pipelines";
 import { call } from "../helpers/http";
 
 type Surface = "numaflow" | "zenml" | "native";
@@ -153,11 +154,7 @@ describe("fuzzing every surface", () => {
   it("refuses unknown pipelines, missing or invalid query parameters, and wrong methods", SLOW, async ({ expect }) => {
     const unknownPipeline = fc
       .stringMatching(/^[a-z][a-z0-9-]{0,20}$/)
-      .filter(
-        (n) =>
-          !["word-stats", "sentences", "sleep", "slow-stats", "greeter", "word-stats-memory", "word-stats-journal", "slow-stats-journal"].includes(n) &&
-          !n.startsWith("test-"),
-      )
+      .filter((n) => !(EXAMPLE_PIPELINES as readonly string[]).includes(n) && !n.startsWith("test-"))
       .chain((name) =>
         fc.constantFrom(`/pipelines/${name}/v1/process/sync`, `/pipelines/${name}/invoke`, `/v1/pipelines/${name}`, `/v1/pipelines/${name}/runs`),
       )

@@ -3,6 +3,7 @@
  * versions, and each one runs with a sample input to the answer its README entry promises.
  */
 import { describe, it } from "vitest";
+import { EXAMPLE_PIPELINES } from "../helpers/example-pipelines";
 import { bodyText, call, numaflowResults, post } from "../helpers/http";
 import { uniqueId } from "../helpers/unique";
 
@@ -12,7 +13,7 @@ describe("GET /v1/pipelines", () => {
     expect(res.status).toBe(200);
     const { pipelines } = (await res.json()) as { pipelines: { name: string; version: string; default: boolean; steps: { name: string; kind: string }[] }[] };
     const byName = new Map(pipelines.map((p) => [p.name, p]));
-    for (const name of ["word-stats", "sentences", "sleep", "word-stats-memory", "word-stats-journal", "slow-stats", "slow-stats-journal", "greeter", "chat"]) {
+    for (const name of EXAMPLE_PIPELINES) {
       expect(byName.get(name)?.version).toBe("1");
     }
     expect(byName.get("word-stats")).toMatchObject({ default: true, result_store: "sqlite", retention_seconds: 86_400 });

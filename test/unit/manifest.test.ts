@@ -6,6 +6,7 @@ import { describe, it } from "vitest";
 import { loadManifest } from "../../src/manifest/load";
 import { registry } from "../../examples/pipelines/registry";
 import { manifests } from "../../src/generated/manifests";
+import { EXAMPLE_PIPELINES } from "../helpers/example-pipelines";
 
 const GOOD = `name: demo
 version: "2"
@@ -115,16 +116,6 @@ edges:
 describe("example manifests", () => {
   it("bundles every example manifest, each of which compiles", ({ expect }) => {
     const names = manifests.map((m) => (m.manifest as { name: string }).name).sort();
-    expect(names).toEqual([
-      "chat",
-      "greeter",
-      "sentences",
-      "sleep",
-      "slow-stats",
-      "slow-stats-journal",
-      "word-stats",
-      "word-stats-journal",
-      "word-stats-memory",
-    ]);
+    expect(names).toEqual([...EXAMPLE_PIPELINES]);
   });
 });

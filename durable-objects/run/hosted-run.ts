@@ -85,7 +85,7 @@ export class HostedRun {
    * write the run again, and only this instance's memory matches what it writes.
    */
   get idle(): boolean {
-    const settled = this.session === undefined || (this.session.record.terminal && !this.session.orchestrator.executing);
+    const settled = this.session === undefined || (this.session.record.terminal && !this.session.orchestrator.unsettled);
     return settled && this.subscribers.size === 0 && this.inBackground === 0;
   }
 

@@ -91,7 +91,7 @@ export class Orchestrator {
   }
 
   /** Whether a step function of this run has yet to return here (a cancelled run's too: it drives the run once it does). */
-  get executing(): boolean {
+  get unsettled(): boolean {
     return this.dispatchers.inline.unsettled;
   }
 

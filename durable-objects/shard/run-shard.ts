@@ -22,7 +22,7 @@ import { DueTimes } from "./due-times";
 export const IDLE_RUNS_IN_MEMORY = 1000;
 
 /** Faults that outlive a reset (tests): calls the next instance of a shard refuses as overloaded, by object id. */
-const overloadAfterReset = new Map<string, number>();
+const overloadCarriedOverReset = new Map<string, number>();
 
 /** The key prefix of a run's rows: its id, encoded so that no id's prefix is another's. */
 export const runKeyPrefix = (runId: string) => `r:${encodeURIComponent(runId)}/`;
@@ -39,15 +39,15 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
 
   /** Test fault: the shard's next instance (after a reset) refuses its first `calls` calls as overloaded. */
   overloadAfterReset(calls: number): void {
-    overloadAfterReset.set(this.ctx.id.toString(), calls);
+    overloadCarriedOverReset.set(this.ctx.id.toString(), calls);
   }
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = loadSettings(env);
     this.dueTimes = new DueTimes(ctx.storage);
-    this.faults.overloadedCalls = overloadAfterReset.get(ctx.id.toString()) ?? 0;
-    overloadAfterReset.delete(ctx.id.toString());
+    this.faults.overloadedCalls = overloadCarriedOverReset.get(ctx.id.toString()) ?? 0;
+    overloadCarriedOverReset.delete(ctx.id.toString());
     void ctx.blockConcurrencyWhile(() => this.dueTimes.restore());
   }
 

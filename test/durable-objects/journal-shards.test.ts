@@ -154,24 +154,25 @@ describe("the journal host", () => {
     expect(await bodyText(await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id }))).toBe('{"slept":1}');
   });
 
-  it("waits out an overloaded shard after a reset cut a sync start that was stored, and answers with the result", async ({ expect }) => {
-    const id = uniqueId("cut-overloaded");
+  /** A sync start whose shard resets once the run is stored, and then refuses `overloadedCalls` calls as overloaded. */
+  async function cutStartThenOverload(id: string, overloadedCalls: number): Promise<Response> {
     await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {
       shard.hostedRun(id).faults.resetAfterNextStart = true;
-      shard.overloadAfterReset(2);
+      shard.overloadAfterReset(overloadedCalls);
     });
-    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    return post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+  }
+
+  it("waits out an overloaded shard after a reset cut a sync start that was stored, and answers with the result", async ({ expect }) => {
+    const id = uniqueId("cut-overloaded");
+    const res = await cutStartThenOverload(id, 2);
     expect(await bodyText(res)).toBe('{"slept":1}');
     expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
   });
 
   it("never says nothing was started when a shard stays overloaded after a reset cut a stored start", async ({ expect }) => {
     const id = uniqueId("cut-overloaded-long");
-    await runInDurableObject(runStub(PIPELINE, id), (shard: RunShard) => {
-      shard.hostedRun(id).faults.resetAfterNextStart = true;
-      shard.overloadAfterReset(1000);
-    });
-    const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    const res = await cutStartThenOverload(id, 1000);
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     const body = (await res.json()) as { error_code: string; message: string };

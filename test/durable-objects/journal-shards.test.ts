@@ -18,15 +18,19 @@ import { uniqueId } from "../helpers/unique";
 const PIPELINE = "test-journal-sleep";
 const SHARDS = 2;
 
-/** `count` new ids whose runs land in the same shard of PIPELINE. */
-function idsInOneShard(count: number): string[] {
+/** `count` new ids whose runs land in `shard` of PIPELINE. */
+function idsInShard(shard: string, count: number): string[] {
   const ids: string[] = [];
-  const shard = shardName(PIPELINE, uniqueId("probe"), SHARDS);
   while (ids.length < count) {
     const id = uniqueId("shared");
     if (shardName(PIPELINE, id, SHARDS) === shard) ids.push(id);
   }
   return ids;
+}
+
+/** `count` new ids whose runs land in the same shard of PIPELINE. */
+function idsInOneShard(count: number): string[] {
+  return idsInShard(shardName(PIPELINE, uniqueId("probe"), SHARDS), count);
 }
 
 const sleepRequest = (id: string, ms: number): StartRunRequest => ({
@@ -40,7 +44,8 @@ const sleepRequest = (id: string, ms: number): StartRunRequest => ({
 
 describe("the journal host", () => {
   it("spreads runs over the pipeline's shards by their id, and finds each from its id alone", async ({ expect }) => {
-    const ids = Array.from({ length: 8 }, () => uniqueId("spread"));
+    // Four in each shard: eight random ids would all land in one shard once in 128 runs.
+    const ids = [...idsInShard(`${PIPELINE}#0`, 4), ...idsInShard(`${PIPELINE}#1`, 4)];
     for (const id of ids) expect(await bodyText(await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id }))).toBe('{"slept":1}');
     expect(new Set(ids.map((id) => shardName(PIPELINE, id, SHARDS))).size).toBe(SHARDS);
     for (const id of ids) expect(await bodyText(await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${id}`))).toBe('{"slept":1}');
@@ -49,6 +54,10 @@ describe("the journal host", () => {
     const keys = await runInDurableObject(runStub(PIPELINE, first!), (_, state) => [...state.storage.kv.list()].map(([key]) => key));
     expect(keys.some((key) => key.startsWith(`r:${encodeURIComponent(first!)}/`))).toBe(true);
     expect(keys.some((key) => key.startsWith("due:") && key.endsWith(first!))).toBe(true);
+    // And only there: the other shard holds none of its rows.
+    const other = ids.find((id) => shardName(PIPELINE, id, SHARDS) !== shardName(PIPELINE, first!, SHARDS));
+    const otherKeys = await runInDurableObject(runStub(PIPELINE, other!), (_, state) => [...state.storage.kv.list()].map(([key]) => key));
+    expect(otherKeys.some((key) => key.includes(encodeURIComponent(first!)))).toBe(false);
   });
 
   it("keeps the shard's one alarm no later than its earliest due run, and at it once the alarm has run", async ({ expect }) => {

@@ -23,8 +23,9 @@ export function freePort() {
 }
 
 /**
- * @param {{ env?: Record<string, string>, args?: string[], config?: string, port?: number, persistDir?: string, log?: (line: string) => void }} options
+ * @param {{ env?: Record<string, string>, args?: string[], config?: string, apiOnly?: boolean, port?: number, persistDir?: string, log?: (line: string) => void }} options
  *   env: EDGESERVE_* overrides; args: extra wrangler args; config: another wrangler config (bench baselines);
+ *   apiOnly: the API-only deployment (no static assets, so no console);
  *   port and persistDir: those of a server stopped before, to start it again with its state (a restart).
  *   A persistDir given is the caller's: stop() keeps it.
  * @returns {Promise<{ url: string, port: number, persistDir: string, stop: () => Promise<void> }>}
@@ -35,6 +36,7 @@ export async function startDevServer(options = {}) {
   const devScript = fileURLToPath(new URL("./dev.mjs", import.meta.url));
   const args = [devScript, "--port", String(port), "--persist-to", persistDir, "--log-level", "warn"];
   if (options.config) args.push("--config", options.config);
+  if (options.apiOnly) args.push("--api-only");
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
     cwd: fileURLToPath(new URL("..", import.meta.url)),

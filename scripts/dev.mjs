@@ -5,6 +5,8 @@
 //   EDGESERVE_REQUEST_TIMEOUT_SECONDS=5 npm run dev
 // Extra arguments are passed on to wrangler (e.g. `npm run dev -- --port 8788` serves on port 8788).
 // Once the server answers, it prints the console's URL (and the API reference's).
+// `npm run dev -- --api-only` serves the API-only deployment instead (wrangler.api-only.toml, written
+// by scripts/api-only-config.mjs): no static assets, so no console, and no asset router per request.
 //
 // It also serves the example StateFun functions (examples/functions/server.mjs) on
 // 127.0.0.1:9090 (EDGESERVE_FUNCTIONS_PORT changes the port), unless EDGESERVE_FUNCTIONS_URL
@@ -83,12 +85,17 @@ for (let i = 1; i < overrides.length; i += 2) {
   if (!ownSettings.has(name)) console.log(`[edgeserve] override ${name}`);
 }
 
-const extra = process.argv.slice(2);
+const apiOnly = process.argv.includes("--api-only");
+const extra = process.argv.slice(2).filter((arg) => arg !== "--api-only");
 
 // wrangler dev does not apply D1 migrations itself; apply them to the same local state first.
 const persistAt = extra.indexOf("--persist-to");
 const persistArgs = persistAt >= 0 ? ["--persist-to", extra[persistAt + 1]] : [];
 const configAt = extra.indexOf("--config");
+if (apiOnly && configAt >= 0) {
+  console.error("[edgeserve] --api-only picks its own config: leave out --config");
+  process.exit(1);
+}
 if (configAt < 0) {
   // The manifests are bundled into the Worker: build them first, and again whenever one changes
   // (wrangler then reloads the Worker, since the bundle changed).
@@ -115,6 +122,7 @@ if (configAt < 0) {
     process.exit(migrate.status ?? 1);
   }
 }
+if (apiOnly) extra.push("--config", (await import("./api-only-config.mjs")).writeApiOnlyConfig());
 const defaults = extra.includes("--port") ? ["--ip", "127.0.0.1"] : ["--ip", "127.0.0.1", "--port", "8787"];
 const args = [wrangler, "dev", ...defaults, ...overrides, ...extra];
 // Offline by design: skip miniflare's download of a real `Request.cf` object (it would only print
@@ -148,8 +156,12 @@ async function announceWhenReady(url) {
     try {
       const res = await fetch(`${url}/livez`);
       await res.body?.cancel();
-      console.log(`[edgeserve] console:       ${url}/`);
-      console.log(`[edgeserve] API reference: ${url}/docs`);
+      if (apiOnly) {
+        console.log(`[edgeserve] API only (no console, no /docs): ${url}`);
+      } else {
+        console.log(`[edgeserve] console:       ${url}/`);
+        console.log(`[edgeserve] API reference: ${url}/docs`);
+      }
       return;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 250));

@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { ApiError } from "../errors/api-error";
+import { fetchStaticAsset } from "../http/static-assets";
 
 /** The page's own scripts and styles only (no inline code of any kind); API calls go to this origin. */
 export const CONSOLE_CSP = [
@@ -27,8 +27,7 @@ export function consoleRoutes(): Hono<AppEnv> {
 }
 
 async function serveAsset(c: Context<AppEnv>): Promise<Response> {
-  const asset = await c.env.ASSETS.fetch(c.req.raw);
-  if (asset.status === 404) throw new ApiError("route_not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  const asset = await fetchStaticAsset(c.env, c.req.raw, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
   // A copy: the binding's response headers are immutable, and the middleware adds its own.
   const res = new Response(asset.body, asset);
   res.headers.set("content-security-policy", CONSOLE_CSP);

@@ -7,16 +7,26 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { DOCS_CONTENT_SECURITY_POLICY, DOCS_HTML, DOCS_PAGE_JS, DOCS_PATHS } from "../docs/page";
-import { ApiError } from "../errors/api-error";
+import { fetchStaticAsset, staticAssets } from "../http/static-assets";
 import { methodNotAllowed } from "../http/method-not-allowed";
 
 export function docsRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get(DOCS_PATHS.page, (c) => c.html(DOCS_HTML, 200, { "content-security-policy": DOCS_CONTENT_SECURITY_POLICY, "cache-control": "no-cache" }));
-  app.get(DOCS_PATHS.script, (c) => c.body(DOCS_PAGE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" }));
+  // The page is nothing without Scalar's bundle, a static asset: an API-only deployment has neither.
+  app.get(DOCS_PATHS.page, (c) => {
+    staticAssets(c.env, DOCS_PATHS.page);
+    return c.html(DOCS_HTML, 200, { "content-security-policy": DOCS_CONTENT_SECURITY_POLICY, "cache-control": "no-cache" });
+  });
+  app.get(DOCS_PATHS.script, (c) => {
+    staticAssets(c.env, DOCS_PATHS.script);
+    return c.body(DOCS_PAGE_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-cache" });
+  });
   app.get(DOCS_PATHS.scalar, async (c) => {
-    const asset = await c.env.ASSETS.fetch(new URL(DOCS_PATHS.scalar, c.req.url));
-    if (asset.status === 404) throw new ApiError("route_not_found", `${DOCS_PATHS.scalar} is missing from the static assets: run \`npm run build\``);
+    const asset = await fetchStaticAsset(
+      c.env,
+      new URL(DOCS_PATHS.scalar, c.req.url),
+      `${DOCS_PATHS.scalar} is missing from the static assets: run \`npm run build\``,
+    );
     // A fresh Response: the binding's has immutable headers, and the middleware adds some.
     return new Response(asset.body, asset);
   });

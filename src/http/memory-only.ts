@@ -5,7 +5,8 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors/api-error";
-import { runInMemory, type MemoryOutcome } from "../pipeline/memory-executor";
+import { runInMemory, type MemoryOutcome, type MemoryRunContext } from "../pipeline/memory-executor";
+import { forwardedHeaders, type StripList } from "./forwarded-headers";
 import type { Pipeline } from "../pipeline/graph";
 import { loadMessage, valueContentType, valueToBytes, type StoredMessage } from "../pipeline/message";
 import type { ResultItem } from "../runs/protocol";
@@ -25,12 +26,14 @@ export const requiresStoredRuns = createMiddleware<AppEnv>(async function requir
   await next();
 });
 
+/** Runs the pipeline right here; `headers` are the request's, stripped (only if a step reads them). */
 export function runMemoryOnly(
   pipeline: Pipeline,
   input: StoredMessage,
-  context: { runId: string; headers: Record<string, string>; timeoutMs: number; maxFanout: number; env: Readonly<Record<string, unknown>> },
+  context: Omit<MemoryRunContext, "headers"> & { headers: Headers; strip: StripList },
 ): Promise<MemoryOutcome> {
-  return runInMemory(pipeline, loadMessage(input), context);
+  const { headers, strip, ...rest } = context;
+  return runInMemory(pipeline, loadMessage(input), { ...rest, headers: () => forwardedHeaders(headers, strip) });
 }
 
 export function memoryResults(outcome: Extract<MemoryOutcome, { status: "completed" }>): ResultItem[] {

@@ -21,7 +21,6 @@ import { assertTicketCovers, hasBody, mountedPipeline, runTicket, type StreamTar
 import type { RunClient } from "../../engine/run-client";
 import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import type { StartSpec } from "../../engine/run-service";
-import { forwardedHeaders } from "../../http/forwarded-headers";
 import type { StoredMessage } from "../../pipeline/message";
 import { isActive, type ResultItem, type RunSnapshot } from "../../runs/protocol";
 
@@ -69,7 +68,8 @@ async function syncInMemory(c: NumaflowContext): Promise<Response> {
   const idHeader = { [c.get("settings").EDGESERVE_ID_HEADER]: c.get("runId") };
   const outcome = await runMemoryOnly(c.get("pipeline"), input, {
     runId: c.get("runId"),
-    headers: forwardedHeaders(c.req.raw.headers, c.get("settings").EDGESERVE_STRIP_HEADERS),
+    headers: c.req.raw.headers,
+    strip: c.get("settings").EDGESERVE_STRIP_HEADERS,
     timeoutMs: c.get("engine").requestTimeoutMs(c.get("pipeline")),
     maxFanout: c.get("settings").EDGESERVE_MAX_FANOUT,
     env: c.env as unknown as Readonly<Record<string, unknown>>,

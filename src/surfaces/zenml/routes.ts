@@ -23,7 +23,6 @@ import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
 import type { StartSpec } from "../../engine/run-service";
-import { forwardedHeaders } from "../../http/forwarded-headers";
 import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
@@ -125,7 +124,8 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
   const startedAt = Date.now();
   const outcome = await runMemoryOnly(pipeline, input, {
     runId: jobId,
-    headers: forwardedHeaders(c.req.raw.headers, c.get("settings").EDGESERVE_STRIP_HEADERS),
+    headers: c.req.raw.headers,
+    strip: c.get("settings").EDGESERVE_STRIP_HEADERS,
     timeoutMs: request.timeout * 1000,
     maxFanout: c.get("settings").EDGESERVE_MAX_FANOUT,
     env: c.env as unknown as Readonly<Record<string, unknown>>,

@@ -5,6 +5,12 @@
 // objects → one row), the least the journal host could do. Loopback only; everything (load generator
 // and `wrangler dev` servers) shares this machine's cores.
 //
+// Which deployment: the edgeserve targets run on the API-only deployment (`--api-only`,
+// wrangler.api-only.toml: no static assets), like the baselines, which serve no console either.
+// The default deployment has the console's static assets, so the platform's asset router stands in
+// front of every request; `edgeserve_memory_only_console` is the memory-only target on it, and its
+// ratio to `edgeserve_memory_only` is what that router costs a request (README "API-only deployment").
+//
 // What is measured, and how:
 // - Latency (1 connection) and throughput (16 connections) phases, per target, in rounds (targets in
 //   turn, each round). A phase stops at its time bound (maxSeconds, enforced), or earlier once it has
@@ -379,6 +385,8 @@ const COMPARISONS = [
   ["sharded_floor", "handwritten_do"],
   ["edgeserve_journal", "sharded_floor"],
   ["edgeserve_memory_only", "bare_worker"],
+  ["edgeserve_memory_only_console", "bare_worker"],
+  ["edgeserve_memory_only_console", "edgeserve_memory_only"],
 ];
 
 function ratios(results) {
@@ -444,12 +452,12 @@ function printSummary(report) {
   const cell = (v) => (v === null || v === undefined ? "n/a" : String(v));
   for (const phase of PHASES) {
     console.log(`\n${phase.name} (${phase.connections} connection(s), median of ${ROUNDS} rounds; p99 over all samples)`);
-    console.log("target                 requests samples  p50 ms  p99 ms   req/s  CPU ms/req (worker only)");
+    console.log("target                         requests samples  p50 ms  p99 ms   req/s  CPU ms/req (worker only)");
     for (const [name, r] of Object.entries(report.results[phase.name])) {
       const cpu = `${cell(r.cpu_ms_per_request)} (${cell(r.worker_cpu_ms_per_request)})`;
       const flag = r.p99_reliable ? "" : `  p99 UNRELIABLE: ${r.samples} < ${MIN_SAMPLES} samples`;
       console.log(
-        `${name.padEnd(22)} ${cell(r.requests).padStart(8)} ${cell(r.samples).padStart(7)} ${cell(r.p50_ms).padStart(7)} ${cell(r.p99_ms).padStart(7)} ${cell(r.requests_per_second).padStart(7)}  ${cpu.padEnd(14)}${flag}`,
+        `${name.padEnd(30)} ${cell(r.requests).padStart(8)} ${cell(r.samples).padStart(7)} ${cell(r.p50_ms).padStart(7)} ${cell(r.p99_ms).padStart(7)} ${cell(r.requests_per_second).padStart(7)}  ${cpu.padEnd(14)}${flag}`,
       );
     }
   }
@@ -457,7 +465,7 @@ function printSummary(report) {
   for (const [phase, byPair] of Object.entries(report.ratios_edgeserve_to_baseline)) {
     for (const [pair, r] of Object.entries(byPair)) {
       console.log(
-        `  ${phase.padEnd(10)} ${pair.padEnd(38)} p50 ${cell(r.p50)} · p99 ${cell(r.p99)} · req/s ${cell(r.requests_per_second)} · CPU/req ${cell(r.cpu_ms_per_request)}`,
+        `  ${phase.padEnd(10)} ${pair.padEnd(52)} p50 ${cell(r.p50)} · p99 ${cell(r.p99)} · req/s ${cell(r.requests_per_second)} · CPU/req ${cell(r.cpu_ms_per_request)}`,
       );
     }
   }
@@ -539,14 +547,21 @@ async function main() {
   const firstRequest = await firstRequestTimes();
   log("bundle size (wrangler deploy --dry-run)…");
   const bundle = await bundleSize();
-  log("starting edgeserve (wrangler dev) and the baselines…");
-  const [edgeserve, baselines] = await Promise.all([
-    startDevServer(),
-    startDevServer({ config: fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url)) }),
-  ]);
+  log("starting edgeserve (wrangler dev, API-only and with its console) and the baselines…");
+  // One after another: each picks free ports (its own and its example servers') only once the one
+  // before is listening on all of its, so two cannot pick the same port.
+  const servers = [];
+  const start = async (options) => {
+    const server = await startDevServer(options);
+    servers.push(server);
+    return server;
+  };
   let problems;
   try {
-    for (const server of [edgeserve, baselines]) {
+    const edgeserve = await start({ apiOnly: true });
+    const edgeserveWithConsole = await start({});
+    const baselines = await start({ config: fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url)) });
+    for (const server of [edgeserve, edgeserveWithConsole, baselines]) {
       log(
         `workerd on port ${server.port}: ${workerdProcesses(server.port)
           .map((p) => `${p.pid} (${p.role})`)
@@ -558,6 +573,10 @@ async function main() {
     const allTargets = {
       bare_worker: { url: `${baselines.url}/bare`, port: baselines.port },
       edgeserve_memory_only: { url: `${edgeserve.url}/pipelines/word-stats-memory/v1/process/sync`, port: edgeserve.port },
+      edgeserve_memory_only_console: {
+        url: `${edgeserveWithConsole.url}/pipelines/word-stats-memory/v1/process/sync`,
+        port: edgeserveWithConsole.port,
+      },
       handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
       sharded_floor: { url: `${baselines.url}/shard`, port: baselines.port },
       edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
@@ -585,6 +604,7 @@ async function main() {
       workload: {
         pipeline: "word-stats",
         surface: "numaflow sync",
+        deployment: "edgeserve targets API-only (wrangler.api-only.toml); edgeserve_memory_only_console on the default deployment, with its console",
         body_bytes: BODY.length,
         phases: PHASES,
         rounds: ROUNDS,
@@ -604,7 +624,7 @@ async function main() {
     printSummary(report);
     log("written to bench/results/latest.json");
   } finally {
-    await Promise.all([edgeserve.stop(), baselines.stop()]);
+    await Promise.all(servers.map((server) => server.stop()));
   }
   if (problems.length > 0) {
     console.error(`\n[bench] wrong results, figures not to be trusted:\n  ${problems.join("\n  ")}`);

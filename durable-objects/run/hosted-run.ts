@@ -51,6 +51,8 @@ export class HostedRun {
   readonly store: RunStore;
   /** Faults tests inject through `runInDurableObject`. */
   readonly faults: InjectedFaults = { refuseStageSendsUntil: 0, refuseIndexSendsUntil: 0, resetAfterNextStart: false };
+  /** How many times this instance's alarm handler has started (tests: a run is never handled twice at once). */
+  alarmsStarted = 0;
   private readonly alarmPlan: AlarmPlan;
   private readonly retention: Retention;
   private readonly indexer: RunIndexer;
@@ -295,6 +297,8 @@ export class HostedRun {
 
   /** The watchdog: retention for finished runs, deadline and re-drive for running ones. */
   async alarm(): Promise<void> {
+    this.alarmsStarted += 1;
+    if (this.faults.holdAlarm) await this.faults.holdAlarm;
     this.alarmPlan.fired();
     const session = this.load({ fromAlarm: true });
     if (!session) return this.retention.tombstoneAlarm();

@@ -34,6 +34,8 @@ export interface InjectedFaults {
   resetAfterNextStart: boolean;
   /** While set, every run-events send waits for it, as a slow queue would keep it waiting. */
   holdIndexSends?: Promise<void>;
+  /** While set, the run's alarm handler waits for it first, as one stuck on a slow dependency would. */
+  holdAlarm?: Promise<void>;
 }
 
 /** What a session needs from its Run object. */

@@ -8,12 +8,19 @@
  * that starts after a reset does not know which entry is whose: a run that sets its alarm then
  * leaves its older entry behind, which fires once for nothing (a run's alarm handler tolerates
  * that, as it tolerates an early platform alarm).
+ *
+ * A firing waits for its runs' handlers only so long (FIRE_WAIT_MS): one stuck on a slow dependency
+ * (R2, KV, a queue) goes on alone, and the alarm moves on to the next run not being handled, so it
+ * does not hold every other run's deadline back. A run is never handled twice at once: its entries
+ * wait while its handler runs, and the alarm comes back for them when it is done.
  */
 import type { RunAlarm } from "../run/run-store";
 
 const DUE_PREFIX = "due:";
-/** Runs whose alarm is handled per firing; the rest wait for the next one, at once. */
+/** Runs whose alarm is handled at once, a firing's and stragglers of earlier ones together; the rest wait for the next firing. */
 const FIRE_BATCH = 200;
+/** How long a firing waits for its handlers before the alarm moves on without those still running. */
+export const FIRE_WAIT_MS = 1_000;
 /** How soon a run whose alarm handler threw is tried again. */
 const RETRY_MS = 30_000;
 const TIME_DIGITS = 15;
@@ -30,6 +37,8 @@ export class DueTimes {
   private readonly dueOf = new Map<string, number>();
   /** When the shard's alarm is set to fire (undefined: not set). */
   private armedAt: number | undefined;
+  /** Runs whose alarm handler is running (a firing's, or one it stopped waiting for). */
+  private readonly handling = new Set<string>();
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -54,28 +63,61 @@ export class DueTimes {
   /** Fires the runs whose time has come (`fire` handles one run's alarm), then arms the next. */
   async fire(fire: (runId: string) => Promise<void>): Promise<void> {
     this.armedAt = undefined;
+    const round = { over: false };
+    const handled = Promise.all(this.dueNow().map((entry) => this.handle(entry, fire, round)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([handled, new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRE_WAIT_MS)))]);
+    if (timer !== undefined) clearTimeout(timer);
+    round.over = true;
+    this.armNext();
+  }
+
+  /** Entries due now, of runs not being handled, one per run, no more than the batch has room for. */
+  private dueNow(): { key: string; at: number; runId: string }[] {
     const now = Date.now();
-    const due = [...this.storage.kv.list({ prefix: DUE_PREFIX, limit: FIRE_BATCH })]
-      .map(([key]) => ({ key, ...parseDueKey(key) }))
-      .filter((entry) => entry.at <= now);
-    await Promise.all(
-      due.map(async ({ key, at, runId }) => {
-        // The run's handler may set a new time (its old entry goes then); it starts from none.
-        if (this.dueOf.get(runId) === at) this.dueOf.delete(runId);
-        try {
-          await fire(runId);
-        } catch (error) {
-          console.error(`edgeserve shard: the alarm of run ${runId} failed, will retry: ${String(error)}`);
-          const retryAt = Date.now() + RETRY_MS;
-          const known = this.dueOf.get(runId);
-          if (known === undefined || known > retryAt) this.set(runId, retryAt);
-        }
-        // Handled: its entry goes, unless the handler set this very time again.
-        if (this.dueOf.get(runId) !== at) this.storage.kv.delete(key);
-      }),
-    );
-    // A handler that set a time may have armed the alarm already: only a different first entry moves it.
-    const next = this.first();
+    const room = FIRE_BATCH - this.handling.size;
+    const due: { key: string; at: number; runId: string }[] = [];
+    const runs = new Set<string>();
+    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
+      if (due.length >= room) break;
+      const entry = { key, ...parseDueKey(key) };
+      if (entry.at > now) break;
+      if (this.handling.has(entry.runId) || runs.has(entry.runId)) continue;
+      runs.add(entry.runId);
+      due.push(entry);
+    }
+    return due;
+  }
+
+  private async handle({ key, at, runId }: { key: string; at: number; runId: string }, fire: (runId: string) => Promise<void>, round: { over: boolean }) {
+    this.handling.add(runId);
+    // The run's handler may set a new time (its old entry goes then); it starts from none.
+    if (this.dueOf.get(runId) === at) this.dueOf.delete(runId);
+    try {
+      await fire(runId);
+    } catch (error) {
+      console.error(`edgeserve shard: the alarm of run ${runId} failed, will retry: ${String(error)}`);
+      const retryAt = Date.now() + RETRY_MS;
+      const known = this.dueOf.get(runId);
+      if (known === undefined || known > retryAt) this.set(runId, retryAt);
+    } finally {
+      this.handling.delete(runId);
+    }
+    // Handled: its entry goes, unless the handler set this very time again.
+    if (this.dueOf.get(runId) !== at) this.storage.kv.delete(key);
+    // Done after its firing stopped waiting: the alarm skipped this run's entries meanwhile.
+    if (round.over) this.armNext();
+  }
+
+  /** The alarm at the first entry of a run not being handled; only a different time moves it. */
+  private armNext(): void {
+    let next: number | undefined;
+    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
+      const entry = parseDueKey(key);
+      if (this.handling.has(entry.runId)) continue;
+      next = entry.at;
+      break;
+    }
     if (next !== undefined && next !== this.armedAt) this.arm(next);
   }
 

@@ -184,6 +184,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
     return this.dueTimes.dueAt(runId);
   }
 
+  /** Sets the run's alarm as its own store sets it (tests: to make it due now). */
+  setRunAlarm(runId: string, at: number): void {
+    this.dueTimes.alarmOf(runId).set(at, {});
+  }
+
   /** Handles the run's alarm now (tests: as `runDurableObjectAlarm` does for a Run object); false when it had none. */
   fireRunAlarm(runId: string): Promise<boolean> {
     return this.dueTimes.fireNow(runId, (id) => this.during(id, (run) => run.alarm()));

@@ -83,6 +83,54 @@ describe("the journal host", () => {
     for (const id of ids) expect((await recordOf(PIPELINE, id)).status).toBe("completed");
   });
 
+  it("does not let one run's stuck alarm hold back the others' in its shard, and handles it once when it is done", async ({ expect }) => {
+    const [stuck, other] = idsInOneShard(2);
+    for (const id of [stuck!, other!]) await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    const shard = () => runStub(PIPELINE, stuck!);
+    const retentionOf = await runInDurableObject(shard(), (s: RunShard) => ({ stuck: s.runAlarmAt(stuck!), other: s.runAlarmAt(other!) }));
+    let release: () => void = () => undefined;
+    await runInDurableObject(shard(), (s: RunShard) => {
+      // The stuck run's handler waits as one stuck on R2 or KV would; both runs are due now.
+      s.hostedRun(stuck!).faults.holdAlarm = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      s.setRunAlarm(stuck!, Date.now());
+      s.setRunAlarm(other!, Date.now());
+    });
+    // The firing comes back though one handler is still running; the other run was handled: its
+    // early time was for nothing, so its entry is back at its retention time.
+    expect(await runDurableObjectAlarm(shard())).toBe(true);
+    const whileStuck = () =>
+      runInDurableObject(shard(), async (s: RunShard, state) => ({
+        other: s.runAlarmAt(other!),
+        stuck: s.runAlarmAt(stuck!),
+        started: s.hostedRun(stuck!).alarmsStarted,
+        alarm: await state.storage.getAlarm(),
+        // The first entry of a run not being handled, whichever run of the shard it is.
+        firstNotStuck: [...state.storage.kv.list({ prefix: "due:" })].map(([key]) => key).find((key) => !key.endsWith(`:${stuck!}`)),
+        firstEntry: [...state.storage.kv.list({ prefix: "due:", limit: 1 })].map(([key]) => key)[0],
+      }));
+    const timeOf = (key: string | undefined) => Number(key?.slice(4, 19));
+    const first = await whileStuck();
+    expect(first.other).toBe(retentionOf.other);
+    expect(first.stuck).toBeLessThanOrEqual(Date.now());
+    expect(first.started).toBe(1);
+    // The alarm moved on to the next run not being handled, not back to the stuck one's entry.
+    expect(first.firstEntry).toContain(stuck!);
+    expect(first.alarm).toBe(timeOf(first.firstNotStuck));
+    // Another firing meanwhile leaves the stuck run alone: never two handlers of one run at once.
+    expect(await runDurableObjectAlarm(shard())).toBe(true);
+    expect((await whileStuck()).started).toBe(1);
+    // Released inside the shard, which made the promise: the run is handled, once, and the alarm
+    // is at the first entry again.
+    await runInDurableObject(shard(), () => release());
+    await vi.waitFor(async () => expect((await whileStuck()).stuck).toBe(retentionOf.stuck), { timeout: 5000, interval: 20 });
+    const done = await whileStuck();
+    expect(done.started).toBe(1);
+    expect(done.alarm).toBe(timeOf(done.firstEntry));
+    for (const id of [stuck!, other!]) expect((await recordOf(PIPELINE, id)).status).toBe("completed");
+  });
+
   it("re-drives every run a shard reset interrupted: all complete, each once", async ({ expect }) => {
     const ids = idsInOneShard(5);
     for (const id of ids) expect(await runStub(PIPELINE, id).start(id, sleepRequest(id, 300))).toEqual({ started: true });

@@ -124,8 +124,14 @@ export class HostedRun {
     // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
     const existing = this.load({ skipTables: true });
     if (existing) {
-      const { admission, startToken } = existing.record.row;
-      return { started: false, reason: "duplicate", holds: admission, ...(startToken !== undefined ? { startToken } : {}) };
+      const { admission, startToken, slotToStarter } = existing.record.row;
+      return {
+        started: false,
+        reason: "duplicate",
+        holds: admission,
+        ...(startToken !== undefined ? { startToken } : {}),
+        ...(slotToStarter ? { slotToStarter } : {}),
+      };
     }
     this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);

@@ -73,7 +73,7 @@ export class RunIndexer {
     const row = record.row;
     const message: RunEventsMessage = {};
     if (capture.indexing !== "none" && (ended || capture.indexing === "as-it-goes")) message.row = indexRow(row, capture, results);
-    if (ended && row.admission) message.release = release(row.admission, row.id);
+    if (ended && row.admission && !row.slotToStarter) message.release = release(row.admission, row.id);
     return message.row || message.release ? message : undefined;
   }
 

@@ -68,6 +68,12 @@ export interface RunRow {
   rowsWritten: number;
   capture: CaptureRequest;
   admission: AdmissionTicket | null;
+  /**
+   * The run ended while its sync starter waited, so its slot went back with the answer, not through
+   * the index. Saved in the burst that ended the run: a starter whose answer a reset cut learns from
+   * it that it holds the slot again (and no re-sent index message releases it a second time).
+   */
+  slotToStarter?: true;
   /** Whether a stage input of this run was written to R2 (deleted with the run). */
   payloadsInR2: boolean;
   /** Whether a run-events message failed to send and waits for the alarm to send it again. */

@@ -164,12 +164,15 @@ export class RunSession {
   }
 
   /**
-   * In the burst that ends the run: when a sync caller waits for the answer and the capture policy
-   * keeps no payloads, the input and results are not kept past that answer (they never reach
-   * storage in a one-burst run, so this costs no write).
+   * In the burst that ends the run, when a sync caller waits for the answer: its slot goes back with
+   * that answer (marked in this burst's write), and when the capture policy keeps no payloads, the
+   * input and results are not kept past it (they never reach storage in a one-burst run, so this
+   * costs no write).
    */
   private ending(): void {
-    if (!this.starterWaiting || this.capture.keepsPayloads(this.record.row.status)) return;
+    if (!this.starterWaiting) return;
+    if (this.record.row.admission !== null) this.record.row.slotToStarter = true;
+    if (this.capture.keepsPayloads(this.record.row.status)) return;
     this.results.holdForAnswer();
     this.record.dropInput(this.deps.store);
     this.record.row.payloadsDropped = true;

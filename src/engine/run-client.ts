@@ -110,14 +110,17 @@ export class RunClient {
       if (!again.started) return { started: false, reason: "duplicate" };
       const outcome = await this.wait(Math.max(0, deadline - Date.now()));
       if (!outcome.found) throw unavailable(error);
-      return { started: true, snapshot: outcome.snapshot };
+      // The cut answer may have carried the slot back: the stored run says so.
+      return { started: true, snapshot: outcome.snapshot, ...(again.slotReturned ? { slotReturned: true } : {}) };
     }
   }
 
   /** A start whose first call was cut: a duplicate holding this call's own token is the run it started. */
   private async startAgain(request: StartRunRequest): Promise<StartRunOutcome> {
     const again = await this.idempotent((stub) => stub.start(this.runId, request) as Promise<StartRunOutcome>, { afterCut: true });
-    if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) return { started: true };
+    if (!again.started && request.startToken !== undefined && again.startToken === request.startToken) {
+      return again.slotToStarter ? { started: true, slotReturned: true } : { started: true };
+    }
     return again;
   }
 

@@ -74,7 +74,14 @@ export interface CapturedStep {
  * A refused start names the admission ticket the run already there holds (if any), so that a
  * caller that queued for the same id can tell whether the queue entry is that run's.
  */
-export type StartRunOutcome = { started: true } | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null; startToken?: string };
+/**
+ * `slotReturned` (a start asked again after a cut, which found its own run): the run ended while
+ * its sync starter waited, so the starter holds its slot again. `slotToStarter` on a duplicate:
+ * the stored run's slot went back to the caller holding its `startToken`.
+ */
+export type StartRunOutcome =
+  | { started: true; slotReturned?: true }
+  | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null; startToken?: string; slotToStarter?: true };
 
 /** A run that is not there: never started, or (with `expired`) deleted when its retention ended. */
 export interface RunMissing {

@@ -137,6 +137,18 @@ function napping(name: string, admission: { maxConcurrency: number; maxQueueSize
 /** One run at a time, one waiting: for admission control. */
 export const admission = napping("test-admission", { maxConcurrency: 1, maxQueueSize: 1 });
 
+/** One run at a time, none waiting, whose one step returns at once: a run that ends in the burst that starts it. */
+export const admissionInline = definePipeline({
+  name: "test-admission-inline",
+  input: anyObject,
+  admission: { maxConcurrency: 1, maxQueueSize: 0 },
+  steps: [
+    { name: "echo", kind: "inline", run: (m) => ({ value: m.value }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "echo", to: "out" }],
+});
+
 /** Eight runs at a time, none waiting: for isolates leasing slots in blocks (two at a time here). */
 export const admissionWide = napping("test-admission-wide", { maxConcurrency: 8, maxQueueSize: 0 });
 
@@ -383,6 +395,7 @@ export function registerTestPipelines(): void {
     batch,
     admission,
     admissionWide,
+    admissionInline,
     queued,
     queuedSlowRetry,
     queuedFanout,

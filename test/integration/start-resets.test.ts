@@ -2,7 +2,8 @@
  * A start call cut by a reset of its Run object, through the object's fault seams (reachable only
  * through `runInDurableObject`): before the run was stored (the write failed) and after it was
  * (the answer was lost). Either way the caller gets the truth: the run is started once, and the
- * answer says so, instead of a 500 for a run that may be going on.
+ * answer says so, instead of a 500 for a run that may be going on. A sync caller whose answer was
+ * lost still gets its admission slot back.
  */
 import { describe, it } from "vitest";
 import type { HostedRun } from "../../durable-objects/run/hosted-run";
@@ -42,6 +43,24 @@ describe("a start cut by a reset", () => {
     const res = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { text: "one two two" }, { "X-Numaflow-Id": id });
     expect(await bodyText(res)).toBe('{"words":3,"unique":2,"top":[["two",2],["one",1]]}');
     expect((await eventsOf(PIPELINE, id)).filter((e) => e.type === "run_started")).toHaveLength(1);
+  });
+
+  it("gives a sync caller its slot back when the reset cut the answer of a run that had ended", async ({ expect }) => {
+    // One run at a time; its step returns at once, so the run ends in the burst that stores it.
+    const pipeline = "test-admission-inline";
+    const id = uniqueId("reset-slot");
+    await inHostedRun(pipeline, id, (run) => {
+      run.faults.resetAfterNextStart = true;
+    });
+    const cut = await post(`/pipelines/${pipeline}/v1/process/sync`, { n: 1 }, { "X-Numaflow-Id": id });
+    expect(await bodyText(cut)).toBe('{"n":1}');
+    // The answer that carried the slot back was lost with the reset: the next run is admitted at
+    // once all the same, instead of waiting for the slot's lease to run out.
+    const next = await post(`/pipelines/${pipeline}/v1/process/sync`, { n: 2 });
+    expect(next.status).toBe(200);
+    expect(await bodyText(next)).toBe('{"n":2}');
+    // Every slot given back is one slot: the run after that is admitted too.
+    expect((await post(`/pipelines/${pipeline}/v1/process/sync`, { n: 3 })).status).toBe(200);
   });
 
   it("answers that the run started when the reset came after it was stored, and runs it once", async ({ expect }) => {

@@ -98,20 +98,25 @@ export class RunClient {
   /**
    * Starts and waits in one round trip. A reset can cut it before or after the run was stored (on
    * the journal host, any run's fault resets its whole shard): the start is asked again, as `start`
-   * does, then the run is waited for.
+   * does, then the run is waited for. `slotReturned` is called (once at most) when the run ended
+   * while this call waited, so its admission slot is the caller's again.
    */
-  async startAndWait(request: StartRunRequest, timeoutMs: number): Promise<StartAndWaitOutcome> {
+  async startAndWait(request: StartRunRequest, timeoutMs: number, slotReturned: () => void): Promise<StartAndWaitOutcome> {
     const deadline = Date.now() + timeoutMs;
     try {
-      return await this.stub().startAndWait(this.runId, request, timeoutMs);
+      const outcome = (await this.stub().startAndWait(this.runId, request, timeoutMs)) as StartAndWaitOutcome;
+      if (outcome.started && outcome.slotReturned) slotReturned();
+      return outcome;
     } catch (error) {
       if (!isRetryable(error)) throw unavailable(error);
       const again = await this.startAgain(request);
       if (!again.started) return { started: false, reason: "duplicate" };
+      // The cut answer carried the slot back (the stored run says so): it is the caller's again
+      // now, whatever the wait below comes to.
+      if (again.slotReturned) slotReturned();
       const outcome = await this.wait(Math.max(0, deadline - Date.now()));
       if (!outcome.found) throw unavailable(error);
-      // The cut answer may have carried the slot back: the stored run says so.
-      return { started: true, snapshot: outcome.snapshot, ...(again.slotReturned ? { slotReturned: true } : {}) };
+      return { started: true, snapshot: outcome.snapshot };
     }
   }
 

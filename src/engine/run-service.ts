@@ -101,9 +101,10 @@ export class RunService {
       this.admission.giveBack(spec.pipeline, slot);
       return DUPLICATE;
     }
-    const answered = run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline)).then((outcome) => {
-      // Not started (a duplicate), or ended while this call waited: the slot is this isolate's again.
-      if (!outcome.started || outcome.slotReturned) this.admission.giveBack(spec.pipeline, slot);
+    const giveBack = () => this.admission.giveBack(spec.pipeline, slot);
+    // Ended while this call waited, or not started (a duplicate): the slot is this isolate's again.
+    const answered = run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline), giveBack).then((outcome) => {
+      if (!outcome.started) giveBack();
       return outcome;
     });
     // The Run object hands the slot back in its answer: if the client goes away meanwhile (which

@@ -109,7 +109,11 @@ export class DueTimes {
     if (round.over) this.armNext();
   }
 
-  /** The alarm at the first entry of a run not being handled; only a different time moves it. */
+  /**
+   * The alarm at the first entry of a run not being handled; only a different time moves it. With
+   * the batch full of handlers still running, a firing could start none: the alarm waits a while
+   * (a straggler that finishes re-arms it sooner) instead of firing again at once, and again.
+   */
   private armNext(): void {
     let next: number | undefined;
     for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
@@ -118,7 +122,9 @@ export class DueTimes {
       next = entry.at;
       break;
     }
-    if (next !== undefined && next !== this.armedAt) this.arm(next);
+    if (next === undefined) return;
+    if (this.handling.size >= FIRE_BATCH) next = Math.max(next, Date.now() + FIRE_WAIT_MS);
+    if (next !== this.armedAt) this.arm(next);
   }
 
   /**

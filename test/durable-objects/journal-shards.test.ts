@@ -84,25 +84,18 @@ describe("the journal host", () => {
   });
 
   it("does not let one run's stuck alarm hold back the others' in its shard, and handles it once when it is done", async ({ expect }) => {
-    const [stuck, other] = idsInOneShard(2);
-    for (const id of [stuck!, other!]) await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    const [stuck, other, later] = idsInOneShard(3);
+    for (const id of [stuck!, other!, later!]) await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
     const shard = () => runStub(PIPELINE, stuck!);
-    const retentionOf = await runInDurableObject(shard(), (s: RunShard) => ({ stuck: s.runAlarmAt(stuck!), other: s.runAlarmAt(other!) }));
-    let release: () => void = () => undefined;
-    await runInDurableObject(shard(), (s: RunShard) => {
-      // The stuck run's handler waits as one stuck on R2 or KV would; both runs are due now.
-      s.hostedRun(stuck!).faults.holdAlarm = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      s.setRunAlarm(stuck!, Date.now());
-      s.setRunAlarm(other!, Date.now());
-    });
-    // The firing comes back though one handler is still running; the other run was handled: its
-    // early time was for nothing, so its entry is back at its retention time.
-    expect(await runDurableObjectAlarm(shard())).toBe(true);
+    const retentionOf = await runInDurableObject(shard(), (s: RunShard) => ({
+      stuck: s.runAlarmAt(stuck!),
+      other: s.runAlarmAt(other!),
+      later: s.runAlarmAt(later!),
+    }));
     const whileStuck = () =>
       runInDurableObject(shard(), async (s: RunShard, state) => ({
         other: s.runAlarmAt(other!),
+        later: s.runAlarmAt(later!),
         stuck: s.runAlarmAt(stuck!),
         started: s.hostedRun(stuck!).alarmsStarted,
         alarm: await state.storage.getAlarm(),
@@ -111,24 +104,41 @@ describe("the journal host", () => {
         firstEntry: [...state.storage.kv.list({ prefix: "due:", limit: 1 })].map(([key]) => key)[0],
       }));
     const timeOf = (key: string | undefined) => Number(key?.slice(4, 19));
-    const first = await whileStuck();
-    expect(first.other).toBe(retentionOf.other);
-    expect(first.stuck).toBeLessThanOrEqual(Date.now());
-    expect(first.started).toBe(1);
-    // The alarm moved on to the next run not being handled, not back to the stuck one's entry.
-    expect(first.firstEntry).toContain(stuck!);
-    expect(first.alarm).toBe(timeOf(first.firstNotStuck));
+    const handled = { timeout: 5000, interval: 20 };
+    let release: () => void = () => undefined;
+    await runInDurableObject(shard(), (s: RunShard) => {
+      // The stuck run's handler waits as one stuck on R2 or KV would. Both runs are due now, so the
+      // shard's own alarm fires for them.
+      s.hostedRun(stuck!).faults.holdAlarm = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      s.setRunAlarm(stuck!, Date.now());
+      s.setRunAlarm(other!, Date.now());
+    });
+    // The other run is handled: its early time was for nothing, so its entry is back at its
+    // retention time. The stuck one's entry stays, its handler started once.
+    await vi.waitFor(async () => expect((await whileStuck()).other).toBe(retentionOf.other), handled);
+    // A run whose time comes while the stuck handler still runs is handled too: the firing did not
+    // wait for it (before, it never returned, and no other firing came).
+    await runInDurableObject(shard(), (s: RunShard) => s.setRunAlarm(later!, Date.now()));
+    await vi.waitFor(async () => expect((await whileStuck()).later).toBe(retentionOf.later), handled);
+    const meanwhile = await whileStuck();
+    expect(meanwhile.stuck).toBeLessThanOrEqual(Date.now());
+    expect(meanwhile.started).toBe(1);
+    // The alarm is at the next run not being handled, not back at the stuck one's due entry.
+    expect(meanwhile.firstEntry).toContain(stuck!);
+    expect(meanwhile.alarm).toBe(timeOf(meanwhile.firstNotStuck));
     // Another firing meanwhile leaves the stuck run alone: never two handlers of one run at once.
     expect(await runDurableObjectAlarm(shard())).toBe(true);
     expect((await whileStuck()).started).toBe(1);
     // Released inside the shard, which made the promise: the run is handled, once, and the alarm
     // is at the first entry again.
     await runInDurableObject(shard(), () => release());
-    await vi.waitFor(async () => expect((await whileStuck()).stuck).toBe(retentionOf.stuck), { timeout: 5000, interval: 20 });
+    await vi.waitFor(async () => expect((await whileStuck()).stuck).toBe(retentionOf.stuck), handled);
     const done = await whileStuck();
     expect(done.started).toBe(1);
     expect(done.alarm).toBe(timeOf(done.firstEntry));
-    for (const id of [stuck!, other!]) expect((await recordOf(PIPELINE, id)).status).toBe("completed");
+    for (const id of [stuck!, other!, later!]) expect((await recordOf(PIPELINE, id)).status).toBe("completed");
   });
 
   it("re-drives every run a shard reset interrupted: all complete, each once", async ({ expect }) => {

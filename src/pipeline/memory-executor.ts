@@ -6,7 +6,7 @@
 import { ignoreDelta, type StepContext } from "./definition";
 import { routeOutputs, type Pipeline } from "./graph";
 import type { Message } from "./message";
-import { fanoutProblem, normaliseStepOutput } from "./step-output";
+import { fanoutProblem, isThenable, normaliseStepOutput } from "./step-output";
 
 export type MemoryOutcome = { status: "completed"; results: Message[] } | { status: "failed"; step: string; message: string } | { status: "timeout" };
 
@@ -61,7 +61,7 @@ export async function runInMemory(pipeline: Pipeline, input: Message, context: M
         let outputs: Message[];
         try {
           let returned = definition.run(message, stepContext);
-          if (returned instanceof Promise) {
+          if (isThenable(returned)) {
             deadline.arm();
             returned = await returned;
           }

@@ -17,6 +17,11 @@ export class StepOutputError extends Error {
 }
 
 /** Why a step's outputs are refused: more than `max` from one invocation (the fan-out cap). */
+/** Whether a step returned something to wait for: a Promise, or any thenable (`await` takes both). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
 export function fanoutProblem(count: number, max: number): string | undefined {
   return count > max ? `emitted ${count} messages from one input, over the fan-out limit of ${max} (EDGESERVE_MAX_FANOUT)` : undefined;
 }

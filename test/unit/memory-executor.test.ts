@@ -72,6 +72,15 @@ describe("runInMemory", () => {
     expect(cleared).toEqual(armed);
   });
 
+  it("waits for a step that returns a thenable that is not a Promise, as await does", async ({ expect }) => {
+    const { timers, set } = recordingTimers();
+    // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test returns, on purpose.
+    const thenable: StepFunction = (m) => ({ then: (resolve: (v: unknown) => void) => resolve({ value: (m.value as number) + 1 }) }) as never;
+    const outcome = await runInMemory(pipelineOf(thenable), message(4), context(), timers);
+    expect(outcome).toEqual({ status: "completed", results: [message(5)] });
+    expect(set).toHaveLength(1);
+  });
+
   it("times out when an awaiting step outlives the deadline: its signal aborts", async ({ expect }) => {
     const waitsForAbort: StepFunction = (_, ctx) =>
       new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true }));

@@ -6,7 +6,7 @@
 import type { RetryPolicy, StepContext, StepReturn } from "../../../src/pipeline/definition";
 import { backoffSeconds } from "../../../src/pipeline/retry";
 import { loadMessage, type Message } from "../../../src/pipeline/message";
-import { normaliseStepOutput } from "../../../src/pipeline/step-output";
+import { isThenable, normaliseStepOutput } from "../../../src/pipeline/step-output";
 import type { WorkItem } from "../run-record";
 import type { DispatchHost, StepDispatcher } from "./step-dispatcher";
 
@@ -59,7 +59,7 @@ export class InlineDispatcher implements StepDispatcher {
     } catch (error) {
       return this.settle(item, startedAt, { error });
     }
-    if (!(returned instanceof Promise)) return this.settle(item, startedAt, { returned });
+    if (!isThenable(returned)) return this.settle(item, startedAt, { returned });
 
     const timeoutMs = (step.timeoutSeconds ?? 0) * 1000;
     const timer =
@@ -71,7 +71,7 @@ export class InlineDispatcher implements StepDispatcher {
           }, timeoutMs)
         : undefined;
     this.pending += 1;
-    returned
+    Promise.resolve(returned)
       .then(
         (value) => this.settle(item, startedAt, { returned: value }),
         (error: unknown) => this.settle(item, startedAt, { error }),

@@ -39,6 +39,8 @@ export class DueTimes {
   private armedAt: number | undefined;
   /** Runs whose alarm handler is running (a firing's, or one it stopped waiting for). */
   private readonly handling = new Set<string>();
+  /** Handlers that may run at once (FIRE_BATCH; tests make it smaller). */
+  batch = FIRE_BATCH;
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -75,7 +77,7 @@ export class DueTimes {
   /** Entries due now, of runs not being handled, one per run, no more than the batch has room for. */
   private dueNow(): { key: string; at: number; runId: string }[] {
     const now = Date.now();
-    const room = FIRE_BATCH - this.handling.size;
+    const room = this.batch - this.handling.size;
     const due: { key: string; at: number; runId: string }[] = [];
     const runs = new Set<string>();
     for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
@@ -123,7 +125,7 @@ export class DueTimes {
       break;
     }
     if (next === undefined) return;
-    if (this.handling.size >= FIRE_BATCH) next = Math.max(next, Date.now() + FIRE_WAIT_MS);
+    if (this.handling.size >= this.batch) next = Math.max(next, Date.now() + FIRE_WAIT_MS);
     if (next !== this.armedAt) this.arm(next);
   }
 

@@ -184,6 +184,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
     return this.dueTimes.dueAt(runId);
   }
 
+  /** Test fault: at most `handlers` runs' alarms are handled at once (200 otherwise). */
+  limitAlarmHandlers(handlers: number): void {
+    this.dueTimes.batch = handlers;
+  }
+
   /** Sets the run's alarm as its own store sets it (tests: to make it due now). */
   setRunAlarm(runId: string, at: number): void {
     this.dueTimes.alarmOf(runId).set(at, {});

@@ -7,6 +7,7 @@
  */
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, it, vi } from "vitest";
+import { FIRE_WAIT_MS } from "../../durable-objects/shard/due-times";
 import { IDLE_RUNS_IN_MEMORY, type RunShard } from "../../durable-objects/shard/run-shard";
 import { shardName } from "../../src/engine/shard-name";
 import { storeMessage } from "../../src/pipeline/message";
@@ -139,6 +140,46 @@ describe("the journal host", () => {
     expect(done.started).toBe(1);
     expect(done.alarm).toBe(timeOf(done.firstEntry));
     for (const id of [stuck!, other!, later!]) expect((await recordOf(PIPELINE, id)).status).toBe("completed");
+  });
+
+  it("waits a while, instead of firing again at once, while every handler it may run is still running", async ({ expect }) => {
+    const [stuck, other] = idsInOneShard(2);
+    for (const id of [stuck!, other!]) await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": id });
+    const shard = () => runStub(PIPELINE, stuck!);
+    const retentionOfOther = await runInDurableObject(shard(), (s: RunShard) => s.runAlarmAt(other!));
+    const state = () =>
+      runInDurableObject(shard(), async (s: RunShard, storage) => ({
+        started: s.hostedRun(stuck!).alarmsStarted,
+        other: s.runAlarmAt(other!),
+        alarm: await storage.storage.getAlarm(),
+      }));
+    let release: () => void = () => undefined;
+    await runInDurableObject(shard(), (s: RunShard) => {
+      // One handler at a time (200 in production), and that one is stuck: nothing else can start.
+      s.limitAlarmHandlers(1);
+      s.hostedRun(stuck!).faults.holdAlarm = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      s.setRunAlarm(stuck!, Date.now());
+    });
+    await vi.waitFor(async () => expect((await state()).started).toBe(1), { timeout: 5000, interval: 20 });
+    await runInDurableObject(shard(), (s: RunShard) => s.setRunAlarm(other!, Date.now()));
+    // The other run is due and waits for room. Once the firing stops waiting, the alarm is set a
+    // while ahead (FIRE_WAIT_MS), not at the past due time, which would fire at once, start nothing
+    // and arm itself again, over and over (a few milliseconds ahead at most).
+    await vi.waitFor(
+      async () => {
+        const now = Date.now();
+        const { alarm, other: due } = await state();
+        expect(due).toBeLessThanOrEqual(now);
+        expect(alarm! - now).toBeGreaterThan(FIRE_WAIT_MS / 2);
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    // Room again: the other run is handled (its entry back at its retention time).
+    await runInDurableObject(shard(), () => release());
+    await vi.waitFor(async () => expect((await state()).other).toBe(retentionOfOther), { timeout: 5000, interval: 20 });
+    expect((await state()).started).toBe(1);
   });
 
   it("re-drives every run a shard reset interrupted: all complete, each once", async ({ expect }) => {

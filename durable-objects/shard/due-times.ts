@@ -21,6 +21,8 @@ const DUE_PREFIX = "due:";
 const FIRE_BATCH = 200;
 /** How long a firing waits for its handlers before the alarm moves on without those still running. */
 export const FIRE_WAIT_MS = 1_000;
+/** A handler still running after this long is stuck: the shard restarts (as the platform ends an alarm after 15 minutes). */
+const HANDLER_LIMIT_MS = 15 * 60_000;
 /** How soon a run whose alarm handler threw is tried again. */
 const RETRY_MS = 30_000;
 const TIME_DIGITS = 15;
@@ -41,8 +43,14 @@ export class DueTimes {
   private readonly handling = new Set<string>();
   /** Handlers that may run at once (FIRE_BATCH; tests make it smaller). */
   batch = FIRE_BATCH;
+  /** How long a handler may run (HANDLER_LIMIT_MS; tests make it shorter). */
+  handlerLimitMs = HANDLER_LIMIT_MS;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  /** `stuck` is told of a handler still running after `handlerLimitMs`; its shard restarts then. */
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly stuck: (runId: string, ms: number) => void = () => undefined,
+  ) {}
 
   /** A new instance: the alarm must be at the first entry (it is, unless a write was lost with a reset). */
   async restore(): Promise<void> {
@@ -95,6 +103,8 @@ export class DueTimes {
     this.handling.add(runId);
     // The run's handler may set a new time (its old entry goes then); it starts from none.
     if (this.dueOf.get(runId) === at) this.dueOf.delete(runId);
+    const limit = this.handlerLimitMs;
+    const watch = setTimeout(() => this.stuck(runId, limit), limit);
     try {
       await fire(runId);
     } catch (error) {
@@ -103,6 +113,7 @@ export class DueTimes {
       const known = this.dueOf.get(runId);
       if (known === undefined || known > retryAt) this.set(runId, retryAt);
     } finally {
+      clearTimeout(watch);
       this.handling.delete(runId);
     }
     // Handled: its entry goes, unless the handler set this very time again.

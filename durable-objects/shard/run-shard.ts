@@ -45,7 +45,12 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = loadSettings(env);
-    this.dueTimes = new DueTimes(ctx.storage);
+    // A handler that never returns would hold its run's alarm for as long as the shard lives: the
+    // shard restarts instead, and every run it held is handled again from storage.
+    this.dueTimes = new DueTimes(ctx.storage, (runId, ms) => {
+      console.error(`edgeserve shard: the alarm of run ${runId} has run for ${ms} ms; restarting the shard`);
+      ctx.abort(`the alarm of run ${runId} ran for over ${ms} ms`);
+    });
     this.faults.overloadedCalls = overloadCarriedOverReset.get(ctx.id.toString()) ?? 0;
     overloadCarriedOverReset.delete(ctx.id.toString());
     void ctx.blockConcurrencyWhile(() => this.dueTimes.restore());
@@ -182,6 +187,11 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
   /** When the run's alarm is due (undefined: not set); for tests, as `getAlarm` is for a Run object. */
   runAlarmAt(runId: string): number | undefined {
     return this.dueTimes.dueAt(runId);
+  }
+
+  /** Test fault: a run's alarm handler may run `ms` (15 minutes otherwise) before the shard restarts. */
+  limitAlarmHandlerTime(ms: number): void {
+    this.dueTimes.handlerLimitMs = ms;
   }
 
   /** Test fault: at most `handlers` runs' alarms are handled at once (200 otherwise). */

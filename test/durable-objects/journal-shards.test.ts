@@ -182,6 +182,26 @@ describe("the journal host", () => {
     expect((await state()).started).toBe(1);
   });
 
+  it("restarts a shard whose alarm handler has run too long, and handles that run again", async ({ expect }) => {
+    const [stuck] = idsInOneShard(1);
+    await post(`/pipelines/${PIPELINE}/v1/process/sync`, { ms: 1 }, { "X-Numaflow-Id": stuck! });
+    const shard = () => runStub(PIPELINE, stuck!);
+    const retention = await runInDurableObject(shard(), (s: RunShard) => s.runAlarmAt(stuck!));
+    await runInDurableObject(shard(), (s: RunShard) => {
+      // Its handler never returns; 15 minutes is the limit in production, 300 ms here.
+      s.limitAlarmHandlerTime(300);
+      s.hostedRun(stuck!).faults.holdAlarm = new Promise<void>(() => undefined);
+      s.setRunAlarm(stuck!, Date.now());
+    });
+    // Past the limit the shard restarts; its next instance (without the fault) handles the run's
+    // entry again: early, so for nothing, and the entry is back at its retention time.
+    await vi.waitFor(async () => expect(await runInDurableObject(shard(), (s: RunShard) => s.runAlarmAt(stuck!))).toBe(retention), {
+      timeout: 12_000,
+      interval: 50,
+    });
+    expect((await recordOf(PIPELINE, stuck!)).status).toBe("completed");
+  }, 15_000);
+
   it("re-drives every run a shard reset interrupted: all complete, each once", async ({ expect }) => {
     const ids = idsInOneShard(5);
     for (const id of ids) expect(await runStub(PIPELINE, id).start(id, sleepRequest(id, 300))).toEqual({ started: true });

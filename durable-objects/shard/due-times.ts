@@ -54,7 +54,7 @@ export class DueTimes {
 
   /** A new instance: the alarm must be at the first entry (it is, unless a write was lost with a reset). */
   async restore(): Promise<void> {
-    const first = this.first();
+    const first = this.firstNotHandled();
     const armed = await this.storage.getAlarm();
     this.armedAt = armed ?? undefined;
     if (first !== undefined && (armed === null || armed > first)) this.arm(first);
@@ -128,13 +128,7 @@ export class DueTimes {
    * (a straggler that finishes re-arms it sooner) instead of firing again at once, and again.
    */
   private armNext(): void {
-    let next: number | undefined;
-    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX })) {
-      const entry = parseDueKey(key);
-      if (this.handling.has(entry.runId)) continue;
-      next = entry.at;
-      break;
-    }
+    let next = this.firstNotHandled();
     if (next === undefined) return;
     if (this.handling.size >= this.batch) next = Math.max(next, Date.now() + FIRE_WAIT_MS);
     if (next !== this.armedAt) this.arm(next);
@@ -200,8 +194,13 @@ export class DueTimes {
     return old !== undefined && this.storage.kv.delete(dueKey(old, runId)) ? 1 : 0;
   }
 
-  private first(): number | undefined {
-    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX, limit: 1 })) return parseDueKey(key).at;
+  /** The time of the first entry of a run whose handler is not running (the first entry, when none is). */
+  private firstNotHandled(): number | undefined {
+    const limit = this.handling.size === 0 ? 1 : undefined;
+    for (const [key] of this.storage.kv.list({ prefix: DUE_PREFIX, limit })) {
+      const entry = parseDueKey(key);
+      if (!this.handling.has(entry.runId)) return entry.at;
+    }
     return undefined;
   }
 

@@ -2,11 +2,12 @@
  * Serving memory-only pipelines: their runs live only inside the request that made them, so only
  * the sync calls work; anything that would need the run later answers 409 `memory_only`.
  */
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../errors/api-error";
-import { runInMemory, type MemoryOutcome, type MemoryRunContext } from "../pipeline/memory-executor";
-import { forwardedHeaders, type StripList } from "./forwarded-headers";
+import { runInMemory, type MemoryOutcome } from "../pipeline/memory-executor";
+import { forwardedHeaders } from "./forwarded-headers";
 import type { Pipeline } from "../pipeline/graph";
 import { loadMessage, valueContentType, valueToBytes, type StoredMessage } from "../pipeline/message";
 import type { ResultItem } from "../runs/protocol";
@@ -26,14 +27,19 @@ export const requiresStoredRuns = createMiddleware<AppEnv>(async function requir
   await next();
 });
 
-/** Runs the pipeline right here; `headers` are the request's, stripped (only if a step reads them). */
-export function runMemoryOnly(
-  pipeline: Pipeline,
-  input: StoredMessage,
-  context: Omit<MemoryRunContext, "headers"> & { headers: Headers; strip: StripList },
-): Promise<MemoryOutcome> {
-  const { headers, strip, ...rest } = context;
-  return runInMemory(pipeline, loadMessage(input), { ...rest, headers: () => forwardedHeaders(headers, strip) });
+/**
+ * Runs the request's pipeline right here, as run `runId` with `timeoutMs`; its steps see the
+ * request's headers, stripped (worked out only if a step reads them), and the deployment's limits.
+ */
+export function runMemoryOnly(c: Context<AppEnv>, input: StoredMessage, run: { runId: string; timeoutMs: number }): Promise<MemoryOutcome> {
+  const settings = c.get("settings");
+  const headers = c.req.raw.headers;
+  return runInMemory(c.get("pipeline"), loadMessage(input), {
+    ...run,
+    headers: () => forwardedHeaders(headers, settings.EDGESERVE_STRIP_HEADERS),
+    maxFanout: settings.EDGESERVE_MAX_FANOUT,
+    env: c.env as unknown as Readonly<Record<string, unknown>>,
+  });
 }
 
 export function memoryResults(outcome: Extract<MemoryOutcome, { status: "completed" }>): ResultItem[] {

@@ -66,14 +66,7 @@ async function sync(c: NumaflowContext): Promise<Response> {
 async function syncInMemory(c: NumaflowContext): Promise<Response> {
   const input = parsePipelineInput(c.get("pipeline"), await c.req.arrayBuffer());
   const idHeader = { [c.get("settings").EDGESERVE_ID_HEADER]: c.get("runId") };
-  const outcome = await runMemoryOnly(c.get("pipeline"), input, {
-    runId: c.get("runId"),
-    headers: c.req.raw.headers,
-    strip: c.get("settings").EDGESERVE_STRIP_HEADERS,
-    timeoutMs: c.get("engine").requestTimeoutMs(c.get("pipeline")),
-    maxFanout: c.get("settings").EDGESERVE_MAX_FANOUT,
-    env: c.env as unknown as Readonly<Record<string, unknown>>,
-  });
+  const outcome = await runMemoryOnly(c, input, { runId: c.get("runId"), timeoutMs: c.get("engine").requestTimeoutMs(c.get("pipeline")) });
   if (outcome.status === "timeout") {
     throw new ApiError("request_timeout", `memory-only run ${c.get("runId")} did not finish in time`, { headers: idHeader });
   }

@@ -122,14 +122,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
 async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: StoredMessage, jobId: string) {
   const pipeline = c.get("pipeline");
   const startedAt = Date.now();
-  const outcome = await runMemoryOnly(pipeline, input, {
-    runId: jobId,
-    headers: c.req.raw.headers,
-    strip: c.get("settings").EDGESERVE_STRIP_HEADERS,
-    timeoutMs: request.timeout * 1000,
-    maxFanout: c.get("settings").EDGESERVE_MAX_FANOUT,
-    env: c.env as unknown as Readonly<Record<string, unknown>>,
-  });
+  const outcome = await runMemoryOnly(c, input, { runId: jobId, timeoutMs: request.timeout * 1000 });
   const metadata = {
     pipeline_name: pipeline.name,
     parameters_used: request.parameters,

@@ -113,6 +113,11 @@ export class HostedRun {
     const session = this.session;
     if (!outcome.started) return outcome;
     if (!session) throw new Error("a run vanished while it was being started");
+    if (this.faults.cutNextStartAnswer) {
+      this.faults.cutNextStartAnswer = false;
+      this.deps.ctx.waitUntil(session.waitAsStarter(timeoutMs));
+      throw Object.assign(new Error("injected fault: the answer was lost on its way"), { retryable: true });
+    }
     const slotReturned = await session.waitAsStarter(timeoutMs);
     const snapshot = await snapshotOf(session);
     session.results.releaseHeld();
@@ -194,7 +199,8 @@ export class HostedRun {
     const session = this.load();
     if (!session) return this.retention.missing();
     await session.waitForEnd(timeoutMs);
-    return { found: true, snapshot: await snapshotOf(session) };
+    const snapshot = await snapshotOf(session);
+    return session.record.row.slotToStarter ? { found: true, snapshot, slotToStarter: true } : { found: true, snapshot };
   }
 
   /** The run as it stands, with its results once it has completed and what capture kept of each step. */

@@ -32,6 +32,11 @@ export interface InjectedFaults {
   refuseIndexSendsUntil: number;
   /** The next start resets the object once the run is stored, so its answer is lost. */
   resetAfterNextStart: boolean;
+  /**
+   * The next sync start's answer is lost on its way back, as a broken connection loses it: the
+   * caller sees a retryable error while the object still waits for the run as its starter.
+   */
+  cutNextStartAnswer?: boolean;
   /** While set, every run-events send waits for it, as a slow queue would keep it waiting. */
   holdIndexSends?: Promise<void>;
   /** While set, the run's alarm handler waits for it first, as one stuck on a slow dependency would. */

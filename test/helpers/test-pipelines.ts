@@ -149,6 +149,9 @@ export const admissionInline = definePipeline({
   edges: [{ from: "echo", to: "out" }],
 });
 
+/** One run at a time, none waiting, whose step sleeps: a run still going on when a retried start reads it. */
+export const admissionAlone = napping("test-admission-alone", { maxConcurrency: 1, maxQueueSize: 0 });
+
 /** Eight runs at a time, none waiting: for isolates leasing slots in blocks (two at a time here). */
 export const admissionWide = napping("test-admission-wide", { maxConcurrency: 8, maxQueueSize: 0 });
 
@@ -396,6 +399,7 @@ export function registerTestPipelines(): void {
     admission,
     admissionWide,
     admissionInline,
+    admissionAlone,
     queued,
     queuedSlowRetry,
     queuedFanout,

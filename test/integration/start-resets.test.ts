@@ -61,6 +61,22 @@ describe("a start cut by a reset", () => {
     expect(await bodyText(next)).toBe('{"n":2}');
   });
 
+  it("gives a sync caller its slot back when its answer was lost while the run went on, and the run ended after the retry read it", async ({ expect }) => {
+    // One run at a time, none waiting; the step sleeps, so the retried start finds the run going on.
+    const pipeline = "test-admission-alone";
+    const id = uniqueId("cut-slot");
+    await inHostedRun(pipeline, id, (run) => {
+      run.faults.cutNextStartAnswer = true;
+    });
+    const cut = await post(`/pipelines/${pipeline}/v1/process/sync`, { ms: 300 }, { "X-Numaflow-Id": id });
+    expect(await bodyText(cut)).toBe('{"slept":300}');
+    // The object's own wait, for the answer that was lost, took the slot back when the run ended;
+    // the retry's wait learns so, and the next run is admitted at once.
+    const next = await post(`/pipelines/${pipeline}/v1/process/sync`, { ms: 0 });
+    expect(await bodyText(next)).toBe('{"slept":0}');
+    expect(next.status).toBe(200);
+  });
+
   it("answers that the run started when the reset came after it was stored, and runs it once", async ({ expect }) => {
     const id = uniqueId("reset-after");
     await inHostedRun(PIPELINE, id, (run) => {

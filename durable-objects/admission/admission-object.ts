@@ -8,7 +8,16 @@
  * Accuracy and cost: see the README ("Admission").
  */
 import { DurableObject } from "cloudflare:workers";
-import type { BlockReturns, BlockSlot, EnqueueDecision, EnqueueRequest, LeaseDecision, LeaseRequest, ReleaseBatch } from "../../src/admission/protocol";
+import type {
+  BlockReturns,
+  BlockSlot,
+  EnqueueDecision,
+  EnqueueRequest,
+  LeaseDecision,
+  LeaseRequest,
+  ReleaseBatch,
+  ShardStats,
+} from "../../src/admission/protocol";
 import { RunClient } from "../../src/engine/run-client";
 import { Sql } from "../sql";
 
@@ -55,6 +64,8 @@ export class AdmissionObject extends DurableObject<Env> {
   /** Whether this instance set the alarm (a retry, or the guard of a promotion under way). */
   private alarmArmed = false;
   private failures = 0;
+  /** Requests refused here since this instance started; kept in memory only (a stats figure, not worth a write each). */
+  private refusals = 0;
 
   /**
    * Fault injection for tests (test/integration/admission-faults.test.ts): the promotions of these
@@ -95,6 +106,7 @@ export class AdmissionObject extends DurableObject<Env> {
     const granted = Math.max(0, Math.min(request.want, room));
     const block = `b-${crypto.randomUUID()}`;
     if (granted > 0) this.insertBlock(block, granted, now + request.leaseMs);
+    else if (request.last) this.refusals++;
     if (request.returns) this.ctx.waitUntil(this.promote());
     return { block, granted };
   }
@@ -112,7 +124,10 @@ export class AdmissionObject extends DurableObject<Env> {
     // The same id queued already (a concurrent start of it): one entry, its place kept.
     if (this.sql.all("SELECT 1 AS present FROM waiting WHERE run_id = ?", request.runId).length > 0) return { state: "queued", ticket };
     const queued = this.sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
-    if (queued >= request.queueSize) return { state: "refused" };
+    if (queued >= request.queueSize) {
+      this.refusals++;
+      return { state: "refused" };
+    }
     this.sql.run(
       "INSERT OR IGNORE INTO waiting (run_id, pipeline, shard, concurrency, lease_ms, since, retry_at) VALUES (?, ?, ?, ?, ?, ?, 0)",
       request.runId,
@@ -123,6 +138,12 @@ export class AdmissionObject extends DurableObject<Env> {
       now,
     );
     return { state: "queued", ticket };
+  }
+
+  /** Runs waiting here, and requests refused since this instance started. */
+  stats(): ShardStats {
+    const waiting = this.sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
+    return { waiting, refusals: this.refusals };
   }
 
   /** Slots given back and waiting runs withdrawn; then queued runs get the room. */

@@ -12,6 +12,7 @@ import type { RunErrorInfo, RunStatus } from "../../src/runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../../src/runs/stage-protocol";
 import type { StagePlan } from "../../src/queues/stage-transport";
 import type { EnqueueOutcome, RemoteInvocation, RemoteReport, RunEnded } from "../../src/remote/protocol";
+import { timeoutMessage } from "../../src/runs/run-timeout";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { AlarmPlan } from "./alarm-plan";
 import { DeltaFlush } from "./delta-flush";
@@ -132,7 +133,7 @@ export class Orchestrator {
     if (now() >= record.row.deadlineAt) {
       const seconds = Math.round((record.row.deadlineAt - record.row.createdAt) / 1000);
       const note = failedSendsNote(record.work.values());
-      this.finish("failed", { code: "run_timeout", message: `run exceeded its timeout of ${seconds} s${note}` });
+      this.finish("failed", { code: "run_timeout", message: `${timeoutMessage(seconds)}${note}` });
       return this.flush();
     }
     if (record.row.status === "pending") return this.flush();

@@ -18,15 +18,23 @@ export class RunCapturePolicy {
     this.run = runCapture(request.sampleFraction, resolveCapture([request.override, pipeline.definition.capture], request.fallback));
   }
 
+  /**
+   * A step's values: its own policy beats the request's override, which beats the pipeline's (as
+   * ZenML resolves them), so a step that keeps its values out does so whatever a request asks; a
+   * run under `none` records no step at all.
+   */
   step(name: string): RunCapture {
     let policy = this.steps.get(name);
     if (!policy) {
       const step = this.pipeline.definition.steps.find((s) => s.name === name);
       const stepPolicy = step && step.kind !== "sink" ? step.capture : undefined;
-      policy = runCapture(
-        this.request.sampleFraction,
-        resolveCapture([this.request.override, stepPolicy, this.pipeline.definition.capture], this.request.fallback),
-      );
+      policy =
+        this.run.mode === "none"
+          ? this.run
+          : runCapture(
+              this.request.sampleFraction,
+              resolveCapture([stepPolicy, this.request.override, this.pipeline.definition.capture], this.request.fallback),
+            );
       this.steps.set(name, policy);
     }
     return policy;

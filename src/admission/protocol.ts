@@ -37,6 +37,8 @@ export interface LeaseRequest {
   leaseMs: number;
   /** Slots of earlier blocks given back with this call. */
   returns?: BlockReturns;
+  /** The caller asked every other shard already: none granted here means the request is refused. */
+  last?: boolean;
 }
 
 export interface LeaseDecision {
@@ -55,6 +57,14 @@ export interface EnqueueRequest {
 
 /** `running`: there was room after all (the run holds the block's one slot); `queued`: it waits. */
 export type EnqueueDecision = { state: "running"; slot: BlockSlot } | { state: "queued"; ticket: WaitingSlot } | { state: "refused" };
+
+/** What a shard counts, for `/concurrency/stats`. */
+export interface ShardStats {
+  /** Async runs waiting in its queue. */
+  waiting: number;
+  /** Requests refused for want of room, since this shard object last started (not stored). */
+  refusals: number;
+}
 
 /** What the release consumer sends a shard, gathered from a batch of run-ended messages. */
 export interface ReleaseBatch {

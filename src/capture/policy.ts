@@ -46,8 +46,9 @@ export interface RunCapture extends CapturePolicy {
 }
 
 /**
- * Resolves the run's policy: request override > step > pipeline > deployment default, field by
- * field. (Step-level policies apply to that step's values; see `stepCapture`.)
+ * Resolves a policy from its layers, the first one winning, field by field, over the deployment
+ * default: for the run, request override > pipeline; for a step's values, step > request override
+ * > pipeline (durable-objects/run/run-capture.ts).
  */
 export function resolveCapture(layers: readonly (CapturePolicyInput | undefined)[], fallback: CapturePolicy): CapturePolicy {
   const policy = { ...fallback };

@@ -23,7 +23,7 @@
 import { ApiError } from "../errors/api-error";
 import type { Pipeline } from "../pipeline/graph";
 import type { Settings } from "../settings";
-import type { AdmissionTicket, BlockReturns, BlockSlot } from "../admission/protocol";
+import type { AdmissionTicket, BlockReturns, BlockSlot, ShardStats } from "../admission/protocol";
 import { runTimeoutSeconds } from "../runs/run-timeout";
 
 /** How long an isolate hands out the slots of one block before the rest go back. */
@@ -43,6 +43,11 @@ export function admissionLimits(pipeline: Pipeline, settings: Settings): Admissi
     maxConcurrency: pipeline.definition.admission?.maxConcurrency ?? settings.EDGESERVE_MAX_CONCURRENCY,
     maxQueueSize: pipeline.definition.admission?.maxQueueSize ?? settings.EDGESERVE_MAX_QUEUE_SIZE,
   };
+}
+
+/** The name of a pipeline's `k`-th admission shard. */
+function admissionShard(pipeline: string, k: number): string {
+  return `${pipeline}#${k}`;
 }
 
 /** What schedules background work past the response (the request's `executionCtx.waitUntil`). */
@@ -92,8 +97,9 @@ class PipelineSlots {
   /** Leases a new block, trying each shard once; false when none has room. */
   private async leaseBlock(waitUntil: WaitUntil, runTimeout: number): Promise<boolean> {
     const want = Math.max(1, Math.floor(this.share().concurrency / BLOCK_SHARE_DIVISOR));
-    for (const shard of this.shardsInRandomOrder()) {
-      const decision = await this.lease(shard, want, runTimeout);
+    const shards = this.shardsInRandomOrder();
+    for (const [i, shard] of shards.entries()) {
+      const decision = await this.lease(shard, want, runTimeout, i === shards.length - 1);
       if (decision.granted === 0) continue;
       if (this.current) this.retire(this.current);
       this.current = { shard, id: decision.block, free: decision.granted, usableUntil: Date.now() + BLOCK_WINDOW_MS };
@@ -106,14 +112,16 @@ class PipelineSlots {
 
   /** A single slot leased for one run with a longer timeout than its pipeline's. */
   private async leaseOwn(runTimeout: number): Promise<BlockSlot | null> {
-    for (const shard of this.shardsInRandomOrder()) {
-      const decision = await this.lease(shard, 1, runTimeout);
+    const shards = this.shardsInRandomOrder();
+    for (const [i, shard] of shards.entries()) {
+      const decision = await this.lease(shard, 1, runTimeout, i === shards.length - 1);
       if (decision.granted > 0) return { shard, block: decision.block };
     }
     return null;
   }
 
-  private lease(shard: string, want: number, runTimeout: number) {
+  /** `last`: every other shard was asked already, so a refusal here refuses the request. */
+  private lease(shard: string, want: number, runTimeout: number, last: boolean) {
     const returns = this.takeOwed(shard);
     return this.stub(shard).lease({
       shard,
@@ -122,6 +130,7 @@ class PipelineSlots {
       concurrency: this.share().concurrency,
       leaseMs: BLOCK_WINDOW_MS + runTimeout * 1000 + LEASE_MARGIN_MS,
       ...(returns ? { returns } : {}),
+      ...(last ? { last } : {}),
     });
   }
 
@@ -198,14 +207,14 @@ class PipelineSlots {
   }
 
   private pickShard(): string {
-    return `${this.pipeline.name}#${Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS)}`;
+    return admissionShard(this.pipeline.name, Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS));
   }
 
   /** Every shard once, starting at a random one (so isolates spread their leases). */
   private shardsInRandomOrder(): string[] {
     const count = this.settings.EDGESERVE_ADMISSION_SHARDS;
     const first = Math.floor(Math.random() * count);
-    return Array.from({ length: count }, (_, i) => `${this.pipeline.name}#${(first + i) % count}`);
+    return Array.from({ length: count }, (_, i) => admissionShard(this.pipeline.name, (first + i) % count));
   }
 
   private stub(shard: string) {
@@ -230,6 +239,13 @@ export class Admission {
 
   giveBack(pipeline: Pipeline, slot: AdmissionTicket): void {
     if ("block" in slot) this.pool(pipeline).giveBack(slot, this.waitUntil);
+  }
+
+  /** Runs waiting in the pipeline's queue, and requests refused (since each shard last started), over its shards. */
+  async stats(pipeline: Pipeline): Promise<ShardStats> {
+    const shards = Array.from({ length: this.settings.EDGESERVE_ADMISSION_SHARDS }, (_, k) => admissionShard(pipeline.name, k));
+    const each = await Promise.all(shards.map((shard) => this.env.ADMISSION.get(this.env.ADMISSION.idFromName(shard)).stats()));
+    return each.reduce((sum, s) => ({ waiting: sum.waiting + s.waiting, refusals: sum.refusals + s.refusals }), { waiting: 0, refusals: 0 });
   }
 
   /** Queues an async run that found no slot; throws 429 when the queue is full too. */

@@ -10,6 +10,7 @@
 import * as z from "zod";
 import { slotReleaseSchema } from "../admission/protocol";
 import type { RunStatus, Surface } from "../runs/protocol";
+import { TIMEOUT_MESSAGE_START } from "../runs/run-timeout";
 
 export const RUN_EVENTS_QUEUE = "edgeserve-run-index";
 export const RUN_EVENTS_DLQ = "edgeserve-run-index-dlq";
@@ -178,8 +179,10 @@ export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 export const RUN_INDEX_READS = {
   listRuns: "SELECT * FROM runs WHERE pipeline = ? ORDER BY created_at DESC, id DESC LIMIT ?",
   listRunsWithStatus: "SELECT * FROM runs WHERE pipeline = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-  countRuns: `SELECT surface, status, COUNT(*) AS runs, COALESCE(SUM(duration_ms), 0) AS total_ms
+  countRuns: `SELECT surface, status, COUNT(*) AS runs, COALESCE(SUM(duration_ms), 0) AS total_ms,
+       SUM(CASE WHEN status = 'failed' AND error LIKE '${TIMEOUT_MESSAGE_START}%' THEN 1 ELSE 0 END) AS timeouts
        FROM runs WHERE pipeline = ? GROUP BY surface, status`,
+  recentDurations: "SELECT duration_ms FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT ?",
   durationHistograms: `SELECT surface, ${DURATION_BUCKETS_SECONDS.map(
     (bound, i) => `SUM(CASE WHEN duration_ms <= ${Math.round(bound * 1000)} THEN 1 ELSE 0 END) AS b${i}`,
   ).join(", ")}, COUNT(*) AS total, COALESCE(SUM(duration_ms), 0) AS total_ms
@@ -201,12 +204,20 @@ export interface RunCounts {
   status: RunStatus;
   runs: number;
   total_ms: number;
+  /** Failed runs that outlived their deadline. */
+  timeouts: number;
 }
 
 /** Runs per surface and status, with their summed durations (finished runs only have one). */
 export async function countRuns(db: D1Database, pipeline: string): Promise<RunCounts[]> {
   const { results } = await db.prepare(RUN_INDEX_READS.countRuns).bind(pipeline).all<RunCounts & Record<string, unknown>>();
   return results;
+}
+
+/** The durations (ms) of the pipeline's latest `limit` finished runs, newest first. */
+export async function recentDurations(db: D1Database, pipeline: string, limit: number): Promise<number[]> {
+  const { results } = await db.prepare(RUN_INDEX_READS.recentDurations).bind(pipeline, limit).all<{ duration_ms: number }>();
+  return results.map((row) => row.duration_ms);
 }
 
 export interface DurationHistogram {

@@ -11,6 +11,8 @@ export interface ErrorDetail {
   path: (string | number)[];
   message: string;
   code?: string;
+  /** Where the bad value was, when not in the request body (FastAPI's `loc` starts with it). */
+  in?: "query";
 }
 
 export class ApiError extends Error {
@@ -58,10 +60,14 @@ export function toApiError(error: unknown): ApiError {
 }
 
 /** Turns zod issues into error details without leaking zod's internals. */
-export function detailsFromIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code: string }[]): ErrorDetail[] {
+export function detailsFromIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string; code: string }[],
+  where: Pick<ErrorDetail, "in"> = {},
+): ErrorDetail[] {
   return issues.map((issue) => ({
     path: issue.path.map((part) => (typeof part === "number" ? part : String(part))),
     message: issue.message,
     code: issue.code,
+    ...where,
   }));
 }

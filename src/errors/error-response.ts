@@ -36,7 +36,7 @@ function zenmlErrorResponse(error: ApiError, headers: Headers): Response {
   if (error.code === "invalid_input" || error.code === "malformed_json") {
     const detail = (error.details ?? [{ path: [], message: error.message, code: error.code }]).map((d) => ({
       type: d.code ?? error.code,
-      loc: ["body", ...d.path],
+      loc: [d.in ?? "body", ...d.path],
       msg: d.message,
     }));
     return Response.json({ detail, code: error.code }, { status: FASTAPI_VALIDATION_STATUS, headers });

@@ -8,7 +8,11 @@ import { routeOutputs, type Pipeline } from "./graph";
 import type { Message } from "./message";
 import { fanoutProblem, isThenable, normaliseStepOutput } from "./step-output";
 
-export type MemoryOutcome = { status: "completed"; results: Message[] } | { status: "failed"; step: string; message: string } | { status: "timeout" };
+/** `stepsExecuted`: step invocations that completed, not counting deliveries to sinks (ZenML's `steps_executed`). */
+export type MemoryOutcome =
+  | { status: "completed"; results: Message[]; stepsExecuted: number }
+  | { status: "failed"; step: string; message: string }
+  | { status: "timeout" };
 
 export interface MemoryRunContext {
   runId: string;
@@ -37,6 +41,7 @@ export async function runInMemory(pipeline: Pipeline, input: Message, context: M
   let headers: Record<string, string> | undefined;
   try {
     const results: Message[] = [];
+    let stepsExecuted = 0;
     let wave: Pending[] = pipeline.entrySteps.map((step) => ({ step, message: input }));
     while (wave.length > 0) {
       if (deadline.passed) return { status: "timeout" };
@@ -72,6 +77,7 @@ export async function runInMemory(pipeline: Pipeline, input: Message, context: M
         }
         const tooMany = fanoutProblem(outputs.length, context.maxFanout);
         if (tooMany) return { status: "failed", step, message: `step '${step}' failed: ${tooMany}` };
+        stepsExecuted++;
         for (const delivery of routeOutputs(pipeline, step, outputs)) {
           if (pipeline.step(delivery.to).kind === "sink") results.push(delivery.message);
           else next.push({ step: delivery.to, message: delivery.message });
@@ -79,7 +85,7 @@ export async function runInMemory(pipeline: Pipeline, input: Message, context: M
       }
       wave = next;
     }
-    return { status: "completed", results };
+    return { status: "completed", results, stepsExecuted };
   } finally {
     deadline.clear();
   }

@@ -1,5 +1,5 @@
 /**
- * The API reference at `/docs` (src/docs/page.ts): the page, its script, and Scalar's browser
+ * The API reference at `/docs` (src/docs/page.ts, and `/redoc` leads there): the page, its script, and Scalar's browser
  * bundle, served from this Worker's static assets (public/docs/, written by `npm run build`). All
  * three are open: they are static and hold no data; the page fetches `/openapi.json` (which needs
  * a token when tokens are configured) with the token it asks for.
@@ -30,6 +30,11 @@ export function docsRoutes(): Hono<AppEnv> {
     // A fresh Response: the binding's has immutable headers, and the middleware adds some.
     return new Response(asset.body, asset);
   });
-  for (const path of Object.values(DOCS_PATHS)) app.all(path, methodNotAllowed(["GET"]));
+  // ZenML's FastAPI serves ReDoc here; its clients find the one reference this Worker has.
+  app.get("/redoc", (c) => {
+    staticAssets(c.env, DOCS_PATHS.page);
+    return c.redirect(DOCS_PATHS.page, 302);
+  });
+  for (const path of [...Object.values(DOCS_PATHS), "/redoc"]) app.all(path, methodNotAllowed(["GET"]));
   return app;
 }

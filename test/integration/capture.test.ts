@@ -40,13 +40,15 @@ describe("capture policies", () => {
     await vi.waitFor(async () => expect((await listed("test-echo")).find((j) => j.job_id === job_id)?.parameters).toEqual(expected));
   });
 
-  it("a step's own policy keeps its values out, unless the request overrides it", async ({ expect }) => {
+  it("a step's own policy keeps its values out, even when the request asks for full capture (ZenML: step > request)", async ({ expect }) => {
     const { job_id } = await invoke("test-echo", { a: 1 });
     const hidden = (await record("test-echo", job_id)).capture.steps.find((s) => s.step === "hidden");
     expect(hidden).toEqual({ step: "hidden", status: "completed" });
     const overridden = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "full" } });
-    const shown = (await record("test-echo", overridden.job_id)).capture.steps.find((s) => s.step === "hidden");
-    expect(shown).toMatchObject({ input: { a: 1 }, output: { a: 1 } });
+    const steps = (await record("test-echo", overridden.job_id)).capture.steps;
+    expect(steps.find((s) => s.step === "hidden")).toEqual({ step: "hidden", status: "completed" });
+    // The request's override still rules the steps that say nothing.
+    expect(steps.find((s) => s.step === "open")).toMatchObject({ input: { a: 1 }, output: { a: 1 } });
   });
 
   it("metadata: statuses and timings, no payloads; the sync answer has the result, the job no longer", async ({ expect }) => {

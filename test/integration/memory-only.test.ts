@@ -26,7 +26,9 @@ describe("memory-only", () => {
 
   it("answers ZenML's sync /invoke", async ({ expect }) => {
     const body = (await (await post("/pipelines/word-stats-memory/invoke", { parameters: { text: "x" } })).json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ success: true, run_id: null, results: { words: 1, unique: 1, top: [["x", 1]] } });
+    expect(body).toMatchObject({ success: true, run_id: null, message: null, results: { words: 1, unique: 1, top: [["x", 1]] } });
+    // ZenML's sync metadata, as for a stored run.
+    expect(body.metadata).toMatchObject({ pipeline_name: "word-stats-memory", steps_executed: 3, step_results: {}, debug: {} });
   });
 
   it("still validates the input", async ({ expect }) => {

@@ -1,8 +1,8 @@
 /**
  * The ZenML surface through the Worker in workerd, on the same Run objects as the Numaflow
  * surface: /invoke sync and async, jobs (listing comes from the D1 run index), cancel, the SSE
- * stream, the WebSocket, health, info, status and metrics, and FastAPI's error shapes.
- * Admission control and capture policies are not covered here (not built yet). WebSocket
+ * stream, the WebSocket, health, info, status, metrics and concurrency stats, and FastAPI's error
+ * shapes. Admission control and capture policies have suites of their own. WebSocket
  * hibernation is proven here with `evictDurableObject`: the Run object holding an idle socket is
  * evicted (a new instance answers afterwards, the runtime still holds the socket for it) and the
  * socket then runs its job to the end. test/e2e/zenml.e2e.test.ts keeps an idle socket open
@@ -57,6 +57,7 @@ describe("POST /invoke", () => {
     expect(body).toMatchObject({
       success: true,
       error: null,
+      message: null,
       results: {
         words: 3,
         unique: 2,
@@ -103,11 +104,30 @@ describe("POST /invoke", () => {
     expect(body.error).toContain("Pipeline execution failed: step 'explode' failed: exploded on purpose");
   });
 
-  it("reports a run that outlives its timeout as timed out", async ({ expect }) => {
+  it("reports a run that outlives its timeout as timed out, in ZenML's words on the job, its list entry and its stream", async ({ expect }) => {
     const body = await invoke("/pipelines/sleep/invoke", { parameters: { ms: 5000 }, timeout: 1 });
     expect(body).toMatchObject({ success: false, error: "Pipeline execution timed out after 1s" });
     const job = (await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()) as Record<string, unknown>;
-    expect(job.status).toBe("failed");
+    expect(job).toMatchObject({ status: "failed", error: "Pipeline execution timed out after 1s" });
+    const stream = await readSse(await call(`/pipelines/sleep/stream/${body.job_id}`));
+    const failed = JSON.parse(stream.events.at(-1)!.data) as Record<string, unknown>;
+    expect(failed).toMatchObject({ event_type: "pipeline_failed", error: "Pipeline execution timed out after 1s" });
+    await vi.waitFor(async () => {
+      const list = (await (await call("/pipelines/sleep/jobs?status=failed&limit=1000")).json()) as { jobs: Record<string, unknown>[] };
+      expect(list.jobs.find((j) => j.job_id === body.job_id)).toMatchObject({ error: "Pipeline execution timed out after 1s" });
+    });
+  });
+
+  it("takes a null timeout as the default, as ZenML's Optional[int] does", async ({ expect }) => {
+    const res = await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 0 }, timeout: null });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as PipelineResponse).metadata.estimated_timeout).toBe(300);
+  });
+
+  it("creates no tracked run under capture mode none: run_id is null", async ({ expect }) => {
+    const body = await invoke("/invoke", { parameters: { text: "x y" }, capture_override: { mode: "none" } });
+    expect(body).toMatchObject({ success: true, run_id: null, results: { words: 2 } });
+    expect(body.job_id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("answers 422 with FastAPI's detail list for parameters that fail the schema", async ({ expect }) => {
@@ -148,6 +168,20 @@ describe("jobs", () => {
       const job = list.jobs.find((j) => j.job_id === big.job_id);
       expect(job?.parameters).toMatch(/^\{"text":"word word .*\.\.\. \[TRUNCATED - original size: \d+ chars\]$/);
     });
+  });
+
+  it("takes any limit from 0, listing at most ZenML's 1000 jobs, and places a bad one in the query", async ({ expect }) => {
+    await invoke("/pipelines/sentences/invoke", { parameters: { text: "Listed." } });
+    await vi.waitFor(async () => {
+      const many = await call("/pipelines/sentences/jobs?limit=5000");
+      expect(many.status).toBe(200);
+      expect(((await many.json()) as { total: number }).total).toBeGreaterThan(0);
+    });
+    expect(await (await call("/pipelines/sentences/jobs?limit=0")).json()).toEqual({ jobs: [], total: 0 });
+    const bad = await call("/jobs?limit=abc");
+    expect(bad.status).toBe(422);
+    const body = (await bad.json()) as { detail: { loc: unknown[] }[] };
+    expect(body.detail[0]?.loc).toEqual(["query", "limit"]);
   });
 
   it("answers 400 for an unknown status and 404 for an unknown job", async ({ expect }) => {
@@ -219,6 +253,8 @@ describe("GET /stream/{id}", () => {
       },
     });
     expect(read.events.slice(1).every((e) => e.id !== undefined)).toBe(true);
+    // Every timestamp in Python's isoformat() of a UTC time, `connected` included.
+    for (const e of read.events) expect(JSON.parse(e.data).timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
   });
 
   it("ends a failed job's stream with pipeline_failed naming the step", async ({ expect }) => {
@@ -375,8 +411,64 @@ describe("service endpoints", () => {
     });
   });
 
-  it("GET /status describes the service", async ({ expect }) => {
-    expect(await (await call("/status")).json()).toMatchObject({ status: "running", deployment_id: "word-stats@1" });
+  it("GET /status describes the service with ZenML's name and version", async ({ expect }) => {
+    expect(await (await call("/status")).json()).toMatchObject({
+      service_name: "ZenML Pipeline Serving",
+      version: "0.2.0",
+      status: "running",
+      deployment_id: "word-stats@1",
+    });
+  });
+
+  it("GET /concurrency/stats counts executions, timeouts, the queue and refusals, with the pipeline's limits", async ({ expect }) => {
+    // One run at a time, none waiting: an async run holds the slot, a sync one is refused.
+    const pipeline = "/pipelines/test-admission-alone";
+    const holder = await invoke(`${pipeline}/invoke?mode=async`, { parameters: { ms: 3000 } });
+    const refused = await post(`${pipeline}/invoke`, { parameters: { ms: 0 } });
+    expect(refused.status).toBe(429);
+    const timedOut = await invoke("/pipelines/sleep/invoke", { parameters: { ms: 5000 }, timeout: 1 });
+    expect(timedOut.success).toBe(false);
+
+    const stats = (await (await call(`${pipeline}/concurrency/stats`)).json()) as {
+      execution: Record<string, unknown>;
+      jobs: Record<string, unknown>;
+      streams: Record<string, unknown>;
+    };
+    expect(Object.keys(stats)).toEqual(["execution", "jobs", "streams"]);
+    expect(stats.execution).toMatchObject({
+      queue_length: 0,
+      max_concurrency: 1,
+      max_queue_size: 0,
+      executor_type: onJournal ? "journal-host" : "object-host",
+    });
+    expect(stats.execution.queue_full_rejections).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(stats.jobs)).toEqual(["total_jobs", "max_jobs", "status_counts"]);
+    expect(Object.keys(stats.streams)).toEqual(["total_streams", "active_streams", "total_subscribers", "default_buffer_size"]);
+    expect((await call(`${pipeline}/jobs/${holder.job_id}/cancel`, { method: "POST" })).status).toBe(200);
+
+    await vi.waitFor(async () => {
+      const sleep = (await (await call("/pipelines/sleep/concurrency/stats")).json()) as {
+        execution: {
+          timeout_executions: number;
+          failed_executions: number;
+          execution_time_samples: number;
+          execution_time_p50: number;
+          execution_time_p99: number;
+        };
+        jobs: { status_counts: { failed: number } };
+      };
+      expect(sleep.execution.timeout_executions).toBeGreaterThanOrEqual(1);
+      expect(sleep.execution.failed_executions).toBeGreaterThanOrEqual(sleep.execution.timeout_executions);
+      expect(sleep.jobs.status_counts.failed).toBe(sleep.execution.failed_executions);
+      expect(sleep.execution.execution_time_samples).toBeGreaterThanOrEqual(1);
+      expect(sleep.execution.execution_time_p99).toBeGreaterThanOrEqual(sleep.execution.execution_time_p50);
+    });
+  });
+
+  it("GET /redoc leads to the API reference", async ({ expect }) => {
+    const res = await call("/redoc", { redirect: "manual" });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/docs");
   });
 
   it("tells real times: uptime in seconds since the service started, started_at and created_at of now, not 1970", async ({ expect }) => {

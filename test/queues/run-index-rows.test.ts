@@ -14,11 +14,13 @@ import {
   durationHistograms,
   listRuns,
   pipelineOfRun,
+  recentDurations,
   RUN_INDEX_READS,
   runsSince,
   writeRunIndexRows,
   type RunIndexRowMessage,
 } from "../../src/engine/run-index";
+import { timeoutMessage } from "../../src/runs/run-timeout";
 
 /** A pipeline name no other test uses (the D1 database is shared by the test files). */
 const uniquePipeline = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}`;
@@ -96,7 +98,7 @@ describe("run index queries on the one-row table", () => {
     const b = uniquePipeline("index-b");
     const rowsA = [
       row(a, "a1", finished("completed", 1_000, 40)),
-      row(a, "a2", finished("failed", 2_000, 3_000)),
+      row(a, "a2", { ...finished("failed", 2_000, 3_000), error: timeoutMessage(3) }),
       // Two runs created in the same millisecond: ordered by id, descending.
       row(a, "a3", { created_at: 3_000 }),
       row(a, "a4", { ...finished("completed", 3_000, 700), surface: "native" }),
@@ -118,15 +120,19 @@ describe("run index queries on the one-row table", () => {
     const byKey = (counts: { surface: string; status: string }[]) =>
       [...counts].sort((x, y) => `${x.surface}/${x.status}`.localeCompare(`${y.surface}/${y.status}`));
     expect(byKey(await countRuns(env.DB, a))).toEqual([
-      { surface: "native", status: "completed", runs: 1, total_ms: 700 },
-      { surface: "zenml", status: "completed", runs: 2, total_ms: 60 },
-      { surface: "zenml", status: "failed", runs: 1, total_ms: 3_000 },
-      { surface: "zenml", status: "running", runs: 1, total_ms: 0 },
+      { surface: "native", status: "completed", runs: 1, total_ms: 700, timeouts: 0 },
+      { surface: "zenml", status: "completed", runs: 2, total_ms: 60, timeouts: 0 },
+      // The failed run outlived its deadline.
+      { surface: "zenml", status: "failed", runs: 1, total_ms: 3_000, timeouts: 1 },
+      { surface: "zenml", status: "running", runs: 1, total_ms: 0, timeouts: 0 },
     ]);
     expect(byKey(await countRuns(env.DB, b))).toEqual([
-      { surface: "numaflow", status: "running", runs: 1, total_ms: 0 },
-      { surface: "zenml", status: "completed", runs: 1, total_ms: 1 },
+      { surface: "numaflow", status: "running", runs: 1, total_ms: 0, timeouts: 0 },
+      { surface: "zenml", status: "completed", runs: 1, total_ms: 1, timeouts: 0 },
     ]);
+    // Finished runs' durations, newest first (a3 is still going on).
+    expect(await recentDurations(env.DB, a, 10)).toEqual([20, 700, 3_000, 40]);
+    expect(await recentDurations(env.DB, a, 2)).toEqual([20, 700]);
 
     const histograms = await durationHistograms(env.DB, a);
     const zenml = histograms.find((h) => h.surface === "zenml");
@@ -187,6 +193,7 @@ describe("run index query plans", () => {
     for (const [sql, bindings] of [
       [RUN_INDEX_READS.listRuns, ["p", 10]],
       [RUN_INDEX_READS.listRunsWithStatus, ["p", "completed", 10]],
+      [RUN_INDEX_READS.recentDurations, ["p", 1000]],
     ] as const) {
       const details = await plan(sql, ...bindings);
       expect(details).toEqual(["SEARCH runs USING PRIMARY KEY (pipeline=?)"]);

@@ -52,7 +52,7 @@ const doubleLater: StepFunction = async (m) => ({ value: (m.value as number) * 2
 describe("runInMemory", () => {
   it("runs the steps in order to the sink", async ({ expect }) => {
     const outcome = await runInMemory(pipelineOf(double, doubleLater, double), message(3), context());
-    expect(outcome).toEqual({ status: "completed", results: [message(24)] });
+    expect(outcome).toEqual({ status: "completed", results: [message(24)], stepsExecuted: 3 });
   });
 
   it("arms no timer when no step awaits", async ({ expect }) => {
@@ -65,7 +65,7 @@ describe("runInMemory", () => {
   it("arms one timer at the first step that awaits, for the time left, and clears it at the end", async ({ expect }) => {
     const { timers, set, armed, cleared } = recordingTimers();
     const outcome = await runInMemory(pipelineOf(double, doubleLater, doubleLater), message(1), context({ timeoutMs: 5_000 }), timers);
-    expect(outcome).toEqual({ status: "completed", results: [message(8)] });
+    expect(outcome).toEqual({ status: "completed", results: [message(8)], stepsExecuted: 3 });
     expect(set).toHaveLength(1);
     expect(set[0]).toBeGreaterThan(0);
     expect(set[0]).toBeLessThanOrEqual(5_000);
@@ -77,7 +77,7 @@ describe("runInMemory", () => {
     // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test returns, on purpose.
     const thenable: StepFunction = (m) => ({ then: (resolve: (v: unknown) => void) => resolve({ value: (m.value as number) + 1 }) }) as never;
     const outcome = await runInMemory(pipelineOf(thenable), message(4), context(), timers);
-    expect(outcome).toEqual({ status: "completed", results: [message(5)] });
+    expect(outcome).toEqual({ status: "completed", results: [message(5)], stepsExecuted: 1 });
     expect(set).toHaveLength(1);
   });
 

@@ -6,6 +6,7 @@
  * step is still to run); on SSE each gets its own id (stream-format.ts). Queue and retry notes of queued steps become `log` events; results become none.
  */
 import type { RunEvent } from "../../runs/protocol";
+import { timedOutAfter } from "../../runs/run-timeout";
 import type { StreamContext } from "../../streams/format";
 
 export interface ZenmlEvent {
@@ -40,6 +41,12 @@ function progressOf(step: string, context: StreamContext) {
     current_step_name: step,
     progress_percent: total === 0 ? 0 : Math.round((completed / total) * 1000) / 10,
   };
+}
+
+/** A job's `error` in ZenML's words for a timeout ("Pipeline execution timed out after 30s"); other errors as they are. */
+export function zenmlJobError(message: string): string {
+  const timeout = timedOutAfter(message);
+  return timeout === undefined ? message : `Pipeline execution timed out after ${timeout}s`;
 }
 
 export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[] {
@@ -176,7 +183,7 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
           ...base,
           event_type: "pipeline_failed",
           level: "error",
-          error: String(event.data?.message ?? "pipeline failed"),
+          error: zenmlJobError(String(event.data?.message ?? "pipeline failed")),
           data: { pipeline_name: context.pipeline, execution_time: elapsed, failed_step: event.data?.step ?? null },
           message: `Pipeline '${context.pipeline}' failed`,
         },

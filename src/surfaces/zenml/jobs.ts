@@ -5,7 +5,7 @@
 import type { RunIndexRow } from "../../engine/run-index";
 import type { RunSnapshot, RunStatus } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
-import { zenmlTimestamp } from "./events";
+import { zenmlJobError, zenmlTimestamp } from "./events";
 
 export type JobStatus = "pending" | "running" | "completed" | "failed" | "canceled";
 export const JOB_STATUSES: readonly JobStatus[] = ["pending", "running", "completed", "failed", "canceled"];
@@ -35,7 +35,7 @@ export function jobFromSnapshot(snapshot: RunSnapshot): Record<string, unknown> 
     created_at: zenmlTimestamp(snapshot.createdAt),
     started_at: zenmlTimestamp(snapshot.createdAt),
     completed_at: snapshot.finishedAt === undefined ? null : zenmlTimestamp(snapshot.finishedAt),
-    error: cancelled ? "Execution was cancelled" : (snapshot.error?.message ?? null),
+    error: cancelled ? "Execution was cancelled" : snapshot.error ? zenmlJobError(snapshot.error.message) : null,
     result: snapshot.results ? resultsAsJson(snapshot.results) : null,
     execution_time: seconds(snapshot.createdAt, snapshot.finishedAt),
     pipeline_name: snapshot.pipeline,
@@ -56,7 +56,7 @@ export function jobFromIndex(row: RunIndexRow): Record<string, unknown> {
     created_at: zenmlTimestamp(row.created_at),
     started_at: zenmlTimestamp(row.created_at),
     completed_at: row.finished_at === null ? null : zenmlTimestamp(row.finished_at),
-    error: row.status === "cancelled" ? "Execution was cancelled" : row.error,
+    error: row.status === "cancelled" ? "Execution was cancelled" : row.error === null ? null : zenmlJobError(row.error),
     result: parse(row.result_preview),
     execution_time: row.duration_ms === null ? null : row.duration_ms / 1000,
     pipeline_name: row.pipeline,

@@ -1,6 +1,7 @@
 /**
  * The ZenML Pipeline Serving surface (reference/zenml-serving.md): `/invoke`, `/jobs`, cancel,
- * `/stream/{id}` (SSE) and `/stream` (WebSocket), `/health`, `/info`, `/status`, `/metrics`.
+ * `/stream/{id}` (SSE) and `/stream` (WebSocket), `/health`, `/info`, `/status`, `/metrics`,
+ * `/concurrency/stats`.
  * Mounted at the root for the default pipeline and under `/pipelines/<name>` for every pipeline,
  * on the same engine and Run objects as the Numaflow surface.
  */
@@ -27,6 +28,7 @@ import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
+import { concurrencyStats } from "./concurrency-stats";
 import { prometheusMetrics } from "./prometheus";
 import { serviceStartedAt } from "./started-at";
 import { captureOverride, jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "./schemas";
@@ -37,7 +39,7 @@ const DAY_MS = 86_400_000;
 /** A sync call waits this much past the run's own deadline for the run to report its timeout. */
 const SYNC_GRACE_MS = 2_000;
 
-const ZENML_PATHS = ["/invoke", "/jobs", "/jobs/*", "/stream", "/stream/*", "/stream-ticket", "/health", "/info", "/status", "/metrics"];
+const ZENML_PATHS = ["/invoke", "/jobs", "/jobs/*", "/stream", "/stream/*", "/stream-ticket", "/health", "/info", "/status", "/metrics", "/concurrency/stats"];
 
 export function zenmlRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -67,6 +69,7 @@ export function zenmlRoutes(): Hono<AppEnv> {
   app.get("/info", info).all("/info", methodNotAllowed(["GET"]));
   app.get("/status", status).all("/status", methodNotAllowed(["GET"]));
   app.get("/metrics", metrics).all("/metrics", methodNotAllowed(["GET"]));
+  app.get("/concurrency/stats", concurrencyStats).all("/concurrency/stats", methodNotAllowed(["GET"]));
   return app;
 }
 
@@ -142,8 +145,8 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
     results: resultsAsJson(memoryResults(outcome)),
     error: null,
     execution_time: executionTime,
-    message: "Pipeline executed successfully",
-    metadata,
+    message: null,
+    metadata: { ...metadata, steps_executed: outcome.stepsExecuted, step_results: {}, debug: {} },
   };
 }
 
@@ -153,11 +156,12 @@ function pipelineResponse(snapshot: RunSnapshot, request: PipelineRequest, metad
     return {
       success: true,
       job_id: snapshot.id,
-      run_id: snapshot.id,
+      // ZenML creates no tracked run under capture mode `none`.
+      run_id: snapshot.capture.mode === "none" ? null : snapshot.id,
       results: resultsAsJson(snapshot.results ?? []),
       error: null,
       execution_time: executionTime,
-      message: "Pipeline executed successfully",
+      message: null,
       metadata: { ...metadata, steps_executed: snapshot.stepsExecuted, step_results: {}, debug: {} },
     };
   }
@@ -200,7 +204,7 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
 async function listJobs(c: ZenmlContext): Promise<Response> {
   const query = jobsQuerySchema.safeParse(c.req.query());
   if (!query.success) {
-    throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues) });
+    throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues, { in: "query" }) });
   }
   const { status, limit } = query.data;
   if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) {
@@ -326,8 +330,10 @@ function zenmlTypeName(type: unknown): string {
 async function status(c: ZenmlContext): Promise<Response> {
   const url = new URL(c.req.url);
   return c.json({
-    service_name: "edgeserve (ZenML Pipeline Serving compatible)",
-    version: "0.1.0",
+    // ZenML's own identity, which its clients may check; `implementation` says what answers.
+    service_name: "ZenML Pipeline Serving",
+    version: "0.2.0",
+    implementation: "edgeserve",
     deployment_id: deploymentId(c.get("pipeline")),
     status: "running",
     started_at: new Date(serviceStartedAt(c.env)).toISOString(),

@@ -8,18 +8,36 @@ export const captureOverrideSchema = capturePolicyInputSchema.extend({
   retention_days: z.number().int().min(1).optional(),
 });
 
+/** ZenML's `ZENML_SERVING_REQUEST_TIMEOUT` default, for a request that names no timeout. */
+const DEFAULT_TIMEOUT_SECONDS = 300;
+
+/** ZenML keeps at most this many jobs, so no list is longer; a larger `limit` lists them all. */
+const MAX_LISTED_JOBS = 1000;
+
 /** `PipelineRequest`: the body of `/invoke` and the first frame of the WebSocket. */
 export const pipelineRequestSchema = z.object({
   parameters: z.record(z.string(), z.unknown()).default({}),
   run_name: z.string().max(256).nullish(),
-  timeout: z.number().int().min(1).max(3600).default(300),
+  // Optional in ZenML's model: null (what a Python client sends for None) means the default.
+  timeout: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .nullish()
+    .transform((seconds) => seconds ?? DEFAULT_TIMEOUT_SECONDS),
   capture_override: captureOverrideSchema.nullish(),
 });
 export type PipelineRequest = z.output<typeof pipelineRequestSchema>;
 
 export const jobsQuerySchema = z.object({
   status: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(100)
+    .transform((limit) => Math.min(limit, MAX_LISTED_JOBS)),
 });
 
 /** The policy fields of a `capture_override` (ZenML's artifact and retention knobs have no effect here). */

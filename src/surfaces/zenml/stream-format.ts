@@ -21,7 +21,7 @@ export const zenmlStreamFormat: StreamFormat = {
         job_id: context.runId,
         status: context.status === "cancelled" ? "canceled" : context.status,
         message: "Connected to job event stream",
-        timestamp: new Date().toISOString(),
+        timestamp: zenmlTimestamp(Date.now()),
       }),
     })}`,
   render(event, context) {

@@ -121,6 +121,7 @@ if (configAt < 0) {
     console.error("[edgeserve] applying the D1 migrations failed");
     process.exit(migrate.status ?? 1);
   }
+  console.log("[edgeserve] D1 migrations applied");
 }
 if (apiOnly) extra.push("--config", (await import("./api-only-config.mjs")).writeApiOnlyConfig());
 const defaults = extra.includes("--port") ? ["--ip", "127.0.0.1"] : ["--ip", "127.0.0.1", "--port", "8787"];
@@ -149,12 +150,15 @@ function serverUrl(argv) {
   return `http://${host}:${value("--port") ?? "8787"}`;
 }
 
-/** Prints the console's URL once the server answers (any status: with tokens, /livez is 401). */
+/**
+ * Prints the console's URL once the server answers. It asks `/health`, which is open even with
+ * tokens configured, so the start-up log shows `GET /health 200`, not a refused probe.
+ */
 async function announceWhenReady(url) {
   const deadline = Date.now() + 120_000;
   while (child.exitCode === null && Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/livez`);
+      const res = await fetch(`${url}/health`);
       await res.body?.cancel();
       if (apiOnly) {
         console.log(`[edgeserve] API only (no console, no /docs): ${url}`);

@@ -5,12 +5,12 @@
 import type { Registry } from "../../src/manifest/compile";
 import { generate, prepare, promptInput } from "./chat";
 import { keyByName, nameInput } from "./greeter";
-import { shout, split } from "./sentences";
+import { classify, shout, split } from "./sentences";
 import { sleep, sleepInput } from "./sleep";
 import { count, normalise, summarise, textInput } from "./word-stats";
 
 export const registry: Registry = {
   source: "examples/pipelines/registry.ts",
-  stepFunctions: { normalise, count, summarise, split, shout, sleep, "key-by-name": keyByName, prepare, generate },
+  stepFunctions: { normalise, count, summarise, split, classify, shout, sleep, "key-by-name": keyByName, prepare, generate },
   inputSchemas: { text: textInput, sleep: sleepInput, name: nameInput, prompt: promptInput },
 };

@@ -31,6 +31,13 @@ export const split: StepFunction = (message) => {
   });
 };
 
+/** A whole text as one sentence, tagged `question` or `statement` (the README's `shouty` walkthrough). */
+export const classify: StepFunction = (message) => {
+  const { text } = textInput.parse(message.value);
+  const kind = text.trim().endsWith("?") ? "question" : "statement";
+  return { value: { index: 0, sentence: text, kind }, tags: [kind] };
+};
+
 export const shout: StepFunction = (message) => {
   const { index, sentence, kind } = sentenceSchema.parse(message.value);
   return { value: { index, sentence: sentence.toUpperCase(), kind }, tags: message.tags };

@@ -3,7 +3,7 @@
  * registered step functions and input schemas, and compiles the graph. Every problem comes back
  * with its path in the manifest and how to fix it. Pure module: no platform imports.
  */
-import type { z } from "zod";
+import * as z from "zod";
 import type { JsonValue } from "../pipeline/message";
 import type { PipelineDefinition, StepFunction } from "../pipeline/definition";
 import { compilePipeline, PipelineDefinitionError, type Pipeline } from "../pipeline/graph";
@@ -54,11 +54,12 @@ export function compileManifest(raw: unknown, registry: Registry): CompiledManif
     }
     return { ...step, run: run ?? (() => null) };
   });
-  if (issues.length > 0 || !input) return { ok: false, issues };
-
-  const definition = { ...manifest, input, steps } as PipelineDefinition;
+  // The graph is checked too, with stand-ins for what was not found, so that one run of the
+  // build reports the graph's first problem beside the names it could not find.
+  const definition = { ...manifest, input: input ?? z.json(), steps } as PipelineDefinition;
   try {
-    return { ok: true, pipeline: compilePipeline(definition), definition };
+    const pipeline = compilePipeline(definition);
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, pipeline, definition };
   } catch (error) {
     if (!(error instanceof PipelineDefinitionError)) throw error;
     // The graph's messages start with "pipeline '<name>': ", which the manifest's file already says.
@@ -66,7 +67,7 @@ export function compileManifest(raw: unknown, registry: Registry): CompiledManif
     // "edges[0].to names step …" reads "edges[0].to: names step …" once the path is shown first.
     const shownPath = formatPath(error.path);
     if (message.startsWith(`${shownPath} `)) message = message.slice(shownPath.length + 1);
-    return { ok: false, issues: [{ path: [...error.path], message, fix: error.fix ?? fixFor(error.path) }] };
+    return { ok: false, issues: [...issues, { path: [...error.path], message, fix: error.fix ?? fixFor(error.path) }] };
   }
 }
 

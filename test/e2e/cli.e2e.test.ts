@@ -45,6 +45,31 @@ describe("npx edgeserve validate", () => {
   });
 });
 
+describe("the README's walkthrough (Writing a pipeline)", () => {
+  // Its example manifest, as a newcomer pastes it into a file.
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const manifest = /```yaml\n(# examples\/pipelines\/shouty\.yaml\n[\s\S]*?)```/.exec(readme)?.[1] ?? "";
+
+  it("has an example manifest that validates against the example registry", ({ expect }) => {
+    expect(manifest).toContain("name: shouty");
+    const dir = mkdtempSync(join(tmpdir(), "edgeserve-readme-"));
+    writeFileSync(join(dir, "shouty.yaml"), manifest);
+    const result = validate(join(dir, "shouty.yaml"));
+    expect(result.err).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("reports an unregistered step function and an edge to a missing step in one run, as its sample output shows", ({ expect }) => {
+    const dir = mkdtempSync(join(tmpdir(), "edgeserve-readme-"));
+    const file = join(dir, "shouty.yaml");
+    writeFileSync(file, manifest.replace("run: shout,", "run: shoutt,").replace("{ from: shout, to: out }", "{ from: shout, to: ot }"));
+    const result = validate(file);
+    expect(result.status).toBe(1);
+    expect(result.err).toContain("shouty.yaml:16:39: steps[1].run: no step function named 'shoutt' is registered.");
+    expect(result.err).toContain("shouty.yaml:21:24: edges[2].to: names step 'ot', which is not defined.");
+  });
+});
+
 describe("configuration files", () => {
   it("keeps tokens out of wrangler.toml: they are Worker secrets", ({ expect }) => {
     expect(readFileSync(join(ROOT, "wrangler.toml"), "utf8")).not.toMatch(/^\s*EDGESERVE_AUTH_TOKENS\s*=/m);

@@ -67,7 +67,7 @@ edges:
     const errors = errorsOf(GOOD.replace("run: normalise", "run: normalize"));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(
-      /^pipelines\/demo\.yaml:5:43: steps\[0\]\.run: no step function named 'normalize' is registered\. Fix: use one of: count, generate, key-by-name, normalise, .*; or register it in examples\/pipelines\/registry\.ts$/,
+      /^pipelines\/demo\.yaml:5:43: steps\[0\]\.run: no step function named 'normalize' is registered\. Fix: use one of: classify, count, generate, key-by-name, normalise, .*; or register it in examples\/pipelines\/registry\.ts$/,
     );
   });
 

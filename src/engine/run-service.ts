@@ -44,7 +44,12 @@ export interface StartSpec {
  * `queueWhenFull` is false: a stream's watcher wants it now); otherwise answer once the run ends
  * or `waitMs` has passed (the pipeline's request timeout by default).
  */
-export type StartMode = { async: true; queueWhenFull?: boolean } | { async: false; waitMs?: number };
+/**
+ * `queueWhenFull`: past the concurrency limit, the run waits in the admission queue (while the
+ * queue has room) instead of being refused: the default for async starts; a sync start that asks
+ * for it (ZenML's `/invoke`) then waits for its run as any sync caller does.
+ */
+export type StartMode = { async: true; queueWhenFull?: boolean } | { async: false; waitMs?: number; queueWhenFull?: boolean };
 
 export type StartResult = { started: true; snapshot?: RunSnapshot } | { started: false; reason: "duplicate" };
 
@@ -114,16 +119,24 @@ export class RunService {
     return outcome.started ? { started: true, snapshot: outcome.snapshot } : DUPLICATE;
   }
 
-  /** The pipeline is full: a duplicate is still a duplicate; a sync call gets 429; an async one queues. */
+  /**
+   * The pipeline is full: a duplicate is still a duplicate; a start that may queue (async ones,
+   * and sync ones that ask) waits in the queue while it has room; any other gets 429.
+   */
   private async startWithoutSlot(run: RunClient, pipeline: Pipeline, request: StartRunRequest, mode: StartMode, timeout: number): Promise<StartResult> {
     if ((await run.probe()).found) return DUPLICATE;
-    if (!mode.async || mode.queueWhenFull === false) throw this.admission.atCapacity(pipeline, "sync");
+    const queues = mode.async ? mode.queueWhenFull !== false : mode.queueWhenFull === true;
+    if (!queues) throw this.admission.atCapacity(pipeline, "sync");
     const ticket = await this.admission.enqueue(pipeline, run.runId, timeout);
     const outcome = await run.start({ ...request, admission: ticket });
     // A shard keeps one queue entry per run id: when the run already there waits on the same
     // shard (a concurrent start of the same id queued first), the entry is that run's.
     if (!outcome.started && !waitsOn(outcome.holds, ticket)) await this.admission.withdraw(ticket, run.runId);
-    return outcome.started ? outcome : DUPLICATE;
+    if (!outcome.started) return DUPLICATE;
+    if (mode.async) return outcome;
+    // Queued for a sync caller: it waits for the run as any sync caller does. Its slot, once the
+    // shard gives it one, goes back when the run ends (the caller never held one).
+    return { started: true, snapshot: await this.wait(run, mode.waitMs ?? this.requestTimeoutMs(pipeline)) };
   }
 
   /** The run as it stands (with its results once completed); 404 when it is not there. */

@@ -62,6 +62,28 @@ describe("admission control", () => {
     expect((await jobOf(busy.job_id)).status).toBe("completed");
   });
 
+  it("queues a ZenML sync /invoke past the concurrency limit while the queue has room, answers it when it has run, and refuses past the queue", async ({
+    expect,
+  }) => {
+    await slotIsFree();
+    const busy = await submit(400);
+    // ZenML's sync call waits in the queue for a slot, and is answered once its run has run.
+    const waiting = post("/pipelines/test-admission/invoke", { parameters: { ms: 1 } });
+    await vi.waitFor(async () => {
+      const pending = (await (await call("/pipelines/test-admission/jobs?status=pending")).json()) as { total: number };
+      expect(pending.total).toBe(1);
+    }, WAIT);
+    // The queue is full now: a third call is refused.
+    const refused = await post("/pipelines/test-admission/invoke", { parameters: { ms: 1 } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    const answered = await waiting;
+    expect(answered.status).toBe(200);
+    expect(await answered.json()).toMatchObject({ success: true, results: { slept: 1 } });
+    expect((await jobOf(busy.job_id)).status).toBe("completed");
+    await settle();
+  });
+
   it("refuses Numaflow's async past the queue with 429 in Numaflow's error shape", async ({ expect }) => {
     await slotIsFree();
     const running = await submit(400);

@@ -105,7 +105,10 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const urls = { poll_url: `${prefix}/jobs/${jobId}`, stream_url: `${prefix}/stream/${jobId}` };
   const base = { pipeline_name: pipeline.name, parameters_used: request.parameters, job_id: jobId, deployment_id: deploymentId(pipeline) };
 
-  const outcome = await c.get("engine").start(spec, isAsync ? { async: true } : { async: false, waitMs: request.timeout * 1000 + SYNC_GRACE_MS });
+  // As in ZenML, a sync call past the concurrency limit waits in the queue while it has room.
+  const outcome = await c
+    .get("engine")
+    .start(spec, isAsync ? { async: true } : { async: false, waitMs: request.timeout * 1000 + SYNC_GRACE_MS, queueWhenFull: true });
   if (!outcome.started) throw new ApiError("run_id_in_use", `job ${jobId} already exists`);
   if (isAsync) {
     return c.json({

@@ -48,7 +48,7 @@ export function createApp(): Hono<AppEnv> {
 }
 
 function surfaceOfPath(path: string): Surface {
-  return path.includes("/v1/process/") ? "numaflow" : "native";
+  return path.includes("/v1/process/") || path === "/livez" || path === "/readyz" ? "numaflow" : "native";
 }
 
 function describe(error: unknown): string {

@@ -22,13 +22,20 @@ export class ApiError extends Error {
   readonly details: ErrorDetail[] | undefined;
   /** Extra response headers, e.g. `Allow` on a 405. */
   readonly headers: Record<string, string>;
+  /** Numaflow answers this one as its bare message in plain text (its `.` in the id header check). */
+  readonly plainText: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown; plainText?: boolean } = {},
+  ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = statusOf(code);
     this.details = options.details;
     this.headers = options.headers ?? {};
+    this.plainText = options.plainText ?? false;
   }
 }
 

@@ -2,7 +2,8 @@
  * Renders an `ApiError` in the shape each surface's clients expect:
  * - native: `{"code", "message", "details"?}`;
  * - Numaflow: `{"message", "code": <status>, "timestamp"}` plus `error_code` (edgeserve's stable
- *   code), with Numaflow's documented empty bodies for 401 and 408;
+ *   code), with Numaflow's documented empty bodies for 401 and 408 and its plain-text 400 for a
+ *   `.` in the id header;
  * - ZenML (FastAPI): `{"detail": "…"}`, and for bad input 422 with FastAPI's list of
  *   `{"type", "loc", "msg"}` (ZenML clients parse it), plus `code`.
  */
@@ -15,6 +16,7 @@ export function errorResponse(error: ApiError, surface: Surface): Response {
     if (error.code === "unauthorized" || error.code === "request_timeout") {
       return new Response(null, { status: error.status, headers });
     }
+    if (error.plainText) return new Response(error.message, { status: error.status, headers });
     const body: Record<string, unknown> = {
       message: error.message,
       code: error.status,

@@ -1,7 +1,7 @@
 /**
  * The request id (the run id): taken from the configured id header (Numaflow's `msgIDHeaderKey`,
  * default `X-Numaflow-Id`) or generated as a UUIDv7. Numaflow rejects a literal `X-Numaflow-Id`
- * containing `.` with 400 before auth runs; edgeserve does the same, in its JSON error shape, and
+ * containing `.` with 400 (plain text) before auth runs; edgeserve does the same, and
  * also refuses `~`, which only native run ids carry (src/runs/run-id.ts).
  */
 import { createMiddleware } from "hono/factory";
@@ -13,7 +13,7 @@ import { RUN_ID_MAX_LENGTH, surfaceRunIdProblem } from "../runs/run-id";
 export const requestId = createMiddleware<AppEnv>(async function requestId(c, next) {
   const numaflowId = c.req.header("x-numaflow-id");
   if (numaflowId?.includes(".")) {
-    throw new ApiError("invalid_run_id", `Header-ID should not contain '.', found ${numaflowId}`);
+    throw new ApiError("invalid_run_id", `Header-ID should not contain '.', found ${numaflowId}`, { plainText: true });
   }
   const given = c.req.header(c.get("settings").EDGESERVE_ID_HEADER);
   if (given !== undefined) {

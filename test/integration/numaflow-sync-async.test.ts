@@ -159,6 +159,14 @@ describe("GET /v1/process/status and /v1/process/message", () => {
   it("answers 404 for an unknown id", async ({ expect }) => {
     expect((await call(`/v1/process/status?id=${uniqueId("never")}`)).status).toBe(404);
   });
+
+  it("answers 500 'Failed to track message' for a run that failed, as Numaflow does (it has no subgraph)", async ({ expect }) => {
+    const id = uniqueId("path-failed");
+    expect((await post("/pipelines/test-failing/v1/process/sync", { fail: true }, { "X-Numaflow-Id": id })).status).toBe(500);
+    const res = await call(`/pipelines/test-failing/v1/process/status?id=${id}`);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ message: "Failed to track message", code: 500 });
+  });
 });
 
 describe("fan-out and fan-in", () => {

@@ -93,6 +93,8 @@ async function messagePath(c: NumaflowContext): Promise<Response> {
   const run = queriedRun(c);
   const path = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").messagePath(run, runNotFound));
   if (isActive(path.status)) return c.text("Request In Progress");
+  // Numaflow tracks only a request that completed: a failed or cancelled one has no subgraph.
+  if (path.status !== "completed") throw new ApiError("run_failed", "Failed to track message");
   return c.text(JSON.stringify({ id: run.runId, edge_callbacks: path.edges }));
 }
 

@@ -69,7 +69,8 @@ export class FunctionObject extends DurableObject<Env> {
       console.log(`edgeserve functions: ${invocation.key} not taken: its run has ended`);
       return { accepted: true };
     }
-    const queued = this.store.queued();
+    // As StateFun counts its buffer: the invocations waiting, not the batch being sent.
+    const queued = this.store.queued() - this.inFlight.size;
     if (queued >= this.mailboxCap(invocation.call.maxNumBatchRequests)) return { accepted: false, retryAfterMs: BACKPRESSURE_RETRY_MS, queued };
     this.store.enqueue(invocation);
     void this.ctx.storage.setAlarm(Date.now() + this.watchdogMs());

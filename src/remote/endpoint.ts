@@ -14,6 +14,14 @@ export const DEFAULT_PAYLOAD_MAX_BYTES = 32 * 1024 * 1024;
 /** StateFun's (OkHttp transport) defaults: `call` 1 min, `connect`/`read`/`write` 10 s each. */
 export const DEFAULT_TIMEOUTS_MS = { call: 60_000, connect: 10_000, read: 10_000, write: 10_000 } as const;
 
+/** StateFun's async (Netty) transport defaults: `call` 2 min, the whole budget, and `connect` 20 s. */
+export const DEFAULT_ASYNC_TIMEOUTS_MS = { call: 120_000, connect: 20_000 } as const;
+
+const ASYNC_TRANSPORT = "io.statefun.transports.v1/async";
+
+/** The async transport's TLS client keys: a Worker's fetch cannot present a client certificate from a manifest. */
+const MTLS_KEYS = ["trust_cacerts", "client_cert", "client_key", "client_key_password"] as const;
+
 const UNIT_MS: Record<string, number> = {
   ms: 1,
   milli: 1,
@@ -65,7 +73,8 @@ const duration = (field: string) =>
     return ms;
   });
 
-const TYPENAME_PART = /^[A-Za-z0-9_.-]+$/;
+/** A namespace or name as StateFun's `TypeName` takes it: not empty, no '/', no whitespace. */
+const TYPENAME_PART = /^[^/\s]+$/;
 
 /** Checks a `functions` pattern the way StateFun's `TargetFunctions` does; returns the problem or undefined. */
 export function functionPatternProblem(pattern: string): string | undefined {
@@ -74,10 +83,10 @@ export function functionPatternProblem(pattern: string): string | undefined {
   const namespace = pattern.slice(0, slash);
   const name = pattern.slice(slash + 1);
   if (namespace.includes("*")) return `'${pattern}': a wildcard is allowed only as the whole name ('namespace/*')`;
-  if (!TYPENAME_PART.test(namespace)) return `'${pattern}': the namespace may hold letters, digits, '.', '_' and '-'`;
+  if (!TYPENAME_PART.test(namespace)) return `'${pattern}': the namespace must not hold whitespace`;
   if (name === "*") return undefined;
   if (name === "" || name.includes("*")) return `'${pattern}': a wildcard is allowed only as the whole name ('namespace/*')`;
-  if (!TYPENAME_PART.test(name)) return `'${pattern}': the name may hold letters, digits, '.', '_' and '-'`;
+  if (!TYPENAME_PART.test(name)) return `'${pattern}': the name must not hold whitespace`;
   return undefined;
 }
 
@@ -112,7 +121,7 @@ export const endpointSchema = z
     maxNumBatchRequests: z.number().int().default(DEFAULT_MAX_BATCH_REQUESTS),
     transport: z
       .strictObject({
-        type: z.enum(["io.statefun.transports.v1/okhttp", "io.statefun.transports.v1/async"]).optional(),
+        type: z.enum(["io.statefun.transports.v1/okhttp", ASYNC_TRANSPORT]).optional(),
         timeouts: z
           .strictObject({
             call: duration("transport.timeouts.call").optional(),
@@ -125,11 +134,39 @@ export const endpointSchema = z
         call: duration("transport.call").optional(),
         connect: duration("transport.connect").optional(),
         payload_max_bytes: z.number().int().positive().max(DEFAULT_PAYLOAD_MAX_BYTES).default(DEFAULT_PAYLOAD_MAX_BYTES),
+        // The async transport's connection pool: the platform pools a Worker's connections itself.
+        pool_ttl: duration("transport.pool_ttl").optional(),
+        pool_size: z.number().int().positive().optional(),
+        ...Object.fromEntries(
+          MTLS_KEYS.map((key) => [
+            key,
+            z
+              .unknown()
+              .refine(() => false, `${key} is not supported: a Worker presents a client certificate only through an mTLS certificate binding`)
+              .optional(),
+          ]),
+        ),
       })
       .default({ timeouts: {}, payload_max_bytes: DEFAULT_PAYLOAD_MAX_BYTES }),
   })
   .transform((spec, ctx) => {
     const t = spec.transport;
+    const transport: "okhttp" | "async" = t.type === ASYNC_TRANSPORT ? "async" : "okhttp";
+    if (transport === "async") {
+      // The async transport has a total budget and a connect timeout; each attempt may take what
+      // is left of the budget (NettyRequest), so it has no read or write timeout.
+      const call = t.timeouts.call ?? t.call ?? DEFAULT_ASYNC_TIMEOUTS_MS.call;
+      const connect = Math.min(t.timeouts.connect ?? t.connect ?? DEFAULT_ASYNC_TIMEOUTS_MS.connect, call);
+      return {
+        functions: spec.functions,
+        urlPathTemplate: spec.urlPathTemplate,
+        baseUrlEnv: spec.baseUrlEnv,
+        maxNumBatchRequests: spec.maxNumBatchRequests,
+        transport,
+        timeouts: { call, connect, read: call, write: call },
+        payloadMaxBytes: t.payload_max_bytes,
+      };
+    }
     const timeouts = {
       call: t.timeouts.call ?? t.call ?? DEFAULT_TIMEOUTS_MS.call,
       connect: t.timeouts.connect ?? t.connect ?? DEFAULT_TIMEOUTS_MS.connect,
@@ -151,6 +188,7 @@ export const endpointSchema = z
       urlPathTemplate: spec.urlPathTemplate,
       baseUrlEnv: spec.baseUrlEnv,
       maxNumBatchRequests: spec.maxNumBatchRequests,
+      transport,
       timeouts,
       payloadMaxBytes: t.payload_max_bytes,
     };

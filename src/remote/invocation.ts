@@ -45,6 +45,7 @@ export function buildInvocation(request: InvocationRequest): RemoteInvocation {
     ...(message.caller ? { caller: message.caller } : {}),
     call: {
       url: resolveFunctionUrl(endpoint, step.function, env),
+      transport: endpoint.transport,
       timeouts: endpoint.timeouts,
       payloadMaxBytes: endpoint.payloadMaxBytes,
       maxNumBatchRequests: endpoint.maxNumBatchRequests,

@@ -28,6 +28,9 @@ export function addressName(address: FunctionAddress): string {
 /** How to reach the function and what to do with its answers: resolved by the Run object from its pipeline. */
 export const remoteCallSchema = z.strictObject({
   url: z.url(),
+  /** StateFun's transport: OkHttp's retry rules, or the async one's (retry everything while the budget lasts). */
+  // Absent from invocations stored before it existed: those were all made with OkHttp's rules.
+  transport: z.enum(["okhttp", "async"]).default("okhttp"),
   timeouts: z.strictObject({ call: z.number().positive(), connect: z.number().positive(), read: z.number().positive(), write: z.number().positive() }),
   payloadMaxBytes: z.number().int().positive(),
   maxNumBatchRequests: z.number().int(),

@@ -1,10 +1,13 @@
 /**
- * One call to a remote function, as StateFun's HTTP transport makes it: a `ToFunction` POSTed as
- * `application/octet-stream`, retried on connection failures and on 408, 409, 420, 429, 499 and
- * 5xx with exponential backoff (from 10 ms, doubling) until the `call` budget is spent; any other
- * answer fails at once. Workers' fetch has no socket-level timeouts, so each attempt is bounded by
- * `connect + write + read` (and by what is left of the budget). The caller may end the budget
- * sooner (`notAfter`: its run's deadline) and hear of each failed attempt (`onAttemptFailed`).
+ * One call to a remote function, as StateFun's HTTP transports make it: a `ToFunction` POSTed as
+ * `application/octet-stream`, retried until the `call` budget is spent.
+ * - OkHttp (the default): retried on connection failures and on 408, 409, 420, 429, 499 and 5xx,
+ *   with backoff from 10 ms, doubling; any other answer fails at once. Workers' fetch has no
+ *   socket-level timeouts, so each attempt is bounded by `connect + write + read`.
+ * - Async: every failure but a timeout is retried (any non-2xx, a wrong content type, a lost
+ *   connection), with backoff from 2 ms, doubling; each attempt may take what is left of the budget.
+ * The caller may end the budget sooner (`notAfter`: its run's deadline) and hear of each failed
+ * attempt (`onAttemptFailed`).
  */
 import { concatBytes } from "../bytes";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -12,6 +15,7 @@ import { FromFunctionSchema, ToFunctionSchema, type FromFunction, type ToFunctio
 
 export interface CallOptions {
   url: string;
+  transport: "okhttp" | "async";
   timeouts: { call: number; connect: number; read: number; write: number };
   payloadMaxBytes: number;
 }
@@ -29,7 +33,7 @@ export interface CallLimits {
 }
 
 const RETRYABLE_STATUSES = new Set([408, 409, 420, 429, 499]);
-const FIRST_BACKOFF_MS = 10;
+const FIRST_BACKOFF_MS = { okhttp: 10, async: 2 } as const;
 const CONTENT_TYPE = "application/octet-stream";
 
 export async function callFunction(request: ToFunction, options: CallOptions, limits: CallLimits = {}): Promise<FromFunction> {
@@ -45,13 +49,14 @@ export async function callFunction(request: ToFunction, options: CallOptions, li
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
     if (remaining < 1) break;
-    const attemptMs = Math.min(remaining, connect + write + read);
+    const attemptMs = options.transport === "async" ? remaining : Math.min(remaining, connect + write + read);
     const outcome = await attemptCall(options, body, attemptMs);
     if ("response" in outcome) return outcome.response;
     lastCause = outcome.cause;
-    limits.onAttemptFailed?.(outcome.cause, outcome.retryable);
-    if (!outcome.retryable) throw new RemoteCallError(outcome.cause);
-    const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** attempt, deadline - Date.now());
+    const retryable = isRetryable(outcome, options.transport);
+    limits.onAttemptFailed?.(outcome.cause, retryable);
+    if (!retryable) throw new RemoteCallError(outcome.cause);
+    const backoff = Math.min(FIRST_BACKOFF_MS[options.transport] * 2 ** attempt, deadline - Date.now());
     if (backoff < 1) break;
     await new Promise((resolve) => setTimeout(resolve, backoff));
   }
@@ -59,7 +64,25 @@ export async function callFunction(request: ToFunction, options: CallOptions, li
   throw new RemoteCallError(`no successful answer ${budget}; last cause: ${lastCause}`);
 }
 
-type Attempt = { response: FromFunction } | { cause: string; retryable: boolean };
+/** How an attempt failed: what the transports' retry rules look at. */
+type Failure = { kind: "timeout" | "connection" | "content-type" | "body"; cause: string } | { kind: "status"; status: number; cause: string };
+
+type Attempt = { response: FromFunction } | Failure;
+
+function isRetryable(failure: Failure, transport: CallOptions["transport"]): boolean {
+  switch (failure.kind) {
+    case "connection":
+      return true;
+    case "timeout":
+      return transport === "okhttp";
+    case "status":
+      return transport === "async" || RETRYABLE_STATUSES.has(failure.status) || failure.status >= 500;
+    case "content-type":
+      return transport === "async";
+    case "body":
+      return false;
+  }
+}
 
 async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: number): Promise<Attempt> {
   let res: Response;
@@ -72,24 +95,24 @@ async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: nu
     });
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    return { cause: timedOut ? `no answer within ${timeoutMs} ms` : `connection failed: ${String(error)}`, retryable: true };
+    return timedOut ? { kind: "timeout", cause: `no answer within ${timeoutMs} ms` } : { kind: "connection", cause: `connection failed: ${String(error)}` };
   }
   if (!res.ok) {
     await res.body?.cancel();
-    return { cause: `HTTP ${res.status}`, retryable: RETRYABLE_STATUSES.has(res.status) || res.status >= 500 };
+    return { kind: "status", status: res.status, cause: `HTTP ${res.status}` };
   }
   const type = (res.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (type !== CONTENT_TYPE) {
     await res.body?.cancel();
-    return { cause: `the answer's content type is '${res.headers.get("content-type") ?? "none"}', not ${CONTENT_TYPE}`, retryable: false };
+    return { kind: "content-type", cause: `the answer's content type is '${res.headers.get("content-type") ?? "none"}', not ${CONTENT_TYPE}` };
   }
   const bytes = await readCapped(res, options.payloadMaxBytes);
-  if (bytes === undefined) return { cause: `the answer exceeds payload_max_bytes (${options.payloadMaxBytes})`, retryable: false };
-  if (bytes.byteLength === 0) return { cause: "the answer has an empty body", retryable: false };
+  if (bytes === undefined) return { kind: "body", cause: `the answer exceeds payload_max_bytes (${options.payloadMaxBytes})` };
+  // An empty body is a FromFunction with neither field set: an empty result, as StateFun's clients read it.
   try {
     return { response: fromBinary(FromFunctionSchema, bytes) };
   } catch (error) {
-    return { cause: `the answer is not a FromFunction message: ${String(error)}`, retryable: false };
+    return { kind: "body", cause: `the answer is not a FromFunction message: ${String(error)}` };
   }
 }
 

@@ -5,6 +5,7 @@
 //   /status/<code>/<name>  always answers <code>
 //   /stall/<ms>/<name>  waits <ms> before the SDK answers
 //   /text/<name>        answers 200 with text/plain
+//   /empty/<name>       answers 200 application/octet-stream with an empty body (an empty FromFunction)
 //   /gate/<gate>/<name> waits while gate <gate> is closed (POST /_gates/<gate>/close, /_gates/<gate>/open)
 //   GET /_stats         requests seen per path, as JSON
 //   GET /_calls         invocations test/counter ran, per address (`test/counter/<id>`), as JSON
@@ -114,6 +115,10 @@ function withFaults(handle) {
     if (fault === "text") {
       res.writeHead(200, { "content-type": "text/plain" });
       return res.end("hello");
+    }
+    if (fault === "empty") {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      return res.end();
     }
     if (fault === "stall") await new Promise((resolve) => setTimeout(resolve, Number(arg)));
     const waiting = fault === "gate" ? closedGates.get(arg) : undefined;

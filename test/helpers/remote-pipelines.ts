@@ -71,6 +71,15 @@ export const remotePipelines: PipelineDefinition[] = [
   counterPipeline("test-remote-bad-request", endpoint("/status/400")),
   counterPipeline("test-remote-unavailable", endpoint("/status/503", { transport: { timeouts: short } })),
   counterPipeline("test-remote-text", endpoint("/text")),
+  // An empty answer: StateFun reads it as a result with no side effects.
+  counterPipeline("test-remote-empty", endpoint("/empty")),
+  // StateFun's async transport: each attempt may take what is left of `call` (no read timeout), and
+  // every non-2xx answer is retried while the budget lasts.
+  counterPipeline(
+    "test-remote-async-slow",
+    endpoint("/stall/1200", { transport: { type: "io.statefun.transports.v1/async", call: "3 sec", connect: "500ms" } }),
+  ),
+  counterPipeline("test-remote-async-400", endpoint("/status/400", { transport: { type: "io.statefun.transports.v1/async", call: "1 sec" } })),
   // Held at the function server while the test keeps gate `g` closed.
   counterPipeline("test-remote-gated", endpoint("/gate/g")),
   // A function server that is down (nothing listens on port 1), with a run deadline shorter than

@@ -126,6 +126,26 @@ describe("remote steps (StateFun request-reply)", () => {
     expect(errorOf(text.record)).toContain("the answer's content type is 'text/plain', not application/octet-stream");
   });
 
+  it("takes an empty answer as a result with no side effects, as StateFun's clients do", async ({ expect }) => {
+    const { record } = await sync("test-remote-empty", { key: uniqueId("empty"), n: 1 });
+    expect(record).toMatchObject({ status: "completed", results: [] });
+  });
+
+  it("on the async transport, gives each attempt what is left of the call budget, in one request", async ({ expect }) => {
+    // The function answers after 1.2 s; the budget is 3 s and connect 500 ms: one request, no retry.
+    const { record } = await sync("test-remote-async-slow", { key: uniqueId("async"), n: 1 });
+    expect(record).toMatchObject({ status: "completed", results: [{ n: 1, value: "m0" }] });
+    // The handshake (state `n` was missing) and the invocation: two requests, neither cut short.
+    expect((await serverStats())["/stall/1200/counter"]).toBe(2);
+  });
+
+  it("on the async transport, retries every non-2xx answer until the call budget is spent", async ({ expect }) => {
+    const before = (await serverStats())["/status/400/counter"] ?? 0;
+    const { record } = await sync("test-remote-async-400", { key: uniqueId("async400"), n: 1 });
+    expect(errorOf(record)).toContain("no successful answer within the call timeout (1000 ms); last cause: HTTP 400");
+    expect(((await serverStats())["/status/400/counter"] ?? 0) - before).toBeGreaterThan(2);
+  });
+
   it("fails clearly when an answer exceeds payload_max_bytes", async ({ expect }) => {
     const small = await sync("test-remote-big", { size: 100 });
     expect(results(small.record)).toEqual(["x".repeat(100)]);
@@ -269,9 +289,10 @@ describe("function addresses and the runs they serve", () => {
     await gate("u", "close");
     try {
       const outcomes = [];
-      for (let n = 0; n < 21; n++) outcomes.push(await counterAddress(key).enqueue(invocation(n)));
-      expect(outcomes.slice(0, 20)).toEqual(Array(20).fill({ accepted: true }));
-      expect(outcomes[20]).toEqual({ accepted: false, retryAfterMs: 250, queued: 20 });
+      for (let n = 0; n < 22; n++) outcomes.push(await counterAddress(key).enqueue(invocation(n)));
+      // The first is in flight (held at the gate); 20 more wait, as StateFun counts its buffer.
+      expect(outcomes.slice(0, 21)).toEqual(Array(21).fill({ accepted: true }));
+      expect(outcomes[21]).toEqual({ accepted: false, retryAfterMs: 250, queued: 20 });
     } finally {
       await gate("u", "open");
     }

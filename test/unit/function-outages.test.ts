@@ -15,7 +15,14 @@ function entry(seq: number, deadlineAt: number | null, url = URL_DOWN): MailboxE
     step: "count",
     argument: new Uint8Array(),
     caller: null,
-    call: { url, timeouts: { call: 60_000, connect: 10_000, read: 10_000, write: 10_000 }, payloadMaxBytes: 1000, maxNumBatchRequests: 10, output: "json" },
+    call: {
+      url,
+      transport: "okhttp",
+      timeouts: { call: 60_000, connect: 10_000, read: 10_000, write: 10_000 },
+      payloadMaxBytes: 1000,
+      maxNumBatchRequests: 10,
+      output: "json",
+    },
     deadlineAt,
   };
 }

@@ -69,6 +69,7 @@ describe("endpoint spec validation", () => {
       ...base,
       baseUrlEnv: undefined,
       maxNumBatchRequests: 1000,
+      transport: "okhttp",
       timeouts: { call: 60_000, connect: 10_000, read: 10_000, write: 10_000 },
       payloadMaxBytes: 32 * 1024 * 1024,
     });
@@ -83,6 +84,26 @@ describe("endpoint spec validation", () => {
     expect(parseDuration("soon")).toBeUndefined();
     const spec = endpointSchema.parse({ ...base, transport: { type: "io.statefun.transports.v1/async", call: "2m", connect: "20s" } });
     expect(spec.timeouts).toMatchObject({ call: 120_000, connect: 20_000 });
+  });
+
+  it("takes the async transport as StateFun does: its defaults, its pool keys, no read or write timeout", ({ expect }) => {
+    const async = { type: "io.statefun.transports.v1/async" };
+    // StateFun's own complete example (seed 002).
+    const full = endpointSchema.parse({
+      ...base,
+      transport: { ...async, call: "2m", connect: "20s", pool_ttl: "15s", pool_size: 1024, payload_max_bytes: 33554432 },
+    });
+    expect(full).toMatchObject({ transport: "async", timeouts: { call: 120_000, connect: 20_000 } });
+    // Defaults: call 2 min, connect 20 s; each attempt may take the whole budget.
+    expect(endpointSchema.parse({ ...base, transport: async }).timeouts).toEqual({ call: 120_000, connect: 20_000, read: 120_000, write: 120_000 });
+    // A call shorter than OkHttp's read default is fine here.
+    expect(issues({ ...base, transport: { ...async, call: "3 sec", connect: "1 sec" } })).toEqual([]);
+    expect(issues({ ...base, transport: { ...async, client_cert: "/certs/a.pem" } })[0]).toMatch(/client_cert is not supported/);
+  });
+
+  it("takes any namespace and name StateFun's TypeName takes (one '/', no whitespace)", ({ expect }) => {
+    expect(functionPatternProblem("com.example/greeter:v2")).toBeUndefined();
+    expect(functionPatternProblem("com.example/greet er")).toMatch(/must not hold whitespace/);
   });
 
   it("rejects zero timeouts and timeouts longer than the call", ({ expect }) => {

@@ -86,5 +86,6 @@ export function streamContextOf(run: RunView): StreamContext {
 }
 
 export function jsonInput(stored: StoredMessage): JsonValue {
-  return "v" in stored ? stored.v : null;
+  // Bytes as their base64 text, as a step's captured bytes are.
+  return "v" in stored ? stored.v : stored.b;
 }

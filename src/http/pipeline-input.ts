@@ -1,14 +1,18 @@
 /**
- * Turns a request body into a pipeline's input message: UTF-8 → JSON → the pipeline's zod schema.
- * Every failure is a 400 that says what was wrong; no run starts on bad input.
+ * Turns a request body into a pipeline's input message: UTF-8 → JSON → the pipeline's zod schema,
+ * or, for a pipeline that takes bytes, the body as it came. Every failure is a 400 that says what
+ * was wrong; no run starts on bad input.
  */
 import { ApiError, detailsFromIssues } from "../errors/api-error";
+import { takesBytes } from "../pipeline/definition";
 import type { Pipeline } from "../pipeline/graph";
 import { storeMessage, type JsonValue, type StoredMessage } from "../pipeline/message";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const utf8 = new TextEncoder();
 
 export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): StoredMessage {
+  if (takesBytes(pipeline.definition)) return storeMessage({ value: new Uint8Array(body), tags: [], keys: [] });
   let text: string;
   try {
     text = strictUtf8.decode(body);
@@ -30,6 +34,8 @@ export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): Store
 
 /** Validates an already-parsed value against the pipeline's input schema. */
 export function validatePipelineInput(pipeline: Pipeline, json: unknown, options: { where?: readonly string[] } = {}): StoredMessage {
+  // A surface that parsed the value already (ZenML's parameters): the pipeline gets its JSON text.
+  if (takesBytes(pipeline.definition)) return storeMessage({ value: utf8.encode(JSON.stringify(json ?? null)), tags: [], keys: [] });
   const parsed = pipeline.definition.input.safeParse(json);
   if (!parsed.success) {
     const details = detailsFromIssues(parsed.error.issues).map((d) => ({ ...d, path: [...(options.where ?? []), ...d.path] }));

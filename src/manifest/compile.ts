@@ -5,7 +5,7 @@
  */
 import * as z from "zod";
 import type { JsonValue } from "../pipeline/message";
-import type { PipelineDefinition, StepFunction } from "../pipeline/definition";
+import { BYTES_INPUT, type PipelineDefinition, type StepFunction } from "../pipeline/definition";
 import { compilePipeline, PipelineDefinitionError, type Pipeline } from "../pipeline/graph";
 import { manifestSchema } from "./schema";
 
@@ -34,12 +34,13 @@ export function compileManifest(raw: unknown, registry: Registry): CompiledManif
   const issues: ManifestIssue[] = [];
   const names = (record: Readonly<Record<string, unknown>>) => Object.keys(record).sort().join(", ") || "none yet";
 
-  const input = registry.inputSchemas[manifest.input];
+  // `bytes`, unless a registry names a schema so, is the raw request body.
+  const input = registry.inputSchemas[manifest.input] ?? (manifest.input === "bytes" ? BYTES_INPUT : undefined);
   if (!input) {
     issues.push({
       path: ["input"],
       message: `no input schema named '${manifest.input}' is registered`,
-      fix: `use one of: ${names(registry.inputSchemas)}; or register it in ${registry.source}`,
+      fix: `use one of: ${names(registry.inputSchemas)}, or bytes (the raw request body); or register it in ${registry.source}`,
     });
   }
   const steps = manifest.steps.map((step, i) => {

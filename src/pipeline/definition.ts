@@ -133,11 +133,23 @@ export type InlineStepDefinition = z.output<typeof inlineStepSchema>;
 export type QueuedStepDefinition = z.output<typeof queuedStepSchema>;
 export type RemoteStepDefinition = z.output<typeof remoteStepSchema>;
 
+/**
+ * The input of a pipeline that takes the request body as it comes, any bytes of any content type,
+ * as Numaflow passes a body to its pipeline (a manifest's `input: bytes`). Steps get it as a
+ * `Uint8Array`.
+ */
+export const BYTES_INPUT: z.ZodType<JsonValue> = z.custom<JsonValue>(() => true);
+
+/** Whether the pipeline takes the raw request body (`BYTES_INPUT`) rather than JSON. */
+export function takesBytes(definition: { input: unknown }): boolean {
+  return definition.input === BYTES_INPUT;
+}
+
 export const pipelineSchema = z.strictObject({
   name: name("pipeline name"),
   version: z.string().min(1).default("1"),
   description: z.string().default(""),
-  /** Validates the request body (parsed as JSON) before any run starts. */
+  /** Validates the request body (parsed as JSON) before any run starts; `BYTES_INPUT` takes it raw. */
   input: z.custom<z.ZodType<JsonValue>>((v) => v instanceof z.ZodType, "input must be a zod schema"),
   steps: z.array(stepSchema).min(1),
   edges: z.array(edgeSchema),

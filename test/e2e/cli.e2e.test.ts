@@ -24,9 +24,18 @@ function validate(...files: string[]) {
 
 describe("npx edgeserve validate", () => {
   it("accepts every example manifest", ({ expect }) => {
-    const files = ["chat", "greeter", "sentences", "sleep", "slow-stats", "slow-stats-journal", "word-stats", "word-stats-journal", "word-stats-memory"].map(
-      (n) => `examples/pipelines/${n}.yaml`,
-    );
+    const files = [
+      "bytes-upper",
+      "chat",
+      "greeter",
+      "sentences",
+      "sleep",
+      "slow-stats",
+      "slow-stats-journal",
+      "word-stats",
+      "word-stats-journal",
+      "word-stats-memory",
+    ].map((n) => `examples/pipelines/${n}.yaml`);
     const result = validate(...files);
     expect(result.err).toBe("");
     expect(result.status).toBe(0);

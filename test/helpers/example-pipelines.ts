@@ -4,6 +4,7 @@
  * means changing one place. Pure: the workerd tests and the end-to-end tests (Node) both import it.
  */
 export const EXAMPLE_PIPELINES = [
+  "bytes-upper",
   "chat",
   "greeter",
   "sentences",

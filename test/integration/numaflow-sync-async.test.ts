@@ -9,6 +9,35 @@ import { bodyText, call, numaflowResults, post } from "../helpers/http";
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+describe("a pipeline that takes the raw body (input: bytes)", () => {
+  it("gets the body as it came, of any content type, as Numaflow passes it, and answers bytes", async ({ expect }) => {
+    const text = await call("/pipelines/bytes-upper/v1/process/sync", { method: "POST", body: "hello, world", headers: { "content-type": "text/plain" } });
+    expect(text.status).toBe(200);
+    expect(text.headers.get("content-type")).toBe("application/octet-stream");
+    expect(await bodyText(text)).toBe("HELLO, WORLD");
+    // Bytes that are not UTF-8 (nor JSON) go through untouched, beside the letters.
+    const binary = await call("/pipelines/bytes-upper/v1/process/sync", { method: "POST", body: new Uint8Array([0xff, 0x00, 0x61, 0xfe]) });
+    expect(binary.status).toBe(200);
+    expect([...new Uint8Array(await binary.arrayBuffer())]).toEqual([0xff, 0x00, 0x41, 0xfe]);
+    expect(binary.headers.get("numaflow-array-index-len")).toBe("4");
+  });
+
+  it("takes an empty body too, and keeps the raw input for fetch and the stream", async ({ expect }) => {
+    const empty = await call("/pipelines/bytes-upper/v1/process/sync", { method: "POST" });
+    expect(empty.status).toBe(200);
+    expect(empty.headers.get("numaflow-array-len")).toBe("1");
+    expect(empty.headers.get("numaflow-array-index-len")).toBe("0");
+    const id = uniqueId("raw");
+    expect((await post("/pipelines/bytes-upper/v1/process/async", "not json", { "X-Numaflow-Id": id })).status).toBe(200);
+    await vi.waitFor(async () => expect(await bodyText(await call(`/pipelines/bytes-upper/v1/process/fetch?id=${id}`))).toBe("NOT JSON"));
+  });
+
+  it("gets ZenML's parameters as their JSON text, and answers the result as text", async ({ expect }) => {
+    const res = await post("/pipelines/bytes-upper/invoke", { parameters: { say: "hi" } });
+    expect(await res.json()).toMatchObject({ success: true, results: '{"SAY":"HI"}' });
+  });
+});
+
 describe("POST /v1/process/sync", () => {
   it("answers word-stats with one JSON result and Numaflow's array headers", async ({ expect }) => {
     const res = await post("/v1/process/sync", { text: "The cat and the hat. The end" });

@@ -73,7 +73,7 @@ edges:
 
   it("refuses an unregistered input schema", ({ expect }) => {
     expect(errorsOf(GOOD.replace("input: text", "input: txt"))[0]).toMatch(
-      /^pipelines\/demo\.yaml:3:8: input: no input schema named 'txt' is registered\. Fix: use one of: name, prompt, sleep, text; or register it in examples\/pipelines\/registry\.ts$/,
+      /^pipelines\/demo\.yaml:3:8: input: no input schema named 'txt' is registered\. Fix: use one of: name, prompt, sleep, text, or bytes \(the raw request body\); or register it in examples\/pipelines\/registry\.ts$/,
     );
   });
 

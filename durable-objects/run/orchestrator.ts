@@ -223,13 +223,14 @@ export class Orchestrator {
     return [...this.record.work.values()].filter((w) => w.state === "pending" && (w.leaseUntil === null || w.leaseUntil <= now));
   }
 
-  private enqueue(step: string, from: string | null, message: Message, held: Held = {}): void {
+  private enqueue(step: string, from: string | null, message: Message, held: Held = {}, parent?: string): void {
     const row = this.record.row;
     const key = `${row.id}/${step}/${row.nextMessage++}`;
     this.record.work.set(key, {
       key,
       step,
       from,
+      ...(parent !== undefined ? { parent } : {}),
       message: storeMessage(message),
       attempt: 0,
       state: "pending",
@@ -265,9 +266,14 @@ export class Orchestrator {
     if (tooMany) return this.stepFailed(item, tooMany, ms);
     record.work.delete(item.key);
     this.steps.markCompleted(item, outputs, ms, extra);
+    // Each delivery in order, results and new work items alike numbered from the run's message
+    // counter: the order the message path walks a step's outputs in.
     for (const delivery of routeOutputs(pipeline, item.step, outputs)) {
-      if (pipeline.step(delivery.to).kind === "sink") this.steps.recordResult(delivery.from, delivery.to, delivery.message);
-      else this.enqueue(delivery.to, delivery.from, delivery.message);
+      if (pipeline.step(delivery.to).kind === "sink") {
+        this.steps.recordResult(delivery.from, delivery.to, delivery.message, { parent: item.key, seq: record.row.nextMessage++ });
+      } else {
+        this.enqueue(delivery.to, delivery.from, delivery.message, {}, item.key);
+      }
     }
   }
 

@@ -59,13 +59,54 @@ export async function describedSnapshotOf(run: RunView): Promise<RunSnapshot> {
   return snapshot;
 }
 
-/** Numaflow's message path: the edges each message travelled, with callback times. */
+/** One callback of the message path: an invocation that completed, or a message that reached a sink. */
+interface PathNode {
+  edge: EdgeCallback;
+  /** The invocation's work-item key (results have none). */
+  key?: string;
+  /** The invocation whose output this was. */
+  parent?: string;
+  /** Its place among its parent's deliveries (the run's message counter when it was routed). */
+  birth: number;
+}
+
+/**
+ * Numaflow's message path: the edges each message travelled, with callback times, depth first as
+ * Numaflow lists them: each invocation, then each of its outputs in order, down to its sink, before
+ * the next output. Callbacks of runs stored before their parents were recorded come in log order.
+ */
 export function messageEdgesOf(run: RunView): EdgeCallback[] {
-  const edges: EdgeCallback[] = [];
+  const nodes: PathNode[] = [];
   for (const event of run.events.ofTypes(["step_completed", "result"])) {
-    const from = event.data?.from;
+    const { from, key, parent, seq } = event.data ?? {};
     if (typeof from !== "string" || event.step === undefined) continue;
-    edges.push({ from, to: event.step, cb_time: event.at });
+    const node: PathNode = { edge: { from, to: event.step, cb_time: event.at }, birth: Number.POSITIVE_INFINITY };
+    if (typeof key === "string") {
+      node.key = key;
+      node.birth = Number(key.slice(key.lastIndexOf("/") + 1));
+    }
+    if (typeof seq === "number") node.birth = seq;
+    if (typeof parent === "string") node.parent = parent;
+    nodes.push(node);
+  }
+  return depthFirst(nodes);
+}
+
+function depthFirst(nodes: readonly PathNode[]): EdgeCallback[] {
+  const keys = new Set(nodes.flatMap((n) => (n.key === undefined ? [] : [n.key])));
+  const children = new Map<string, PathNode[]>();
+  const roots: PathNode[] = [];
+  for (const node of nodes) {
+    if (node.parent === undefined || !keys.has(node.parent)) roots.push(node);
+    else children.set(node.parent, [...(children.get(node.parent) ?? []), node]);
+  }
+  const edges: EdgeCallback[] = [];
+  // An explicit stack: a long chain of messages between functions must not overflow the call stack.
+  const stack = [...roots].reverse();
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    edges.push(node.edge);
+    const below = node.key === undefined ? undefined : children.get(node.key);
+    if (below) stack.push(...[...below].sort((a, b) => a.birth - b.birth).reverse());
   }
   return edges;
 }

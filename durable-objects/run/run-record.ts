@@ -19,6 +19,11 @@ export interface WorkItem {
   step: string;
   /** The step that emitted the message, or null for the run's input. */
   from: string | null;
+  /**
+   * The key of the invocation whose output this message is (absent for the run's input, for a
+   * message between remote functions, and in runs stored before it existed): the message path's tree.
+   */
+  parent?: string;
   message: StoredMessage;
   /** Invocations started: executions of an inline step, claims of a queued one. */
   attempt: number;

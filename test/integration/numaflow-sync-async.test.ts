@@ -185,6 +185,23 @@ describe("GET /v1/process/status and /v1/process/message", () => {
     expect(path.edge_callbacks.map((e) => `${e.from}->${e.to}`)).toEqual(["normalise->normalise", "normalise->count", "count->summarise", "summarise->out"]);
   });
 
+  it("lists the edges depth first, as Numaflow does: each message's branch to its sink before the next message's", async ({ expect }) => {
+    const id = uniqueId("path-dfs");
+    // split emits four sentences in order; the questions go through shout on their way out.
+    expect((await post("/pipelines/sentences/v1/process/sync", { text: "A. B? C. D?" }, { "X-Numaflow-Id": id })).status).toBe(200);
+    const res = await call(`/pipelines/sentences/v1/process/status?id=${id}`);
+    const path = JSON.parse(await res.text()) as { edge_callbacks: { from: string; to: string }[] };
+    expect(path.edge_callbacks.map((e) => `${e.from}->${e.to}`)).toEqual([
+      "split->split",
+      "split->out",
+      "split->shout",
+      "shout->out",
+      "split->out",
+      "split->shout",
+      "shout->out",
+    ]);
+  });
+
   it("answers 404 for an unknown id", async ({ expect }) => {
     expect((await call(`/v1/process/status?id=${uniqueId("never")}`)).status).toBe(404);
   });

@@ -57,6 +57,7 @@ export class StepLedger {
     if (![...record.work.values()].some((w) => w.step === item.step)) state.status = "completed";
     const capture = this.o.capture.step(item.step);
     const data: Record<string, JsonValue> = { key: item.key, from: item.from ?? item.step, outputs: outputs.length, ms, ...extra };
+    if (item.parent !== undefined) data.parent = item.parent;
     if (capture.payloads) {
       data.input = captured(loadMessage(item.message).value, capture);
       data.output = captured(outputs.length === 1 ? outputs[0]!.value : outputs.map((o) => o.value), capture);
@@ -96,8 +97,11 @@ export class StepLedger {
     events.append({ type: "step_delta", step: item.step, data: { index, delta, attempt: item.attempt } }, now());
   }
 
-  /** A message reached a sink: stored as the run's next result, the sink counted, `result` logged. */
-  recordResult(from: string, sink: string, message: Message): void {
+  /**
+   * A message reached a sink: stored as the run's next result, the sink counted, `result` logged,
+   * with the invocation that emitted it and its place among that invocation's deliveries (`path`).
+   */
+  recordResult(from: string, sink: string, message: Message, path?: { parent: string; seq: number }): void {
     const { record, results, events, now } = this.o;
     const index = record.row.resultCount++;
     results.append(index, { bytes: valueToBytes(message.value), contentType: valueContentType(message.value) });
@@ -107,7 +111,7 @@ export class StepLedger {
     state.status = "completed";
     state.firstStartedAt ??= now();
     state.lastFinishedAt = now();
-    events.append({ type: "result", step: sink, data: { index, from } }, now());
+    events.append({ type: "result", step: sink, data: { index, from, ...(path ?? {}) } }, now());
   }
 }
 

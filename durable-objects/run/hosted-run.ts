@@ -149,6 +149,7 @@ export class HostedRun {
       runName: request.runName ?? null,
       headers: request.headers,
       ...(request.requestDigest !== undefined ? { requestDigest: request.requestDigest } : {}),
+      ...(request.sseStart ? { sseStart: true as const } : {}),
       ...(request.startToken !== undefined ? { startToken: request.startToken } : {}),
       input: request.input,
       createdAt: now,

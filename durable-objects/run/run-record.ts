@@ -54,6 +54,8 @@ export interface RunRow {
   runName: string | null;
   /** See `StartRunRequest.requestDigest`; absent for runs without one (and runs stored before it existed). */
   requestDigest?: string;
+  /** See `StartRunRequest.sseStart`. */
+  sseStart?: true;
   /** See `StartRunRequest.startToken`. */
   startToken?: string;
   /** See `RunSnapshot.payloadsDropped`. */
@@ -140,7 +142,19 @@ interface StoredRun {
 /** What a new run's row is given; everything else starts at "nothing has happened yet". */
 export type NewRunFields = Pick<
   RunRow,
-  "id" | "pipeline" | "surface" | "runName" | "requestDigest" | "startToken" | "headers" | "input" | "createdAt" | "deadlineAt" | "capture" | "admission"
+  | "id"
+  | "pipeline"
+  | "surface"
+  | "runName"
+  | "requestDigest"
+  | "sseStart"
+  | "startToken"
+  | "headers"
+  | "input"
+  | "createdAt"
+  | "deadlineAt"
+  | "capture"
+  | "admission"
 >;
 
 export class RunRecord {

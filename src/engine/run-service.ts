@@ -34,6 +34,8 @@ export interface StartSpec {
   runName?: string;
   /** Kept with the run: see `StartRunRequest.requestDigest`. */
   requestDigest?: string;
+  /** Kept with the run: see `StartRunRequest.sseStart`. */
+  sseStart?: true;
   /** The caller's own run timeout (ZenML's `timeout`), else the pipeline's. */
   runTimeoutSeconds?: number;
   captureOverride?: CapturePolicyInput;
@@ -205,6 +207,7 @@ export class RunService {
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
       ...(spec.runName ? { runName: spec.runName } : {}),
       ...(spec.requestDigest !== undefined ? { requestDigest: spec.requestDigest } : {}),
+      ...(spec.sseStart ? { sseStart: true as const } : {}),
       startToken: crypto.randomUUID(),
     };
   }

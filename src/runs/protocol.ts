@@ -28,6 +28,8 @@ export interface StartRunRequest {
   runName?: string;
   /** The SHA-256 of the request body that chose this run's id (native `Idempotency-Key` starts). */
   requestDigest?: string;
+  /** Started by a Numaflow SSE request: the same id sent there again re-attaches to the run (Numaflow replays it). */
+  sseStart?: true;
   /** Overrides the deployment's run timeout for this run. */
   runTimeoutSeconds?: number;
   /**
@@ -134,6 +136,8 @@ export interface RunSnapshot {
   runName?: string;
   /** The SHA-256 of the request body that chose this run's id, when an `Idempotency-Key` did. */
   requestDigest?: string;
+  /** See `StartRunRequest.sseStart`. */
+  sseStart?: true;
   /** The run's input and results were deleted once its sync answer was sent: its capture policy keeps no payloads. */
   payloadsDropped?: true;
   createdAt: number;

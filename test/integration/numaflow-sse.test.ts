@@ -23,11 +23,28 @@ describe("POST /v1/process/sse", () => {
     expect(sentences).toEqual(["One.", "TWO?", "Three"]);
   });
 
-  it("rejects a second stream with the same id with 409 and starts nothing", async ({ expect }) => {
+  it("rejects a stream with the id of a run that sync or async started with 409, and starts nothing", async ({ expect }) => {
     const id = uniqueId("sse-dup");
-    await readSse(await post("/v1/process/sse", { text: "a" }, { "X-Numaflow-Id": id }));
+    expect((await post("/v1/process/async", { text: "a" }, { "X-Numaflow-Id": id })).status).toBe(200);
     const again = await post("/v1/process/sse", { text: "b" }, { "X-Numaflow-Id": id });
     expect(again.status).toBe(409);
+  });
+
+  it("replays the whole stream to the same id sent again after a stream broke off, as Numaflow re-attaches", async ({ expect }) => {
+    const id = uniqueId("sse-resend");
+    const body = { ms: 300 };
+    // The first client goes away before the result; the run goes on.
+    const first = await post("/pipelines/sleep/v1/process/sse", body, { "X-Numaflow-Id": id });
+    expect(first.status).toBe(200);
+    await first.body?.cancel();
+    // The client sends the same request again (no Last-Event-ID): it gets the run's stream from the start.
+    const again = await post("/pipelines/sleep/v1/process/sse", body, { "X-Numaflow-Id": id });
+    expect(again.status).toBe(200);
+    const read = await readSse(again);
+    expect(read.closed).toBe(true);
+    expect(read.events.map((e) => e.data)).toEqual(['{"slept":300}']);
+    // A sync call with that id is still a duplicate.
+    expect((await post("/pipelines/sleep/v1/process/sync", body, { "X-Numaflow-Id": id })).status).toBe(409);
   });
 
   it("treats a re-sent start request with Last-Event-ID as the client reconnecting, not a duplicate", async ({ expect }) => {

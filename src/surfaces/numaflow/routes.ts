@@ -124,8 +124,10 @@ async function sse(c: NumaflowContext): Promise<Response> {
     const resuming = lastEventId !== null && c.get("runIdGiven") && (await run.probe()).found;
     if (!resuming) {
       const input = parsePipelineInput(c.get("pipeline"), body);
-      const outcome = await engine.start(startSpecFrom(c, input), { async: true, queueWhenFull: false });
-      if (!outcome.started) throw duplicateId(run.runId);
+      const outcome = await engine.start({ ...startSpecFrom(c, input), sseStart: true }, { async: true, queueWhenFull: false });
+      // The id of a run an SSE request started, sent here again (its client lost the stream):
+      // the stream is replayed from the start, as Numaflow re-attaches; any other run is a duplicate.
+      if (!outcome.started && !(await engine.describe(run, runNotFound)).sseStart) throw duplicateId(run.runId);
     }
   }
   // Numaflow streams results only; `?deltas=true` adds a streaming step's deltas (an edgeserve opt-in).

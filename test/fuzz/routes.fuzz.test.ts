@@ -53,8 +53,12 @@ function hasStackTrace(text: string, body: unknown): boolean {
   return [text, ...stringsOf(body)].some((s) => STACK_FRAME.test(s) || FRAME_BREAK.test(s));
 }
 
+/** Numaflow's one plain-text error: a `.` in the X-Numaflow-Id header (reference: numaflow-serving.md). */
+const NUMAFLOW_DOT_ERROR = /^Header-ID should not contain '\.', found /;
+
 function problemWith(res: Response, text: string, surface: Surface): string | undefined {
   if (res.status < 400 || res.status >= 500) return "not a 4xx";
+  if (surface === "numaflow" && res.status === 400 && NUMAFLOW_DOT_ERROR.test(text)) return hasStackTrace(text, undefined) ? "a stack trace" : undefined;
   let body: unknown;
   try {
     body = JSON.parse(text);

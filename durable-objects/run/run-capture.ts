@@ -1,7 +1,8 @@
 /**
  * The capture policy in force for one run and for each of its steps, resolved from what the Worker
- * sent (request override, deployment default, sampling value) and the pipeline's definition:
- * request override > step > pipeline > deployment default.
+ * sent (request override, deployment default, sampling value) and the pipeline's definition: for
+ * the run, request override > pipeline > deployment default; for a step's values, the step's own
+ * policy first.
  */
 import { capturedValue, resolveCapture, runCapture, type RunCapture } from "../../src/capture/policy";
 import type { Pipeline } from "../../src/pipeline/graph";

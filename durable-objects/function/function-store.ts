@@ -7,7 +7,7 @@
  */
 import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { TypedValueSchema, type TypedValue } from "../../src/remote/proto/io/statefun/request_reply_pb";
-import type { FunctionAddress, RemoteCall, RemoteInvocation, RemoteReport } from "../../src/remote/protocol";
+import { remoteCallSchema, type FunctionAddress, type RemoteCall, type RemoteInvocation, type RemoteReport } from "../../src/remote/protocol";
 import { Sql } from "../sql";
 
 const TABLES = [
@@ -87,7 +87,7 @@ interface StateRow extends Record<string, SqlStorageValue> {
   expires_at: number | null;
 }
 
-interface MailboxRow extends Record<string, SqlStorageValue> {
+export interface MailboxRow extends Record<string, SqlStorageValue> {
   seq: number;
   key: string;
   address: string;
@@ -311,7 +311,11 @@ export class FunctionStore {
   }
 }
 
-function mailboxEntry(row: MailboxRow): MailboxEntry {
+/**
+ * A mailbox row as an entry. Its call is parsed with the call's schema, so a row stored by an
+ * earlier version gets the defaults of fields added since (`transport`).
+ */
+export function mailboxEntry(row: MailboxRow): MailboxEntry {
   return {
     seq: row.seq,
     key: row.key,
@@ -321,7 +325,7 @@ function mailboxEntry(row: MailboxRow): MailboxEntry {
     step: row.step,
     argument: new Uint8Array(row.argument),
     caller: row.caller,
-    call: JSON.parse(row.call) as RemoteCall,
+    call: remoteCallSchema.parse(JSON.parse(row.call)),
     deadlineAt: row.deadline_at,
   };
 }

@@ -1,6 +1,6 @@
 /** What a function address does with an endpoint that is down: when waiting invocations fail, and with what. */
 import { describe, it } from "vitest";
-import type { MailboxEntry } from "../../durable-objects/function/function-store";
+import { mailboxEntry, type MailboxEntry, type MailboxRow } from "../../durable-objects/function/function-store";
 import { callNotAfter, MIN_CALL_MS, Outages, REPORT_MARGIN_MS } from "../../durable-objects/function/outages";
 
 const URL_DOWN = "http://down.test/counter";
@@ -49,5 +49,30 @@ describe("function address outages", () => {
     expect(callNotAfter([entry(1, 10_000)], 1_000)).toBe(10_000 - REPORT_MARGIN_MS);
     expect(callNotAfter([entry(1, 10_000)], 9_900)).toBe(9_900 + MIN_CALL_MS);
     expect(callNotAfter([entry(1, null)], 1_000)).toBeUndefined();
+  });
+});
+
+describe("mailbox rows stored by an earlier version", () => {
+  it("read with the call's defaults: a call stored before transports were told apart is OkHttp's", ({ expect }) => {
+    const call = {
+      url: "http://127.0.0.1:9090/counter",
+      timeouts: { call: 60_000, connect: 10_000, read: 10_000, write: 10_000 },
+      payloadMaxBytes: 1000,
+      maxNumBatchRequests: 10,
+      output: "json",
+    };
+    const row: MailboxRow = {
+      seq: 1,
+      key: "r/count/0",
+      address: JSON.stringify({ namespace: "test", type: "counter", id: "k" }),
+      run_id: "r",
+      pipeline: "p",
+      step: "count",
+      argument: new ArrayBuffer(0),
+      caller: null,
+      call: JSON.stringify(call),
+      deadline_at: null,
+    };
+    expect(mailboxEntry(row).call).toEqual({ ...call, transport: "okhttp" });
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The capture policy in force for one run and for each of its steps, resolved from what the Worker
- * sent (request override, deployment default, sampling value) and the pipeline's definition: for
- * the run, request override > pipeline > deployment default; for a step's values, the step's own
- * policy first.
+ * sent (request override, deployment default, sampling value) and the pipeline's definition:
+ * request override > step > pipeline > deployment default, field by field, except a step's own
+ * `mode`, which comes first for that step's values (as ZenML resolves it).
  */
 import { capturedValue, resolveCapture, runCapture, type RunCapture } from "../../src/capture/policy";
 import type { Pipeline } from "../../src/pipeline/graph";
@@ -20,9 +20,10 @@ export class RunCapturePolicy {
   }
 
   /**
-   * A step's values: its own policy beats the request's override, which beats the pipeline's (as
-   * ZenML resolves them), so a step that keeps its values out does so whatever a request asks; a
-   * run under `none` records no step at all.
+   * A step's values: its own `mode` beats the request's (as ZenML resolves it), so a step that keeps
+   * its values out does so whatever a request asks; every other field (redaction, sizes, sampling)
+   * keeps the request's first, so a request's redaction is never undone by a step. A run under
+   * `none` records no step at all.
    */
   step(name: string): RunCapture {
     let policy = this.steps.get(name);
@@ -32,10 +33,10 @@ export class RunCapturePolicy {
       policy =
         this.run.mode === "none"
           ? this.run
-          : runCapture(
-              this.request.sampleFraction,
-              resolveCapture([stepPolicy, this.request.override, this.pipeline.definition.capture], this.request.fallback),
-            );
+          : runCapture(this.request.sampleFraction, {
+              ...resolveCapture([this.request.override, stepPolicy, this.pipeline.definition.capture], this.request.fallback),
+              ...(stepPolicy?.mode !== undefined ? { mode: stepPolicy.mode } : {}),
+            });
       this.steps.set(name, policy);
     }
     return policy;

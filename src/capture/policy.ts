@@ -47,8 +47,8 @@ export interface RunCapture extends CapturePolicy {
 
 /**
  * Resolves a policy from its layers, the first one winning, field by field, over the deployment
- * default: for the run, request override > pipeline; for a step's values, step > request override
- * > pipeline (durable-objects/run/run-capture.ts).
+ * default: request override > step > pipeline (a step's own `mode` then comes first for its
+ * values: durable-objects/run/run-capture.ts).
  */
 export function resolveCapture(layers: readonly (CapturePolicyInput | undefined)[], fallback: CapturePolicy): CapturePolicy {
   const policy = { ...fallback };

@@ -134,6 +134,17 @@ function napping(name: string, admission: { maxConcurrency: number; maxQueueSize
   });
 }
 
+/** One step that redacts `email` itself (step policy): a request's own redaction must still apply. */
+export const echoRedacting = definePipeline({
+  name: "test-echo-redacting",
+  input: anyObject,
+  steps: [
+    { name: "masked", kind: "inline", run: (m) => ({ value: m.value }), capture: { redact: ["email"] } },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "masked", to: "out" }],
+});
+
 /** One run at a time, one waiting: for admission control. */
 export const admission = napping("test-admission", { maxConcurrency: 1, maxQueueSize: 1 });
 
@@ -400,6 +411,7 @@ export function registerTestPipelines(): void {
     admissionWide,
     admissionInline,
     admissionAlone,
+    echoRedacting,
     queued,
     queuedSlowRetry,
     queuedFanout,

@@ -51,6 +51,12 @@ describe("capture policies", () => {
     expect(steps.find((s) => s.step === "open")).toMatchObject({ input: { a: 1 }, output: { a: 1 } });
   });
 
+  it("a step's own redaction does not undo the request's: both apply to the step's values", async ({ expect }) => {
+    const { job_id } = await invoke("test-echo-redacting", { email: "a@b.c", ssn: "123", n: 1 }, { capture_override: { redact: ["email", "ssn"] } });
+    const step = (await record("test-echo-redacting", job_id)).capture.steps.find((s) => s.step === "masked");
+    expect(step?.input).toEqual({ email: "[REDACTED]", ssn: "[REDACTED]", n: 1 });
+  });
+
   it("metadata: statuses and timings, no payloads; the sync answer has the result, the job no longer", async ({ expect }) => {
     const answer = await invoke("test-echo", { a: 1 }, { capture_override: { mode: "metadata" } });
     expect(answer).toMatchObject({ success: true, results: { a: 1 } });

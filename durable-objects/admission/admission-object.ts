@@ -106,7 +106,6 @@ export class AdmissionObject extends DurableObject<Env> {
     const granted = Math.max(0, Math.min(request.want, room));
     const block = `b-${crypto.randomUUID()}`;
     if (granted > 0) this.insertBlock(block, granted, now + request.leaseMs);
-    else if (request.last) this.refusals++;
     if (request.returns) this.ctx.waitUntil(this.promote());
     return { block, granted };
   }
@@ -138,6 +137,11 @@ export class AdmissionObject extends DurableObject<Env> {
       now,
     );
     return { state: "queued", ticket };
+  }
+
+  /** A request answered 429 without asking to queue (a sync start, a stream, a WebSocket): counted for the stats. */
+  countRefusal(): void {
+    this.refusals++;
   }
 
   /** Runs waiting here, and requests refused since this instance started. */

@@ -37,8 +37,6 @@ export interface LeaseRequest {
   leaseMs: number;
   /** Slots of earlier blocks given back with this call. */
   returns?: BlockReturns;
-  /** The caller asked every other shard already: none granted here means the request is refused. */
-  last?: boolean;
 }
 
 export interface LeaseDecision {
@@ -62,7 +60,7 @@ export type EnqueueDecision = { state: "running"; slot: BlockSlot } | { state: "
 export interface ShardStats {
   /** Async runs waiting in its queue. */
   waiting: number;
-  /** Requests refused for want of room, since this shard object last started (not stored). */
+  /** Requests answered 429 (counted by one shard each), since this shard object last started (not stored). */
   refusals: number;
 }
 

@@ -97,9 +97,8 @@ class PipelineSlots {
   /** Leases a new block, trying each shard once; false when none has room. */
   private async leaseBlock(waitUntil: WaitUntil, runTimeout: number): Promise<boolean> {
     const want = Math.max(1, Math.floor(this.share().concurrency / BLOCK_SHARE_DIVISOR));
-    const shards = this.shardsInRandomOrder();
-    for (const [i, shard] of shards.entries()) {
-      const decision = await this.lease(shard, want, runTimeout, i === shards.length - 1);
+    for (const shard of this.shardsInRandomOrder()) {
+      const decision = await this.lease(shard, want, runTimeout);
       if (decision.granted === 0) continue;
       if (this.current) this.retire(this.current);
       this.current = { shard, id: decision.block, free: decision.granted, usableUntil: Date.now() + BLOCK_WINDOW_MS };
@@ -112,16 +111,14 @@ class PipelineSlots {
 
   /** A single slot leased for one run with a longer timeout than its pipeline's. */
   private async leaseOwn(runTimeout: number): Promise<BlockSlot | null> {
-    const shards = this.shardsInRandomOrder();
-    for (const [i, shard] of shards.entries()) {
-      const decision = await this.lease(shard, 1, runTimeout, i === shards.length - 1);
+    for (const shard of this.shardsInRandomOrder()) {
+      const decision = await this.lease(shard, 1, runTimeout);
       if (decision.granted > 0) return { shard, block: decision.block };
     }
     return null;
   }
 
-  /** `last`: every other shard was asked already, so a refusal here refuses the request. */
-  private lease(shard: string, want: number, runTimeout: number, last: boolean) {
+  private lease(shard: string, want: number, runTimeout: number) {
     const returns = this.takeOwed(shard);
     return this.stub(shard).lease({
       shard,
@@ -130,7 +127,6 @@ class PipelineSlots {
       concurrency: this.share().concurrency,
       leaseMs: BLOCK_WINDOW_MS + runTimeout * 1000 + LEASE_MARGIN_MS,
       ...(returns ? { returns } : {}),
-      ...(last ? { last } : {}),
     });
   }
 
@@ -263,7 +259,19 @@ export class Admission {
     });
   }
 
-  atCapacity(pipeline: Pipeline, mode: "sync" | "async"): ApiError {
+  /**
+   * The 429 for a start that may not queue (a sync call, a stream, a WebSocket), counted by one of
+   * the pipeline's shards for `/concurrency/stats` (a refused enqueue is counted by its shard).
+   */
+  refuse(pipeline: Pipeline): ApiError {
+    const shard = this.env.ADMISSION.get(
+      this.env.ADMISSION.idFromName(admissionShard(pipeline.name, Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS))),
+    );
+    this.waitUntil(shard.countRefusal().catch((error: unknown) => console.error(`edgeserve admission: counting a refusal failed: ${String(error)}`)));
+    return this.atCapacity(pipeline, "sync");
+  }
+
+  private atCapacity(pipeline: Pipeline, mode: "sync" | "async"): ApiError {
     const limits = admissionLimits(pipeline, this.settings);
     const retryAfter = this.settings.EDGESERVE_RETRY_AFTER_SECONDS;
     return new ApiError(

@@ -128,7 +128,7 @@ export class RunService {
   private async startWithoutSlot(run: RunClient, pipeline: Pipeline, request: StartRunRequest, mode: StartMode, timeout: number): Promise<StartResult> {
     if ((await run.probe()).found) return DUPLICATE;
     const queues = mode.async ? mode.queueWhenFull !== false : mode.queueWhenFull === true;
-    if (!queues) throw this.admission.atCapacity(pipeline, "sync");
+    if (!queues) throw this.admission.refuse(pipeline);
     const ticket = await this.admission.enqueue(pipeline, run.runId, timeout);
     const outcome = await run.start({ ...request, admission: ticket });
     // A shard keeps one queue entry per run id: when the run already there waits on the same
@@ -192,7 +192,7 @@ export class RunService {
   async openSocket(pipeline: Pipeline, runId: string, upgrade: Request): Promise<Response> {
     const run = this.run(pipeline.name, runId);
     const slot = await this.admission.take(pipeline, runTimeoutSeconds(pipeline, this.settings));
-    if (slot === null) throw this.admission.atCapacity(pipeline, "sync");
+    if (slot === null) throw this.admission.refuse(pipeline);
     return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers, this.settings.EDGESERVE_STRIP_HEADERS), slot);
   }
 

@@ -5,7 +5,7 @@
  * hands off to the run's session (run-session.ts) and its collaborators: the orchestrator
  * (progress), projections (views), retention, the indexer and the stream subscribers.
  */
-import type { BlockSlot } from "../../src/admission/protocol";
+import { isWaiting, type BlockSlot } from "../../src/admission/protocol";
 import { chaosEnabled } from "../../src/chaos";
 import { findPipeline } from "../../src/catalog";
 import { loadMessage } from "../../src/pipeline/message";
@@ -157,7 +157,9 @@ export class HostedRun {
       capture: request.capture,
       admission: request.admission ?? null,
     });
-    const session = (this.session = RunSession.create(record, this.sessionDeps(), { starterWaits }));
+    // A caller queued for a slot (a waiting ticket) does not hold the one its shard gives the run.
+    const starterHoldsSlot = request.admission !== undefined && !isWaiting(request.admission);
+    const session = (this.session = RunSession.create(record, this.sessionDeps(), { starterWaits, starterHoldsSlot }));
     if (request.admission && "waiting" in request.admission) {
       // Queued by admission control: stored as `pending` until its shard calls `admit`.
       record.row.status = "pending";

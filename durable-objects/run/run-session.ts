@@ -64,8 +64,10 @@ export class RunSession {
   readonly results: RunResults;
   readonly capture: RunCapturePolicy;
   private readonly waiters = new Set<() => void>();
-  /** Set while a sync caller (who brought the run's slot) waits for it to end (see `create`). */
+  /** Set while a sync caller waits for the run to end (see `create`). */
   private starterWaiting = false;
+  /** Whether that caller brought the run's slot (not a queued caller, whose slot its shard gave). */
+  private starterHoldsSlot = false;
   private slotHandedBack = false;
 
   private constructor(
@@ -131,12 +133,14 @@ export class RunSession {
 
   /**
    * A new run's session (nothing is written until its first burst is flushed). `starterWaits`: a
-   * sync caller brought the slot and waits (`waitAsStarter`); if the run ends meanwhile, the slot
-   * goes back with the answer, for the caller's isolate to reuse, instead of to the shard.
+   * sync caller waits (`waitAsStarter`); if the run ends meanwhile, its answer carries the results
+   * (which a policy that keeps no payloads then does not store), and, when the caller brought the
+   * slot (`starterHoldsSlot`), the slot too, for the caller's isolate to reuse, instead of to the shard.
    */
-  static create(record: RunRecord, deps: SessionDeps, options: { starterWaits: boolean }): RunSession {
+  static create(record: RunRecord, deps: SessionDeps, options: { starterWaits: boolean; starterHoldsSlot: boolean }): RunSession {
     const session = new RunSession(pipelineOf(record), record, deps);
     session.starterWaiting = options.starterWaits;
+    session.starterHoldsSlot = options.starterWaits && options.starterHoldsSlot;
     return session;
   }
 
@@ -176,7 +180,7 @@ export class RunSession {
    */
   private ending(): void {
     if (!this.starterWaiting) return;
-    if (this.record.row.admission !== null) this.record.row.slotToStarter = true;
+    if (this.starterHoldsSlot && this.record.row.admission !== null) this.record.row.slotToStarter = true;
     if (this.capture.keepsPayloads(this.record.row.status)) return;
     this.results.holdForAnswer();
     this.record.dropInput(this.deps.store);
@@ -186,7 +190,7 @@ export class RunSession {
   /** The burst that ended the run is persisted: wake waiters, move results, index, free the slot. */
   private ended(): void {
     const { waitUntil, indexer } = this.deps;
-    if (this.starterWaiting && this.record.row.admission !== null) {
+    if (this.starterWaiting && this.starterHoldsSlot && this.record.row.admission !== null) {
       this.record.row.admission = null;
       this.slotHandedBack = true;
     }

@@ -110,7 +110,7 @@ export class RunClient {
     } catch (error) {
       if (!isRetryable(error)) throw unavailable(error);
       const again = await this.startAgain(request);
-      if (!again.started) return { started: false, reason: "duplicate" };
+      if (!again.started) return again;
       // The cut answer carried the slot back (the stored run says so): it is the caller's again
       // now, whatever the wait below comes to.
       if (again.slotReturned) slotReturned();

@@ -130,15 +130,17 @@ export class RunService {
     const queues = mode.async ? mode.queueWhenFull !== false : mode.queueWhenFull === true;
     if (!queues) throw this.admission.refuse(pipeline);
     const ticket = await this.admission.enqueue(pipeline, run.runId, timeout);
-    const outcome = await run.start({ ...request, admission: ticket });
+    // Queued for a sync caller, it waits in the object as any sync caller does (so a policy that
+    // keeps no payloads stores none past its answer); its slot, once its shard gives it one, goes
+    // back to the shard when the run ends, since the caller never held it.
+    const outcome = mode.async
+      ? await run.start({ ...request, admission: ticket })
+      : await run.startAndWait({ ...request, admission: ticket }, mode.waitMs ?? this.requestTimeoutMs(pipeline), () => undefined);
     // A shard keeps one queue entry per run id: when the run already there waits on the same
     // shard (a concurrent start of the same id queued first), the entry is that run's.
     if (!outcome.started && !waitsOn(outcome.holds, ticket)) await this.admission.withdraw(ticket, run.runId);
     if (!outcome.started) return DUPLICATE;
-    if (mode.async) return outcome;
-    // Queued for a sync caller: it waits for the run as any sync caller does. Its slot, once the
-    // shard gives it one, goes back when the run ends (the caller never held one).
-    return { started: true, snapshot: await this.wait(run, mode.waitMs ?? this.requestTimeoutMs(pipeline)) };
+    return "snapshot" in outcome ? { started: true, snapshot: outcome.snapshot } : outcome;
   }
 
   /** The run as it stands (with its results once completed); 404 when it is not there. */

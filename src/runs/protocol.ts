@@ -163,7 +163,7 @@ export interface RunSnapshot {
 export type WaitOutcome = RunMissing | { found: true; snapshot: RunSnapshot; slotToStarter?: true };
 
 /** `slotReturned`: the run ended while the caller waited, so its admission slot is the caller's again. */
-export type StartAndWaitOutcome = { started: false; reason: "duplicate" } | { started: true; snapshot: RunSnapshot; slotReturned?: boolean };
+export type StartAndWaitOutcome = Extract<StartRunOutcome, { started: false }> | { started: true; snapshot: RunSnapshot; slotReturned?: boolean };
 
 export interface EdgeCallback {
   from: string;

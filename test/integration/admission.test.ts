@@ -84,6 +84,19 @@ describe("admission control", () => {
     await settle();
   });
 
+  it("keeps no payloads past the answer of a queued ZenML sync call whose policy keeps none, and frees its slot when it ends", async ({ expect }) => {
+    await slotIsFree();
+    const busy = await submit(300);
+    const answered = await post("/pipelines/test-admission/invoke", { parameters: { ms: 1 }, capture_override: { mode: "metadata" } });
+    const body = (await answered.json()) as { success: boolean; job_id: string; results: unknown };
+    expect(body).toMatchObject({ success: true, results: { slept: 1 } });
+    // As for a sync call that found a slot at once: the job keeps statuses and timings, no result.
+    expect(await jobOf(body.job_id)).toMatchObject({ status: "completed", result: null });
+    expect((await jobOf(busy.job_id)).status).toBe("completed");
+    // The slot its shard gave it goes back when it ends: the pipeline takes runs again.
+    await settle();
+  });
+
   it("refuses Numaflow's async past the queue with 429 in Numaflow's error shape", async ({ expect }) => {
     await slotIsFree();
     const running = await submit(400);

@@ -4,7 +4,7 @@
  * Reading only: nothing here writes.
  */
 import type { Pipeline } from "../../src/pipeline/graph";
-import type { JsonValue, StoredMessage } from "../../src/pipeline/message";
+import { base64ToBytes, type JsonValue, type StoredMessage } from "../../src/pipeline/message";
 import type { CapturedStep, EdgeCallback, RunSnapshot } from "../../src/runs/protocol";
 import { resultsAsJson } from "../../src/runs/result-json";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
@@ -127,7 +127,24 @@ export function streamContextOf(run: RunView): StreamContext {
   };
 }
 
+/**
+ * The run's input as JSON, for capture, previews and streams. A raw body (`input: bytes`) reads as
+ * the JSON it holds, so redaction reaches its keys (ZenML's parameters arrive so), else as its
+ * text, else (not UTF-8) as its base64, as a step's captured bytes are.
+ */
 export function jsonInput(stored: StoredMessage): JsonValue {
-  // Bytes as their base64 text, as a step's captured bytes are.
-  return "v" in stored ? stored.v : stored.b;
+  if ("v" in stored) return stored.v;
+  let text: string;
+  try {
+    text = strictUtf8.decode(base64ToBytes(stored.b));
+  } catch {
+    return stored.b;
+  }
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return text;
+  }
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });

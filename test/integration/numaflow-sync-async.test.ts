@@ -36,6 +36,17 @@ describe("a pipeline that takes the raw body (input: bytes)", () => {
     const res = await post("/pipelines/bytes-upper/invoke", { parameters: { say: "hi" } });
     expect(await res.json()).toMatchObject({ success: true, results: '{"SAY":"HI"}' });
   });
+
+  it("captures a raw body as the JSON or text it holds, so redaction reaches its keys", async ({ expect }) => {
+    const res = await post("/pipelines/bytes-upper/invoke", { parameters: { password: "hunter2", x: 1 } });
+    const { job_id } = (await res.json()) as { job_id: string };
+    const job = (await (await call(`/pipelines/bytes-upper/jobs/${job_id}`)).json()) as { parameters: unknown };
+    expect(job.parameters).toEqual({ password: "[REDACTED]", x: 1 });
+    const id = uniqueId("raw-text");
+    await post("/pipelines/bytes-upper/v1/process/sync", "plain words", { "X-Numaflow-Id": id });
+    const run = (await (await call(`/v1/pipelines/bytes-upper/runs/${id}`)).json()) as { capture: { parameters: unknown } };
+    expect(run.capture.parameters).toBe("plain words");
+  });
 });
 
 describe("POST /v1/process/sync", () => {

@@ -155,7 +155,8 @@ export const endpointSchema = z
     if (transport === "async") {
       // The async transport has a total budget and a connect timeout; each attempt may take what
       // is left of the budget (NettyRequest), so it has no read or write timeout.
-      const call = t.timeouts.call ?? t.call ?? DEFAULT_ASYNC_TIMEOUTS_MS.call;
+      // StateFun's async spec reads a `timeouts` object with the OkHttp defaults (call 1 min).
+      const call = t.timeouts.call ?? t.call ?? (Object.keys(t.timeouts).length > 0 ? DEFAULT_TIMEOUTS_MS.call : DEFAULT_ASYNC_TIMEOUTS_MS.call);
       const connect = Math.min(t.timeouts.connect ?? t.connect ?? DEFAULT_ASYNC_TIMEOUTS_MS.connect, call);
       return {
         functions: spec.functions,

@@ -5,7 +5,8 @@
  *   with backoff from 10 ms, doubling; any other answer fails at once. Workers' fetch has no
  *   socket-level timeouts, so each attempt is bounded by `connect + write + read`.
  * - Async: every failure but a timeout is retried (any non-2xx, a wrong content type, a lost
- *   connection), with backoff from 2 ms, doubling; each attempt may take what is left of the budget.
+ *   connection, an answer too large or not a FromFunction), with backoff from 2 ms, doubling; each
+ *   attempt may take what is left of the budget.
  * The caller may end the budget sooner (`notAfter`: its run's deadline) and hear of each failed
  * attempt (`onAttemptFailed`).
  */
@@ -80,7 +81,7 @@ function isRetryable(failure: Failure, transport: CallOptions["transport"]): boo
     case "content-type":
       return transport === "async";
     case "body":
-      return false;
+      return transport === "async";
   }
 }
 

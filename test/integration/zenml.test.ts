@@ -178,6 +178,7 @@ describe("jobs", () => {
       expect(((await many.json()) as { total: number }).total).toBeGreaterThan(0);
     });
     expect(await (await call("/pipelines/sentences/jobs?limit=0")).json()).toEqual({ jobs: [], total: 0 });
+    expect((await call("/jobs?limit=")).status).toBe(422);
     const bad = await call("/jobs?limit=abc");
     expect(bad.status).toBe(422);
     const body = (await bad.json()) as { detail: { loc: unknown[] }[] };

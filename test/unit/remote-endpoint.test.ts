@@ -96,6 +96,8 @@ describe("endpoint spec validation", () => {
     expect(full).toMatchObject({ transport: "async", timeouts: { call: 120_000, connect: 20_000 } });
     // Defaults: call 2 min, connect 20 s; each attempt may take the whole budget.
     expect(endpointSchema.parse({ ...base, transport: async }).timeouts).toEqual({ call: 120_000, connect: 20_000, read: 120_000, write: 120_000 });
+    // A `timeouts` object brings StateFun's OkHttp call default (1 min) with it.
+    expect(endpointSchema.parse({ ...base, transport: { ...async, timeouts: { connect: "5 sec" } } }).timeouts).toMatchObject({ call: 60_000, connect: 5_000 });
     // A call shorter than OkHttp's read default is fine here.
     expect(issues({ ...base, transport: { ...async, call: "3 sec", connect: "1 sec" } })).toEqual([]);
     expect(issues({ ...base, transport: { ...async, client_cert: "/certs/a.pem" } })[0]).toMatch(/client_cert is not supported/);

@@ -32,12 +32,11 @@ export type PipelineRequest = z.output<typeof pipelineRequestSchema>;
 
 export const jobsQuerySchema = z.object({
   status: z.string().optional(),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(100)
-    .transform((limit) => Math.min(limit, MAX_LISTED_JOBS)),
+  limit: z
+    .string()
+    .regex(/^\d+$/, "Input should be a valid integer, 0 or more")
+    .default("100")
+    .transform((limit) => Math.min(Number(limit), MAX_LISTED_JOBS)),
 });
 
 /** The policy fields of a `capture_override` (ZenML's artifact and retention knobs have no effect here). */

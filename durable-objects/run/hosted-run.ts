@@ -130,6 +130,10 @@ export class HostedRun {
     const existing = this.load({ skipTables: true });
     if (existing) {
       const { admission, startToken, slotToStarter } = existing.record.row;
+      // The caller's own start, asked again after its answer was lost: nobody reads the lost answer,
+      // so the call that waits for it stops being the starter, and the run gives its slot back
+      // through its shard when it ends (a slot handed to that answer would be lost).
+      if (request.startToken !== undefined && request.startToken === startToken) existing.releaseStarter();
       return {
         started: false,
         reason: "duplicate",
@@ -202,8 +206,7 @@ export class HostedRun {
     const session = this.load();
     if (!session) return this.retention.missing();
     await session.waitForEnd(timeoutMs);
-    const snapshot = await snapshotOf(session);
-    return session.record.row.slotToStarter ? { found: true, snapshot, slotToStarter: true } : { found: true, snapshot };
+    return { found: true, snapshot: await snapshotOf(session) };
   }
 
   /** The run as it stands, with its results once it has completed and what capture kept of each step. */

@@ -162,6 +162,11 @@ export class RunSession {
     });
   }
 
+  /** The starter's answer will not be read (its call was cut): the slot no longer goes back with it. */
+  releaseStarter(): void {
+    this.starterWaiting = false;
+  }
+
   /** The starter waits up to `timeoutMs`; true when the slot went back to it (the run ended meanwhile). */
   async waitAsStarter(timeoutMs: number): Promise<boolean> {
     try {

@@ -116,9 +116,6 @@ export class RunClient {
       if (again.slotReturned) slotReturned();
       const outcome = await this.wait(Math.max(0, deadline - Date.now()));
       if (!outcome.found) throw unavailable(error);
-      // A cut that was not a reset: the object's own wait, for the answer that was lost, went on
-      // and took the slot back when the run ended after the start above read it.
-      if (!again.slotReturned && outcome.slotToStarter) slotReturned();
       return { started: true, snapshot: outcome.snapshot };
     }
   }

@@ -156,11 +156,7 @@ export interface RunSnapshot {
   rowsWritten: number;
 }
 
-/**
- * `slotToStarter`: the run ended while its sync starter waited in the object, so the slot went
- * back with the starter's answer (a starter whose answer was lost learns so from a later wait).
- */
-export type WaitOutcome = RunMissing | { found: true; snapshot: RunSnapshot; slotToStarter?: true };
+export type WaitOutcome = RunMissing | { found: true; snapshot: RunSnapshot };
 
 /** `slotReturned`: the run ended while the caller waited, so its admission slot is the caller's again. */
 export type StartAndWaitOutcome = Extract<StartRunOutcome, { started: false }> | { started: true; snapshot: RunSnapshot; slotReturned?: boolean };

@@ -109,6 +109,10 @@ describe("POST /invoke", () => {
     expect(body).toMatchObject({ success: false, error: "Pipeline execution timed out after 1s" });
     const job = (await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()) as Record<string, unknown>;
     expect(job).toMatchObject({ status: "failed", error: "Pipeline execution timed out after 1s" });
+    // The same run on the Numaflow surface: its error code says it passed its deadline.
+    const fetched = await call(`/pipelines/sleep/v1/process/fetch?id=${body.job_id}`);
+    expect(fetched.status).toBe(500);
+    expect(await fetched.json()).toMatchObject({ error_code: "run_timeout" });
     const stream = await readSse(await call(`/pipelines/sleep/stream/${body.job_id}`));
     const failed = JSON.parse(stream.events.at(-1)!.data) as Record<string, unknown>;
     expect(failed).toMatchObject({ event_type: "pipeline_failed", error: "Pipeline execution timed out after 1s" });
@@ -118,10 +122,13 @@ describe("POST /invoke", () => {
     });
   });
 
-  it("takes a null timeout as the default, as ZenML's Optional[int] does", async ({ expect }) => {
+  it("takes a null timeout as the default, as ZenML's Optional[int] does, and a whole number in a string", async ({ expect }) => {
     const res = await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 0 }, timeout: null });
     expect(res.status).toBe(200);
     expect(((await res.json()) as PipelineResponse).metadata.estimated_timeout).toBe(300);
+    const text = await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 0 }, timeout: "30" });
+    expect(((await text.json()) as PipelineResponse).metadata.estimated_timeout).toBe(30);
+    expect((await post("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 0 }, timeout: "soon" })).status).toBe(422);
   });
 
   it("creates no tracked run under capture mode none: run_id is null", async ({ expect }) => {
@@ -178,6 +185,9 @@ describe("jobs", () => {
       expect(((await many.json()) as { total: number }).total).toBeGreaterThan(0);
     });
     expect(await (await call("/pipelines/sentences/jobs?limit=0")).json()).toEqual({ jobs: [], total: 0 });
+    // FastAPI reads the last of a repeated parameter, and pydantic trims spaces.
+    expect(await (await call("/pipelines/sentences/jobs?limit=5&limit=0")).json()).toEqual({ jobs: [], total: 0 });
+    expect((await call("/pipelines/sentences/jobs?limit=%201")).status).toBe(200);
     expect((await call("/jobs?limit=")).status).toBe(422);
     const bad = await call("/jobs?limit=abc");
     expect(bad.status).toBe(422);
@@ -204,7 +214,10 @@ describe("jobs", () => {
     const again = await call(`/pipelines/sleep/jobs/${body.job_id}/cancel`, { method: "POST" });
     expect(again.status).toBe(400);
     expect(await again.json()).toMatchObject({ detail: `Job ${body.job_id} could not be cancelled` });
-    expect((await call("/jobs/unknown-job/cancel", { method: "POST" })).status).toBe(404);
+    // As ZenML: a job it does not know could not be cancelled either.
+    const unknown = await call("/jobs/unknown-job/cancel", { method: "POST" });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ detail: "Job unknown-job could not be cancelled" });
   });
 });
 

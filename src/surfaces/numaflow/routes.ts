@@ -164,7 +164,8 @@ function queriedRun(c: NumaflowContext): RunClient {
 function resultsResponse(snapshot: RunSnapshot, extraHeaders: Record<string, string>): Response {
   if (snapshot.status !== "completed") {
     const reason = snapshot.error?.message ?? `run ended ${snapshot.status}`;
-    throw new ApiError("run_failed", `run ${snapshot.id} ${snapshot.status}: ${reason}`);
+    // A run past its deadline says so in its code, as the error table promises.
+    throw new ApiError(snapshot.error?.code === "run_timeout" ? "run_timeout" : "run_failed", `run ${snapshot.id} ${snapshot.status}: ${reason}`);
   }
   return concatenatedResults(keptResults(snapshot), extraHeaders);
 }

@@ -205,7 +205,8 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
 }
 
 async function listJobs(c: ZenmlContext): Promise<Response> {
-  const query = jobsQuerySchema.safeParse(c.req.query());
+  // A repeated parameter counts with its last value, as FastAPI reads it.
+  const query = jobsQuerySchema.safeParse({ status: c.req.queries("status")?.at(-1), limit: c.req.queries("limit")?.at(-1) });
   if (!query.success) {
     throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues, { in: "query" }) });
   }
@@ -234,7 +235,11 @@ async function getJob(c: ZenmlContext): Promise<Response> {
 
 async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  const outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, c.req.query("reason") ?? "Cancelled by request", jobNotFound));
+  // ZenML answers 400 "could not be cancelled" for a job it does not know, as for a finished one.
+  const couldNotCancel = (id: string) => new ApiError("bad_request", `Job ${id} could not be cancelled`);
+  const outcome = await explainingOtherPipeline(c.env.DB, run, () =>
+    c.get("engine").cancel(run, c.req.query("reason") ?? "Cancelled by request", couldNotCancel),
+  );
   if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }

@@ -18,13 +18,10 @@ const MAX_LISTED_JOBS = 1000;
 export const pipelineRequestSchema = z.object({
   parameters: z.record(z.string(), z.unknown()).default({}),
   run_name: z.string().max(256).nullish(),
-  // Optional in ZenML's model: null (what a Python client sends for None) means the default.
+  // Optional in ZenML's model: null (what a Python client sends for None) means the default. As
+  // pydantic's lax mode, a whole number written as a string is taken too.
   timeout: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .nullish()
+    .preprocess((value) => (typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value), z.number().int().min(1).max(3600).nullish())
     .transform((seconds) => seconds ?? DEFAULT_TIMEOUT_SECONDS),
   capture_override: captureOverrideSchema.nullish(),
 });
@@ -34,6 +31,7 @@ export const jobsQuerySchema = z.object({
   status: z.string().optional(),
   limit: z
     .string()
+    .trim()
     .regex(/^\d+$/, "Input should be a valid integer, 0 or more")
     .default("100")
     .transform((limit) => Math.min(Number(limit), MAX_LISTED_JOBS)),

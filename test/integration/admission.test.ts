@@ -11,7 +11,8 @@ import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { uniqueId } from "../helpers/unique";
 
-const jobOf = async (id: string) => (await (await call(`/pipelines/test-admission/jobs/${id}`)).json()) as { status: string; result: unknown };
+const jobOf = async (id: string) =>
+  (await (await call(`/pipelines/test-admission/jobs/${id}`)).json()) as { status: string; result: unknown; started_at: string | null };
 const submit = async (ms: number) => {
   const res = await post("/pipelines/test-admission/invoke?mode=async", { parameters: { ms } });
   if (res.status !== 200) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
@@ -37,7 +38,8 @@ describe("admission control", () => {
     const first = await submit(600);
     const second = await submit(50);
     expect((await jobOf(first.job_id)).status).toBe("running");
-    expect((await jobOf(second.job_id)).status).toBe("pending");
+    // A job waiting in the queue has not started, as ZenML says of a pending job.
+    expect(await jobOf(second.job_id)).toMatchObject({ status: "pending", started_at: null });
 
     const refused = await post("/pipelines/test-admission/invoke?mode=async", { parameters: { ms: 1 } });
     expect(refused.status).toBe(429);
@@ -45,6 +47,10 @@ describe("admission control", () => {
     expect(((await refused.json()) as { detail: string }).detail).toContain("at its limit of 1 concurrent runs and 1 queued");
 
     await vi.waitFor(async () => expect(await jobOf(second.job_id)).toMatchObject({ status: "completed", result: { slept: 50 } }), WAIT);
+    // It started when its slot came, after the first run: its execution time is its own 50 ms, not its wait.
+    const done = (await jobOf(second.job_id)) as unknown as { created_at: string; started_at: string; execution_time: number };
+    expect(Date.parse(done.started_at)).toBeGreaterThan(Date.parse(done.created_at) + 300);
+    expect(done.execution_time).toBeLessThan(0.5);
     await settle(first.job_id, second.job_id);
   });
 

@@ -24,20 +24,31 @@ export function deploymentId(pipeline: { name: string; definition: { version: st
 
 const seconds = (from: number, to: number | undefined) => (to === undefined ? null : (to - from) / 1000);
 
+/**
+ * When the job started running, as ZenML sets `started_at`: null while it waits in the admission
+ * queue; then its first step's start (a queued job's wait is not its execution).
+ */
+function startedAt(snapshot: RunSnapshot): number | null {
+  if (snapshot.status === "pending") return null;
+  const starts = Object.values(snapshot.steps).flatMap((s) => (s.firstStartedAt === undefined ? [] : [s.firstStartedAt]));
+  return starts.length === 0 ? snapshot.createdAt : Math.min(...starts);
+}
+
 /** `GET /jobs/{id}`: from the Run object itself. */
 export function jobFromSnapshot(snapshot: RunSnapshot): Record<string, unknown> {
   const cancelled = snapshot.error?.code === "run_cancelled";
+  const started = startedAt(snapshot);
   return {
     job_id: snapshot.id,
     status: jobStatus(snapshot.status),
     parameters: snapshot.capture.parameters,
     run_name: snapshot.runName ?? null,
     created_at: zenmlTimestamp(snapshot.createdAt),
-    started_at: zenmlTimestamp(snapshot.createdAt),
+    started_at: started === null ? null : zenmlTimestamp(started),
     completed_at: snapshot.finishedAt === undefined ? null : zenmlTimestamp(snapshot.finishedAt),
     error: cancelled ? "Execution was cancelled" : snapshot.error ? zenmlJobError(snapshot.error.message) : null,
     result: snapshot.results ? resultsAsJson(snapshot.results) : null,
-    execution_time: seconds(snapshot.createdAt, snapshot.finishedAt),
+    execution_time: seconds(started ?? snapshot.createdAt, snapshot.finishedAt),
     pipeline_name: snapshot.pipeline,
     steps_executed: snapshot.stepsExecuted,
     canceled_by: null,
@@ -54,7 +65,8 @@ export function jobFromIndex(row: RunIndexRow): Record<string, unknown> {
     parameters: parse(row.parameters_preview),
     run_name: row.run_name,
     created_at: zenmlTimestamp(row.created_at),
-    started_at: zenmlTimestamp(row.created_at),
+    // The index keeps no start time: a job that waited in the queue shows its creation here.
+    started_at: row.status === "pending" ? null : zenmlTimestamp(row.created_at),
     completed_at: row.finished_at === null ? null : zenmlTimestamp(row.finished_at),
     error: row.status === "cancelled" ? "Execution was cancelled" : row.error === null ? null : zenmlJobError(row.error),
     result: parse(row.result_preview),

@@ -23,7 +23,7 @@ import { SOCKET_TICKET_SECONDS } from "../../auth/stream-tickets";
 import { isActive, type RunSnapshot } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import type { RunClient } from "../../engine/run-client";
-import type { StartSpec } from "../../engine/run-service";
+import type { RunService, StartSpec } from "../../engine/run-service";
 import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
 import { zenmlTimestamp } from "./events";
@@ -235,12 +235,17 @@ async function getJob(c: ZenmlContext): Promise<Response> {
 
 async function cancelJob(c: ZenmlContext): Promise<Response> {
   const run = jobRun(c);
-  // ZenML answers 400 "could not be cancelled" for a job it does not know, as for a finished one.
-  const couldNotCancel = (id: string) => new ApiError("bad_request", `Job ${id} could not be cancelled`);
-  const outcome = await explainingOtherPipeline(c.env.DB, run, () =>
-    c.get("engine").cancel(run, c.req.query("reason") ?? "Cancelled by request", couldNotCancel),
-  );
-  if (!outcome.cancelled) throw new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
+  const couldNotCancel = new ApiError("bad_request", `Job ${run.runId} could not be cancelled`);
+  // ZenML answers a job it does not know as one it cannot cancel (400); a job of another of this
+  // Worker's pipelines still gets the 404 that names that pipeline.
+  const notHere = jobNotFound(run.runId);
+  let outcome: Awaited<ReturnType<RunService["cancel"]>>;
+  try {
+    outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, c.req.query("reason") ?? "Cancelled by request", () => notHere));
+  } catch (error) {
+    throw error === notHere ? couldNotCancel : error;
+  }
+  if (!outcome.cancelled) throw couldNotCancel;
   return c.json({ message: `Job ${run.runId} cancelled successfully`, cancelled: true });
 }
 

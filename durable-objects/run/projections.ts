@@ -4,7 +4,7 @@
  * Reading only: nothing here writes.
  */
 import type { Pipeline } from "../../src/pipeline/graph";
-import { base64ToBytes, type JsonValue, type StoredMessage } from "../../src/pipeline/message";
+import { base64ToBytes, bytesAsValue, type JsonValue, type StoredMessage } from "../../src/pipeline/message";
 import type { CapturedStep, EdgeCallback, RunSnapshot } from "../../src/runs/protocol";
 import { resultsAsJson } from "../../src/runs/result-json";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
@@ -134,17 +134,6 @@ export function streamContextOf(run: RunView): StreamContext {
  */
 export function jsonInput(stored: StoredMessage): JsonValue {
   if ("v" in stored) return stored.v;
-  let text: string;
-  try {
-    text = strictUtf8.decode(base64ToBytes(stored.b));
-  } catch {
-    return stored.b;
-  }
-  try {
-    return JSON.parse(text) as JsonValue;
-  } catch {
-    return text;
-  }
+  const value = bytesAsValue(base64ToBytes(stored.b));
+  return value instanceof Uint8Array ? stored.b : value;
 }
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });

@@ -6,19 +6,14 @@
 import { ApiError, detailsFromIssues } from "../errors/api-error";
 import { takesBytes } from "../pipeline/definition";
 import type { Pipeline } from "../pipeline/graph";
-import { storeMessage, type JsonValue, type StoredMessage } from "../pipeline/message";
+import { storeMessage, utf8Text, type JsonValue, type StoredMessage } from "../pipeline/message";
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 const utf8 = new TextEncoder();
 
 export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): StoredMessage {
   if (takesBytes(pipeline.definition)) return storeMessage({ value: new Uint8Array(body), tags: [], keys: [] });
-  let text: string;
-  try {
-    text = strictUtf8.decode(body);
-  } catch {
-    throw new ApiError("malformed_json", "the request body is not valid UTF-8");
-  }
+  const text = utf8Text(body);
+  if (text === undefined) throw new ApiError("malformed_json", "the request body is not valid UTF-8");
   if (text.trim() === "") {
     throw new ApiError("malformed_json", `the request body is empty; pipeline '${pipeline.name}' expects a JSON document`);
   }

@@ -23,6 +23,27 @@ export interface Message {
 export const DROP_TAG = "\\__DROP__";
 
 const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** The bytes as UTF-8 text, or undefined when they are not UTF-8. */
+export function utf8Text(bytes: Uint8Array | ArrayBuffer): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes read as the value they hold: the JSON they are, else their UTF-8 text, else the bytes themselves. */
+export function bytesAsValue(bytes: Uint8Array): MessageValue {
+  const text = utf8Text(bytes);
+  if (text === undefined) return bytes;
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return text;
+  }
+}
 
 /** The bytes a message's value stands for on the wire: raw bytes as they are, JSON as UTF-8 text. */
 export function valueToBytes(value: MessageValue): Uint8Array {

@@ -5,7 +5,7 @@
  * carries JSON (the SDKs' JsonType) or raw bytes.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { JsonValue, Message, MessageValue } from "../pipeline/message";
+import { bytesAsValue, utf8Text, type JsonValue, type Message, type MessageValue } from "../pipeline/message";
 import { KafkaProducerRecordSchema } from "./proto/io/statefun/egress_pb";
 import { TypedValueSchema, type TypedValue } from "./proto/io/statefun/request_reply_pb";
 import {
@@ -113,18 +113,13 @@ export function decodeTypedValue(typed: TypedValue, decoding: OutputDecoding): M
 
 function decodeBytes(bytes: Uint8Array, decoding: OutputDecoding, typename: string): MessageValue {
   if (decoding === "bytes") return bytes;
-  let text: string | undefined;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    if (decoding === "auto") return bytes;
-    throw new TypedValueError(`a value of type ${typename} is not UTF-8 text`);
-  }
+  if (decoding === "auto") return bytesAsValue(bytes);
+  const text = utf8Text(bytes);
+  if (text === undefined) throw new TypedValueError(`a value of type ${typename} is not UTF-8 text`);
   if (decoding === "string") return text;
   try {
     return JSON.parse(text) as JsonValue;
   } catch {
-    if (decoding === "auto") return text;
     throw new TypedValueError(`a value of type ${typename} is not JSON`);
   }
 }

@@ -152,29 +152,9 @@ export const endpointSchema = z
   .transform((spec, ctx) => {
     const t = spec.transport;
     const transport: "okhttp" | "async" = t.type === ASYNC_TRANSPORT ? "async" : "okhttp";
-    if (transport === "async") {
-      // The async transport has a total budget and a connect timeout; each attempt may take what
-      // is left of the budget (NettyRequest), so it has no read or write timeout.
-      // StateFun's async spec reads a `timeouts` object with the OkHttp defaults (call 1 min).
-      const call = t.timeouts.call ?? t.call ?? (Object.keys(t.timeouts).length > 0 ? DEFAULT_TIMEOUTS_MS.call : DEFAULT_ASYNC_TIMEOUTS_MS.call);
-      const connect = Math.min(t.timeouts.connect ?? t.connect ?? DEFAULT_ASYNC_TIMEOUTS_MS.connect, call);
-      return {
-        functions: spec.functions,
-        urlPathTemplate: spec.urlPathTemplate,
-        baseUrlEnv: spec.baseUrlEnv,
-        maxNumBatchRequests: spec.maxNumBatchRequests,
-        transport,
-        timeouts: { call, connect, read: call, write: call },
-        payloadMaxBytes: t.payload_max_bytes,
-      };
-    }
-    const timeouts = {
-      call: t.timeouts.call ?? t.call ?? DEFAULT_TIMEOUTS_MS.call,
-      connect: t.timeouts.connect ?? t.connect ?? DEFAULT_TIMEOUTS_MS.connect,
-      read: t.timeouts.read ?? DEFAULT_TIMEOUTS_MS.read,
-      write: t.timeouts.write ?? DEFAULT_TIMEOUTS_MS.write,
-    };
-    // StateFun (DefaultHttpRequestReplyClientSpec): each timeout must be at most `call`.
+    const timeouts = transport === "async" ? asyncTimeouts(t) : okHttpTimeouts(t);
+    // StateFun (DefaultHttpRequestReplyClientSpec): each timeout must be at most `call` (the async
+    // transport's are, by construction).
     for (const name of ["connect", "read", "write"] as const) {
       if (timeouts[name] > timeouts.call) {
         ctx.addIssue({
@@ -194,6 +174,32 @@ export const endpointSchema = z
       payloadMaxBytes: t.payload_max_bytes,
     };
   });
+
+interface TransportTimeouts {
+  timeouts: { call?: number; connect?: number; read?: number; write?: number };
+  call?: number;
+  connect?: number;
+}
+
+function okHttpTimeouts(t: TransportTimeouts) {
+  return {
+    call: t.timeouts.call ?? t.call ?? DEFAULT_TIMEOUTS_MS.call,
+    connect: t.timeouts.connect ?? t.connect ?? DEFAULT_TIMEOUTS_MS.connect,
+    read: t.timeouts.read ?? DEFAULT_TIMEOUTS_MS.read,
+    write: t.timeouts.write ?? DEFAULT_TIMEOUTS_MS.write,
+  };
+}
+
+/**
+ * The async transport has a total budget and a connect timeout; each attempt may take what is
+ * left of the budget (NettyRequest), so it has no read or write timeout of its own. StateFun's
+ * async spec reads a `timeouts` object with the OkHttp defaults (call 1 min).
+ */
+function asyncTimeouts(t: TransportTimeouts) {
+  const call = t.timeouts.call ?? t.call ?? (Object.keys(t.timeouts).length > 0 ? DEFAULT_TIMEOUTS_MS.call : DEFAULT_ASYNC_TIMEOUTS_MS.call);
+  const connect = Math.min(t.timeouts.connect ?? t.connect ?? DEFAULT_ASYNC_TIMEOUTS_MS.connect, call);
+  return { call, connect, read: call, write: call };
+}
 
 export type EndpointSpecInput = z.input<typeof endpointSchema>;
 export type EndpointSpec = z.output<typeof endpointSchema>;

@@ -202,6 +202,19 @@ class PipelineSlots {
     return { concurrency: Math.ceil(limits.maxConcurrency / shards), queueSize: Math.ceil(limits.maxQueueSize / shards) };
   }
 
+  /** A 429 this isolate answered for the pipeline, counted by one of its shards (for the stats). */
+  countRefusal(waitUntil: WaitUntil): void {
+    const counted = this.stub(this.pickShard()).countRefusal();
+    waitUntil(counted.catch((error: unknown) => console.error(`edgeserve admission: counting a refusal failed: ${String(error)}`)));
+  }
+
+  /** Runs waiting in the pipeline's queue, and requests refused, over all its shards. */
+  async stats(): Promise<ShardStats> {
+    const shards = Array.from({ length: this.settings.EDGESERVE_ADMISSION_SHARDS }, (_, k) => admissionShard(this.pipeline.name, k));
+    const each = await Promise.all(shards.map((shard) => this.stub(shard).stats()));
+    return each.reduce((sum, s) => ({ waiting: sum.waiting + s.waiting, refusals: sum.refusals + s.refusals }), { waiting: 0, refusals: 0 });
+  }
+
   private pickShard(): string {
     return admissionShard(this.pipeline.name, Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS));
   }
@@ -238,10 +251,8 @@ export class Admission {
   }
 
   /** Runs waiting in the pipeline's queue, and requests refused (since each shard last started), over its shards. */
-  async stats(pipeline: Pipeline): Promise<ShardStats> {
-    const shards = Array.from({ length: this.settings.EDGESERVE_ADMISSION_SHARDS }, (_, k) => admissionShard(pipeline.name, k));
-    const each = await Promise.all(shards.map((shard) => this.env.ADMISSION.get(this.env.ADMISSION.idFromName(shard)).stats()));
-    return each.reduce((sum, s) => ({ waiting: sum.waiting + s.waiting, refusals: sum.refusals + s.refusals }), { waiting: 0, refusals: 0 });
+  stats(pipeline: Pipeline): Promise<ShardStats> {
+    return this.pool(pipeline).stats();
   }
 
   /** Queues an async run that found no slot; throws 429 when the queue is full too. */
@@ -264,10 +275,7 @@ export class Admission {
    * the pipeline's shards for `/concurrency/stats` (a refused enqueue is counted by its shard).
    */
   refuse(pipeline: Pipeline): ApiError {
-    const shard = this.env.ADMISSION.get(
-      this.env.ADMISSION.idFromName(admissionShard(pipeline.name, Math.floor(Math.random() * this.settings.EDGESERVE_ADMISSION_SHARDS))),
-    );
-    this.waitUntil(shard.countRefusal().catch((error: unknown) => console.error(`edgeserve admission: counting a refusal failed: ${String(error)}`)));
+    this.pool(pipeline).countRefusal(this.waitUntil);
     return this.atCapacity(pipeline, "sync");
   }
 

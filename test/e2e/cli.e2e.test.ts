@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { EXAMPLE_PIPELINES } from "../helpers/example-pipelines";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -24,18 +25,7 @@ function validate(...files: string[]) {
 
 describe("npx edgeserve validate", () => {
   it("accepts every example manifest", ({ expect }) => {
-    const files = [
-      "bytes-upper",
-      "chat",
-      "greeter",
-      "sentences",
-      "sleep",
-      "slow-stats",
-      "slow-stats-journal",
-      "word-stats",
-      "word-stats-journal",
-      "word-stats-memory",
-    ].map((n) => `examples/pipelines/${n}.yaml`);
+    const files = EXAMPLE_PIPELINES.map((n) => `examples/pipelines/${n}.yaml`);
     const result = validate(...files);
     expect(result.err).toBe("");
     expect(result.status).toBe(0);

@@ -79,7 +79,6 @@ function isRetryable(failure: Failure, transport: CallOptions["transport"]): boo
     case "status":
       return transport === "async" || RETRYABLE_STATUSES.has(failure.status) || failure.status >= 500;
     case "content-type":
-      return transport === "async";
     case "body":
       return transport === "async";
   }

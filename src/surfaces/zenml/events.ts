@@ -43,10 +43,15 @@ function progressOf(step: string, context: StreamContext) {
   };
 }
 
-/** A job's `error` in ZenML's words for a timeout ("Pipeline execution timed out after 30s"); other errors as they are. */
+/** ZenML's error for a run that outlived its timeout. */
+export function zenmlTimeoutError(seconds: number): string {
+  return `Pipeline execution timed out after ${seconds}s`;
+}
+
+/** A job's `error` in ZenML's words for a timeout (`zenmlTimeoutError`); other errors as they are. */
 export function zenmlJobError(message: string): string {
   const timeout = timedOutAfter(message);
-  return timeout === undefined ? message : `Pipeline execution timed out after ${timeout}s`;
+  return timeout === undefined ? message : zenmlTimeoutError(timeout);
 }
 
 export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[] {

@@ -26,7 +26,7 @@ import type { RunClient } from "../../engine/run-client";
 import type { RunService, StartSpec } from "../../engine/run-service";
 import { explainingOtherPipeline } from "../../engine/run-elsewhere";
 import { countRuns, listRuns, runsSince } from "../../engine/run-index";
-import { zenmlTimestamp } from "./events";
+import { zenmlTimeoutError, zenmlTimestamp } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
 import { concurrencyStats } from "./concurrency-stats";
 import { prometheusMetrics } from "./prometheus";
@@ -138,7 +138,7 @@ async function invokeInMemory(c: ZenmlContext, request: PipelineRequest, input: 
   };
   const executionTime = (Date.now() - startedAt) / 1000;
   if (outcome.status !== "completed") {
-    const error = outcome.status === "timeout" ? `Pipeline execution timed out after ${request.timeout}s` : `Pipeline execution failed: ${outcome.message}`;
+    const error = outcome.status === "timeout" ? zenmlTimeoutError(request.timeout) : `Pipeline execution failed: ${outcome.message}`;
     return { success: false, job_id: jobId, run_id: null, results: null, error, execution_time: executionTime, message: null, metadata };
   }
   return {
@@ -170,7 +170,7 @@ function pipelineResponse(snapshot: RunSnapshot, request: PipelineRequest, metad
   }
   const error =
     isActive(snapshot.status) || snapshot.error?.code === "run_timeout"
-      ? `Pipeline execution timed out after ${request.timeout}s`
+      ? zenmlTimeoutError(request.timeout)
       : snapshot.status === "cancelled"
         ? "Execution was cancelled"
         : `Pipeline execution failed: ${snapshot.error?.message ?? "unknown error"}`;

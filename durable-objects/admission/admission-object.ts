@@ -122,8 +122,7 @@ export class AdmissionObject extends DurableObject<Env> {
     const ticket = { shard: request.shard, waiting: true } as const;
     // The same id queued already (a concurrent start of it): one entry, its place kept.
     if (this.sql.all("SELECT 1 AS present FROM waiting WHERE run_id = ?", request.runId).length > 0) return { state: "queued", ticket };
-    const queued = this.sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
-    if (queued >= request.queueSize) {
+    if (this.waitingCount() >= request.queueSize) {
       this.refusals++;
       return { state: "refused" };
     }
@@ -146,8 +145,7 @@ export class AdmissionObject extends DurableObject<Env> {
 
   /** Runs waiting here, and requests refused since this instance started. */
   stats(): ShardStats {
-    const waiting = this.sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
-    return { waiting, refusals: this.refusals };
+    return { waiting: this.waitingCount(), refusals: this.refusals };
   }
 
   /** Slots given back and waiting runs withdrawn; then queued runs get the room. */
@@ -290,6 +288,10 @@ export class AdmissionObject extends DurableObject<Env> {
 
   private inUse(): number {
     return this.sql.all<{ n: number | null }>("SELECT SUM(granted - released) AS n FROM blocks")[0]!.n ?? 0;
+  }
+
+  private waitingCount(): number {
+    return this.sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM waiting")[0]!.n;
   }
 
   private hasWaiting(): boolean {

@@ -118,10 +118,10 @@ export class HostedRun {
       this.deps.ctx.waitUntil(session.waitAsStarter(timeoutMs));
       throw Object.assign(new Error("injected fault: the answer was lost on its way"), { retryable: true });
     }
-    const slotReturned = await session.waitAsStarter(timeoutMs);
+    const { slotReturned, indexRow } = await session.waitAsStarter(timeoutMs);
     const snapshot = await snapshotOf(session);
     session.results.releaseHeld();
-    return { started: true, snapshot, slotReturned };
+    return indexRow ? { started: true, snapshot, slotReturned, indexRow } : { started: true, snapshot, slotReturned };
   }
 
   private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {
@@ -132,8 +132,12 @@ export class HostedRun {
       const { admission, startToken, slotToStarter } = existing.record.row;
       // The caller's own start, asked again after its answer was lost: nobody reads the lost answer,
       // so the call that waits for it stops being the starter, and the run gives its slot back
-      // through its shard when it ends (a slot handed to that answer would be lost).
-      if (request.startToken !== undefined && request.startToken === startToken) existing.releaseStarter();
+      // through its shard when it ends (a slot handed to that answer would be lost); a final index
+      // row that answer carried is sent from here.
+      if (request.startToken !== undefined && request.startToken === startToken) {
+        existing.releaseStarter();
+        if (existing.record.row.indexToStarter) this.indexer.rowToStarterLost(existing.record, existing.capture, existing.results);
+      }
       return {
         started: false,
         reason: "duplicate",

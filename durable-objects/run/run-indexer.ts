@@ -11,7 +11,8 @@
 import type { AdmissionTicket } from "../../src/admission/protocol";
 import { preview } from "../../src/capture/policy";
 import { findPipeline } from "../../src/catalog";
-import { INDEX_PREVIEW_MAX_BYTES, type RunEventsMessage, type RunIndexRowMessage } from "../../src/engine/run-index";
+import type { RunEventsMessage } from "../../src/engine/run-index";
+import { INDEX_PREVIEW_MAX_BYTES, type RunIndexRowMessage } from "../../src/runs/index-row";
 import { resultsAsJson } from "../../src/runs/result-json";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
 import type { AlarmPlan } from "./alarm-plan";
@@ -49,6 +50,30 @@ export class RunIndexer {
   ended(record: RunRecord, capture: RunCapturePolicy, results: RunResults): void {
     const message = this.message(record, capture, results, true);
     if (message) this.send(record, message);
+  }
+
+  /**
+   * Whether the final row can go back to a sync starter waiting for the run (`finalRow`): only
+   * when the run-events message would carry nothing else (its slot goes back with the answer too).
+   */
+  handsRowToStarter(record: RunRecord, capture: RunCapturePolicy): boolean {
+    const row = record.row;
+    return capture.indexing !== "none" && (row.admission === null || row.slotToStarter === true);
+  }
+
+  /** The run's final row, for its starter's isolate to send with other runs' rows (see `handsRowToStarter`). */
+  finalRow(record: RunRecord, capture: RunCapturePolicy, results: RunResults): RunIndexRowMessage {
+    return indexRow(record.row, capture, results);
+  }
+
+  /** The row went back with an answer that a reset cut (`indexToStarter`): it is sent from here after all. */
+  rowToStarterLost(record: RunRecord, capture: RunCapturePolicy, results: RunResults): void {
+    this.deps.waitUntil(
+      results.prefetch().then(() => {
+        const message = this.message(record, capture, results, true);
+        if (message) this.send(record, message);
+      }),
+    );
   }
 
   /** A slot that served no run (a WebSocket that never sent its request frame). */

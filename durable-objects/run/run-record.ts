@@ -81,6 +81,12 @@ export interface RunRow {
    * it that it holds the slot again (and no re-sent index message releases it a second time).
    */
   slotToStarter?: true;
+  /**
+   * The run ended while its sync starter waited, so its final index row went back with the answer
+   * (src/engine/run-index-batch.ts), not in a message of its own. Saved in the burst that ended the
+   * run: a start asked again after a reset cut that answer sends the row from here after all.
+   */
+  indexToStarter?: true;
   /** Whether a stage input of this run was written to R2 (deleted with the run). */
   payloadsInR2: boolean;
   /** Whether a run-events message failed to send and waits for the alarm to send it again. */

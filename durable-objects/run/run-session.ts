@@ -8,6 +8,7 @@ import { enqueueInvocation, tellRunEnded } from "../../src/remote/function-clien
 import { sendStages } from "../../src/queues/stage-transport";
 import { KvResultStore, R2ResultStore } from "../../src/results/result-store";
 import type { Pipeline } from "../../src/pipeline/graph";
+import type { RunIndexRowMessage } from "../../src/runs/index-row";
 import type { RunEvent } from "../../src/runs/protocol";
 import type { Settings } from "../../src/settings";
 import type { AlarmPlan } from "./alarm-plan";
@@ -69,6 +70,8 @@ export class RunSession {
   /** Whether that caller brought the run's slot (not a queued caller, whose slot its shard gave). */
   private starterHoldsSlot = false;
   private slotHandedBack = false;
+  /** The run's final index row, for the waiting starter to take with its answer (`ending`). */
+  private rowForStarter: RunIndexRowMessage | undefined;
 
   private constructor(
     readonly pipeline: Pipeline,
@@ -167,41 +170,48 @@ export class RunSession {
     this.starterWaiting = false;
   }
 
-  /** The starter waits up to `timeoutMs`; true when the slot went back to it (the run ended meanwhile). */
-  async waitAsStarter(timeoutMs: number): Promise<boolean> {
+  /**
+   * The starter waits up to `timeoutMs`. When the run ended meanwhile, `slotReturned` says that its
+   * slot went back to it, and `indexRow` is the run's final index row for it to send.
+   */
+  async waitAsStarter(timeoutMs: number): Promise<{ slotReturned: boolean; indexRow?: RunIndexRowMessage }> {
     try {
       await this.waitForEnd(timeoutMs);
     } finally {
       this.starterWaiting = false;
     }
-    return this.slotHandedBack;
+    const indexRow = this.rowForStarter;
+    this.rowForStarter = undefined;
+    return indexRow ? { slotReturned: this.slotHandedBack, indexRow } : { slotReturned: this.slotHandedBack };
   }
 
   /**
-   * In the burst that ends the run, when a sync caller waits for the answer: its slot goes back with
-   * that answer (marked in this burst's write), and when the capture policy keeps no payloads, the
-   * input and results are not kept past it (they never reach storage in a one-burst run, so this
-   * costs no write).
+   * In the burst that ends the run, when a sync caller waits for the answer: its slot and the run's
+   * final index row go back with that answer (both marked in this burst's write), and when the
+   * capture policy keeps no payloads, the input and results are not kept past it (they never reach
+   * storage in a one-burst run, so this costs no write).
    */
   private ending(): void {
     if (!this.starterWaiting) return;
     if (this.starterHoldsSlot && this.record.row.admission !== null) this.record.row.slotToStarter = true;
+    if (this.deps.indexer.handsRowToStarter(this.record, this.capture)) this.record.row.indexToStarter = true;
     if (this.capture.keepsPayloads(this.record.row.status)) return;
     this.results.holdForAnswer();
     this.record.dropInput(this.deps.store);
     this.record.row.payloadsDropped = true;
   }
 
-  /** The burst that ended the run is persisted: wake waiters, move results, index, free the slot. */
+  /** The burst that ended the run is persisted: free the slot, index (or hand the row to the starter), wake waiters, move results. */
   private ended(): void {
     const { waitUntil, indexer } = this.deps;
     if (this.starterWaiting && this.starterHoldsSlot && this.record.row.admission !== null) {
       this.record.row.admission = null;
       this.slotHandedBack = true;
     }
+    if (this.starterWaiting && this.record.row.indexToStarter) this.rowForStarter = indexer.finalRow(this.record, this.capture, this.results);
+    else indexer.ended(this.record, this.capture, this.results);
     for (const wake of [...this.waiters]) wake();
     if (this.results.needsMove()) waitUntil(this.deps.retention.moveResults(this.results));
-    indexer.ended(this.record, this.capture, this.results);
   }
 }
 

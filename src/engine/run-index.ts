@@ -2,41 +2,21 @@
  * The D1 run index (migrations/): one row per run, for queries across runs (ZenML's `/jobs`,
  * `/metrics`, `/health`, finding a run by id alone). The only module that touches it.
  *
- * Writes travel from the Run objects through the run-events queue, batched into D1 by its
- * consumer (src/queues/run-events-consumer.ts): one D1 write per run would cap throughput. The
- * same message carries the run's admission slot back to its shard when the run ends. The Run
- * object stays the source of truth; the index is a copy.
+ * Writes travel through the run-events queue, batched into D1 by its consumer
+ * (src/queues/run-events-consumer.ts): one D1 write per run would cap throughput. A Run object (or
+ * journal shard) sends its run's row, with the run's admission slot when the run ends; a sync run
+ * that ended while its caller waited hands its final row to the caller's isolate instead, which
+ * sends many runs' rows in one message (run-index-batch.ts). The Run object stays the source of
+ * truth; the index is a copy.
  */
 import * as z from "zod";
 import { slotReleaseSchema } from "../admission/protocol";
+import { runIndexRowSchema, type RunIndexRowMessage } from "../runs/index-row";
 import type { RunStatus, Surface } from "../runs/protocol";
 import { TIMEOUT_MESSAGE_START } from "../runs/run-timeout";
 
 export const RUN_EVENTS_QUEUE = "edgeserve-run-index";
 export const RUN_EVENTS_DLQ = "edgeserve-run-index-dlq";
-
-/** Index previews are cut shorter than the capture policy's: D1 limits rows and statements (reference §5). */
-export const INDEX_PREVIEW_MAX_BYTES = 16_384;
-
-export const runIndexRowSchema = z.strictObject({
-  pipeline: z.string().min(1),
-  id: z.string().min(1),
-  surface: z.enum(["numaflow", "zenml", "native"]),
-  status: z.enum(["pending", "running", "completed", "failed", "cancelled"]),
-  run_name: z.string().nullable(),
-  created_at: z.number().int(),
-  finished_at: z.number().int().nullable(),
-  duration_ms: z.number().int().nullable(),
-  steps_executed: z.number().int().min(0),
-  error: z.string().nullable(),
-  cancel_reason: z.string().nullable(),
-  expires_at: z.number().int().nullable(),
-  parameters_preview: z.string().nullable(),
-  result_preview: z.string().nullable(),
-  /** The run's event sequence when the row was made: a lower version never replaces a higher one. */
-  version: z.number().int().min(0),
-});
-export type RunIndexRowMessage = z.infer<typeof runIndexRowSchema>;
 
 /** A run's row in the index, by its whole key. */
 export const runIndexKeySchema = z.strictObject({ pipeline: z.string().min(1), id: z.string().min(1), created_at: z.number().int() });
@@ -51,8 +31,22 @@ export const runEventsMessageSchema = z
   .refine((m) => m.row !== undefined || m.release !== undefined || m.forget !== undefined, "a message carries a row, a release or a row to forget");
 export type RunEventsMessage = z.infer<typeof runEventsMessageSchema>;
 
-/** Sends a run's message to the run-events queue; false when the queue would not take it. */
-export async function sendRunEvents(queue: Queue, message: RunEventsMessage, attempts = 3): Promise<boolean> {
+/** At most this many rows in one isolate's message (a queue message holds 128 KB). */
+export const INDEX_ROWS_PER_MESSAGE = 50;
+
+/**
+ * The final rows of sync runs that ended while their callers waited, sent together by the callers'
+ * isolate (src/engine/run-index-batch.ts): one message for many runs.
+ */
+export const runIndexRowsMessageSchema = z.strictObject({ rows: z.array(runIndexRowSchema).min(1).max(INDEX_ROWS_PER_MESSAGE) });
+export type RunIndexRowsMessage = z.infer<typeof runIndexRowsMessageSchema>;
+
+/** What the run-events queue carries: one run's message, or an isolate's rows of many runs. */
+export const runEventsQueueBodySchema = z.union([runEventsMessageSchema, runIndexRowsMessageSchema]);
+export type RunEventsQueueBody = z.infer<typeof runEventsQueueBodySchema>;
+
+/** Sends a message to the run-events queue; false when the queue would not take it. */
+export async function sendRunEvents(queue: Queue, message: RunEventsQueueBody, attempts = 3): Promise<boolean> {
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       await queue.send(message, { contentType: "json" });

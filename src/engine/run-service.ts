@@ -20,6 +20,7 @@ import type { StreamFormatName } from "../streams/format";
 import { Admission, type WaitUntil } from "./admission";
 import { missingRun } from "./missing-run";
 import { RunClient } from "./run-client";
+import { sendWithOtherRuns } from "./run-index-batch";
 
 /** What a Run object answers a subscriber over its cap (429). */
 const subscriberRefusalSchema = z.object({ code: z.literal("too_many_subscribers"), message: z.string() });
@@ -112,10 +113,11 @@ export class RunService {
     // Ended while this call waited, or not started (a duplicate): the slot is this isolate's again.
     const answered = run.startAndWait({ ...request, admission: slot }, mode.waitMs ?? this.requestTimeoutMs(spec.pipeline), giveBack).then((outcome) => {
       if (!outcome.started) giveBack();
+      else if (outcome.indexRow) sendWithOtherRuns(this.env, this.waitUntil, outcome.indexRow);
       return outcome;
     });
-    // The Run object hands the slot back in its answer: if the client goes away meanwhile (which
-    // cancels the request), the answer must still be taken in, or the slot would be lost.
+    // The Run object hands the slot and the index row back in its answer: if the client goes away
+    // meanwhile (which cancels the request), the answer must still be taken in, or both are lost.
     this.waitUntil(answered.catch(() => undefined));
     const outcome = await answered;
     return outcome.started ? { started: true, snapshot: outcome.snapshot } : DUPLICATE;

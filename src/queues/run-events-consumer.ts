@@ -11,9 +11,10 @@
  */
 import type { ReleaseBatch } from "../admission/protocol";
 import { RunClient } from "../engine/run-client";
-import { runEventsMessageSchema, type RunEventsMessage } from "../engine/run-index";
+import { runEventsQueueBodySchema } from "../engine/run-index";
 import { backoffSeconds } from "../pipeline/retry";
-import { writeRunIndex } from "./run-index-writes";
+import type { RunIndexRowMessage } from "../runs/index-row";
+import { partsOf, type RunEventsParts, writeRunIndex } from "./run-index-writes";
 
 /** Redelivery of a message whose write failed: 2 s after its first delivery, doubling, at most 5 min. */
 const REDELIVERY = { backoffSeconds: 2, backoffMultiplier: 2, maxBackoffSeconds: 300 } as const;
@@ -32,15 +33,15 @@ export const runIndexDatabase = { of: (env: Env): D1Database => env.DB };
 
 interface Parsed {
   message: Message<unknown>;
-  body: RunEventsMessage;
+  body: RunEventsParts;
 }
 
 export async function consumeRunEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const parsed: Parsed[] = [];
   for (const message of batch.messages) {
-    const result = runEventsMessageSchema.safeParse(message.body);
+    const result = runEventsQueueBodySchema.safeParse(message.body);
     if (result.success) {
-      parsed.push({ message, body: result.data });
+      parsed.push({ message, body: partsOf(result.data) });
     } else {
       console.error(`edgeserve run events: dropped an invalid message ${message.id}: ${result.error.issues[0]?.message ?? "invalid"}`);
       message.ack();
@@ -94,23 +95,15 @@ export async function consumeRunEventsDeadLetters(batch: MessageBatch<unknown>, 
 }
 
 async function handBack(message: Message<unknown>, env: Env): Promise<void> {
-  const parsed = runEventsMessageSchema.safeParse(message.body);
+  const parsed = runEventsQueueBodySchema.safeParse(message.body);
   if (!parsed.success) {
     console.error(`edgeserve run events: dropped an invalid dead-lettered message ${message.id}`);
     return message.ack();
   }
-  const { row, release, forget } = parsed.data;
-  if (row) {
-    const what = `${row.pipeline}/${row.id}`;
-    try {
-      const found = await new RunClient(env, row.pipeline, row.id).indexUndelivered(row.created_at);
-      if (found) console.error(`edgeserve run events: the index row of ${what} was not written; its Run object sends it again`);
-      else console.error(`edgeserve run events: the index row of ${what} was not written, and its run is gone`);
-    } catch (error) {
-      console.error(`edgeserve run events: could not hand the index row of ${what} back to its Run object, will retry: ${String(error)}`);
-      return message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-    }
-  }
+  const { rows, release, forget } = partsOf(parsed.data);
+  // Each row goes back to its own run; a row handed back twice (the message retried) is only sent twice.
+  const handed = await Promise.all(rows.map((row) => handBackRow(row, env)));
+  if (handed.includes(false)) return message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   if (forget) {
     const what = `${forget.pipeline}/${forget.id}`;
     try {
@@ -121,6 +114,21 @@ async function handBack(message: Message<unknown>, env: Env): Promise<void> {
       return message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
-  if (release && !row) console.error(`edgeserve run events: gave up releasing the slot of ${release.shard}/${release.runId}; its lease will end it`);
+  if (release && rows.length === 0)
+    console.error(`edgeserve run events: gave up releasing the slot of ${release.shard}/${release.runId}; its lease will end it`);
   message.ack();
+}
+
+/** Hands an unwritten row back to its run; false when the run could not be reached (the message is retried). */
+async function handBackRow(row: RunIndexRowMessage, env: Env): Promise<boolean> {
+  const what = `${row.pipeline}/${row.id}`;
+  try {
+    const found = await new RunClient(env, row.pipeline, row.id).indexUndelivered(row.created_at);
+    if (found) console.error(`edgeserve run events: the index row of ${what} was not written; its Run object sends it again`);
+    else console.error(`edgeserve run events: the index row of ${what} was not written, and its run is gone`);
+    return true;
+  } catch (error) {
+    console.error(`edgeserve run events: could not hand the index row of ${what} back to its Run object, will retry: ${String(error)}`);
+    return false;
+  }
 }

@@ -5,6 +5,7 @@
 import type { AdmissionTicket } from "../admission/protocol";
 import type { CaptureMode, CapturePolicy, CapturePolicyInput, RuntimeMode } from "../capture/policy";
 import type { JsonValue, StoredMessage } from "../pipeline/message";
+import type { RunIndexRowMessage } from "./index-row";
 
 export type Surface = "numaflow" | "zenml" | "native";
 
@@ -159,7 +160,14 @@ export interface RunSnapshot {
 export type WaitOutcome = RunMissing | { found: true; snapshot: RunSnapshot };
 
 /** `slotReturned`: the run ended while the caller waited, so its admission slot is the caller's again. */
-export type StartAndWaitOutcome = Extract<StartRunOutcome, { started: false }> | { started: true; snapshot: RunSnapshot; slotReturned?: boolean };
+/**
+ * `indexRow`: the run ended while its caller waited, and its final index row comes with the answer
+ * for the caller's isolate to send with other runs' rows (src/engine/run-index-batch.ts); the run
+ * sends no message of its own.
+ */
+export type StartAndWaitOutcome =
+  | Extract<StartRunOutcome, { started: false }>
+  | { started: true; snapshot: RunSnapshot; slotReturned?: boolean; indexRow?: RunIndexRowMessage };
 
 export interface EdgeCallback {
   from: string;

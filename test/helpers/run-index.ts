@@ -1,8 +1,8 @@
 /** Helpers for tests of a run's D1 index row: the row, the Run object's pending flag and alarm. */
 import { env } from "cloudflare:workers";
-import type { RunIndexRowMessage } from "../../src/engine/run-index";
+import type { RunIndexRowMessage } from "../../src/runs/index-row";
 import { post } from "./http";
-import { inHostedRun, runAlarmAt } from "./runs";
+import { ended, inHostedRun, recordWhen, runAlarmAt } from "./runs";
 import { storedRow } from "./stored-run";
 
 export const indexRow = (pipeline: string, id: string) =>
@@ -13,8 +13,15 @@ export const indexPending = (pipeline: string, id: string) => inHostedRun(pipeli
 
 export const alarmAt = runAlarmAt;
 
-/** Runs a Numaflow sync request to its end. */
+/** Runs a Numaflow sync request to its end (its final row goes to the index through the caller's isolate). */
 export async function runToEnd(pipeline: string, id: string): Promise<void> {
   const res = await post(`/pipelines/${pipeline}/v1/process/sync`, { a: 1 }, { "X-Numaflow-Id": id });
   if (res.status !== 200) throw new Error(`the run answered ${res.status}: ${await res.text()}`);
+}
+
+/** Starts a Numaflow async run and waits for its end (its Run object sends its own index row). */
+export async function runAsyncToEnd(pipeline: string, id: string): Promise<void> {
+  const res = await post(`/pipelines/${pipeline}/v1/process/async`, { a: 1 }, { "X-Numaflow-Id": id });
+  if (res.status !== 200) throw new Error(`the run answered ${res.status}: ${await res.text()}`);
+  await recordWhen(pipeline, id, ended);
 }

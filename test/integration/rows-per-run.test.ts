@@ -7,7 +7,8 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
-import { runIndexRowSchema, writeRunIndexRows } from "../../src/engine/run-index";
+import { writeRunIndexRows } from "../../src/engine/run-index";
+import { runIndexRowSchema } from "../../src/runs/index-row";
 import { post } from "../helpers/http";
 import { eventsOf, onJournal, recordOf } from "../helpers/runs";
 

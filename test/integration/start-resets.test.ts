@@ -8,6 +8,7 @@
 import { describe, it, vi } from "vitest";
 import type { HostedRun } from "../../durable-objects/run/hosted-run";
 import { bodyText, post } from "../helpers/http";
+import { indexRow } from "../helpers/run-index";
 import { ended, eventsOf, inHostedRun, recordWhen } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
@@ -59,6 +60,9 @@ describe("a start cut by a reset", () => {
     const next = await post(`/pipelines/${pipeline}/v1/process/sync`, { n: 2 });
     expect(next.status).toBe(200);
     expect(await bodyText(next)).toBe('{"n":2}');
+    // The final index row went with that answer too: the run sent it itself when the start was
+    // asked again.
+    await vi.waitFor(async () => expect(await indexRow(pipeline, id)).toMatchObject({ status: "completed" }), { timeout: 5000, interval: 20 });
   });
 
   it("gives a sync caller its slot back when its answer was lost while the run went on, and the run ended after the retry read it", async ({ expect }) => {
@@ -74,6 +78,8 @@ describe("a start cut by a reset", () => {
     // the run gave its slot back through its shard when it ended: the pipeline takes runs again
     // within moments, not when the slot's lease runs out (minutes).
     await vi.waitUntil(async () => (await post(`/pipelines/${pipeline}/v1/process/sync`, { ms: 0 })).status === 200, { timeout: 5000, interval: 50 });
+    // And its index row through the queue, as any run that no caller waits for.
+    await vi.waitFor(async () => expect(await indexRow(pipeline, id)).toMatchObject({ status: "completed" }), { timeout: 5000, interval: 20 });
   });
 
   it("answers that the run started when the reset came after it was stored, and runs it once", async ({ expect }) => {

@@ -8,7 +8,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { describe, it, vi } from "vitest";
-import type { RunIndexRowMessage } from "../../src/engine/run-index";
+import type { RunIndexRowMessage } from "../../src/runs/index-row";
 import { installFaultyD1 } from "../helpers/faulty-d1";
 
 function row(id: string, status: RunIndexRowMessage["status"], version: number): RunIndexRowMessage {
@@ -137,6 +137,53 @@ describe("run-events consumer when D1 refuses one message of a batch", () => {
     } finally {
       d1.restore();
     }
+  });
+});
+
+describe("run-events consumer and a message of many runs' rows (an isolate's batch)", () => {
+  it("writes its rows with the other messages in one D1 batch and acknowledges it", async ({ expect }) => {
+    const d1 = installFaultyD1();
+    try {
+      const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+      const result = await deliver([
+        { id: "rows", body: { rows: [row(ids[0]!, "completed", 4), row(ids[1]!, "failed", 5)] } },
+        { id: "one", body: { row: row(ids[2]!, "running", 1) } },
+      ]);
+      expect(d1.written).toEqual([3]);
+      expect([...result.explicitAcks].sort()).toEqual(["one", "rows"]);
+      expect(await statusOf(ids[0]!)).toEqual({ status: "completed", version: 4 });
+      expect(await statusOf(ids[1]!)).toEqual({ status: "failed", version: 5 });
+    } finally {
+      d1.restore();
+    }
+  });
+
+  it("writes its other rows when D1 refuses one, and retries it (the written rows are written again, unchanged)", async ({ expect }) => {
+    const [good, refused] = [crypto.randomUUID(), crypto.randomUUID()];
+    const d1 = installFaultyD1();
+    try {
+      d1.refuseRowsBinding(refused);
+      const result = await deliver([{ id: "rows", body: { rows: [row(good, "completed", 4), row(refused, "completed", 4)] }, attempts: 2 }]);
+      // Tried whole, then row by row.
+      expect(d1.refusals.map((r) => r.statements)).toEqual([2, 1]);
+      expect(d1.written).toEqual([1]);
+      expect(result.retryMessages.map((m) => m.msgId)).toEqual(["rows"]);
+      expect(result.delays).toEqual([{ msgId: "rows", delaySeconds: 4 }]);
+      expect(await statusOf(good)).toEqual({ status: "completed", version: 4 });
+      expect(await statusOf(refused)).toBeNull();
+    } finally {
+      d1.restore();
+    }
+  });
+
+  it("acknowledges and drops a message of rows that is not valid (empty, or too many rows)", async ({ expect }) => {
+    const many = Array.from({ length: 51 }, () => row(crypto.randomUUID(), "completed", 1));
+    const result = await deliver([
+      { id: "empty", body: { rows: [] } },
+      { id: "many", body: { rows: many } },
+    ]);
+    expect([...result.explicitAcks].sort()).toEqual(["empty", "many"]);
+    expect(await statusOf(many[0]!.id)).toBeNull();
   });
 });
 

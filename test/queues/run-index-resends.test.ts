@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import { describe, it, vi } from "vitest";
 import { INDEX_RETRY_DELAY_MS } from "../../durable-objects/run/run-indexer";
 import worker from "../../src/index";
-import { alarmAt, indexPending, indexRow, runToEnd } from "../helpers/run-index";
+import { alarmAt, indexPending, indexRow, runAsyncToEnd, runToEnd } from "../helpers/run-index";
 import { inHostedRun, runRunAlarm } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
 
@@ -32,7 +32,8 @@ describe("a run's index row while the queue refuses it", () => {
     await inHostedRun(PIPELINE, id, (run) => {
       run.faults.refuseIndexSendsUntil = Number.MAX_SAFE_INTEGER;
     });
-    await runToEnd(PIPELINE, id);
+    // An async run: its Run object sends its row itself (a sync run's goes through its caller).
+    await runAsyncToEnd(PIPELINE, id);
     await vi.waitFor(async () => expect(await indexPending(PIPELINE, id)).toBe(true), { timeout: 3000, interval: 20 });
 
     // Not only one retry: each alarm tries, fails, and sets the next try INDEX_RETRY_DELAY_MS on,

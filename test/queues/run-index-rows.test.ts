@@ -18,8 +18,8 @@ import {
   RUN_INDEX_READS,
   runsSince,
   writeRunIndexRows,
-  type RunIndexRowMessage,
 } from "../../src/engine/run-index";
+import type { RunIndexRowMessage } from "../../src/runs/index-row";
 import { timeoutMessage } from "../../src/runs/run-timeout";
 
 /** A pipeline name no other test uses (the D1 database is shared by the test files). */

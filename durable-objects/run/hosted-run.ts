@@ -129,7 +129,7 @@ export class HostedRun {
     // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
     const existing = this.load({ skipTables: true });
     if (existing) {
-      const { admission, startToken, slotToStarter } = existing.record.row;
+      const { admission, startToken, slotToStarter, sseStart } = existing.record.row;
       // The caller's own start, asked again after its answer was lost: nobody reads the lost answer,
       // so the call that waits for it stops being the starter, and the run gives its slot back
       // through its shard when it ends (a slot handed to that answer would be lost); a final index
@@ -144,6 +144,7 @@ export class HostedRun {
         holds: admission,
         ...(startToken !== undefined ? { startToken } : {}),
         ...(slotToStarter ? { slotToStarter } : {}),
+        ...(sseStart ? { sseStart } : {}),
       };
     }
     this.retention.clearTombstone();
@@ -222,7 +223,9 @@ export class HostedRun {
   /** Whether the run is here (and its deadline), without reading it. */
   probe(): RunPresence {
     const session = this.load();
-    return session ? { found: true, deadlineAt: session.record.row.deadlineAt } : this.retention.missing();
+    if (!session) return this.retention.missing();
+    const { deadlineAt, sseStart } = session.record.row;
+    return sseStart ? { found: true, deadlineAt, sseStart } : { found: true, deadlineAt };
   }
 
   /** Numaflow's message path: the edges each message travelled, with callback times. */

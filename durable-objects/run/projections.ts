@@ -39,7 +39,6 @@ export async function snapshotOf(run: RunView): Promise<RunSnapshot> {
   };
   if (row.runName !== null) snapshot.runName = row.runName;
   if (row.requestDigest !== undefined) snapshot.requestDigest = row.requestDigest;
-  if (row.sseStart) snapshot.sseStart = true;
   if (row.finishedAt !== null) snapshot.finishedAt = row.finishedAt;
   if (row.expiresAt !== null) snapshot.expiresAt = row.expiresAt;
   if (row.error !== null) snapshot.error = row.error;

@@ -54,12 +54,14 @@ export interface StartSpec {
  */
 export type StartMode = { async: true; queueWhenFull?: boolean } | { async: false; waitMs?: number; queueWhenFull?: boolean };
 
-export type StartResult = { started: true; snapshot?: RunSnapshot } | { started: false; reason: "duplicate" };
+/** A duplicate says whether the run there was started by a Numaflow SSE request (`sseStart`). */
+export type StartResult = { started: true; snapshot?: RunSnapshot } | { started: false; reason: "duplicate"; sseStart?: true };
 
 /** How a surface words "no such run" (the engine adds `run_expired` itself). */
 export type NotFound = (runId: string) => ApiError;
 
-const DUPLICATE = { started: false, reason: "duplicate" } as const;
+const duplicate = (found: { sseStart?: true }): StartResult =>
+  found.sseStart ? { started: false, reason: "duplicate", sseStart: true } : { started: false, reason: "duplicate" };
 
 const defaultNotFound: NotFound = (runId) => new ApiError("run_not_found", `no run with id ${runId}`);
 
@@ -107,7 +109,7 @@ export class RunService {
       const outcome = await run.start({ ...request, admission: slot });
       if (outcome.started) return outcome;
       this.admission.giveBack(spec.pipeline, slot);
-      return DUPLICATE;
+      return duplicate(outcome);
     }
     const giveBack = () => this.admission.giveBack(spec.pipeline, slot);
     // Ended while this call waited, or not started (a duplicate): the slot is this isolate's again.
@@ -120,7 +122,7 @@ export class RunService {
     // meanwhile (which cancels the request), the answer must still be taken in, or both are lost.
     this.waitUntil(answered.catch(() => undefined));
     const outcome = await answered;
-    return outcome.started ? { started: true, snapshot: outcome.snapshot } : DUPLICATE;
+    return outcome.started ? { started: true, snapshot: outcome.snapshot } : duplicate(outcome);
   }
 
   /**
@@ -128,7 +130,8 @@ export class RunService {
    * and sync ones that ask) waits in the queue while it has room; any other gets 429.
    */
   private async startWithoutSlot(run: RunClient, pipeline: Pipeline, request: StartRunRequest, mode: StartMode, timeout: number): Promise<StartResult> {
-    if ((await run.probe()).found) return DUPLICATE;
+    const presence = await run.probe();
+    if (presence.found) return duplicate(presence);
     const queues = mode.async ? mode.queueWhenFull !== false : mode.queueWhenFull === true;
     if (!queues) throw this.admission.refuse(pipeline);
     const ticket = await this.admission.enqueue(pipeline, run.runId, timeout);
@@ -141,7 +144,7 @@ export class RunService {
     // A shard keeps one queue entry per run id: when the run already there waits on the same
     // shard (a concurrent start of the same id queued first), the entry is that run's.
     if (!outcome.started && !waitsOn(outcome.holds, ticket)) await this.admission.withdraw(ticket, run.runId);
-    if (!outcome.started) return DUPLICATE;
+    if (!outcome.started) return duplicate(outcome);
     return "snapshot" in outcome ? { started: true, snapshot: outcome.snapshot } : outcome;
   }
 

@@ -84,7 +84,7 @@ export interface CapturedStep {
  */
 export type StartRunOutcome =
   | { started: true; slotReturned?: true }
-  | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null; startToken?: string; slotToStarter?: true };
+  | { started: false; reason: "duplicate"; holds?: AdmissionTicket | null; startToken?: string; slotToStarter?: true; sseStart?: true };
 
 /** A run that is not there: never started, or (with `expired`) deleted when its retention ended. */
 export interface RunMissing {
@@ -93,7 +93,7 @@ export interface RunMissing {
 }
 
 /** A probe's answer: the run is here, until its deadline at the latest; or it is missing. */
-export type RunPresence = RunMissing | { found: true; deadlineAt: number };
+export type RunPresence = RunMissing | { found: true; deadlineAt: number; sseStart?: true };
 
 export type CancelOutcome = RunMissing | { found: true; cancelled: boolean; snapshot: RunSnapshot };
 
@@ -137,8 +137,6 @@ export interface RunSnapshot {
   runName?: string;
   /** The SHA-256 of the request body that chose this run's id, when an `Idempotency-Key` did. */
   requestDigest?: string;
-  /** See `StartRunRequest.sseStart`. */
-  sseStart?: true;
   /** The run's input and results were deleted once its sync answer was sent: its capture policy keeps no payloads. */
   payloadsDropped?: true;
   createdAt: number;

@@ -3,7 +3,7 @@
  * existing run, event ids, `Last-Event-ID` resume and late subscribers. GET with a body can only be
  * sent over real HTTP, so it is covered in test/e2e; heartbeat timing is covered there too.
  */
-import { describe, it } from "vitest";
+import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
 import { readSse } from "../helpers/sse";
 import { uniqueId } from "../helpers/unique";
@@ -45,6 +45,28 @@ describe("POST /v1/process/sse", () => {
     expect(read.events.map((e) => e.data)).toEqual(['{"slept":300}']);
     // A sync call with that id is still a duplicate.
     expect((await post("/pipelines/sleep/v1/process/sync", body, { "X-Numaflow-Id": id })).status).toBe(409);
+  });
+
+  it("re-attaches a re-sent SSE start while its pipeline is full, and refuses another surface's id with 409, not 429", async ({ expect }) => {
+    // One run at a time, none waiting.
+    const pipeline = "/pipelines/test-admission-alone/v1/process";
+    const asyncId = uniqueId("sse-full-async");
+    expect((await post(`${pipeline}/async`, { ms: 300 }, { "X-Numaflow-Id": asyncId })).status).toBe(200);
+    expect((await post(`${pipeline}/sse`, { ms: 300 }, { "X-Numaflow-Id": asyncId })).status).toBe(409);
+
+    // Once that run has given its slot back, an SSE run fills the pipeline itself.
+    const id = uniqueId("sse-full");
+    const first = await vi.waitUntil(
+      async () => {
+        const res = await post(`${pipeline}/sse`, { ms: 300 }, { "X-Numaflow-Id": id });
+        return res.status === 200 ? res : undefined;
+      },
+      { timeout: 5000, interval: 50 },
+    );
+    await first.body?.cancel();
+    const again = await post(`${pipeline}/sse`, { ms: 300 }, { "X-Numaflow-Id": id });
+    expect(again.status).toBe(200);
+    expect((await readSse(again)).events.map((e) => e.data)).toEqual(['{"slept":300}']);
   });
 
   it("treats a re-sent start request with Last-Event-ID as the client reconnecting, not a duplicate", async ({ expect }) => {

@@ -127,7 +127,7 @@ async function sse(c: NumaflowContext): Promise<Response> {
       const outcome = await engine.start({ ...startSpecFrom(c, input), sseStart: true }, { async: true, queueWhenFull: false });
       // The id of a run an SSE request started, sent here again (its client lost the stream):
       // the stream is replayed from the start, as Numaflow re-attaches; any other run is a duplicate.
-      if (!outcome.started && !(await engine.describe(run, runNotFound)).sseStart) throw duplicateId(run.runId);
+      if (!outcome.started && !outcome.sseStart) throw duplicateId(run.runId);
     }
   }
   // Numaflow streams results only; `?deltas=true` adds a streaming step's deltas (an edgeserve opt-in).

@@ -31,8 +31,12 @@ export const runEventsMessageSchema = z
   .refine((m) => m.row !== undefined || m.release !== undefined || m.forget !== undefined, "a message carries a row, a release or a row to forget");
 export type RunEventsMessage = z.infer<typeof runEventsMessageSchema>;
 
-/** At most this many rows in one isolate's message (a queue message holds 128 KB). */
-export const INDEX_ROWS_PER_MESSAGE = 50;
+/**
+ * At most this many rows in one isolate's message: with the consumer's batches of up to 100
+ * messages, one D1 batch holds at most 2,000 upserts, and a row D1 refuses has few neighbours to
+ * be retried with.
+ */
+export const INDEX_ROWS_PER_MESSAGE = 20;
 
 /**
  * The final rows of sync runs that ended while their callers waited, sent together by the callers'

@@ -7,6 +7,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
+import { INDEX_ROWS_PER_MESSAGE } from "../../src/engine/run-index";
 import { describe, it, vi } from "vitest";
 import type { RunIndexRowMessage } from "../../src/runs/index-row";
 import { installFaultyD1 } from "../helpers/faulty-d1";
@@ -177,7 +178,7 @@ describe("run-events consumer and a message of many runs' rows (an isolate's bat
   });
 
   it("acknowledges and drops a message of rows that is not valid (empty, or too many rows)", async ({ expect }) => {
-    const many = Array.from({ length: 51 }, () => row(crypto.randomUUID(), "completed", 1));
+    const many = Array.from({ length: INDEX_ROWS_PER_MESSAGE + 1 }, () => row(crypto.randomUUID(), "completed", 1));
     const result = await deliver([
       { id: "empty", body: { rows: [] } },
       { id: "many", body: { rows: many } },

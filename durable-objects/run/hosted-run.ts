@@ -235,7 +235,7 @@ export class HostedRun {
     return { found: true, status: session.record.row.status, edges: messageEdgesOf(session) };
   }
 
-  async cancel(reason: string): Promise<CancelOutcome> {
+  async cancel(reason: string | undefined): Promise<CancelOutcome> {
     const session = this.load();
     if (!session) return this.retention.missing();
     const cancelled = session.orchestrator.cancel(reason);

@@ -8,7 +8,7 @@
 import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
 import { loadMessage, storeMessage, type JsonValue, type Message } from "../../src/pipeline/message";
 import { fanoutProblem } from "../../src/pipeline/step-output";
-import type { RunErrorInfo, RunStatus } from "../../src/runs/protocol";
+import { CANCELLED_MESSAGE, type RunErrorInfo, type RunStatus } from "../../src/runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../../src/runs/stage-protocol";
 import type { StagePlan } from "../../src/queues/stage-transport";
 import type { EnqueueOutcome, RemoteInvocation, RemoteReport, RunEnded } from "../../src/remote/protocol";
@@ -148,9 +148,9 @@ export class Orchestrator {
   }
 
   /** Ends the run as cancelled; steps still executing are told through their signal, their output ignored. */
-  cancel(reason: string): boolean {
+  cancel(reason: string | undefined): boolean {
     if (this.record.terminal) return false;
-    this.finish("cancelled", { code: "run_cancelled", message: reason });
+    this.finish("cancelled", { code: "run_cancelled", message: reason ?? CANCELLED_MESSAGE, ...(reason !== undefined ? { reason } : {}) });
     this.flush();
     return true;
   }
@@ -294,6 +294,7 @@ export class Orchestrator {
     const stepsExecuted = countStepsExecuted(this.o.pipeline, row.steps);
     const data: Record<string, JsonValue> = error ? { code: error.code, message: error.message } : { results: row.resultCount, steps_executed: stepsExecuted };
     if (error?.step) data.step = error.step;
+    if (error?.reason !== undefined) data.reason = error.reason;
     events.append({ type, data }, row.finishedAt);
   }
 

@@ -16,7 +16,7 @@ export interface RunEntrypoints {
   describe(runId: string): Promise<WaitOutcome>;
   probe(runId: string): RunPresence | Promise<RunPresence>;
   messagePath(runId: string): MessagePath | Promise<MessagePath>;
-  cancel(runId: string, reason: string): Promise<CancelOutcome>;
+  cancel(runId: string, reason?: string): Promise<CancelOutcome>;
   claimStage(runId: string, claim: unknown): StageClaimOutcome | Promise<StageClaimOutcome>;
   completeStage(runId: string, report: unknown): StageReportOutcome | Promise<StageReportOutcome>;
   retryStage(runId: string, report: unknown): StageReportOutcome | Promise<StageReportOutcome>;

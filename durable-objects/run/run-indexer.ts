@@ -142,7 +142,7 @@ function indexRow(row: RunRow, capture: RunCapturePolicy, results: RunResults): 
     duration_ms: row.finishedAt === null ? null : row.finishedAt - row.createdAt,
     steps_executed: countStepsExecuted(findPipeline(row.pipeline), row.steps),
     error: row.error?.code === "run_cancelled" ? null : (row.error?.message ?? null),
-    cancel_reason: row.error?.code === "run_cancelled" ? row.error.message : null,
+    cancel_reason: row.error?.code === "run_cancelled" ? (row.error.reason ?? null) : null,
     expires_at: row.expiresAt,
     parameters_preview: keeps ? preview(jsonInput(row.input), limits) : null,
     result_preview: keeps && row.status === "completed" ? preview(resultsAsJson(results.listNow()), limits) : null,

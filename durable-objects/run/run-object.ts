@@ -58,7 +58,7 @@ export class RunObject extends DurableObject<Env> implements RunEntrypoints {
     return this.run.messagePath();
   }
 
-  cancel(_runId: string, reason: string) {
+  cancel(_runId: string, reason?: string) {
     return this.run.cancel(reason);
   }
 

@@ -111,7 +111,7 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
     return this.hostedRun(runId).messagePath();
   }
 
-  cancel(runId: string, reason: string) {
+  cancel(runId: string, reason?: string) {
     return this.during(runId, (run) => run.cancel(reason));
   }
 

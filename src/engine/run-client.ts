@@ -149,7 +149,7 @@ export class RunClient {
   }
 
   /** Cancels the run (idempotent: a second cancel finds it already ended). */
-  cancel(reason: string): Promise<CancelOutcome> {
+  cancel(reason?: string): Promise<CancelOutcome> {
     return this.idempotent((stub) => stub.cancel(this.runId, reason) as Promise<CancelOutcome>);
   }
 

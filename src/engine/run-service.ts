@@ -158,8 +158,9 @@ export class RunService {
     return found(run, await run.wait(timeoutMs), notFound).snapshot;
   }
 
-  async cancel(run: RunClient, reason: string, notFound: NotFound = defaultNotFound): Promise<Extract<CancelOutcome, { found: true }>> {
-    return found(run, await run.cancel(reason.slice(0, 1000)), notFound);
+  /** Cancels the run, with the caller's reason if it gave one (a run's message says "cancelled by request" otherwise). */
+  async cancel(run: RunClient, reason: string | undefined, notFound: NotFound = defaultNotFound): Promise<Extract<CancelOutcome, { found: true }>> {
+    return found(run, await run.cancel(reason?.slice(0, 1000)), notFound);
   }
 
   async messagePath(run: RunClient, notFound: NotFound = defaultNotFound): Promise<Extract<MessagePath, { found: true }>> {

@@ -101,7 +101,12 @@ export interface RunErrorInfo {
   code: "run_failed" | "run_timeout" | "run_cancelled";
   message: string;
   step?: string;
+  /** A cancellation's reason as its caller gave it; absent when none was given. */
+  reason?: string;
 }
+
+/** The message of a run cancelled without a reason. */
+export const CANCELLED_MESSAGE = "cancelled by request";
 
 export interface ResultItem {
   bytes: Uint8Array;

@@ -12,7 +12,12 @@ import { call, post } from "../helpers/http";
 import { uniqueId } from "../helpers/unique";
 
 const jobOf = async (id: string) =>
-  (await (await call(`/pipelines/test-admission/jobs/${id}`)).json()) as { status: string; result: unknown; started_at: string | null };
+  (await (await call(`/pipelines/test-admission/jobs/${id}`)).json()) as {
+    status: string;
+    result: unknown;
+    started_at: string | null;
+    completed_at: string | null;
+  };
 const submit = async (ms: number) => {
   const res = await post("/pipelines/test-admission/invoke?mode=async", { parameters: { ms } });
   if (res.status !== 200) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
@@ -52,6 +57,17 @@ describe("admission control", () => {
     expect(Date.parse(done.started_at)).toBeGreaterThan(Date.parse(done.created_at) + 300);
     expect(done.execution_time).toBeLessThan(0.5);
     await settle(first.job_id, second.job_id);
+  });
+
+  it("cancels a job waiting in the queue: it never started, so it has no start time and no execution time", async ({ expect }) => {
+    await slotIsFree();
+    const first = await submit(300);
+    const queued = await submit(50);
+    expect((await jobOf(queued.job_id)).status).toBe("pending");
+    expect((await call(`/pipelines/test-admission/jobs/${queued.job_id}/cancel`, { method: "POST" })).status).toBe(200);
+    expect(await jobOf(queued.job_id)).toMatchObject({ status: "canceled", started_at: null, execution_time: null, cancel_reason: null });
+    expect((await jobOf(queued.job_id)).completed_at).not.toBeNull();
+    await settle(first.job_id);
   });
 
   it("refuses a sync call past the limit with 429 and starts nothing", async ({ expect }) => {

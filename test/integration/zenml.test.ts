@@ -204,6 +204,19 @@ describe("jobs", () => {
     expect(await missing.json()).toMatchObject({ detail: "Job no-such-job not found" });
   });
 
+  it("reads the status filter in any case, and an empty one as no filter, as ZenML does", async ({ expect }) => {
+    const invoked = await invoke("/pipelines/sentences/invoke", { parameters: { text: "Case." } });
+    await vi.waitFor(async () => {
+      const upper = (await (await call("/pipelines/sentences/jobs?status=COMPLETED&limit=1000")).json()) as { jobs: { job_id: string; status: string }[] };
+      expect(upper.jobs.map((job) => job.job_id)).toContain(invoked.job_id);
+      expect(upper.jobs.every((job) => job.status === "completed")).toBe(true);
+    });
+    const empty = await call("/pipelines/sentences/jobs?status=&limit=1000");
+    expect(empty.status).toBe(200);
+    expect(((await empty.json()) as { jobs: { job_id: string }[] }).jobs.map((job) => job.job_id)).toContain(invoked.job_id);
+    expect(await (await call("/jobs?status=Sleeping")).json()).toMatchObject({ detail: "Invalid status 'Sleeping'" });
+  });
+
   it("cancels a running job before its next step, and refuses to cancel it twice", async ({ expect }) => {
     const body = await invoke("/pipelines/sleep/invoke?mode=async", { parameters: { ms: 5000 } });
     const res = await call(`/pipelines/sleep/jobs/${body.job_id}/cancel?reason=changed%20my%20mind`, { method: "POST" });
@@ -285,6 +298,13 @@ describe("GET /stream/{id}", () => {
     await call(`/pipelines/sleep/jobs/${body.job_id}/cancel`, { method: "POST" });
     const read = await stream;
     expect(read.events.at(-1)?.event).toBe("cancellation_requested");
+    // Cancelled without a reason: none is made up, as ZenML keeps `cancel_reason` as given.
+    expect(JSON.parse(read.events.at(-1)!.data)).toMatchObject({ data: { reason: null } });
+    expect(await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()).toMatchObject({ status: "canceled", cancel_reason: null });
+    await vi.waitFor(async () => {
+      const listed = (await (await call("/pipelines/sleep/jobs?status=canceled&limit=1000")).json()) as { jobs: { job_id: string; cancel_reason: unknown }[] };
+      expect(listed.jobs.find((job) => job.job_id === body.job_id)).toMatchObject({ cancel_reason: null });
+    });
   });
 
   it("resumes after Last-Event-ID", async ({ expect }) => {
@@ -533,5 +553,20 @@ describe("service endpoints", () => {
       expect(text).toMatch(/edgeserve_run_duration_seconds_bucket\{pipeline="test-fanout",surface="zenml",le="\+Inf"\} \d+/);
       expect(text).toContain("# TYPE edgeserve_run_duration_seconds histogram");
     });
+  });
+
+  it("GET /metrics answers JSON unless the client prefers text/plain, by order and quality", async ({ expect }) => {
+    const kindOf = async (accept: string) => {
+      const res = await call("/pipelines/test-fanout/metrics", { headers: { Accept: accept } });
+      expect(res.status).toBe(200);
+      return (res.headers.get("content-type") ?? "").split(";")[0];
+    };
+    // axios's default, and JSON preferred by quality: JSON, as ZenML always answers.
+    expect(await kindOf("application/json, text/plain, */*")).toBe("application/json");
+    expect(await kindOf("text/plain;q=0.1, application/json")).toBe("application/json");
+    expect(await kindOf("*/*")).toBe("application/json");
+    // A Prometheus scraper's header.
+    expect(await kindOf("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1")).toBe("text/plain");
+    expect(await kindOf("text/plain")).toBe("text/plain");
   });
 });

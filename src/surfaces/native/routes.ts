@@ -360,7 +360,7 @@ export function nativeRoutes(): Hono<AppEnv> {
 
 /** Cancels a run (`?reason=` optional) and answers its record; 409 `run_finished` if it has ended. */
 async function cancelRun(c: NativeContext, run: RunClient, reason: string | undefined, notFound: NotFound = runNotFound): Promise<RunRecord> {
-  const outcome = await c.get("engine").cancel(run, reason ?? "cancelled by request", notFound);
+  const outcome = await c.get("engine").cancel(run, reason, notFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
 }

@@ -198,7 +198,7 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
         {
           ...base,
           event_type: "cancellation_requested",
-          data: { reason: event.data?.message ?? null },
+          data: { reason: event.data?.reason ?? null },
           message: `Job ${context.runId} was cancelled`,
         },
       ];

@@ -3,7 +3,7 @@
  * `PipelineResponse` of `/invoke` (reference/zenml-serving.md §1).
  */
 import type { RunIndexRow } from "../../engine/run-index";
-import type { RunSnapshot, RunStatus } from "../../runs/protocol";
+import { isActive, type RunSnapshot, type RunStatus } from "../../runs/protocol";
 import { resultsAsJson } from "../../runs/result-json";
 import { zenmlJobError, zenmlTimestamp } from "./events";
 
@@ -26,12 +26,14 @@ const seconds = (from: number, to: number | undefined) => (to === undefined ? nu
 
 /**
  * When the job started running, as ZenML sets `started_at`: null while it waits in the admission
- * queue; then its first step's start (a queued job's wait is not its execution).
+ * queue, and for good if it ended there (cancelled or timed out before a step ran); then its first
+ * step's start (a queued job's wait is not its execution).
  */
 function startedAt(snapshot: RunSnapshot): number | null {
   if (snapshot.status === "pending") return null;
   const starts = Object.values(snapshot.steps).flatMap((s) => (s.firstStartedAt === undefined ? [] : [s.firstStartedAt]));
-  return starts.length === 0 ? snapshot.createdAt : Math.min(...starts);
+  if (starts.length > 0) return Math.min(...starts);
+  return isActive(snapshot.status) ? snapshot.createdAt : null;
 }
 
 /** `GET /jobs/{id}`: from the Run object itself. */
@@ -48,11 +50,11 @@ export function jobFromSnapshot(snapshot: RunSnapshot): Record<string, unknown> 
     completed_at: snapshot.finishedAt === undefined ? null : zenmlTimestamp(snapshot.finishedAt),
     error: cancelled ? "Execution was cancelled" : snapshot.error ? zenmlJobError(snapshot.error.message) : null,
     result: snapshot.results ? resultsAsJson(snapshot.results) : null,
-    execution_time: seconds(started ?? snapshot.createdAt, snapshot.finishedAt),
+    execution_time: started === null ? null : seconds(started, snapshot.finishedAt),
     pipeline_name: snapshot.pipeline,
     steps_executed: snapshot.stepsExecuted,
     canceled_by: null,
-    cancel_reason: cancelled ? (snapshot.error?.message ?? null) : null,
+    cancel_reason: cancelled ? (snapshot.error?.reason ?? null) : null,
   };
 }
 

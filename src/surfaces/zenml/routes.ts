@@ -6,6 +6,7 @@
  * on the same engine and Run objects as the Numaflow surface.
  */
 import { Hono, type Context } from "hono";
+import { accepts } from "hono/accepts";
 import { createMiddleware } from "hono/factory";
 import { v7 as uuidv7 } from "uuid";
 import * as z from "zod";
@@ -211,10 +212,12 @@ async function listJobs(c: ZenmlContext): Promise<Response> {
     throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues, { in: "query" }) });
   }
   const { status, limit } = query.data;
-  if (status !== undefined && !JOB_STATUSES.includes(status as JobStatus)) {
+  // As ZenML reads it: in any case, and an empty value filters nothing.
+  const wanted = status ? status.toLowerCase() : undefined;
+  if (wanted !== undefined && !JOB_STATUSES.includes(wanted as JobStatus)) {
     throw new ApiError("bad_request", `Invalid status '${status}'`);
   }
-  const runStatus = status === undefined ? undefined : runStatusOf(status as JobStatus);
+  const runStatus = wanted === undefined ? undefined : runStatusOf(wanted as JobStatus);
   const rows = await listRuns(c.env.DB, c.get("pipeline").name, { ...(runStatus ? { status: runStatus } : {}), limit });
   const jobs = rows.map(jobFromIndex);
   return c.json({ jobs, total: jobs.length });
@@ -241,7 +244,7 @@ async function cancelJob(c: ZenmlContext): Promise<Response> {
   const notHere = jobNotFound(run.runId);
   let outcome: Awaited<ReturnType<RunService["cancel"]>>;
   try {
-    outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, c.req.query("reason") ?? "Cancelled by request", () => notHere));
+    outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, c.req.query("reason"), () => notHere));
   } catch (error) {
     throw error === notHere ? couldNotCancel : error;
   }
@@ -360,7 +363,9 @@ async function status(c: ZenmlContext): Promise<Response> {
 
 async function metrics(c: ZenmlContext): Promise<Response> {
   const pipeline = c.get("pipeline").name;
-  if ((c.req.header("accept") ?? "").includes("text/plain")) {
+  // ZenML answers JSON; Prometheus text only for a client that prefers it (a scraper's
+  // `text/plain;version=0.0.4;q=0.5,*/*;q=0.1`), not one that merely lists it after JSON (axios).
+  if (accepts(c, { header: "Accept", supports: ["application/json", "text/plain"], default: "application/json" }) === "text/plain") {
     return c.text(await prometheusMetrics(c.env.DB, pipeline), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   }
   const counts = await countRuns(c.env.DB, pipeline);

@@ -13,6 +13,22 @@ export interface ErrorDetail {
   code?: string;
   /** Where the bad value was, when not in the request body (FastAPI's `loc` starts with it). */
   in?: "query";
+  /** What the validator said beyond its words, for a surface that words it its own way (ZenML's FastAPI types); never sent as it is. */
+  facts?: IssueFacts;
+}
+
+/** The facts of a validation issue (zod's), as plain data. */
+export interface IssueFacts {
+  expected?: string;
+  origin?: string;
+  minimum?: number;
+  maximum?: number;
+  inclusive?: boolean;
+  keys?: string[];
+  /** The value that failed, when the validator was asked to report it (`reportInput`). */
+  input?: unknown;
+  /** The value was not there at all. */
+  missing?: true;
 }
 
 export class ApiError extends Error {
@@ -71,10 +87,39 @@ export function detailsFromIssues(
   issues: readonly { path: readonly PropertyKey[]; message: string; code: string }[],
   where: Pick<ErrorDetail, "in"> = {},
 ): ErrorDetail[] {
-  return issues.map((issue) => ({
-    path: issue.path.map((part) => (typeof part === "number" ? part : String(part))),
-    message: issue.message,
-    code: issue.code,
-    ...where,
-  }));
+  return issues.map((issue) => {
+    const facts = factsOf(issue);
+    return {
+      path: issue.path.map((part) => (typeof part === "number" ? part : String(part))),
+      message: issue.message,
+      code: issue.code,
+      ...where,
+      ...(facts ? { facts } : {}),
+    };
+  });
+}
+
+/** The details as clients see them: without the validator's facts. */
+export function publicDetails(details: readonly ErrorDetail[]): ErrorDetail[] {
+  return details.map(({ facts: _facts, ...detail }) => detail);
+}
+
+function factsOf(issue: object): IssueFacts | undefined {
+  const fields = issue as Record<string, unknown>;
+  const facts: IssueFacts = {};
+  const number = (value: unknown) => (typeof value === "number" || typeof value === "bigint" ? Number(value) : undefined);
+  if (typeof fields.expected === "string") facts.expected = fields.expected;
+  if (typeof fields.origin === "string") facts.origin = fields.origin;
+  const minimum = number(fields.minimum);
+  if (minimum !== undefined) facts.minimum = minimum;
+  const maximum = number(fields.maximum);
+  if (maximum !== undefined) facts.maximum = maximum;
+  if (typeof fields.inclusive === "boolean") facts.inclusive = fields.inclusive;
+  if (Array.isArray(fields.keys)) facts.keys = fields.keys.map(String);
+  // Reported (the key is there) but undefined: the value was missing.
+  if ("input" in fields) {
+    if (fields.input === undefined) facts.missing = true;
+    else facts.input = fields.input;
+  }
+  return Object.keys(facts).length > 0 ? facts : undefined;
 }

@@ -5,10 +5,11 @@
  *   code), with Numaflow's documented empty bodies for 401 and 408 and its plain-text 400 for a
  *   `.` in the id header;
  * - ZenML (FastAPI): `{"detail": "…"}`, and for bad input 422 with FastAPI's list of
- *   `{"type", "loc", "msg"}` (ZenML clients parse it), plus `code`.
+ *   `{"type", "loc", "msg", "input"?}` in Pydantic's words (fastapi-detail.ts), plus `code`.
  */
 import type { Surface } from "../runs/protocol";
-import type { ApiError } from "./api-error";
+import { publicDetails, type ApiError } from "./api-error";
+import { fastApiDetails } from "./fastapi-detail";
 
 export function errorResponse(error: ApiError, surface: Surface): Response {
   const headers = new Headers(error.headers);
@@ -23,12 +24,12 @@ export function errorResponse(error: ApiError, surface: Surface): Response {
       timestamp: numaflowTimestamp(),
       error_code: error.code,
     };
-    if (error.details) body.details = error.details;
+    if (error.details) body.details = publicDetails(error.details);
     return Response.json(body, { status: error.status, headers });
   }
   if (surface === "zenml") return zenmlErrorResponse(error, headers);
   const body: Record<string, unknown> = { code: error.code, message: error.message };
-  if (error.details) body.details = error.details;
+  if (error.details) body.details = publicDetails(error.details);
   return Response.json(body, { status: error.status, headers });
 }
 
@@ -36,11 +37,7 @@ const FASTAPI_VALIDATION_STATUS = 422;
 
 function zenmlErrorResponse(error: ApiError, headers: Headers): Response {
   if (error.code === "invalid_input" || error.code === "malformed_json") {
-    const detail = (error.details ?? [{ path: [], message: error.message, code: error.code }]).map((d) => ({
-      type: d.code ?? error.code,
-      loc: [d.in ?? "body", ...d.path],
-      msg: d.message,
-    }));
+    const detail = (error.details ?? [{ path: [], message: error.message, code: error.code }]).flatMap((d) => fastApiDetails(d, error.code));
     return Response.json({ detail, code: error.code }, { status: FASTAPI_VALIDATION_STATUS, headers });
   }
   if (error.code === "unauthorized") return Response.json({ detail: "Not authenticated", code: error.code }, { status: 401, headers });

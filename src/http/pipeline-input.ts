@@ -31,7 +31,8 @@ export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): Store
 export function validatePipelineInput(pipeline: Pipeline, json: unknown, options: { where?: readonly string[] } = {}): StoredMessage {
   // A surface that parsed the value already (ZenML's parameters): the pipeline gets its JSON text.
   if (takesBytes(pipeline.definition)) return storeMessage({ value: utf8.encode(JSON.stringify(json ?? null)), tags: [], keys: [] });
-  const parsed = pipeline.definition.input.safeParse(json);
+  // The failing value goes into the issue: FastAPI's 422 (the ZenML surface) shows it; others drop it.
+  const parsed = pipeline.definition.input.safeParse(json, { reportInput: true });
   if (!parsed.success) {
     const details = detailsFromIssues(parsed.error.issues).map((d) => ({ ...d, path: [...(options.where ?? []), ...d.path] }));
     throw new ApiError("invalid_input", `the input does not match the input schema of pipeline '${pipeline.name}'`, { details });

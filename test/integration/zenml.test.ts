@@ -145,6 +145,32 @@ describe("POST /invoke", () => {
     expect(body.detail.every((d) => typeof d.msg === "string" && typeof d.type === "string")).toBe(true);
   });
 
+  it("words 422 entries as FastAPI and Pydantic do: their types, messages and the failing input", async ({ expect }) => {
+    const detailOf = async (path: string, body: unknown) => {
+      const res = await post(path, body);
+      expect(res.status).toBe(422);
+      return ((await res.json()) as { detail: { type: string; loc: unknown[]; msg: string; input?: unknown }[] }).detail;
+    };
+    expect(await detailOf("/invoke", { parameters: { text: "a" }, timeout: 0 })).toEqual([
+      { type: "greater_than_equal", loc: ["body", "timeout"], msg: "Input should be greater than or equal to 1", input: 0 },
+    ]);
+    expect(await detailOf("/invoke", { parameters: { text: "a" }, timeout: 1.5 })).toEqual([
+      { type: "int_from_float", loc: ["body", "timeout"], msg: "Input should be a valid integer, got a number with a fractional part", input: 1.5 },
+    ]);
+    expect(await detailOf("/invoke", { parameters: { text: 5, extra: 1 } })).toEqual(
+      expect.arrayContaining([
+        { type: "string_type", loc: ["body", "parameters", "text"], msg: "Input should be a valid string", input: 5 },
+        { type: "extra_forbidden", loc: ["body", "parameters", "extra"], msg: "Extra inputs are not permitted", input: 1 },
+      ]),
+    );
+    expect(await detailOf("/pipelines/sleep/invoke", { parameters: {} })).toEqual([
+      { type: "missing", loc: ["body", "parameters", "ms"], msg: "Field required" },
+    ]);
+    // Other surfaces keep their own details, without the failing input.
+    const native = (await (await post("/v1/pipelines/sleep/runs", { ms: "soon" })).json()) as { details: Record<string, unknown>[] };
+    expect(native.details).toEqual([{ path: ["ms"], message: "Invalid input: expected number, received string", code: "invalid_type" }]);
+  });
+
   it("answers 422 for a timeout out of 1–3600 and for malformed JSON", async ({ expect }) => {
     expect((await post("/invoke", { parameters: { text: "a" }, timeout: 0 })).status).toBe(422);
     expect((await post("/invoke", { parameters: { text: "a" }, timeout: 3601 })).status).toBe(422);

@@ -196,7 +196,7 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
       details: [{ path: [], message: "JSON decode error", code: "json_invalid" }],
     });
   }
-  const parsed = pipelineRequestSchema.safeParse(body);
+  const parsed = pipelineRequestSchema.safeParse(body, { reportInput: true });
   if (!parsed.success) {
     throw new ApiError("invalid_input", "the request does not match PipelineRequest", {
       details: detailsFromIssues(parsed.error.issues),
@@ -207,7 +207,7 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
 
 async function listJobs(c: ZenmlContext): Promise<Response> {
   // A repeated parameter counts with its last value, as FastAPI reads it.
-  const query = jobsQuerySchema.safeParse({ status: c.req.queries("status")?.at(-1), limit: c.req.queries("limit")?.at(-1) });
+  const query = jobsQuerySchema.safeParse({ status: c.req.queries("status")?.at(-1), limit: c.req.queries("limit")?.at(-1) }, { reportInput: true });
   if (!query.success) {
     throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues, { in: "query" }) });
   }

@@ -139,6 +139,20 @@ describe("subscribing to an existing run", () => {
     expect(await res.json()).toMatchObject({ error_code: "run_not_found" });
   });
 
+  it("starts a run from an empty body when the id header names no run, as Numaflow publishes any body", async ({ expect }) => {
+    const id = uniqueId("sse-empty");
+    const res = await call("/pipelines/bytes-upper/v1/process/sse", { headers: { "X-Numaflow-Id": id } });
+    expect(res.status).toBe(200);
+    const read = await readSse(res);
+    expect(read.closed).toBe(true);
+    expect(read.events.map((e) => e.data)).toEqual([""]);
+    // The same request again subscribes to that run (its stream replayed), not a second run.
+    expect((await readSse(await call("/pipelines/bytes-upper/v1/process/sse", { headers: { "X-Numaflow-Id": id } }))).events.map((e) => e.data)).toEqual([""]);
+    // A JSON pipeline refuses the empty body as it would on /sync.
+    const json = await call("/v1/process/sse", { headers: { "X-Numaflow-Id": uniqueId("sse-empty-json") } });
+    expect(json.status).toBe(400);
+  });
+
   it("names a failure with a run_failed event before closing", async ({ expect }) => {
     const read = await readSse(await post("/pipelines/test-failing/v1/process/sse", { fail: true }));
     expect(read.events.map((e) => e.event)).toEqual(["run_failed"]);

@@ -114,21 +114,21 @@ async function sse(c: NumaflowContext): Promise<Response> {
   let run: RunClient;
   if (subscribeTo !== undefined) {
     run = engine.surfaceRun(c.get("pipeline").name, subscribeTo, "id");
-    await explainingOtherPipeline(c.env.DB, run, () =>
-      engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`)),
-    );
+    // Numaflow publishes whatever body an SSE request brings, an empty one too: an id header that
+    // names no run starts one. (`?id=`, edgeserve's, only subscribes; a ticket never starts a run.)
+    const startsEmpty = c.get("runIdGiven") && c.get("ticketGrant") === undefined && !(await run.probe()).found;
+    if (startsEmpty) await startSseRun(c, run, body);
+    else {
+      await explainingOtherPipeline(c.env.DB, run, () =>
+        engine.ensureExists(run, (id) => new ApiError("run_not_found", `no run with id ${id}; send a body to start one`)),
+      );
+    }
   } else {
     run = engine.surfaceRun(c.get("pipeline").name, c.get("runId"), "id");
     // An SSE client reconnecting re-sends the original request, body and all, with Last-Event-ID:
     // that is a resume of the run it started, not a duplicate.
     const resuming = lastEventId !== null && c.get("runIdGiven") && (await run.probe()).found;
-    if (!resuming) {
-      const input = parsePipelineInput(c.get("pipeline"), body);
-      const outcome = await engine.start({ ...startSpecFrom(c, input), sseStart: true }, { async: true, queueWhenFull: false });
-      // The id of a run an SSE request started, sent here again (its client lost the stream):
-      // the stream is replayed from the start, as Numaflow re-attaches; any other run is a duplicate.
-      if (!outcome.started && !outcome.sseStart) throw duplicateId(run.runId);
-    }
+    if (!resuming) await startSseRun(c, run, body);
   }
   // Numaflow streams results only; `?deltas=true` adds a streaming step's deltas (an edgeserve opt-in).
   const deltasQuery = deltasQuerySchema.safeParse(c.req.query("deltas"));
@@ -137,6 +137,17 @@ async function sse(c: NumaflowContext): Promise<Response> {
   const response = await engine.events(run, deltas ? "numaflow-deltas" : "numaflow", lastEventId, runNotFound);
   response.headers.set(c.get("settings").EDGESERVE_ID_HEADER, run.runId);
   return response;
+}
+
+/**
+ * Starts an SSE request's run from its body. The id of a run an SSE request started, sent here
+ * again (its client lost the stream), re-attaches: the stream is replayed from the start, as
+ * Numaflow re-attaches; any other run's id is a duplicate.
+ */
+async function startSseRun(c: NumaflowContext, run: RunClient, body: ArrayBuffer): Promise<void> {
+  const input = parsePipelineInput(c.get("pipeline"), body);
+  const outcome = await c.get("engine").start({ ...startSpecFrom(c, input), sseStart: true }, { async: true, queueWhenFull: false });
+  if (!outcome.started && !outcome.sseStart) throw duplicateId(run.runId);
 }
 
 /** What a ticket may open here: the subscribe form of `GET /sse` (no body), by the id header or `?id=`. */

@@ -23,12 +23,11 @@ export function createApp(): Hono<AppEnv> {
   app.use(securityHeaders, settingsMiddleware, corsPolicy);
 
   app.route("/", consoleRoutes());
-  app.route("/", healthRoutes());
   app.route("/", docsRoutes());
   app.route("/", nativeRoutes());
   app.route("/", chaosRoutes());
   // Each surface is mounted at the root (the default pipeline) and under /pipelines/<name>.
-  for (const surface of [numaflowRoutes(), zenmlRoutes()]) {
+  for (const surface of [healthRoutes(), numaflowRoutes(), zenmlRoutes()]) {
     app.route("/", surface);
     app.route("/pipelines/:pipeline", surface);
   }
@@ -48,7 +47,7 @@ export function createApp(): Hono<AppEnv> {
 }
 
 function surfaceOfPath(path: string): Surface {
-  return path.includes("/v1/process/") || path === "/livez" || path === "/readyz" ? "numaflow" : "native";
+  return path.includes("/v1/process/") || /(^|\/)(livez|readyz)$/.test(path) ? "numaflow" : "native";
 }
 
 function describe(error: unknown): string {

@@ -17,7 +17,8 @@ export function errorResponse(error: ApiError, surface: Surface): Response {
     if (error.code === "unauthorized" || error.code === "request_timeout") {
       return new Response(null, { status: error.status, headers });
     }
-    if (error.plainText) return new Response(error.message, { status: error.status, headers });
+    // As bytes: a string body would be given a text/plain content type, which Numaflow's has not.
+    if (error.plainText) return new Response(new TextEncoder().encode(error.message), { status: error.status, headers });
     const body: Record<string, unknown> = {
       message: error.message,
       code: error.status,

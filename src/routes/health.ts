@@ -1,17 +1,26 @@
 /**
- * Liveness and readiness probes (Numaflow's `/livez` and `/readyz`): 204, no body. When tokens are
- * configured they need one, like every route but ZenML's `/health` (open, as ZenML leaves it, but
- * saying only "healthy" to a caller without a token: src/surfaces/zenml/routes.ts).
+ * Liveness and readiness probes (Numaflow's `/livez` and `/readyz`): 204, no body, at the root and
+ * under `/pipelines/<name>/` (a Numaflow client given a pipeline's base URL probes there; an
+ * unknown pipeline is 404). When tokens are configured they need one, like every route but
+ * ZenML's `/health` (open, as ZenML leaves it, but saying only "healthy" to a caller without a
+ * token: src/surfaces/zenml/routes.ts).
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { bearerAuth } from "../middleware/auth";
+import { resolvePipeline } from "../middleware/pipeline";
 
 export function healthRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use("/livez", bearerAuth);
-  app.use("/readyz", bearerAuth);
-  app.get("/livez", (c) => c.body(null, 204));
-  app.get("/readyz", (c) => c.body(null, 204));
+  for (const path of ["/livez", "/readyz"]) {
+    app.use(path, async function numaflowProbe(c, next) {
+      c.set("surface", "numaflow");
+      await next();
+    });
+    app.use(path, bearerAuth);
+    // At the root the service answers for itself, whatever its default pipeline.
+    app.get(path, async (c, next) => (c.req.param("pipeline") === undefined ? next() : resolvePipeline(c, next)));
+    app.get(path, (c) => c.body(null, 204));
+  }
   return app;
 }

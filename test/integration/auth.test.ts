@@ -82,6 +82,16 @@ describe("bearer auth", () => {
     expect(await refused.text()).toBe("");
     expect((await request("/readyz")).status).toBe(401);
     expect((await request("/livez", { headers: { Authorization: "Bearer second-token" } })).status).toBe(204);
+    // A pipeline's base URL has its probes too, for a Numaflow client given that URL.
+    const pipelineRefused = await request("/pipelines/sleep/readyz");
+    expect(pipelineRefused.status).toBe(401);
+    expect(await pipelineRefused.text()).toBe("");
+    const auth = { headers: { Authorization: "Bearer second-token" } };
+    expect((await request("/pipelines/sleep/livez", auth)).status).toBe(204);
+    expect((await request("/pipelines/sleep/readyz", auth)).status).toBe(204);
+    const unknown = await request("/pipelines/no-such-pipeline/livez", auth);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 404, error_code: "pipeline_not_found" });
   });
 
   it("serves the console's and the API reference's static pages and scripts without a token, but not the API or its document", async ({ expect }) => {

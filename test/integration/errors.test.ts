@@ -64,10 +64,10 @@ describe("input validation", () => {
 });
 
 describe("request ids", () => {
-  it("rejects an X-Numaflow-Id containing '.' with Numaflow's message, in plain text as Numaflow sends it", async ({ expect }) => {
+  it("rejects an X-Numaflow-Id containing '.' with Numaflow's message, as bare text with no content type, as Numaflow sends it", async ({ expect }) => {
     const res = await post("/v1/process/sync", { text: "a" }, { "X-Numaflow-Id": "1747681939.045399" });
     expect(res.status).toBe(400);
-    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(res.headers.get("content-type")).toBeNull();
     expect(await res.text()).toBe("Header-ID should not contain '.', found 1747681939.045399");
   });
 

@@ -26,7 +26,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", docsRoutes());
   app.route("/", nativeRoutes());
   app.route("/", chaosRoutes());
-  // Each surface is mounted at the root (the default pipeline) and under /pipelines/<name>.
+  // The probes and each surface are mounted at the root (the default pipeline) and under /pipelines/<name>.
   for (const surface of [healthRoutes(), numaflowRoutes(), zenmlRoutes()]) {
     app.route("/", surface);
     app.route("/pipelines/:pipeline", surface);

@@ -30,6 +30,7 @@ import {
   addressName,
   FUNCTION_ROW_MAX_BYTES,
   remoteInvocationSchema,
+  remoteReportSchema,
   runEndedSchema,
   type EnqueueOutcome,
   type FunctionAddress,
@@ -244,15 +245,17 @@ export class FunctionObject extends DurableObject<Env> {
     try {
       const messages: (FunctionMessage | { cancel: string })[] = [];
       for (const out of result?.outgoingMessages ?? []) {
-        if (!out.target || !out.argument) throw new TypedValueError(`${label} sent a message without a target or argument`);
+        if (!out.target || !out.argument) throw new TypedValueError(`sent a message without a target or argument`);
         messages.push(functionMessage(out.target, out.argument));
       }
       for (const delayed of result?.delayedInvocations ?? []) {
         if (delayed.isCancellationRequest) {
+          if (delayed.cancellationToken === "") throw new TypedValueError(`sent a cancellation without a token`);
           messages.push({ cancel: delayed.cancellationToken });
           continue;
         }
-        if (!delayed.target || !delayed.argument) throw new TypedValueError(`${label} sent a delayed message without a target or argument`);
+        if (!delayed.target || !delayed.argument) throw new TypedValueError(`sent a delayed message without a target or argument`);
+        if (delayed.delayInMs < 0n) throw new TypedValueError(`sent a delayed message with a negative delay (${delayed.delayInMs} ms)`);
         messages.push({
           ...functionMessage(delayed.target, delayed.argument),
           delayMs: Number(delayed.delayInMs),
@@ -260,11 +263,16 @@ export class FunctionObject extends DurableObject<Env> {
         });
       }
       const outputs = (result?.outgoingEgresses ?? []).map((egress) => {
-        if (!egress.argument) throw new TypedValueError(`${label} sent an egress message without an argument`);
+        if (!egress.argument) throw new TypedValueError(`sent an egress message without an argument`);
         const message: Message = { value: decodeTypedValue(egress.argument, first.call.output), tags: [], keys: [] };
         return storeMessage(message);
       });
       report = { ok: true, keys, caller: addressName(address), outputs, messages, ms: Date.now() - started };
+      // The run is handed only an outcome it can apply: one its schema refuses would be refused on
+      // every delivery, and retried for ever.
+      const applicable = remoteReportSchema.safeParse(report);
+      if (!applicable.success)
+        throw new TypedValueError(`answered with an outcome that cannot be applied: ${applicable.error.issues[0]?.message ?? "invalid"}`);
       const reportBytes = JSON.stringify(report).length;
       if (reportBytes > FUNCTION_ROW_MAX_BYTES) {
         throw new TypedValueError(
@@ -334,6 +342,7 @@ function functionMessage(
   return {
     function: `${target.namespace}/${target.type}`,
     id: target.id,
-    message: storeMessage({ value: argument.hasValue ? argument.value : new Uint8Array(), tags: [], keys: [target.id], typename: argument.typename }),
+    // No value (`has_value` false) is kept as null, so that the target gets it as it was sent.
+    message: storeMessage({ value: argument.hasValue ? argument.value : null, tags: [], keys: [target.id], typename: argument.typename }),
   };
 }

@@ -6,7 +6,7 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { bytesAsValue, utf8Text, type JsonValue, type Message, type MessageValue } from "../pipeline/message";
-import { KafkaProducerRecordSchema } from "./proto/io/statefun/egress_pb";
+import { KafkaProducerRecordSchema, KinesisEgressRecordSchema } from "./proto/io/statefun/egress_pb";
 import { TypedValueSchema, type TypedValue } from "./proto/io/statefun/request_reply_pb";
 import {
   BooleanWrapperSchema,
@@ -32,6 +32,7 @@ export const JSON_TYPENAME = "edgeserve.types/json";
 export const BYTES_TYPENAME = "edgeserve.types/bytes";
 
 const KAFKA_RECORD_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord";
+const KINESIS_RECORD_TYPENAME = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord";
 
 /** How a step reads what its function emits: as JSON, as UTF-8 text, as bytes, or whichever fits. */
 export type OutputDecoding = "auto" | "json" | "string" | "bytes";
@@ -52,6 +53,8 @@ function defaultTypename(value: MessageValue): string {
 
 /** A message as a function's argument: its own type name if it came from a function, else `argumentType` or one that fits. */
 export function encodeArgument(message: Message, argumentType: string | undefined): TypedValue {
+  // A function's message that carried no value (`has_value` false) reaches its target so.
+  if (message.typename && message.value === null) return create(TypedValueSchema, { typename: message.typename, hasValue: false });
   if (message.typename && message.value instanceof Uint8Array) {
     return create(TypedValueSchema, { typename: message.typename, hasValue: true, value: message.value });
   }
@@ -106,6 +109,8 @@ export function decodeTypedValue(typed: TypedValue, decoding: OutputDecoding): M
     }
     case KAFKA_RECORD_TYPENAME:
       return decodeBytes(fromBinary(KafkaProducerRecordSchema, bytes).valueBytes, decoding, typed.typename);
+    case KINESIS_RECORD_TYPENAME:
+      return decodeBytes(fromBinary(KinesisEgressRecordSchema, bytes).valueBytes, decoding, typed.typename);
     default:
       return decodeBytes(bytes, decoding, typed.typename);
   }

@@ -9,7 +9,7 @@
 //   /gate/<gate>/<name> waits while gate <gate> is closed (POST /_gates/<gate>/close, /_gates/<gate>/open)
 //   GET /_stats         requests seen per path, as JSON
 //   GET /_calls         invocations test/counter ran, per address (`test/counter/<id>`), as JSON
-import { StateFun, egressMessageBuilder, messageBuilder } from "apache-flink-statefun";
+import { StateFun, egressMessageBuilder, kafkaEgressMessage, kinesisEgressMessage, messageBuilder } from "apache-flink-statefun";
 import { bindGreeter } from "../../examples/functions/greeter.mjs";
 import { startFunctionServer } from "../../examples/functions/server.mjs";
 
@@ -59,6 +59,18 @@ function bindTestFunctions(statefun) {
     typename: "test/echo",
     fn(context, message) {
       emit(context, { echo: message.asString(), caller: context.caller ? `${context.caller.typename}/${context.caller.id}` : null, at: Date.now() });
+    },
+  });
+  // Answers what its argument names: a Kafka or a Kinesis egress record, or a delayed message with
+  // a negative delay (the SDK lets it through; StateFun refuses it).
+  statefun.bind({
+    typename: "test/odd",
+    fn(context, message) {
+      const what = message.asString();
+      const value = JSON.stringify({ v: what });
+      if (what === "kafka") context.send(kafkaEgressMessage({ typename: "test/out", topic: "t", key: "k", value }));
+      if (what === "kinesis") context.send(kinesisEgressMessage({ typename: "test/out", stream: "s", partitionKey: "pk", value }));
+      if (what === "negative-delay") context.sendAfter(-5, messageBuilder({ typename: "test/echo", id: "x", value: "late" }));
     },
   });
   // Remembers for 300 ms after each write.

@@ -133,6 +133,22 @@ export const remotePipelines: PipelineDefinition[] = [
     ],
   }),
   definePipeline({
+    name: "test-remote-odd",
+    input: z.strictObject({ what: z.string().min(1) }),
+    endpoints: [endpoint("")],
+    steps: [
+      { name: "start", kind: "inline", run: (m) => ({ value: (m.value as { what: string }).what, keys: ["odd"] }) },
+      { name: "odd", kind: "remote", function: "test/odd", output: "json" },
+      { name: "echo", kind: "remote", function: "test/echo", output: "json", messagesOnly: true },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "start", to: "odd" },
+      { from: "odd", to: "out" },
+      { from: "echo", to: "out" },
+    ],
+  }),
+  definePipeline({
     name: "test-remote-orphan",
     input: z.strictObject({ id: z.string().min(1) }),
     endpoints: [endpoint("")],

@@ -166,6 +166,22 @@ describe("remote steps (StateFun request-reply)", () => {
     expect(later.at - now.at).toBeGreaterThanOrEqual(250);
   });
 
+  it("unwraps Kafka and Kinesis egress records to their values, as StateFun's egresses write them", async ({ expect }) => {
+    for (const what of ["kafka", "kinesis"]) {
+      const { record } = await sync("test-remote-odd", { what });
+      expect(record.status, what).toBe("completed");
+      expect(results(record)).toEqual([{ v: what }]);
+    }
+  });
+
+  it("fails the step at once on a delayed message with a negative delay, as StateFun refuses it, instead of retrying its outcome", async ({ expect }) => {
+    const { record } = await sync("test-remote-odd", { what: "negative-delay" });
+    expect(record.status).toBe("failed");
+    expect(errorOf(record)).toContain("remote function test/odd: sent a delayed message with a negative delay (-5 ms)");
+    // Failed by the answer, not by the run's deadline.
+    expect((record.error as { code: string }).code).toBe("run_failed");
+  });
+
   it("fails the run when a function sends to a function no step of the pipeline calls", async ({ expect }) => {
     const { record } = await sync("test-remote-orphan", { id: uniqueId("o") });
     expect(errorOf(record)).toContain("function 'test/echo' was sent a message, but no remote step of pipeline 'test-remote-orphan' calls it");

@@ -152,6 +152,14 @@ describe("typed values", () => {
     expect(() => encodeArgument(message("x"), STATEFUN_TYPES.int)).toThrow("an argument of type io.statefun.types/int must be a 32-bit integer, got string");
   });
 
+  it("passes on a function's message that carried no value as one with no value (has_value false), not as empty bytes", ({ expect }) => {
+    const absent = encodeArgument({ value: null, tags: [], keys: ["x"], typename: "example/Empty" }, undefined);
+    expect(absent).toMatchObject({ typename: "example/Empty", hasValue: false });
+    expect(absent.value.byteLength).toBe(0);
+    const empty = encodeArgument({ value: new Uint8Array(), tags: [], keys: ["x"], typename: "example/Empty" }, undefined);
+    expect(empty).toMatchObject({ typename: "example/Empty", hasValue: true });
+  });
+
   it("reads egress values as JSON, text or bytes", ({ expect }) => {
     const typed = (typename: string, value: Uint8Array) => create(TypedValueSchema, { typename, hasValue: true, value });
     const bytes = new TextEncoder().encode('{"greeting":"hi"}');

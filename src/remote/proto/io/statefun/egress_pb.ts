@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file io/statefun/egress.proto.
  */
 export const file_io_statefun_egress: GenFile = /*@__PURE__*/
-  fileDesc("Chhpby9zdGF0ZWZ1bi9lZ3Jlc3MucHJvdG8SFmlvLnN0YXRlZnVuLnNkay5lZ3Jlc3MiRgoTS2Fma2FQcm9kdWNlclJlY29yZBILCgNrZXkYASABKAkSEwoLdmFsdWVfYnl0ZXMYAiABKAwSDQoFdG9waWMYAyABKAliBnByb3RvMw");
+  fileDesc("Chhpby9zdGF0ZWZ1bi9lZ3Jlc3MucHJvdG8SFmlvLnN0YXRlZnVuLnNkay5lZ3Jlc3MiRgoTS2Fma2FQcm9kdWNlclJlY29yZBILCgNrZXkYASABKAkSEwoLdmFsdWVfYnl0ZXMYAiABKAwSDQoFdG9waWMYAyABKAkibAoTS2luZXNpc0VncmVzc1JlY29yZBIVCg1wYXJ0aXRpb25fa2V5GAEgASgJEhMKC3ZhbHVlX2J5dGVzGAIgASgMEg4KBnN0cmVhbRgDIAEoCRIZChFleHBsaWNpdF9oYXNoX2tleRgEIAEoCWIGcHJvdG8z");
 
 /**
  * @generated from message io.statefun.sdk.egress.KafkaProducerRecord
@@ -41,4 +41,39 @@ export type KafkaProducerRecord = Message<"io.statefun.sdk.egress.KafkaProducerR
  */
 export const KafkaProducerRecordSchema: GenMessage<KafkaProducerRecord> = /*@__PURE__*/
   messageDesc(file_io_statefun_egress, 0);
+
+/**
+ * The record a StateFun SDK puts in a Kinesis egress message (`kinesisEgressMessage`), which
+ * edgeserve unwraps to the record's value.
+ *
+ * @generated from message io.statefun.sdk.egress.KinesisEgressRecord
+ */
+export type KinesisEgressRecord = Message<"io.statefun.sdk.egress.KinesisEgressRecord"> & {
+  /**
+   * @generated from field: string partition_key = 1;
+   */
+  partitionKey: string;
+
+  /**
+   * @generated from field: bytes value_bytes = 2;
+   */
+  valueBytes: Uint8Array;
+
+  /**
+   * @generated from field: string stream = 3;
+   */
+  stream: string;
+
+  /**
+   * @generated from field: string explicit_hash_key = 4;
+   */
+  explicitHashKey: string;
+};
+
+/**
+ * Describes the message io.statefun.sdk.egress.KinesisEgressRecord.
+ * Use `create(KinesisEgressRecordSchema)` to create a new message.
+ */
+export const KinesisEgressRecordSchema: GenMessage<KinesisEgressRecord> = /*@__PURE__*/
+  messageDesc(file_io_statefun_egress, 1);
 

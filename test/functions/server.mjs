@@ -61,8 +61,9 @@ function bindTestFunctions(statefun) {
       emit(context, { echo: message.asString(), caller: context.caller ? `${context.caller.typename}/${context.caller.id}` : null, at: Date.now() });
     },
   });
-  // Answers what its argument names: a Kafka or a Kinesis egress record, or a delayed message with
-  // a negative delay (the SDK lets it through; StateFun refuses it).
+  // Answers what its argument names: a Kafka or a Kinesis egress record, a delayed message with a
+  // negative delay, or two delayed messages with one cancellation token (the SDK lets both through;
+  // StateFun refuses them).
   statefun.bind({
     typename: "test/odd",
     fn(context, message) {
@@ -71,6 +72,10 @@ function bindTestFunctions(statefun) {
       if (what === "kafka") context.send(kafkaEgressMessage({ typename: "test/out", topic: "t", key: "k", value }));
       if (what === "kinesis") context.send(kinesisEgressMessage({ typename: "test/out", stream: "s", partitionKey: "pk", value }));
       if (what === "negative-delay") context.sendAfter(-5, messageBuilder({ typename: "test/echo", id: "x", value: "late" }));
+      if (what === "same-token") {
+        context.sendAfter(60_000, messageBuilder({ typename: "test/echo", id: "x", value: "first" }), "tok");
+        context.sendAfter(60_000, messageBuilder({ typename: "test/echo", id: "x", value: "second" }), "tok");
+      }
     },
   });
   // Remembers for 300 ms after each write.

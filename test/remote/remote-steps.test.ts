@@ -182,6 +182,12 @@ describe("remote steps (StateFun request-reply)", () => {
     expect((record.error as { code: string }).code).toBe("run_failed");
   });
 
+  it("fails the step on two pending delayed messages with one cancellation token, as StateFun refuses them", async ({ expect }) => {
+    const { record } = await sync("test-remote-odd", { what: "same-token" });
+    expect(record.status).toBe("failed");
+    expect(errorOf(record)).toContain("test/odd/odd sent a delayed message with cancellation token 'tok', which a pending delayed message already has");
+  });
+
   it("fails the run when a function sends to a function no step of the pipeline calls", async ({ expect }) => {
     const { record } = await sync("test-remote-orphan", { id: uniqueId("o") });
     expect(errorOf(record)).toContain("function 'test/echo' was sent a message, but no remote step of pipeline 'test-remote-orphan' calls it");

@@ -119,6 +119,17 @@ export class RemoteDispatcher implements StepDispatcher {
         this.host.flush();
         return { accepted: true };
       }
+      // As StateFun: one pending delayed message per cancellation token.
+      const token = sent.cancellationToken;
+      if (token && [...record.work.values()].some((w) => w.token === token && w.state === "pending")) {
+        this.host.stepFailed(
+          first,
+          `${report.caller} sent a delayed message with cancellation token '${token}', which a pending delayed message already has`,
+          report.ms,
+        );
+        this.host.flush();
+        return { accepted: true };
+      }
       const message = { ...loadMessage(sent.message), caller: report.caller };
       const held = { ...(sent.delayMs ? { notBefore: now() + sent.delayMs } : {}), ...(sent.cancellationToken ? { token: sent.cancellationToken } : {}) };
       this.host.enqueue(target.name, first.step, message, held);

@@ -96,39 +96,28 @@ export class RemoteDispatcher implements StepDispatcher {
     const items = answers.filter((a): a is WorkItem => typeof a !== "string");
     const first = items[0];
     if (!first) return { accepted: false, reason: answers.includes("run_ended") ? "run_ended" : "settled" };
-    if (!report.ok) {
-      this.host.stepFailed(first, report.error, report.ms);
+    const failStep = (error: string): StageReportOutcome => {
+      this.host.stepFailed(first, error, report.ms);
       this.host.flush();
       return { accepted: true };
-    }
+    };
+    if (!report.ok) return failStep(report.error);
     const tooMany = fanoutProblem(report.messages.length, this.host.options.maxFanout);
-    if (tooMany) {
-      this.host.stepFailed(first, tooMany, report.ms);
-      this.host.flush();
-      return { accepted: true };
-    }
+    if (tooMany) return failStep(tooMany);
+    /** The keys of the run's delayed messages still waiting under a cancellation token. */
+    const pendingUnder = (token: string) => [...record.work].filter(([, w]) => w.token === token && w.state === "pending").map(([key]) => key);
     // In the order the function made them: a cancellation removes a delayed message sent before it.
     for (const sent of report.messages) {
       if ("cancel" in sent) {
-        for (const [key, w] of record.work) if (w.token === sent.cancel && w.state === "pending") record.work.delete(key);
+        for (const key of pendingUnder(sent.cancel)) record.work.delete(key);
         continue;
       }
       const target = pipeline.definition.steps.find((s) => s.kind === "remote" && s.function === sent.function);
-      if (!target) {
-        this.host.stepFailed(first, `function '${sent.function}' was sent a message, but no remote step of pipeline '${pipeline.name}' calls it`, report.ms);
-        this.host.flush();
-        return { accepted: true };
-      }
+      if (!target) return failStep(`function '${sent.function}' was sent a message, but no remote step of pipeline '${pipeline.name}' calls it`);
       // As StateFun: one pending delayed message per cancellation token.
       const token = sent.cancellationToken;
-      if (token && [...record.work.values()].some((w) => w.token === token && w.state === "pending")) {
-        this.host.stepFailed(
-          first,
-          `${report.caller} sent a delayed message with cancellation token '${token}', which a pending delayed message already has`,
-          report.ms,
-        );
-        this.host.flush();
-        return { accepted: true };
+      if (token && pendingUnder(token).length > 0) {
+        return failStep(`${report.caller} sent a delayed message with cancellation token '${token}', which a pending delayed message already has`);
       }
       const message = { ...loadMessage(sent.message), caller: report.caller };
       const held = { ...(sent.delayMs ? { notBefore: now() + sent.delayMs } : {}), ...(sent.cancellationToken ? { token: sent.cancellationToken } : {}) };

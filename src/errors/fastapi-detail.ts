@@ -27,8 +27,8 @@ export function fastApiDetails(detail: ErrorDetail, fallbackType: string): FastA
 
 function pydanticWords(code: string | undefined, facts: IssueFacts): { type: string; msg: string } | undefined {
   if (code === "invalid_type") return facts.missing ? { type: "missing", msg: "Field required" } : wrongType(facts);
-  if (code === "too_small" && facts.minimum !== undefined) return tooSmall(facts.origin, facts.minimum, facts.inclusive !== false);
-  if (code === "too_big" && facts.maximum !== undefined) return tooBig(facts.origin, facts.maximum, facts.inclusive !== false);
+  if (code === "too_small" && facts.minimum !== undefined) return outOfBounds("min", facts.origin, facts.minimum, facts.inclusive !== false);
+  if (code === "too_big" && facts.maximum !== undefined) return outOfBounds("max", facts.origin, facts.maximum, facts.inclusive !== false);
   return undefined;
 }
 
@@ -56,25 +56,19 @@ function wrongType({ expected, input }: IssueFacts): { type: string; msg: string
   }
 }
 
-function tooSmall(origin: string | undefined, minimum: number, inclusive: boolean): { type: string; msg: string } | undefined {
+/** A value past a bound, in Pydantic's words: below a minimum (`at least`) or above a maximum (`at most`). */
+function outOfBounds(side: "min" | "max", origin: string | undefined, bound: number, inclusive: boolean): { type: string; msg: string } | undefined {
+  const words =
+    side === "min"
+      ? { than: "greater", at: "least", string: "string_too_short", list: "too_short" }
+      : { than: "less", at: "most", string: "string_too_long", list: "too_long" };
   if (origin === "number" || origin === "int") {
     return inclusive
-      ? { type: "greater_than_equal", msg: `Input should be greater than or equal to ${minimum}` }
-      : { type: "greater_than", msg: `Input should be greater than ${minimum}` };
+      ? { type: `${words.than}_than_equal`, msg: `Input should be ${words.than} than or equal to ${bound}` }
+      : { type: `${words.than}_than`, msg: `Input should be ${words.than} than ${bound}` };
   }
-  if (origin === "string") return { type: "string_too_short", msg: `String should have at least ${minimum} ${plural(minimum, "character")}` };
-  if (origin === "array") return { type: "too_short", msg: `List should have at least ${minimum} ${plural(minimum, "item")} after validation` };
-  return undefined;
-}
-
-function tooBig(origin: string | undefined, maximum: number, inclusive: boolean): { type: string; msg: string } | undefined {
-  if (origin === "number" || origin === "int") {
-    return inclusive
-      ? { type: "less_than_equal", msg: `Input should be less than or equal to ${maximum}` }
-      : { type: "less_than", msg: `Input should be less than ${maximum}` };
-  }
-  if (origin === "string") return { type: "string_too_long", msg: `String should have at most ${maximum} ${plural(maximum, "character")}` };
-  if (origin === "array") return { type: "too_long", msg: `List should have at most ${maximum} ${plural(maximum, "item")} after validation` };
+  if (origin === "string") return { type: words.string, msg: `String should have at ${words.at} ${bound} ${plural(bound, "character")}` };
+  if (origin === "array") return { type: words.list, msg: `List should have at ${words.at} ${bound} ${plural(bound, "item")} after validation` };
   return undefined;
 }
 

@@ -13,10 +13,7 @@ import { resolvePipeline } from "../middleware/pipeline";
 export function healthRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   for (const path of ["/livez", "/readyz"]) {
-    app.use(path, async function numaflowProbe(c, next) {
-      c.set("surface", "numaflow");
-      await next();
-    });
+    // Errors here are Numaflow's shape through app.ts's surfaceOfPath, which knows the probes' paths.
     app.use(path, bearerAuth);
     // At the root the service answers for itself, whatever its default pipeline.
     app.get(path, async (c, next) => (c.req.param("pipeline") === undefined ? next() : resolvePipeline(c, next)));

@@ -100,14 +100,22 @@ interface RedactWords {
   firsts: string[];
 }
 
-const wordsCache = new WeakMap<readonly string[], RedactWords>();
+/**
+ * Split word lists, by their text: each run resolves its policy into new arrays, and the lists
+ * themselves are few (a deployment's policies), so keying by content keeps the split to once per
+ * list and isolate. Bounded in case a caller's overrides vary without end.
+ */
+const wordsCache = new Map<string, RedactWords>();
+const WORDS_CACHE_MAX = 64;
 
 function wordsOf(words: readonly string[]): RedactWords {
-  let cached = wordsCache.get(words);
+  const key = words.join("\n");
+  let cached = wordsCache.get(key);
   if (!cached) {
     const segments = words.map(segmentsOf).filter((w) => w.length > 0);
     cached = { segments, firsts: segments.map((w) => w[0]!) };
-    wordsCache.set(words, cached);
+    if (wordsCache.size >= WORDS_CACHE_MAX) wordsCache.clear();
+    wordsCache.set(key, cached);
   }
   return cached;
 }

@@ -2,9 +2,7 @@
 // `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against three baselines
 // measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor), a hand-written
 // Worker → Durable Object → one SQLite row, and the sharded floor (Worker → one of 16 long-lived
-// objects → one row), the least the journal host could do. Beside them, for information (no target
-// is measured against it), the hand-written object that also keeps its result for a retention period
-// as edgeserve does (its alarm deletes it): what the platform charges an object per request for that. Loopback only; everything (load generator
+// objects → one row), the least the journal host could do. Loopback only; everything (load generator
 // and `wrangler dev` servers) shares this machine's cores.
 //
 // Which deployment: the edgeserve targets run on the API-only deployment (`--api-only`,
@@ -306,7 +304,6 @@ async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
   const edgeserve = [];
   const journal = [];
   const handwritten = [];
-  const retained = [];
   const rowsOf = async (pipeline, id) => {
     const run = await fetch(`${edgeserveUrl}/pipelines/${pipeline}/v1/process/sync`, { method: "POST", body: BODY, headers: { "X-Numaflow-Id": id } });
     await run.text();
@@ -318,25 +315,18 @@ async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
     const id = `bench-rows-${Date.now()}-${i}`;
     edgeserve.push(await rowsOf("word-stats", id));
     journal.push(await rowsOf("word-stats-journal", id));
-    handwritten.push(await baselineRows(`${baselinesUrl}/do`));
-    retained.push(await baselineRows(`${baselinesUrl}/do-retained`));
+    const baseline = await fetch(`${baselinesUrl}/do`, { method: "POST", body: BODY });
+    await baseline.text();
+    const header = baseline.headers.get("x-rows-written");
+    if (!baseline.ok || header === null) throw new Error(`hand-written DO: ${baseline.status}, x-rows-written ${header}`);
+    handwritten.push(Number(header));
   }
   return {
     edgeserve: median(edgeserve),
     edgeserve_journal: median(journal),
     handwritten_do: median(handwritten),
-    handwritten_do_retained: median(retained),
-    measured: { edgeserve, edgeserve_journal: journal, handwritten_do: handwritten, handwritten_do_retained: retained },
+    measured: { edgeserve, edgeserve_journal: journal, handwritten_do: handwritten },
   };
-}
-
-/** The rows a baseline object reports it wrote for one request (`x-rows-written`). */
-async function baselineRows(url) {
-  const response = await fetch(url, { method: "POST", body: BODY });
-  await response.text();
-  const header = response.headers.get("x-rows-written");
-  if (!response.ok || header === null) throw new Error(`${url}: ${response.status}, x-rows-written ${header}`);
-  return Number(header);
 }
 
 /** New run ids whose runs land in journal shard `shard` of `shards`. */
@@ -387,13 +377,10 @@ async function shardNeighbour(edgeserveUrl) {
 // ── comparison and output ─────────────────────────────────────────────────────────────────────
 
 // edgeserve (Durable Object per run) against both baselines; memory-only against the bare Worker,
-// which does exactly what it does, minus edgeserve. The retained hand-written object, against
-// edgeserve and against the plain one, shows how much of edgeserve's difference is the alarm.
+// which does exactly what it does, minus edgeserve.
 const COMPARISONS = [
   ["edgeserve", "bare_worker"],
   ["edgeserve", "handwritten_do"],
-  ["edgeserve", "handwritten_do_retained"],
-  ["handwritten_do_retained", "handwritten_do"],
   ["edgeserve_journal", "handwritten_do"],
   ["sharded_floor", "handwritten_do"],
   ["edgeserve_journal", "sharded_floor"],
@@ -489,7 +476,7 @@ function printSummary(report) {
   );
   console.log(`  (${first.measures})`);
   console.log(
-    `SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, journal ${cell(rows.edgeserve_journal)}, hand-written DO ${cell(rows.handwritten_do)}, retained ${cell(rows.handwritten_do_retained)} (measured: ${JSON.stringify(rows.measured)})`,
+    `SQLite rows written per run: edgeserve ${cell(rows.edgeserve)}, journal ${cell(rows.edgeserve_journal)}, hand-written DO ${cell(rows.handwritten_do)} (measured: ${JSON.stringify(rows.measured)})`,
   );
   const n = report.journal_shard_neighbour;
   console.log("\njournal shard neighbour (short word-stats-journal runs, p50/p99 ms; the heavy neighbour's own p50):");
@@ -591,7 +578,6 @@ async function main() {
         port: edgeserveWithConsole.port,
       },
       handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
-      handwritten_do_retained: { url: `${baselines.url}/do-retained`, port: baselines.port },
       sharded_floor: { url: `${baselines.url}/shard`, port: baselines.port },
       edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
       edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },

@@ -7,11 +7,6 @@
  *   `x-rows-written`: the SQLite rows the object wrote for it (the sum of `cursor.rowsWritten` over
  *   its statements, DDL included, counted the way edgeserve's Run object counts its own), which
  *   `npm run bench` reports beside edgeserve's figure.
- * - `POST /do-retained`: the same, and the result is kept for a retention period as edgeserve keeps
- *   a run's: the object sets an alarm (a day ahead) that deletes its storage. It is not a target's
- *   baseline: the bench reports it beside `/do` to show what the platform charges for that alarm.
- *   A fresh object's first `setAlarm` creates the object's alarm table, and any object per request
- *   that keeps results only for a while pays it.
  * - `POST /shard`: the sharded floor, the least a journal host can do: Worker → one of 16
  *   long-lived objects (by a hash of the request's id, as edgeserve's journal host picks a shard)
  *   → compute → one row inserted into a table the object made once → answer.
@@ -42,18 +37,11 @@ async function wordStats(input: JsonValue): Promise<JsonValue> {
 }
 
 export class BaselineRun extends DurableObject<BaselineEnv> {
-  /** `retain`: also set the retention alarm (`/do-retained`). */
-  async run(id: string, input: JsonValue, retain = false): Promise<{ body: string; rowsWritten: number }> {
+  async run(id: string, input: JsonValue): Promise<{ body: string; rowsWritten: number }> {
     const body = JSON.stringify(await wordStats(input));
     const rowsWritten =
       this.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)") + this.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, body);
-    if (retain) void this.ctx.storage.setAlarm(Date.now() + 86_400_000);
-    return { body, rowsWritten: rowsWritten + (retain ? 1 : 0) };
-  }
-
-  /** Retention: the result's time is up. */
-  override async alarm(): Promise<void> {
-    await this.ctx.storage.deleteAll();
+    return { body, rowsWritten };
   }
 
   /** Runs a statement to completion and returns the rows it wrote. */
@@ -83,10 +71,10 @@ export default {
     if (pathname === "/livez") return new Response(null, { status: 204 });
     const input = (await request.json()) as JsonValue;
     if (pathname === "/bare") return new Response(JSON.stringify(await wordStats(input)));
-    if (pathname === "/do" || pathname === "/do-retained") {
+    if (pathname === "/do") {
       const id = crypto.randomUUID();
       const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
-      const { body, rowsWritten } = await stub.run(id, input, pathname === "/do-retained");
+      const { body, rowsWritten } = await stub.run(id, input);
       return new Response(body, { headers: { "x-rows-written": String(rowsWritten) } });
     }
     if (pathname === "/shard") {

@@ -289,6 +289,12 @@ export class Orchestrator {
     row.finishedAt = now();
     row.expiresAt = row.finishedAt + retentionMs;
     this.dispatchers.abandon();
+    // A step the run leaves with work unfinished (cancelled, timed out, or another step failed)
+    // will not go on: `stopped`, so that no ended run shows a step as running or queued.
+    for (const item of record.work.values()) {
+      const state = row.steps[item.step];
+      if (state && state.status !== "failed") state.status = "stopped";
+    }
     record.work.clear();
     const type = status === "completed" ? "run_completed" : status === "failed" ? "run_failed" : "run_cancelled";
     const stepsExecuted = countStepsExecuted(this.o.pipeline, row.steps);

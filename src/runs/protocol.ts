@@ -113,8 +113,11 @@ export interface ResultItem {
   contentType: string;
 }
 
-/** `queued`: a queued step's input is on the stage queue, waiting for a consumer. */
-export type StepStatus = "pending" | "queued" | "running" | "completed" | "failed";
+/**
+ * `queued`: a queued step's input is on the stage queue, waiting for a consumer. `stopped`: the run
+ * ended (cancelled, timed out, or failed in another step) while the step still had work.
+ */
+export type StepStatus = "pending" | "queued" | "running" | "completed" | "failed" | "stopped";
 
 export interface StepState {
   status: StepStatus;

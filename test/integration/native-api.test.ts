@@ -129,7 +129,8 @@ describe("native API", () => {
     const url = res.headers.get("location")!;
     const cancelled = await call(url, { method: "DELETE" });
     expect(cancelled.status).toBe(200);
-    expect(await cancelled.json()).toMatchObject({ status: "cancelled", error: { code: "run_cancelled" } });
+    // The step it cut short shows as stopped, not running.
+    expect(await cancelled.json()).toMatchObject({ status: "cancelled", error: { code: "run_cancelled" }, steps: { sleep: { status: "stopped" } } });
     const again = await call(url, { method: "DELETE" });
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ code: "run_finished" });

@@ -89,6 +89,9 @@ describe("inline steps", () => {
       expect(h.orchestrator.cancel("stopped by the test")).toBe(true);
       expect(h.record.row).toMatchObject({ status: "cancelled", error: { code: "run_cancelled", message: "stopped by the test" } });
       expect(h.record.work.size).toBe(0);
+      // The step it cut short is not left running in the ended run's record.
+      expect(h.record.row.steps.explode?.status).toBe("stopped");
+      expect(h.stored().row.steps.explode?.status).toBe("stopped");
       const eventsAtCancel = h.published.length;
 
       await settle(120);
@@ -265,6 +268,8 @@ describe("the run deadline", () => {
       expect(h.published.at(-1)).toMatchObject({ type: "run_failed", data: { code: "run_timeout" } });
       expect(h.stored().row).toMatchObject({ status: "failed", expiresAt: h.clock.t + RETENTION_MS });
       expect(h.terminalCalls).toEqual(["failed"]);
+      // The claimed step never reported: stopped, not left running.
+      expect(h.stored().row.steps.double?.status).toBe("stopped");
 
       // A consumer that finishes late finds the run over.
       expect(h.orchestrator.completeStage({ key, attempt: 1, outputs: [message({ doubled: 4 })], ms: 1 })).toEqual({ accepted: false, reason: "run_ended" });

@@ -49,7 +49,7 @@ export const pipelineDetailFieldsSchema = z.object({
 export const pipelineDetailSchema = pipelineSummarySchema.extend(pipelineDetailFieldsSchema.shape);
 
 const stepStateSchema = z.object({
-  status: z.enum(["pending", "queued", "running", "completed", "failed"]),
+  status: z.enum(["pending", "queued", "running", "completed", "failed", "stopped"]),
   started: z.number().int(),
   completed: z.number().int(),
   failed: z.number().int(),

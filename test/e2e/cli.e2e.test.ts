@@ -32,6 +32,13 @@ describe("npx edgeserve validate", () => {
     expect(result.out).toContain("examples/pipelines/word-stats.yaml: ok (pipeline 'word-stats', version 1, 4 steps)");
   });
 
+  it("checks the manifests the build uses when given none (`npm run validate`)", ({ expect }) => {
+    const run = spawnSync(process.execPath, [join(ROOT, "bin", "edgeserve.mjs"), "validate"], { cwd: ROOT, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    for (const name of EXAMPLE_PIPELINES) expect(run.stdout).toContain(`examples/pipelines/${name}.yaml: ok`);
+  });
+
   it("refuses a broken manifest with the file, line, path and fix, and exits 1", ({ expect }) => {
     const dir = mkdtempSync(join(tmpdir(), "edgeserve-cli-"));
     const file = join(dir, "broken.yaml");

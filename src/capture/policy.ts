@@ -109,7 +109,7 @@ const wordsCache = new Map<string, RedactWords>();
 const WORDS_CACHE_MAX = 64;
 
 function wordsOf(words: readonly string[]): RedactWords {
-  const key = words.join("\n");
+  const key = JSON.stringify(words);
   let cached = wordsCache.get(key);
   if (!cached) {
     const segments = words.map(segmentsOf).filter((w) => w.length > 0);

@@ -87,6 +87,14 @@ describe("redact", () => {
       secretAccess: 3,
     });
   });
+
+  it("tells word lists apart by their words, whichever list came first (each run resolves new arrays)", ({ expect }) => {
+    // One word of two segments, then two words of one: a cache keyed on joined text would mix them up.
+    expect(redact({ api: 1, apiKey: 2 }, ["api\nkey"])).toEqual({ api: 1, apiKey: "[REDACTED]" });
+    expect(redact({ api: 1, apiKey: 2 }, ["api", "key"])).toEqual({ api: "[REDACTED]", apiKey: "[REDACTED]" });
+    // An equal list in a new array gives the same answer.
+    expect(redact({ api: 1 }, [..."api key".split(" ")])).toEqual({ api: "[REDACTED]" });
+  });
 });
 
 describe("preview", () => {

@@ -5,57 +5,23 @@
  * How a work item is dispatched, watched and sent depends on its step's kind: that is the step's
  * dispatcher's business (./dispatch/).
  */
-import { routeOutputs, type Pipeline } from "../../src/pipeline/graph";
+import { routeOutputs } from "../../src/pipeline/graph";
 import { loadMessage, storeMessage, type JsonValue, type Message } from "../../src/pipeline/message";
 import { fanoutProblem } from "../../src/pipeline/step-output";
 import { CANCELLED_MESSAGE, type RunErrorInfo, type RunStatus } from "../../src/runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../../src/runs/stage-protocol";
-import type { StagePlan } from "../../src/queues/stage-transport";
-import type { EnqueueOutcome, RemoteInvocation, RemoteReport, RunEnded } from "../../src/remote/protocol";
+import type { RemoteReport } from "../../src/remote/protocol";
 import { timeoutMessage } from "../../src/runs/run-timeout";
 import { countStepsExecuted } from "../../src/runs/steps-executed";
-import type { AlarmPlan } from "./alarm-plan";
 import { DeltaFlush } from "./delta-flush";
 import { Dispatchers, failedSendsNote, StepLedger, type Held, type StepDispatcher } from "./dispatch";
-import type { EventLog } from "./event-log";
-import type { RunCapturePolicy } from "./run-capture";
-import type { RunResults } from "./run-results";
 import type { RunRecord, WorkItem } from "./run-record";
-import type { RunStore } from "./run-store";
+import type { OrchestratorOptions } from "./orchestrator-options";
 
 /** How much of a step's error message the run keeps. */
 const ERROR_MESSAGE_MAX_CHARS = 4096;
 
 export { MAX_INLINE_ATTEMPTS, MAX_STAGE_SENDS, QUEUED_STEP_MAX_SECONDS } from "./dispatch";
-
-export interface OrchestratorOptions {
-  capture: RunCapturePolicy;
-  store: RunStore;
-  alarm: AlarmPlan;
-  record: RunRecord;
-  pipeline: Pipeline;
-  events: EventLog;
-  results: RunResults;
-  retentionMs: number;
-  watchdogMs: number;
-  /** How long a queued step may go unheard of (beyond its timeout or retry delay) before it is sent again. */
-  stageLeaseMs: number;
-  /** Messages one step invocation may emit; more fails the step (EDGESERVE_MAX_FANOUT). */
-  maxFanout: number;
-  /** Sends planned stages (after the burst that recorded them is persisted). */
-  sendStages: (plans: StagePlan[]) => Promise<void>;
-  /** Hands invocations to their function addresses; one outcome (or error) per invocation. */
-  sendInvocations: (invocations: RemoteInvocation[]) => Promise<(EnqueueOutcome | Error)[]>;
-  /** Tells function addresses (`namespace/type/id`) that the run ended; one outcome (or error) per address. */
-  tellRunEnded: (addresses: string[], notice: RunEnded) => Promise<(undefined | Error)[]>;
-  /** The Worker's environment (a remote endpoint's base URL may come from it). */
-  env: Readonly<Record<string, unknown>>;
-  now: () => number;
-  /** Called once, in the burst that ends the run, before it is written. */
-  onEnding: () => void;
-  /** Called once, after the burst that ended the run has been persisted. */
-  onTerminal: () => void;
-}
 
 export class Orchestrator {
   /** One per step kind: dispatch, watchdog checks, and what is sent once a burst is persisted. */

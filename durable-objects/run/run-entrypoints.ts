@@ -26,6 +26,3 @@ export interface RunEntrypoints {
   indexDeleteUndelivered(runId: string, key: unknown): void | Promise<void>;
   chaosReset(runId: string): void;
 }
-
-/** The header that names the run of a `fetch` to a host (`/events`, `/ws`). */
-export const RUN_ID_HEADER = "x-edgeserve-run-id";

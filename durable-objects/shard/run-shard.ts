@@ -10,10 +10,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { BlockSlot } from "../../src/admission/protocol";
-import type { StartRunRequest } from "../../src/runs/protocol";
+import { RUN_ID_HEADER, type StartRunRequest } from "../../src/runs/protocol";
 import { loadSettings, type Settings } from "../../src/settings";
 import { HostedRun } from "../run/hosted-run";
-import { RUN_ID_HEADER, type RunEntrypoints } from "../run/run-entrypoints";
+import type { RunEntrypoints } from "../run/run-entrypoints";
 import { RunStore } from "../run/run-store";
 import { attachmentOf } from "../run/socket-watchers";
 import { DueTimes } from "./due-times";

@@ -4,20 +4,19 @@
  * recover when a call to a run is cut by an eviction or a deploy (retry idempotent calls with a new
  * stub, as Cloudflare's Durable Object error guidance says).
  */
-import { RUN_ID_HEADER } from "../../durable-objects/run/run-entrypoints";
-import type { RunObject } from "../../durable-objects/run/run-object";
 import { ApiError } from "../errors/api-error";
 import type { StreamFormatName } from "../streams/format";
 import type { BlockSlot } from "../admission/protocol";
-import type {
-  CancelOutcome,
-  MessagePath,
-  RunPresence,
-  RunSnapshot,
-  StartAndWaitOutcome,
-  StartRunOutcome,
-  StartRunRequest,
-  WaitOutcome,
+import {
+  RUN_ID_HEADER,
+  type CancelOutcome,
+  type MessagePath,
+  type RunPresence,
+  type RunSnapshot,
+  type StartAndWaitOutcome,
+  type StartRunOutcome,
+  type StartRunRequest,
+  type WaitOutcome,
 } from "../runs/protocol";
 import type { StageClaimOutcome, StageCompletion, StageFailureReport, StageReportOutcome, StageRetry } from "../runs/stage-protocol";
 import type { RemoteReport } from "../remote/protocol";
@@ -31,9 +30,9 @@ export type RunHostBindings = Pick<Env, "RUNS" | "RUN_SHARDS">;
 
 /**
  * Both hosts answer the same calls (durable-objects/run/run-entrypoints.ts); a shard's stub is
- * used through the Run object's type.
+ * used through the Run object's type, as the Worker's environment declares it.
  */
-type RunHostStub = DurableObjectStub<RunObject>;
+type RunHostStub = ReturnType<Env["RUNS"]["get"]>;
 
 /**
  * Attempts for an idempotent call whose object was reset under it: 50 ms, then doubling, about

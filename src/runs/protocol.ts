@@ -208,3 +208,6 @@ export type RunEventType =
   | "run_cancelled";
 
 export const TERMINAL_EVENTS: readonly RunEventType[] = ["run_completed", "run_failed", "run_cancelled"];
+
+/** The header that names the run of a `fetch` to its host (`/events`, `/ws`): a journal shard holds many. */
+export const RUN_ID_HEADER = "x-edgeserve-run-id";

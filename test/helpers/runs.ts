@@ -3,7 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { HostedRun } from "../../durable-objects/run/hosted-run";
-import { RUN_ID_HEADER } from "../../durable-objects/run/run-entrypoints";
+import { RUN_ID_HEADER } from "../../src/runs/protocol";
 import type { RunObject } from "../../durable-objects/run/run-object";
 import type { RunShard } from "../../durable-objects/shard/run-shard";
 import { runHostOf } from "../../src/engine/run-hosts";

@@ -6,7 +6,7 @@
  * step's dispatcher; it lends the dispatchers the run's bookkeeping through `DispatchHost`.
  */
 import type { Message, JsonValue } from "../../../src/pipeline/message";
-import type { OrchestratorOptions } from "../orchestrator";
+import type { OrchestratorOptions } from "../orchestrator-options";
 import type { WorkItem } from "../run-record";
 import type { StepLedger } from "./step-ledger";
 

@@ -7,7 +7,7 @@
 import { capturedValue, type CapturePolicy } from "../../../src/capture/policy";
 import { bytesToBase64, loadMessage, valueContentType, valueToBytes, type JsonValue, type Message, type MessageValue } from "../../../src/pipeline/message";
 import type { StepState } from "../../../src/runs/protocol";
-import type { OrchestratorOptions } from "../orchestrator";
+import type { OrchestratorOptions } from "../orchestrator-options";
 import type { WorkItem } from "../run-record";
 
 export class StepLedger {

@@ -127,7 +127,9 @@ export class HostedRun {
   private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {
     // Not looking for a run stored in tables by an earlier deploy: that check would cost every new
     // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
-    const existing = this.load({ skipTables: true });
+    // A new id has nothing stored: neither a run nor the tombstone of an expired one.
+    const fresh = this.session === undefined && this.store.holdsNothing();
+    const existing = fresh ? undefined : this.load({ skipTables: true });
     if (existing) {
       const { admission, startToken, slotToStarter, sseStart } = existing.record.row;
       // The caller's own start, asked again after its answer was lost: nobody reads the lost answer,
@@ -147,7 +149,7 @@ export class HostedRun {
         ...(sseStart ? { sseStart } : {}),
       };
     }
-    this.retention.clearTombstone();
+    if (!fresh) this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
     const now = Date.now();

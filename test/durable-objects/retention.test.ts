@@ -49,10 +49,13 @@ describe("retention", () => {
       interval: 50,
     });
 
-    // The id is free again.
+    // The id is free again, and the new run takes the expired one's tombstone away (it is not a
+    // new id with nothing stored: the start looks for the tombstone).
+    expect(await inHostedRun(PIPELINE, id, (run) => run.store.get("expired"))).toBeDefined();
     const again = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { a: 2 }, { "X-Numaflow-Id": id });
     expect(again.status).toBe(200);
     expect(await recordOf(PIPELINE, id)).toMatchObject({ status: "completed", results: [{ a: 2 }] });
+    expect(await inHostedRun(PIPELINE, id, (run) => run.store.get("expired"))).toBeUndefined();
   });
 
   it("answers run_not_found, not run_expired, for an id that never ran", async ({ expect }) => {

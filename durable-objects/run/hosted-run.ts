@@ -127,9 +127,7 @@ export class HostedRun {
   private startRun(request: StartRunRequest, starterWaits: boolean): StartRunOutcome {
     // Not looking for a run stored in tables by an earlier deploy: that check would cost every new
     // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
-    // A new id has nothing stored: neither a run nor the tombstone of an expired one.
-    const fresh = this.session === undefined && this.store.holdsNothing();
-    const existing = fresh ? undefined : this.load({ skipTables: true });
+    const existing = this.load({ skipTables: true });
     if (existing) {
       const { admission, startToken, slotToStarter, sseStart } = existing.record.row;
       // The caller's own start, asked again after its answer was lost: nobody reads the lost answer,
@@ -149,7 +147,7 @@ export class HostedRun {
         ...(sseStart ? { sseStart } : {}),
       };
     }
-    if (!fresh) this.retention.clearTombstone();
+    this.retention.clearTombstone();
     const pipeline = findPipeline(request.pipeline);
     if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
     const now = Date.now();

@@ -112,16 +112,6 @@ export class RunStore {
     if (this.storage.kv.delete(this.prefix + key)) this.rowsWritten += 1;
   }
 
-  /**
-   * Whether the run has no entry at all, as a new run's id has none: one lookup where reading the
-   * run's entry and its tombstone would be two. In a journal shard's large table each lookup of a
-   * key costs a walk down the tree, and a new run paid two (README "Benchmark").
-   */
-  holdsNothing(): boolean {
-    for (const _ of this.storage.kv.list({ prefix: this.prefix, limit: 1 })) return false;
-    return true;
-  }
-
   /** Every entry under `prefix`, in key order (keys as the run names them, without its scope). */
   list<T>(prefix: string): [string, T][] {
     const scoped = this.prefix.length;

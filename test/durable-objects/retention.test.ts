@@ -49,8 +49,7 @@ describe("retention", () => {
       interval: 50,
     });
 
-    // The id is free again, and the new run takes the expired one's tombstone away (it is not a
-    // new id with nothing stored: the start looks for the tombstone).
+    // The id is free again, and the new run takes the expired one's tombstone away.
     expect(await inHostedRun(PIPELINE, id, (run) => run.store.get("expired"))).toBeDefined();
     const again = await post(`/pipelines/${PIPELINE}/v1/process/sync`, { a: 2 }, { "X-Numaflow-Id": id });
     expect(again.status).toBe(200);

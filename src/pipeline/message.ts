@@ -85,6 +85,19 @@ export function loadMessage(stored: StoredMessage): Message {
   return message;
 }
 
+/**
+ * A stored message as a step is handed it: a copy of its own (bytes are decoded anew; a JSON value
+ * and the tag and key lists are cloned), so step code that changes what it is given in place does
+ * not change the run's stored message, which a retry is given again and capture records.
+ */
+export function messageForStep(stored: StoredMessage): Message {
+  const message = loadMessage(stored);
+  if (!("b" in stored) && stored.v !== null && typeof stored.v === "object") message.value = structuredClone(stored.v);
+  message.tags = [...message.tags];
+  message.keys = [...message.keys];
+  return message;
+}
+
 export function bytesToBase64(bytes: Uint8Array): string {
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {

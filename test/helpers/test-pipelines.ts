@@ -384,6 +384,35 @@ export const streamingRetry = definePipeline({
   edges: [{ from: "speak", to: "out" }],
 });
 
+const countInput = z.object({ count: z.number().int() });
+const bumpCalls = new Map<string, number>();
+
+/**
+ * `bump` adds one to its input's `count` in place (as step code often changes what it is given),
+ * fails its first attempt after that, and returns its input on the second.
+ */
+export const mutatingRetry = definePipeline({
+  name: "test-mutating-retry",
+  input: countInput,
+  steps: [
+    {
+      name: "bump",
+      kind: "inline",
+      retry: { maxAttempts: 2, backoffSeconds: 0, backoffMultiplier: 1, maxBackoffSeconds: 0 },
+      run: (m, context) => {
+        const value = m.value as { count: number };
+        value.count += 1;
+        const call = (bumpCalls.get(context.runId) ?? 0) + 1;
+        bumpCalls.set(context.runId, call);
+        if (call === 1) throw new Error("failed after changing its input");
+        return { value };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "bump", to: "out" }],
+});
+
 /** `sleep` on the journal host with two shards, whichever host the suite runs on (journal-shards.test.ts). */
 export const journalSleep = definePipeline({
   name: "test-journal-sleep",
@@ -420,6 +449,7 @@ export function registerTestPipelines(): void {
     sentencesMemory,
     streaming,
     streamingRetry,
+    mutatingRetry,
     headersEcho,
     headersEchoMemory,
     journalSleep,

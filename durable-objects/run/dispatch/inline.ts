@@ -5,7 +5,7 @@
  */
 import type { RetryPolicy, StepContext, StepReturn } from "../../../src/pipeline/definition";
 import { backoffSeconds } from "../../../src/pipeline/retry";
-import { loadMessage, type Message } from "../../../src/pipeline/message";
+import { messageForStep, type Message } from "../../../src/pipeline/message";
 import { isThenable, normaliseStepOutput } from "../../../src/pipeline/step-output";
 import type { WorkItem } from "../run-record";
 import type { DispatchHost, StepDispatcher } from "./step-dispatcher";
@@ -55,7 +55,7 @@ export class InlineDispatcher implements StepDispatcher {
     const startedAt = now();
     let returned: StepReturn | Promise<StepReturn>;
     try {
-      returned = step.run(loadMessage(item.message), context);
+      returned = step.run(messageForStep(item.message), context);
     } catch (error) {
       return this.settle(item, startedAt, { error });
     }

@@ -8,7 +8,7 @@
 //                      examples/pipelines/registry.ts)
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { checkManifests, DEFAULT_MANIFESTS_DIR, manifestFiles, manifestTool, ROOT } from "../scripts/manifest-tool.mjs";
+import { checkManifests, manifestFiles, manifestsDir, manifestTool, ROOT } from "../scripts/manifest-tool.mjs";
 
 const USAGE = "usage: edgeserve validate [<manifest.yaml>…] [--registry <file>]";
 const [command, ...rest] = process.argv.slice(2);
@@ -19,7 +19,7 @@ if (command !== "validate") {
 const at = rest.indexOf("--registry");
 const registryArg = at >= 0 ? rest[at + 1] : undefined;
 const named = rest.filter((arg, i) => (arg !== "--registry" && i !== at + 1) || at < 0).filter((arg) => arg !== "--registry");
-const files = named.length > 0 ? named : manifestFiles(resolve(ROOT, process.env.EDGESERVE_MANIFESTS_DIR ?? DEFAULT_MANIFESTS_DIR));
+const files = named.length > 0 ? named : manifestFiles(manifestsDir());
 if (files.length === 0) {
   console.error(`no manifests to check: ${USAGE}`);
   process.exit(2);

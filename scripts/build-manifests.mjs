@@ -7,14 +7,14 @@
 //   --registry <file>  the module exporting `registry` (EDGESERVE_REGISTRY; default <dir>/registry.ts)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { checkManifests, DEFAULT_MANIFESTS_DIR, manifestFiles, manifestTool, ROOT } from "./manifest-tool.mjs";
+import { checkManifests, manifestFiles, manifestsDir, manifestTool, ROOT } from "./manifest-tool.mjs";
 
-const option = (flag, env, fallback) => {
-  const at = process.argv.indexOf(flag);
-  return at >= 0 ? process.argv[at + 1] : (process.env[env] ?? fallback);
+const flag = (name) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
 };
-const dir = resolve(ROOT, option("--manifests", "EDGESERVE_MANIFESTS_DIR", DEFAULT_MANIFESTS_DIR));
-const registryFile = resolve(ROOT, option("--registry", "EDGESERVE_REGISTRY", join(dir, "registry.ts")));
+const dir = manifestsDir(flag("--manifests"));
+const registryFile = resolve(ROOT, flag("--registry") ?? process.env.EDGESERVE_REGISTRY ?? join(dir, "registry.ts"));
 if (!existsSync(registryFile)) {
   console.error(`[manifests] no registry at ${relative(ROOT, registryFile)}: it must export \`registry\` (see examples/pipelines/registry.ts)`);
   process.exit(1);

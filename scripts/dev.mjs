@@ -20,6 +20,7 @@ import { createRequire } from "node:module";
 import { watch } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { manifestsDir } from "./manifest-tool.mjs";
 
 const require = createRequire(import.meta.url);
 const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -105,9 +106,8 @@ if (configAt < 0) {
   if (buildConsole.status !== 0) process.exit(1);
   const buildDocs = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "build-docs-assets.mjs")], { stdio: "inherit" });
   if (buildDocs.status !== 0) process.exit(1);
-  const manifestsDir = process.env.EDGESERVE_MANIFESTS_DIR ?? "examples/pipelines";
   let pending;
-  watch(manifestsDir, (_, file) => {
+  watch(manifestsDir(), (_, file) => {
     if (!file || !/\.(ya?ml|ts)$/.test(String(file))) return;
     clearTimeout(pending);
     pending = setTimeout(buildManifests, 200);

@@ -7,7 +7,12 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
-export const DEFAULT_MANIFESTS_DIR = "examples/pipelines";
+const DEFAULT_MANIFESTS_DIR = "examples/pipelines";
+
+/** Where the manifests are: `given` (a `--manifests` flag), else EDGESERVE_MANIFESTS_DIR, else examples/pipelines; from the project root. */
+export function manifestsDir(given) {
+  return resolve(ROOT, given ?? process.env.EDGESERVE_MANIFESTS_DIR ?? DEFAULT_MANIFESTS_DIR);
+}
 
 /** Bundles the loader with `registryFile` and imports it: `{ loadManifest, registry }`. */
 export async function manifestTool(registryFile) {

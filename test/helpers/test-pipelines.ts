@@ -9,6 +9,13 @@ import { shout, split } from "../../examples/pipelines/sentences";
 import { sleepInput as exampleSleepInput, sleep } from "../../examples/pipelines/sleep";
 import { remotePipelines } from "./remote-pipelines";
 
+/** Counts a step function's calls in one run (`calls` is that function's own): 1 on its first call. */
+function nthCall(calls: Map<string, number>, runId: string): number {
+  const n = (calls.get(runId) ?? 0) + 1;
+  calls.set(runId, n);
+  return n;
+}
+
 const failInput = z.strictObject({ fail: z.boolean(), waitMs: z.number().int().min(0).optional() });
 
 export const failing = definePipeline({
@@ -220,8 +227,7 @@ const holdOf = (value: unknown): string | undefined => {
 };
 
 const doubleStep: StepFunction = async (m, context) => {
-  const calls = (stageCalls.get(context.runId) ?? 0) + 1;
-  stageCalls.set(context.runId, calls);
+  const calls = nthCall(stageCalls, context.runId);
   const { value, failTimes = 0 } = queuedInput.parse(m.value);
   if (calls === 1) await passGate(context.runId);
   if (calls <= failTimes) throw new Error(`failed on purpose (call ${calls})`);
@@ -374,8 +380,7 @@ export const streamingRetry = definePipeline({
       retry: { maxAttempts: 2, backoffSeconds: 0, backoffMultiplier: 1, maxBackoffSeconds: 0 },
       run: async (m, context) => {
         const { words, delayMs } = streamingInput.parse(m.value);
-        const call = (speakCalls.get(context.runId) ?? 0) + 1;
-        speakCalls.set(context.runId, call);
+        const call = nthCall(speakCalls, context.runId);
         return { value: await speakWords(words, delayMs, context, call === 1 ? { at: 2, error: "the model broke off" } : undefined) };
       },
     },
@@ -402,8 +407,7 @@ export const mutatingRetry = definePipeline({
       run: (m, context) => {
         const value = m.value as { count: number };
         value.count += 1;
-        const call = (bumpCalls.get(context.runId) ?? 0) + 1;
-        bumpCalls.set(context.runId, call);
+        const call = nthCall(bumpCalls, context.runId);
         if (call === 1) throw new Error("failed after changing its input");
         return { value };
       },

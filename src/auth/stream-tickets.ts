@@ -115,17 +115,20 @@ function decodePayload(part: string): TicketPayload | null {
   return parsed.success ? parsed.data : null;
 }
 
-/** Derived keys by token (tokens are few and live as long as the isolate's settings). */
-const keys = new Map<string, Promise<CryptoKey>>();
+/**
+ * Derived keys by token (tokens are few and live as long as the isolate's settings). The keys are
+ * kept, not the promises that make them: a request must not await a promise another request made
+ * (it would go on in that request's I/O context).
+ */
+const keys = new Map<string, CryptoKey>();
 const NO_TOKEN = "";
 
-function keyOf(token: string | null): Promise<CryptoKey> {
+async function keyOf(token: string | null): Promise<CryptoKey> {
   const material = token ?? NO_TOKEN;
-  let key = keys.get(material);
-  if (!key) {
-    key = deriveKey(material);
-    keys.set(material, key);
-  }
+  const known = keys.get(material);
+  if (known) return known;
+  const key = await deriveKey(material);
+  keys.set(material, key);
   return key;
 }
 

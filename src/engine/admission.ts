@@ -61,11 +61,40 @@ interface Block {
   usableUntil: number;
 }
 
+/** What a lease call came to: a block, no room in any shard, or an error to throw. */
+type LeaseOutcome = "leased" | "full" | { error: unknown };
+
+/** A lease call in flight, which requests that find the block used up wait for together. */
+interface LeaseCall {
+  /** Set when the call has ended. */
+  outcome?: LeaseOutcome;
+  /** After this, a request leases for itself rather than wait (a call stuck on its shard). */
+  trustedUntil: number;
+}
+
+/** How long requests wait for another request's lease call before leasing for themselves. */
+const LEASE_WAIT_MS = 10_000;
+/** How often a waiting request looks whether that call has ended. */
+const LEASE_POLL_MS = 2;
+
+/**
+ * Waits for another request's lease call to end, on timers of this request's own. Awaiting a
+ * promise the other request made, or one it settles, would go on in that request's I/O context:
+ * the Workers runtime then refuses this request's response ("Cannot perform I/O on behalf of a
+ * different request"), or never runs the rest of it.
+ */
+async function waitForLease(call: LeaseCall): Promise<LeaseOutcome | "gave up"> {
+  while (call.outcome === undefined && Date.now() < call.trustedUntil) {
+    await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+  }
+  return call.outcome ?? "gave up";
+}
+
 /** One pipeline's blocks in this isolate, and the slots owed back to each shard. */
 class PipelineSlots {
   private current: Block | undefined;
   /** The lease call in flight, which requests that find the block used up wait for together. */
-  private leasing: Promise<boolean> | undefined;
+  private leaseCall: LeaseCall | undefined;
   private readonly owed = new Map<string, BlockReturns>();
   private flushScheduled = false;
 
@@ -77,8 +106,8 @@ class PipelineSlots {
 
   /**
    * A slot from the current block, or from a new block leased from a shard; null when the
-   * pipeline is full. Requests that find the block used up share one lease call: each lease
-   * retires the block before it, so concurrent leases would strand slots in retired blocks.
+   * pipeline is full. Requests that find the block used up wait for one lease call together: each
+   * lease retires the block before it, so concurrent leases would strand slots in retired blocks.
    */
   async take(waitUntil: WaitUntil, runTimeout: number): Promise<BlockSlot | null> {
     // A run allowed longer than the pipeline's own timeout needs a lease of its own length.
@@ -89,9 +118,32 @@ class PipelineSlots {
         this.current.free -= 1;
         return { shard: this.current.shard, block: this.current.id };
       }
-      const leasing = (this.leasing ??= this.leaseBlock(waitUntil, runTimeout).finally(() => (this.leasing = undefined)));
-      if (!(await leasing)) return null;
+      const call = this.leaseCall;
+      const outcome = call && Date.now() < call.trustedUntil ? await waitForLease(call) : await this.leaseForAll(waitUntil, runTimeout);
+      if (outcome === "full") return null;
+      if (typeof outcome === "object") throw outcome.error;
     }
+  }
+
+  /**
+   * Leases a block for this request and the requests that find the block used up meanwhile. The
+   * call goes on in this request's `waitUntil`, so it ends even if this request's client goes away.
+   */
+  private leaseForAll(waitUntil: WaitUntil, runTimeout: number): Promise<LeaseOutcome> {
+    const call: LeaseCall = { trustedUntil: Date.now() + LEASE_WAIT_MS };
+    this.leaseCall = call;
+    const leasing = this.leaseBlock(waitUntil, runTimeout)
+      .then(
+        (leased): LeaseOutcome => (leased ? "leased" : "full"),
+        (error: unknown): LeaseOutcome => ({ error }),
+      )
+      .then((outcome) => {
+        call.outcome = outcome;
+        if (this.leaseCall === call) this.leaseCall = undefined;
+        return outcome;
+      });
+    waitUntil(leasing);
+    return leasing;
   }
 
   /** Leases a new block, trying each shard once; false when none has room. */

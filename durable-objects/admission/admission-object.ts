@@ -64,6 +64,8 @@ export class AdmissionObject extends DurableObject<Env> {
   /** Whether this instance set the alarm (a retry, or the guard of a promotion under way). */
   private alarmArmed = false;
   private failures = 0;
+  /** Lease calls this instance answered (a stats figure for tests, in memory only). */
+  private leaseCalls = 0;
   /** Requests refused here since this instance started; kept in memory only (a stats figure, not worth a write each). */
   private refusals = 0;
 
@@ -96,8 +98,14 @@ export class AdmissionObject extends DurableObject<Env> {
     return this.failures;
   }
 
+  /** Lease calls this instance answered since it was constructed. */
+  get leasesAnswered(): number {
+    return this.leaseCalls;
+  }
+
   /** Grants up to `want` slots as one block (none when the shard is full or runs are waiting). */
   lease(request: LeaseRequest): LeaseDecision {
+    this.leaseCalls += 1;
     const now = Date.now();
     if (request.returns) this.applyReturns(request.returns);
     this.expire(now);

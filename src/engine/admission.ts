@@ -8,15 +8,19 @@
  * - a block is used for `BLOCK_WINDOW_MS`; after that its unused slots go back to the shard (with
  *   the isolate's next lease call, or from a `waitUntil` timer, whichever comes first);
  * - a sync run whose answer the caller waited for gives its slot back to the block right here
- *   (the Run object says so in its answer), so a busy isolate recycles one block indefinitely;
+ *   (the Run object says so in its answer), so a busy isolate recycles its blocks' slots for the
+ *   whole window;
  * - every other run gives its slot back when it ends, through the run-events queue, whose
  *   consumer hands a batch of releases to each shard in one call;
  * - a duplicate start gives its slot back locally, so the shard never sees it.
- * Only when the block is used up does a request wait for the shard (one round trip per block).
+ * Only when every block in its window is used up does a request wait for the shard (one round trip
+ * per block). An isolate holds as many blocks as its runs in flight need: one block per isolate
+ * made an isolate with more runs in flight than a block holds lease again every few runs.
  *
  * Accuracy (README "Admission"): the limit is never exceeded (every running run holds a slot a
  * shard granted, and a shard grants no more than its share); room is under-used by the slots
- * sitting in isolates' blocks (fewer than one block per isolate, for at most the window), by
+ * sitting free in isolates' blocks (at most what an isolate's runs in flight needed in the window,
+ * for at most the window), by
  * releases in flight through the queue (its batch time), and by the blocks of an isolate that
  * died holding them, until their lease ends.
  */
@@ -92,7 +96,8 @@ async function waitForLease(call: LeaseCall): Promise<LeaseOutcome | "gave up"> 
 
 /** One pipeline's blocks in this isolate, and the slots owed back to each shard. */
 class PipelineSlots {
-  private current: Block | undefined;
+  /** Blocks in their window, by id: a busy isolate holds as many as its runs in flight need. */
+  private readonly blocks = new Map<string, Block>();
   /** The lease call in flight, which requests that find the block used up wait for together. */
   private leaseCall: LeaseCall | undefined;
   private readonly owed = new Map<string, BlockReturns>();
@@ -105,18 +110,18 @@ class PipelineSlots {
   ) {}
 
   /**
-   * A slot from the current block, or from a new block leased from a shard; null when the
-   * pipeline is full. Requests that find the block used up wait for one lease call together: each
-   * lease retires the block before it, so concurrent leases would strand slots in retired blocks.
+   * A slot from a block in its window, or from a new block leased from a shard; null when the
+   * pipeline is full. Requests that find every block used up wait for one lease call together, so
+   * a burst leases one block rather than one each.
    */
   async take(waitUntil: WaitUntil, runTimeout: number): Promise<BlockSlot | null> {
     // A run allowed longer than the pipeline's own timeout needs a lease of its own length.
     if (runTimeout > runTimeoutSeconds(this.pipeline, this.settings)) return this.leaseOwn(runTimeout);
     for (;;) {
-      if (this.current && Date.now() >= this.current.usableUntil) this.retire(this.current);
-      if (this.current && this.current.free > 0) {
-        this.current.free -= 1;
-        return { shard: this.current.shard, block: this.current.id };
+      const block = this.blockWithRoom();
+      if (block) {
+        block.free -= 1;
+        return { shard: block.shard, block: block.id };
       }
       const call = this.leaseCall;
       const outcome = call && Date.now() < call.trustedUntil ? await waitForLease(call) : await this.leaseForAll(waitUntil, runTimeout);
@@ -152,8 +157,7 @@ class PipelineSlots {
     for (const shard of this.shardsInRandomOrder()) {
       const decision = await this.lease(shard, want, runTimeout);
       if (decision.granted === 0) continue;
-      if (this.current) this.retire(this.current);
-      this.current = { shard, id: decision.block, free: decision.granted, usableUntil: Date.now() + BLOCK_WINDOW_MS };
+      this.blocks.set(decision.block, { shard, id: decision.block, free: decision.granted, usableUntil: Date.now() + BLOCK_WINDOW_MS });
       // The block's unused slots go back when its window ends, even if no request comes.
       this.scheduleFlush(waitUntil, BLOCK_WINDOW_MS);
       return true;
@@ -184,9 +188,9 @@ class PipelineSlots {
 
   /** A slot that served no run (a duplicate) or whose sync run ended while its caller waited. */
   giveBack(slot: BlockSlot, waitUntil: WaitUntil): void {
-    const current = this.current;
-    if (current && current.id === slot.block && Date.now() < current.usableUntil) {
-      current.free += 1;
+    const block = this.blocks.get(slot.block);
+    if (block && Date.now() < block.usableUntil) {
+      block.free += 1;
       return;
     }
     this.owe(slot.shard, slot.block, 1);
@@ -207,10 +211,23 @@ class PipelineSlots {
     });
   }
 
+  /** A block in its window with a slot free; blocks past their window are retired first. */
+  private blockWithRoom(): Block | undefined {
+    this.retireEnded();
+    for (const block of this.blocks.values()) if (block.free > 0) return block;
+    return undefined;
+  }
+
+  /** Blocks past their window give their free slots back (their runs' slots follow as they end). */
+  private retireEnded(): void {
+    const now = Date.now();
+    for (const block of this.blocks.values()) if (now >= block.usableUntil) this.retire(block);
+  }
+
   private retire(block: Block): void {
     if (block.free > 0) this.owe(block.shard, block.id, block.free);
     block.free = 0;
-    if (this.current === block) this.current = undefined;
+    this.blocks.delete(block.id);
   }
 
   private owe(shard: string, block: string, count: number): void {
@@ -232,7 +249,7 @@ class PipelineSlots {
     waitUntil(
       new Promise((resolve) => setTimeout(resolve, delayMs)).then(async () => {
         this.flushScheduled = false;
-        if (this.current && Date.now() >= this.current.usableUntil) this.retire(this.current);
+        this.retireEnded();
         for (const shard of [...this.owed.keys()]) {
           const returns = this.takeOwed(shard);
           if (!returns) continue;

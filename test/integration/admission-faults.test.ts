@@ -20,6 +20,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { PromotionFault } from "../../durable-objects/admission/admission-object";
+import { BLOCK_WINDOW_MS } from "../../src/engine/admission";
 import { call, post } from "../helpers/http";
 
 const PIPELINE = "test-admission";
@@ -167,5 +168,29 @@ describe("admission: what the shard writes", () => {
     // At least the block was written (so the count counts), and far fewer than one row a run.
     expect(rows).toBeGreaterThan(0);
     expect(rows / runs).toBeLessThan(1);
+  });
+
+  it("leases a block per block its runs in flight need, not every few runs, when more are in flight than a block holds", async () => {
+    // `test-admission-wide`: a limit of 8 on one shard, so blocks of 2; six runs at a time need three.
+    const shard = shardOf("test-admission-wide");
+    let instance: object | undefined;
+    const before = await runInDurableObject(shard, (object) => {
+      instance = object;
+      return object.leasesAnswered;
+    });
+    const started = Date.now();
+    for (let wave = 0; wave < 10; wave++) {
+      const statuses = await Promise.all(
+        Array.from({ length: 6 }, () => post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 }).then((r) => r.status)),
+      );
+      expect(statuses).toEqual(Array(6).fill(200));
+    }
+    const windows = Math.ceil((Date.now() - started) / BLOCK_WINDOW_MS) + 1;
+    const after = await runInDurableObject(shard, (object) => ({ leases: object.leasesAnswered, same: object === instance }));
+    expect(after.same).toBe(true);
+    const leases = after.leases - before;
+    // Three blocks a window at most (one block held at a time leased two or three a wave: 20 or more).
+    expect(leases).toBeGreaterThan(0);
+    expect(leases).toBeLessThanOrEqual(3 * windows);
   });
 });

@@ -81,6 +81,8 @@ const LEASE_WAIT_MS = 10_000;
 /** How often a waiting request looks whether that call has ended. */
 const LEASE_POLL_MS = 2;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Waits for another request's lease call to end, on timers of this request's own. Awaiting a
  * promise the other request made, or one it settles, would go on in that request's I/O context:
@@ -89,7 +91,7 @@ const LEASE_POLL_MS = 2;
  */
 async function waitForLease(call: LeaseCall): Promise<LeaseOutcome | "gave up"> {
   while (call.outcome === undefined && Date.now() < call.trustedUntil) {
-    await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+    await sleep(LEASE_POLL_MS);
   }
   return call.outcome ?? "gave up";
 }
@@ -158,8 +160,7 @@ class PipelineSlots {
       const decision = await this.lease(shard, want, runTimeout);
       if (decision.granted === 0) continue;
       this.blocks.set(decision.block, { shard, id: decision.block, free: decision.granted, usableUntil: Date.now() + BLOCK_WINDOW_MS });
-      // The block's unused slots go back when its window ends, even if no request comes.
-      this.scheduleFlush(waitUntil, BLOCK_WINDOW_MS);
+      this.flushWhenWindowEnds(waitUntil);
       return true;
     }
     return false;
@@ -242,27 +243,41 @@ class PipelineSlots {
     return returns;
   }
 
-  /** Gives owed slots back after `delayMs`, in the background of the current request. */
+  /** Gives owed slots back soon, in the background of the current request (one flush at a time). */
   private scheduleFlush(waitUntil: WaitUntil, delayMs: number): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     waitUntil(
-      new Promise((resolve) => setTimeout(resolve, delayMs)).then(async () => {
+      sleep(delayMs).then(() => {
         this.flushScheduled = false;
-        this.retireEnded();
-        for (const shard of [...this.owed.keys()]) {
-          const returns = this.takeOwed(shard);
-          if (!returns) continue;
-          try {
-            await this.stub(shard).giveBack(returns);
-          } catch (error) {
-            // Kept for the next lease call; the shard's lease ends them anyway.
-            console.error(`edgeserve admission: giving slots back to ${shard} failed: ${String(error)}`);
-            for (const [block, count] of Object.entries(returns)) this.owe(shard, block, count);
-          }
-        }
+        return this.flush();
       }),
     );
+  }
+
+  /**
+   * A new block's unused slots go back when its window ends, even if no request comes. Each block
+   * has its own timer: one flush for several blocks would leave the later ones' slots unused until
+   * their lease ended, minutes later, if the isolate went quiet.
+   */
+  private flushWhenWindowEnds(waitUntil: WaitUntil): void {
+    waitUntil(sleep(BLOCK_WINDOW_MS).then(() => this.flush()));
+  }
+
+  /** Blocks past their window are retired, and every slot owed goes back to its shard. */
+  private async flush(): Promise<void> {
+    this.retireEnded();
+    for (const shard of [...this.owed.keys()]) {
+      const returns = this.takeOwed(shard);
+      if (!returns) continue;
+      try {
+        await this.stub(shard).giveBack(returns);
+      } catch (error) {
+        // Kept for the next lease call; the shard's lease ends them anyway.
+        console.error(`edgeserve admission: giving slots back to ${shard} failed: ${String(error)}`);
+        for (const [block, count] of Object.entries(returns)) this.owe(shard, block, count);
+      }
+    }
   }
 
   private share() {

@@ -193,4 +193,21 @@ describe("admission: what the shard writes", () => {
     expect(leases).toBeGreaterThan(0);
     expect(leases).toBeLessThanOrEqual(3 * windows);
   });
+
+  it("gives every block's unused slots back when its own window ends, with no request after it", async () => {
+    const shard = shardOf("test-admission-wide");
+    const blocksHeld = () => runInDurableObject(shard, (_object, state) => state.storage.sql.exec("SELECT 1 FROM blocks").toArray().length);
+    const flushed = { timeout: 10_000, interval: 50 };
+    await vi.waitUntil(async () => (await blocksHeld()) === 0, flushed);
+    // One run leases a block of 2; three at once a run later need a second block, leased after it.
+    expect((await post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 })).status).toBe(200);
+    const statuses = await Promise.all(
+      Array.from({ length: 3 }, () => post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 }).then((r) => r.status)),
+    );
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(await blocksHeld()).toBe(2);
+    // Both go back, the second at the end of its own window (a shared timer went off before it
+    // ended, and left its slots counted until the lease ran out, minutes later).
+    await vi.waitUntil(async () => (await blocksHeld()) === 0, flushed);
+  }, 25_000);
 });

@@ -68,7 +68,7 @@ interface Block {
 /** What a lease call came to: a block, no room in any shard, or an error to throw. */
 type LeaseOutcome = "leased" | "full" | { error: unknown };
 
-/** A lease call in flight, which requests that find the block used up wait for together. */
+/** A lease call in flight, which requests that find every block used up wait for together. */
 interface LeaseCall {
   /** Set when the call has ended. */
   outcome?: LeaseOutcome;
@@ -100,7 +100,7 @@ async function waitForLease(call: LeaseCall): Promise<LeaseOutcome | "gave up"> 
 class PipelineSlots {
   /** Blocks in their window, by id: a busy isolate holds as many as its runs in flight need. */
   private readonly blocks = new Map<string, Block>();
-  /** The lease call in flight, which requests that find the block used up wait for together. */
+  /** The lease call in flight, which requests that find every block used up wait for together. */
   private leaseCall: LeaseCall | undefined;
   private readonly owed = new Map<string, BlockReturns>();
   private flushScheduled = false;
@@ -120,20 +120,30 @@ class PipelineSlots {
     // A run allowed longer than the pipeline's own timeout needs a lease of its own length.
     if (runTimeout > runTimeoutSeconds(this.pipeline, this.settings)) return this.leaseOwn(runTimeout);
     for (;;) {
-      const block = this.blockWithRoom();
-      if (block) {
-        block.free -= 1;
-        return { shard: block.shard, block: block.id };
-      }
+      const slot = this.freeSlot();
+      if (slot) return slot;
       const call = this.leaseCall;
       const outcome = call && Date.now() < call.trustedUntil ? await waitForLease(call) : await this.leaseForAll(waitUntil, runTimeout);
-      if (outcome === "full") return null;
+      // No shard had room; a run of this isolate may have given its slot back meanwhile.
+      if (outcome === "full") return this.freeSlot() ?? null;
       if (typeof outcome === "object") throw outcome.error;
     }
   }
 
+  /** A free slot of a block in its window, taken; blocks past their window are retired first. */
+  private freeSlot(): BlockSlot | undefined {
+    this.retireEnded();
+    for (const block of this.blocks.values()) {
+      if (block.free > 0) {
+        block.free -= 1;
+        return { shard: block.shard, block: block.id };
+      }
+    }
+    return undefined;
+  }
+
   /**
-   * Leases a block for this request and the requests that find the block used up meanwhile. The
+   * Leases a block for this request and the requests that find every block used up meanwhile. The
    * call goes on in this request's `waitUntil`, so it ends even if this request's client goes away.
    */
   private leaseForAll(waitUntil: WaitUntil, runTimeout: number): Promise<LeaseOutcome> {
@@ -210,13 +220,6 @@ class PipelineSlots {
       queueSize: share.queueSize,
       leaseMs: runTimeout * 1000 + LEASE_MARGIN_MS,
     });
-  }
-
-  /** A block in its window with a slot free; blocks past their window are retired first. */
-  private blockWithRoom(): Block | undefined {
-    this.retireEnded();
-    for (const block of this.blocks.values()) if (block.free > 0) return block;
-    return undefined;
   }
 
   /** Blocks past their window give their free slots back (their runs' slots follow as they end). */

@@ -205,7 +205,7 @@ class PipelineSlots {
       return;
     }
     this.owe(slot.shard, slot.block, 1);
-    this.scheduleFlush(waitUntil, 0);
+    this.scheduleFlush(waitUntil);
   }
 
   /** Puts a queued async run in a shard's queue (or runs it, if room appeared meanwhile). */
@@ -246,12 +246,15 @@ class PipelineSlots {
     return returns;
   }
 
-  /** Gives owed slots back soon, in the background of the current request (one flush at a time). */
-  private scheduleFlush(waitUntil: WaitUntil, delayMs: number): void {
+  /**
+   * Gives owed slots back on the next turn of the event loop, in the background of the current
+   * request, so slots given back together go in one call (one flush at a time).
+   */
+  private scheduleFlush(waitUntil: WaitUntil): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     waitUntil(
-      sleep(delayMs).then(() => {
+      sleep(0).then(() => {
         this.flushScheduled = false;
         return this.flush();
       }),

@@ -9,6 +9,9 @@ import { shout, split } from "../../examples/pipelines/sentences";
 import { sleepInput as exampleSleepInput, sleep } from "../../examples/pipelines/sleep";
 import { remotePipelines } from "./remote-pipelines";
 
+/** One retry, straight away: for steps whose first attempt fails on purpose. */
+const retryOnceAtOnce = { maxAttempts: 2, backoffSeconds: 0, backoffMultiplier: 1, maxBackoffSeconds: 0 };
+
 /** Counts a step function's calls in one run (`calls` is that function's own): 1 on its first call. */
 function nthCall(calls: Map<string, number>, runId: string): number {
   const n = (calls.get(runId) ?? 0) + 1;
@@ -377,7 +380,7 @@ export const streamingRetry = definePipeline({
     {
       name: "speak",
       kind: "inline",
-      retry: { maxAttempts: 2, backoffSeconds: 0, backoffMultiplier: 1, maxBackoffSeconds: 0 },
+      retry: retryOnceAtOnce,
       run: async (m, context) => {
         const { words, delayMs } = streamingInput.parse(m.value);
         const call = nthCall(speakCalls, context.runId);
@@ -403,7 +406,7 @@ export const mutatingRetry = definePipeline({
     {
       name: "bump",
       kind: "inline",
-      retry: { maxAttempts: 2, backoffSeconds: 0, backoffMultiplier: 1, maxBackoffSeconds: 0 },
+      retry: retryOnceAtOnce,
       run: (m, context) => {
         const value = m.value as { count: number };
         value.count += 1;

@@ -19,7 +19,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import type { PromotionFault } from "../../durable-objects/admission/admission-object";
+import type { AdmissionObject, PromotionFault } from "../../durable-objects/admission/admission-object";
 import { BLOCK_WINDOW_MS } from "../../src/engine/admission";
 import { call, post } from "../helpers/http";
 
@@ -43,6 +43,28 @@ function shardState(pipeline = PIPELINE) {
     inUse: state.storage.sql.exec<{ n: number }>("SELECT COALESCE(SUM(granted - released), 0) AS n FROM blocks").one().n,
     alarm: await state.storage.getAlarm(),
   }));
+}
+
+/** Blocks the shard counts (leased and not all given back). */
+function blocksHeld(pipeline: string): Promise<number> {
+  return runInDurableObject(shardOf(pipeline), (_object, state) => state.storage.sql.exec("SELECT 1 FROM blocks").toArray().length);
+}
+
+/**
+ * How much one of the shard's counters grows while `body` runs, read on one instance (a new one
+ * would have started its count again).
+ */
+async function shardCountGrowth(pipeline: string, count: (shard: AdmissionObject) => number, body: () => Promise<void>): Promise<number> {
+  const shard = shardOf(pipeline);
+  let instance: object | undefined;
+  const before = await runInDurableObject(shard, (object) => {
+    instance = object;
+    return count(object);
+  });
+  await body();
+  const after = await runInDurableObject(shard, (object) => ({ count: count(object), same: object === instance }));
+  expect(after.same).toBe(true);
+  return after.count - before;
 }
 
 function injectFault(runId: string, fault: PromotionFault): Promise<void> {
@@ -143,27 +165,21 @@ describe("admission: a promotion that fails is retried by the shard's alarm", ()
 describe("admission: what the shard writes", () => {
   it("costs a shard far less than one SQLite row per sync run with the default limits", async () => {
     const runs = 40;
-    const shard = shardOf("word-stats");
-    let instance: object | undefined;
-    const before = await runInDurableObject(shard, (object) => {
-      instance = object;
-      return object.rowsWritten;
-    });
-    const started = Date.now();
-    for (let i = 0; i < runs; i++) {
-      const res = await post("/v1/process/sync", { text: `Run ${i} of the admission row count. The end` });
-      expect(res.status).toBe(200);
-    }
-    const ranMs = Date.now() - started;
-    // The block's unused slots go back to the shard when its window ends: count that too.
-    await vi.waitUntil(() => runInDurableObject(shard, (_object, state) => state.storage.sql.exec("SELECT 1 FROM blocks").toArray().length === 0), {
-      timeout: 10_000,
-      interval: 100,
-    });
-    const after = await runInDurableObject(shard, (object) => ({ rows: object.rowsWritten, same: object === instance }));
-    // Measured on one instance (a new one would have started its count again).
-    expect(after.same).toBe(true);
-    const rows = after.rows - before;
+    let ranMs = 0;
+    const rows = await shardCountGrowth(
+      "word-stats",
+      (shard) => shard.rowsWritten,
+      async () => {
+        const started = Date.now();
+        for (let i = 0; i < runs; i++) {
+          const res = await post("/v1/process/sync", { text: `Run ${i} of the admission row count. The end` });
+          expect(res.status).toBe(200);
+        }
+        ranMs = Date.now() - started;
+        // The block's unused slots go back to the shard when its window ends: count that too.
+        await vi.waitUntil(async () => (await blocksHeld("word-stats")) === 0, { timeout: 10_000, interval: 100 });
+      },
+    );
     console.log(`admission shard rows written: ${rows} for ${runs} sync runs over ${ranMs} ms, unused slots given back (${(rows / runs).toFixed(3)} per run)`);
     // At least the block was written (so the count counts), and far fewer than one row a run.
     expect(rows).toBeGreaterThan(0);
@@ -172,42 +188,38 @@ describe("admission: what the shard writes", () => {
 
   it("leases a block per block its runs in flight need, not every few runs, when more are in flight than a block holds", async () => {
     // `test-admission-wide`: a limit of 8 on one shard, so blocks of 2; six runs at a time need three.
-    const shard = shardOf("test-admission-wide");
-    let instance: object | undefined;
-    const before = await runInDurableObject(shard, (object) => {
-      instance = object;
-      return object.leasesAnswered;
-    });
-    const started = Date.now();
-    for (let wave = 0; wave < 10; wave++) {
-      const statuses = await Promise.all(
-        Array.from({ length: 6 }, () => post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 }).then((r) => r.status)),
-      );
-      expect(statuses).toEqual(Array(6).fill(200));
-    }
-    const windows = Math.ceil((Date.now() - started) / BLOCK_WINDOW_MS) + 1;
-    const after = await runInDurableObject(shard, (object) => ({ leases: object.leasesAnswered, same: object === instance }));
-    expect(after.same).toBe(true);
-    const leases = after.leases - before;
+    let windows = 0;
+    const leases = await shardCountGrowth(
+      "test-admission-wide",
+      (shard) => shard.leasesAnswered,
+      async () => {
+        const started = Date.now();
+        for (let wave = 0; wave < 10; wave++) {
+          const statuses = await Promise.all(
+            Array.from({ length: 6 }, () => post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 }).then((r) => r.status)),
+          );
+          expect(statuses).toEqual(Array(6).fill(200));
+        }
+        windows = Math.ceil((Date.now() - started) / BLOCK_WINDOW_MS) + 1;
+      },
+    );
     // Three blocks a window at most (one block held at a time leased two or three a wave: 20 or more).
     expect(leases).toBeGreaterThan(0);
     expect(leases).toBeLessThanOrEqual(3 * windows);
   });
 
   it("gives every block's unused slots back when its own window ends, with no request after it", async () => {
-    const shard = shardOf("test-admission-wide");
-    const blocksHeld = () => runInDurableObject(shard, (_object, state) => state.storage.sql.exec("SELECT 1 FROM blocks").toArray().length);
     const flushed = { timeout: 10_000, interval: 50 };
-    await vi.waitUntil(async () => (await blocksHeld()) === 0, flushed);
+    await vi.waitUntil(async () => (await blocksHeld("test-admission-wide")) === 0, flushed);
     // One run leases a block of 2; three at once a run later need a second block, leased after it.
     expect((await post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 })).status).toBe(200);
     const statuses = await Promise.all(
       Array.from({ length: 3 }, () => post("/pipelines/test-admission-wide/v1/process/sync", { ms: 20 }).then((r) => r.status)),
     );
     expect(statuses).toEqual([200, 200, 200]);
-    expect(await blocksHeld()).toBe(2);
+    expect(await blocksHeld("test-admission-wide")).toBe(2);
     // Both go back, the second at the end of its own window (a shared timer went off before it
     // ended, and left its slots counted until the lease ran out, minutes later).
-    await vi.waitUntil(async () => (await blocksHeld()) === 0, flushed);
+    await vi.waitUntil(async () => (await blocksHeld("test-admission-wide")) === 0, flushed);
   }, 25_000);
 });

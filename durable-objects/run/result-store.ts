@@ -43,6 +43,8 @@ export class LocalResultStore implements ResultStore {
       this.record.inline.results.push(result);
       return;
     }
+    // Entries of their own are listed (and discarded) only once the run entry says some exist.
+    this.record.inline.spilled = true;
     if (size <= RESULT_PART_BYTES) {
       this.store.put(numberKey(RESULTS_PREFIX, index), result);
       return;
@@ -144,7 +146,7 @@ export class LocalResultStore implements ResultStore {
 
   /** Deletes every result here; the run entry's change is written by the caller's save. */
   discard(): void {
-    for (const prefix of [RESULTS_PREFIX, PARTS_PREFIX]) for (const [key] of this.store.list(prefix)) this.store.delete(key);
+    if (this.record.inline.spilled) for (const prefix of [RESULTS_PREFIX, PARTS_PREFIX]) for (const [key] of this.store.list(prefix)) this.store.delete(key);
     this.record.inline.results.length = 0;
     this.assembled.clear();
   }

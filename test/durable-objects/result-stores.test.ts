@@ -72,4 +72,18 @@ describe("result stores", () => {
     const fetched = await bodyText(await call(`/pipelines/${pipeline}/v1/process/fetch?id=${id}`));
     expect(fetched === JSON.stringify({ big })).toBe(true);
   });
+
+  it("keeps a large result of a small input in parts, answers it whole, and moves it to R2", async ({ expect }) => {
+    const pipeline = "test-inflate";
+    const id = uniqueId("inflate");
+    const chars = 1_200_000;
+    const res = await post(`/pipelines/${pipeline}/v1/process/sync`, { chars }, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(200);
+    expect((await bodyText(res)).length).toBe(chars + 2);
+    const key = resultKey({ pipeline, runId: id }, 0);
+    await vi.waitFor(async () => expect(await env.RESULTS_BUCKET.head(key)).not.toBeNull(), { timeout: 3000, interval: 20 });
+    expect(await locations(pipeline, id)).toEqual([{ location: "r2", size: 0 }]);
+    const fetched = await bodyText(await call(`/pipelines/${pipeline}/v1/process/fetch?id=${id}`));
+    expect(fetched.length).toBe(chars + 2);
+  });
 });

@@ -88,6 +88,19 @@ export const echo = definePipeline({
   ],
 });
 
+const inflateInput = z.strictObject({ chars: z.number().int().min(0).max(3_000_000) });
+
+/** Answers a small input with a result of `chars` characters: a large result whose input was small. */
+export const inflate = definePipeline({
+  name: "test-inflate",
+  input: inflateInput,
+  steps: [
+    { name: "grow", kind: "inline", run: (m) => ({ value: "z".repeat(inflateInput.parse(m.value).chars) }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [{ from: "grow", to: "out" }],
+});
+
 /** The same, with runtime OFF: runs keep their results but are not indexed. */
 export const unindexed = definePipeline({ ...echo, name: "test-unindexed", runtime: "OFF" });
 
@@ -438,6 +451,7 @@ export function registerTestPipelines(): void {
     failing,
     fanout,
     echo,
+    inflate,
     unindexed,
     shortRetention,
     kvResults,

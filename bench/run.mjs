@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against three baselines
+// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against four baselines
 // measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor), a hand-written
-// Worker → Durable Object → one SQLite row, and the sharded floor (Worker → one of 16 long-lived
-// objects → one row), the least the journal host could do. Loopback only; everything (load generator
+// Worker → Durable Object → one SQLite row, the same object also keeping its run only until a
+// retention alarm deletes it (as every edgeserve run is kept), and the sharded floor (Worker → one
+// of 16 long-lived objects → one row), the least the journal host could do. Loopback only; everything (load generator
 // and `wrangler dev` servers) shares this machine's cores.
 //
 // Which deployment: the edgeserve targets run on the API-only deployment (`--api-only`,
@@ -381,6 +382,8 @@ async function shardNeighbour(edgeserveUrl) {
 const COMPARISONS = [
   ["edgeserve", "bare_worker"],
   ["edgeserve", "handwritten_do"],
+  ["edgeserve", "handwritten_do_retained"],
+  ["handwritten_do_retained", "handwritten_do"],
   ["edgeserve_journal", "handwritten_do"],
   ["sharded_floor", "handwritten_do"],
   ["edgeserve_journal", "sharded_floor"],
@@ -578,6 +581,7 @@ async function main() {
         port: edgeserveWithConsole.port,
       },
       handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
+      handwritten_do_retained: { url: `${baselines.url}/do-retained`, port: baselines.port },
       sharded_floor: { url: `${baselines.url}/shard`, port: baselines.port },
       edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
       edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },

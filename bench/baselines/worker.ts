@@ -7,6 +7,9 @@
  *   `x-rows-written`: the SQLite rows the object wrote for it (the sum of `cursor.rowsWritten` over
  *   its statements, DDL included, counted the way edgeserve's Run object counts its own), which
  *   `npm run bench` reports beside edgeserve's figure.
+ * - `POST /do-retained`: the same object, also keeping its run only for a retention period, as
+ *   edgeserve keeps each run: it sets its alarm for when the run expires, and the alarm deletes its
+ *   storage. The least any object per run that cleans up after itself does.
  * - `POST /shard`: the sharded floor, the least a journal host can do: Worker → one of 16
  *   long-lived objects (by a hash of the request's id, as edgeserve's journal host picks a shard)
  *   → compute → one row inserted into a table the object made once → answer.
@@ -24,6 +27,8 @@ interface BaselineEnv {
 }
 
 const SHARDS = 16;
+/** How long `/do-retained` keeps a run: edgeserve's default retention (EDGESERVE_RETENTION_SECONDS). */
+const RETENTION_MS = 86_400_000;
 
 const context: StepContext = { runId: "", pipeline: "word-stats", step: "", headers: {}, signal: new AbortController().signal, emit: () => undefined, env: {} };
 
@@ -37,11 +42,17 @@ async function wordStats(input: JsonValue): Promise<JsonValue> {
 }
 
 export class BaselineRun extends DurableObject<BaselineEnv> {
-  async run(id: string, input: JsonValue): Promise<{ body: string; rowsWritten: number }> {
+  async run(id: string, input: JsonValue, retained = false): Promise<{ body: string; rowsWritten: number }> {
     const body = JSON.stringify(await wordStats(input));
     const rowsWritten =
       this.exec("CREATE TABLE IF NOT EXISTS result (id TEXT PRIMARY KEY, body TEXT)") + this.exec("INSERT INTO result (id, body) VALUES (?, ?)", id, body);
+    if (retained) await this.ctx.storage.setAlarm(Date.now() + RETENTION_MS);
     return { body, rowsWritten };
+  }
+
+  /** The run has expired (`/do-retained`): nothing of it is kept. */
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.deleteAll();
   }
 
   /** Runs a statement to completion and returns the rows it wrote. */
@@ -71,10 +82,10 @@ export default {
     if (pathname === "/livez") return new Response(null, { status: 204 });
     const input = (await request.json()) as JsonValue;
     if (pathname === "/bare") return new Response(JSON.stringify(await wordStats(input)));
-    if (pathname === "/do") {
+    if (pathname === "/do" || pathname === "/do-retained") {
       const id = crypto.randomUUID();
       const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
-      const { body, rowsWritten } = await stub.run(id, input);
+      const { body, rowsWritten } = await stub.run(id, input, pathname === "/do-retained");
       return new Response(body, { headers: { "x-rows-written": String(rowsWritten) } });
     }
     if (pathname === "/shard") {

@@ -13,7 +13,7 @@
  * run index").
  */
 import type { RunIndexRowMessage } from "../runs/index-row";
-import type { WaitUntil } from "./admission";
+import type { WaitUntil } from "./admission-slots";
 import { RunClient } from "./run-client";
 import { INDEX_ROWS_PER_MESSAGE, sendRunEvents } from "./run-index";
 

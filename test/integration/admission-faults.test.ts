@@ -20,7 +20,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { AdmissionObject, PromotionFault } from "../../durable-objects/admission/admission-object";
-import { BLOCK_WINDOW_MS } from "../../src/engine/admission";
+import { BLOCK_WINDOW_MS } from "../../src/engine/admission-slots";
 import { call, post } from "../helpers/http";
 
 const PIPELINE = "test-admission";

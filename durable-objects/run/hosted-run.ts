@@ -7,11 +7,9 @@
  */
 import { isWaiting, type BlockSlot } from "../../src/admission/protocol";
 import { chaosEnabled } from "../../src/chaos";
-import { findPipeline } from "../../src/catalog";
 import { loadMessage } from "../../src/pipeline/message";
 import { remoteReportSchema } from "../../src/remote/protocol";
 import type { CancelOutcome, MessagePath, RunPresence, StartAndWaitOutcome, StartRunOutcome, StartRunRequest, WaitOutcome } from "../../src/runs/protocol";
-import { runTimeoutSeconds } from "../../src/runs/run-timeout";
 import {
   stageClaimSchema,
   stageCompletionSchema,
@@ -32,6 +30,7 @@ import { runIndexKeySchema, sendRunEvents } from "../../src/engine/run-index";
 import { RunIndexer } from "./run-indexer";
 import { RunRecord } from "./run-record";
 import { RunSession, type InjectedFaults, type SessionDeps } from "./run-session";
+import { duplicateStart, newRunRecord } from "./run-start";
 import type { RunStore } from "./run-store";
 import { publishToSockets, SocketStarts } from "./socket-watchers";
 import { Subscribers } from "./subscribers";
@@ -128,44 +127,9 @@ export class HostedRun {
     // Not looking for a run stored in tables by an earlier deploy: that check would cost every new
     // run a schema query (README, "Upgrading"); every other entrypoint converts such a run.
     const existing = this.load({ skipTables: true });
-    if (existing) {
-      const { admission, startToken, slotToStarter, sseStart } = existing.record.row;
-      // The caller's own start, asked again after its answer was lost: nobody reads the lost answer,
-      // so the call that waits for it stops being the starter, and the run gives its slot back
-      // through its shard when it ends (a slot handed to that answer would be lost); a final index
-      // row that answer carried is sent from here.
-      if (request.startToken !== undefined && request.startToken === startToken) {
-        existing.releaseStarter();
-        if (existing.record.row.indexToStarter) this.indexer.rowToStarterLost(existing.record, existing.capture, existing.results);
-      }
-      return {
-        started: false,
-        reason: "duplicate",
-        holds: admission,
-        ...(startToken !== undefined ? { startToken } : {}),
-        ...(slotToStarter ? { slotToStarter } : {}),
-        ...(sseStart ? { sseStart } : {}),
-      };
-    }
+    if (existing) return duplicateStart(existing, request, this.indexer);
     this.retention.clearTombstone();
-    const pipeline = findPipeline(request.pipeline);
-    if (!pipeline) throw new Error(`unknown pipeline '${request.pipeline}'`);
-    const now = Date.now();
-    const record = RunRecord.create({
-      id: request.runId,
-      pipeline: request.pipeline,
-      surface: request.surface,
-      runName: request.runName ?? null,
-      headers: request.headers,
-      ...(request.requestDigest !== undefined ? { requestDigest: request.requestDigest } : {}),
-      ...(request.sseStart ? { sseStart: true as const } : {}),
-      ...(request.startToken !== undefined ? { startToken: request.startToken } : {}),
-      input: request.input,
-      createdAt: now,
-      deadlineAt: now + runTimeoutSeconds(pipeline, this.deps.settings, request.runTimeoutSeconds) * 1000,
-      capture: request.capture,
-      admission: request.admission ?? null,
-    });
+    const record = newRunRecord(request, this.deps.settings, Date.now());
     // A caller queued for a slot (a waiting ticket) does not hold the one its shard gives the run.
     const starterHoldsSlot = request.admission !== undefined && !isWaiting(request.admission);
     const session = (this.session = RunSession.create(record, this.sessionDeps(), { starterWaits, starterHoldsSlot }));

@@ -120,7 +120,8 @@ export function streamContextOf(run: RunView): StreamContext {
     status: row.status,
     createdAt: row.createdAt,
     steps: run.pipeline.processingSteps,
-    parameters: jsonInput(row.input),
+    // What capture kept, as the run's record shows it: a stream never shows what capture redacted.
+    parameters: () => run.capture.describe(jsonInput(row.input), row.status).parameters,
     resultOf: (index) => run.results.getNow(index),
     results: () => resultsAsJson(run.results.listNow()),
   };

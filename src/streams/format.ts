@@ -17,7 +17,8 @@ export interface StreamContext {
   createdAt: number;
   /** The pipeline's non-sink steps in order (ZenML's progress counts them). */
   steps: readonly string[];
-  parameters: unknown;
+  /** The run's parameters as capture kept them (redacted, truncated; null when it keeps no payloads), as its record shows them. */
+  parameters(): unknown;
   resultOf(index: number): ResultItem | undefined;
   /** Every result so far, as one JSON value (ZenML's `result`). */
   results(): unknown;

@@ -9,6 +9,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
+import { readSse } from "../helpers/sse";
 import { holdStage, type Gate } from "../helpers/test-pipelines";
 import { runStub } from "../helpers/runs";
 import { uniqueId } from "../helpers/unique";
@@ -49,6 +50,29 @@ describe("capture policies", () => {
     expect(steps.find((s) => s.step === "hidden")).toEqual({ step: "hidden", status: "completed" });
     // The request's override still rules the steps that say nothing.
     expect(steps.find((s) => s.step === "open")).toMatchObject({ input: { a: 1 }, output: { a: 1 } });
+  });
+
+  it("a stream shows the parameters and step values as capture kept them, never what it redacted or dropped", async ({ expect }) => {
+    const redacted = await invoke("test-echo", { user: "ann", password: "hunter2" });
+    const events = (await readSse(await call(`/pipelines/test-echo/stream/${redacted.job_id}`))).events.map(
+      (e) => JSON.parse(e.data) as { event_type?: string; data: Record<string, unknown> },
+    );
+    const expected = { user: "ann", password: "[REDACTED]" };
+    expect(events.find((e) => e.event_type === "pipeline_started")?.data.parameters).toEqual(expected);
+    expect(events.find((e) => e.event_type === "step_completed")?.data.output).toEqual(expected);
+    // Only the result carries it: the job's answer, as `/jobs/{id}` gives it too.
+    expect(JSON.stringify(events.filter((e) => e.event_type !== "pipeline_completed"))).not.toContain("hunter2");
+    expect(events.find((e) => e.event_type === "pipeline_completed")?.data.result).toEqual({ user: "ann", password: "hunter2" });
+
+    const submitted = (await (
+      await post("/pipelines/test-echo/invoke?mode=async", { parameters: { user: "bo" }, capture_override: { mode: "metadata" } })
+    ).json()) as Invoked;
+    const quiet = (await readSse(await call(`/pipelines/test-echo/stream/${submitted.job_id}`))).events.map(
+      (e) => JSON.parse(e.data) as { event_type?: string; data: Record<string, unknown> },
+    );
+    expect(quiet.find((e) => e.event_type === "pipeline_started")?.data.parameters).toBeNull();
+    // The result itself is the async job's answer: kept, and streamed, whatever the policy.
+    expect(quiet.find((e) => e.event_type === "pipeline_completed")?.data.result).toEqual({ user: "bo" });
   });
 
   it("a step's own redaction does not undo the request's: both apply to the step's values", async ({ expect }) => {
@@ -108,6 +132,16 @@ describe("capture policies", () => {
   it("rejects an invalid capture_override with 422", async ({ expect }) => {
     const res = await post("/pipelines/test-echo/invoke", { parameters: {}, capture_override: { mode: "everything" } });
     expect(res.status).toBe(422);
+  });
+
+  it("ignores a capture_override key that names no policy field, as ZenML does, and applies the rest", async ({ expect }) => {
+    const res = await post("/pipelines/test-echo/invoke", {
+      parameters: { a: 1 },
+      capture_override: { mode: "metadata", artifacts: "none", retention_days: 7, step_timings: true },
+    });
+    expect(res.status).toBe(200);
+    const { job_id } = (await res.json()) as Invoked;
+    expect((await record("test-echo", job_id)).capture).toMatchObject({ mode: "metadata", payloads: false, parameters: null });
   });
 });
 

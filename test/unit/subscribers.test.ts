@@ -14,7 +14,7 @@ const context: StreamContext = {
   status: "running",
   createdAt: 0,
   steps: [],
-  parameters: null,
+  parameters: () => null,
   resultOf: () => undefined,
   results: () => null,
 };

@@ -63,7 +63,7 @@ export function zenmlEvent(event: RunEvent, context: StreamContext): ZenmlEvent[
         {
           ...base,
           event_type: "pipeline_started",
-          data: { pipeline_name: context.pipeline, parameters: context.parameters },
+          data: { pipeline_name: context.pipeline, parameters: context.parameters() },
           message: `Pipeline '${context.pipeline}' started`,
         },
       ];

@@ -3,11 +3,16 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { findPipeline } from "../catalog";
 import { ApiError } from "../errors/api-error";
+import type { Pipeline } from "../pipeline/graph";
 
 export const resolvePipeline = createMiddleware<AppEnv>(async function resolvePipeline(c, next) {
-  const name = c.req.param("pipeline") ?? c.get("settings").EDGESERVE_DEFAULT_PIPELINE;
-  const pipeline = findPipeline(name);
-  if (!pipeline) throw new ApiError("pipeline_not_found", `no pipeline named '${name}' is deployed`);
-  c.set("pipeline", pipeline);
+  c.set("pipeline", pipelineNamed(c.req.param("pipeline") ?? c.get("settings").EDGESERVE_DEFAULT_PIPELINE));
   await next();
 });
+
+/** The deployed pipeline of that name; 404 `pipeline_not_found` for any other. */
+export function pipelineNamed(name: string): Pipeline {
+  const pipeline = findPipeline(name);
+  if (!pipeline) throw new ApiError("pipeline_not_found", `no pipeline named '${name}' is deployed`);
+  return pipeline;
+}

@@ -14,6 +14,7 @@ import { isMemoryOnly } from "../../http/memory-only";
 import { parsePipelineInput } from "../../http/pipeline-input";
 import { pipelineOfRun } from "../../engine/run-index";
 import { bearerAuth } from "../../middleware/auth";
+import { pipelineNamed } from "../../middleware/pipeline";
 import { assertTicketCovers, mintFor, runTicket } from "../../middleware/ticket-auth";
 import { runTicketExpiry } from "../../auth/stream-tickets";
 import { requestBodyLimit } from "../../middleware/body-limit";
@@ -199,12 +200,6 @@ async function cancelRun(c: NativeContext, run: RunClient, reason: string | unde
   const outcome = await c.get("engine").cancel(run, reason, notFound);
   if (!outcome.cancelled) throw new ApiError("run_finished", `run ${run.runId} has already ended (${outcome.snapshot.status})`);
   return runRecord(outcome.snapshot);
-}
-
-function pipelineNamed(name: string): Pipeline {
-  const pipeline = findPipeline(name);
-  if (!pipeline) throw new ApiError("pipeline_not_found", `no pipeline named '${name}' is deployed`);
-  return pipeline;
 }
 
 /**

@@ -84,6 +84,16 @@ describe("POST /invoke", () => {
     expect(body.metadata.poll_url).toBe(`/pipelines/sentences/jobs/${body.job_id}`);
   });
 
+  it("reads a query parameter given twice by its last value, as FastAPI does", async ({ expect }) => {
+    const submitted = await invoke("/pipelines/sleep/invoke?mode=sync&mode=async", { parameters: { ms: 5000 } });
+    expect(submitted).toMatchObject({ success: true, results: null, message: "Pipeline execution submitted successfully" });
+    const res = await call(`/pipelines/sleep/jobs/${submitted.job_id}/cancel?reason=first&reason=last`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await (await call(`/pipelines/sleep/jobs/${submitted.job_id}`)).json()).toMatchObject({ status: "canceled", cancel_reason: "last" });
+    const ran = await invoke("/pipelines/sleep/invoke?mode=async&mode=sync", { parameters: { ms: 0 } });
+    expect(ran).toMatchObject({ success: true, results: { slept: 0 } });
+  });
+
   it("answers async at once with the poll and stream URLs, and the job completes", async ({ expect }) => {
     const body = await invoke("/pipelines/sleep/invoke?mode=ASYNC", { parameters: { ms: 200 }, run_name: "nap" });
     expect(body).toMatchObject({ success: true, run_id: null, results: null, message: "Pipeline execution submitted successfully" });
@@ -166,6 +176,8 @@ describe("POST /invoke", () => {
     expect(await detailOf("/pipelines/sleep/invoke", { parameters: {} })).toEqual([
       { type: "missing", loc: ["body", "parameters", "ms"], msg: "Field required" },
     ]);
+    // No body at all: FastAPI reads it as a missing request model.
+    expect(await detailOf("/pipelines/sleep/invoke", "")).toEqual([{ type: "missing", loc: ["body"], msg: "Field required" }]);
     // Other surfaces keep their own details, without the failing input.
     const native = (await (await post("/v1/pipelines/sleep/runs", { ms: "soon" })).json()) as { details: Record<string, unknown>[] };
     expect(native.details).toEqual([{ path: ["ms"], message: "Invalid input: expected number, received string", code: "invalid_type" }]);
@@ -214,6 +226,8 @@ describe("jobs", () => {
     // FastAPI reads the last of a repeated parameter, and pydantic trims spaces.
     expect(await (await call("/pipelines/sentences/jobs?limit=5&limit=0")).json()).toEqual({ jobs: [], total: 0 });
     expect((await call("/pipelines/sentences/jobs?limit=%201")).status).toBe(200);
+    // As Pydantic's lax mode reads an integer from a string: a sign is allowed.
+    expect(await (await call("/pipelines/sentences/jobs?limit=%2B0")).json()).toEqual({ jobs: [], total: 0 });
     expect((await call("/jobs?limit=")).status).toBe(422);
     const bad = await call("/jobs?limit=abc");
     expect(bad.status).toBe(422);
@@ -531,6 +545,22 @@ describe("service endpoints", () => {
     const res = await call("/redoc", { redirect: "manual" });
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("/docs");
+  });
+
+  it("under a pipeline's mount, /docs and /redoc lead to the API reference and / to the console on that pipeline", async ({ expect }) => {
+    for (const path of ["/pipelines/sleep/docs", "/pipelines/sleep/redoc"]) {
+      const res = await call(path, { redirect: "manual" });
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe("/docs");
+    }
+    for (const path of ["/pipelines/sleep", "/pipelines/sleep/"]) {
+      const res = await call(path, { redirect: "manual" });
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe("/?pipeline=sleep");
+    }
+    const unknown = await call("/pipelines/no-such-pipeline/docs", { redirect: "manual" });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: "pipeline_not_found" });
   });
 
   it("tells real times: uptime in seconds since the service started, started_at and created_at of now, not 1970", async ({ expect }) => {

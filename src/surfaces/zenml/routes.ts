@@ -70,6 +70,11 @@ export function zenmlRoutes(): Hono<AppEnv> {
 }
 
 /** The path prefix the request came through (`""` at the root, `/pipelines/<name>` otherwise). */
+/** A query parameter given more than once counts by its last value, as FastAPI reads it. */
+function lastQueryValue(c: ZenmlContext, name: string): string | undefined {
+  return c.req.queries(name)?.at(-1);
+}
+
 function mountPrefix(c: ZenmlContext): string {
   const name = c.req.param("pipeline");
   return name === undefined ? "" : `/pipelines/${name}`;
@@ -80,7 +85,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
   const pipeline = c.get("pipeline");
   const input = validatePipelineInput(pipeline, request.parameters, { where: ["parameters"] });
   const jobId = uuidv7();
-  const isAsync = (c.req.query("mode") ?? "sync").toLowerCase() === "async";
+  const isAsync = (lastQueryValue(c, "mode") ?? "sync").toLowerCase() === "async";
   if (isMemoryOnly(pipeline)) {
     if (isAsync) {
       throw new ApiError("memory_only", `pipeline '${pipeline.name}' runs memory-only: its runs are not stored, so /invoke is sync only`);
@@ -183,9 +188,14 @@ function pipelineResponse(snapshot: RunSnapshot, request: PipelineRequest, metad
 }
 
 async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
+  const text = await c.req.text();
+  // FastAPI reads an empty body as no body, and the request model is required.
+  if (text === "") {
+    throw new ApiError("invalid_input", "the request has no body", { details: [{ path: [], message: "Field required", code: "missing" }] });
+  }
   let body: unknown;
   try {
-    body = await c.req.json();
+    body = JSON.parse(text);
   } catch {
     throw new ApiError("malformed_json", "the request body is not valid JSON", {
       details: [{ path: [], message: "JSON decode error", code: "json_invalid" }],
@@ -202,7 +212,7 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
 
 async function listJobs(c: ZenmlContext): Promise<Response> {
   // A repeated parameter counts with its last value, as FastAPI reads it.
-  const query = jobsQuerySchema.safeParse({ status: c.req.queries("status")?.at(-1), limit: c.req.queries("limit")?.at(-1) }, { reportInput: true });
+  const query = jobsQuerySchema.safeParse({ status: lastQueryValue(c, "status"), limit: lastQueryValue(c, "limit") }, { reportInput: true });
   if (!query.success) {
     throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues, { in: "query" }) });
   }
@@ -239,7 +249,7 @@ async function cancelJob(c: ZenmlContext): Promise<Response> {
   const notHere = jobNotFound(run.runId);
   let outcome: Awaited<ReturnType<RunService["cancel"]>>;
   try {
-    outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, c.req.query("reason"), () => notHere));
+    outcome = await explainingOtherPipeline(c.env.DB, run, () => c.get("engine").cancel(run, lastQueryValue(c, "reason"), () => notHere));
   } catch (error) {
     throw error === notHere ? couldNotCancel : error;
   }

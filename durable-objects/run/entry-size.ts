@@ -32,7 +32,13 @@ export function approximateSize(value: unknown): number {
     for (const item of value) size += approximateSize(item);
     return size;
   }
-  for (const [key, item] of Object.entries(value)) if (item !== undefined) size += key.length + 1 + approximateSize(item);
+  // `for…in` rather than Object.entries: this walks every entry a burst writes, and the pairs'
+  // arrays were a tenth of a run's allocations. Entries are plain objects (no inherited keys).
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const item = object[key];
+    if (item !== undefined) size += key.length + 1 + approximateSize(item);
+  }
   return size;
 }
 

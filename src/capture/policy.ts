@@ -131,9 +131,12 @@ function redactWith(value: unknown, words: RedactWords): unknown {
     return copy ?? value;
   }
   let copy: Record<string, unknown> | undefined;
-  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue;
+    const inner = object[key];
     const replaced = isRedactedKey(key, words) ? REDACTED : redactWith(inner, words);
-    if (replaced !== inner) (copy ??= { ...(value as Record<string, unknown>) })[key] = replaced;
+    if (replaced !== inner) (copy ??= { ...object })[key] = replaced;
   }
   return copy ?? value;
 }

@@ -9,34 +9,25 @@
  * a waiting invocation whose run's deadline is near fails with the endpoint's last error (outages.ts).
  */
 import { DurableObject } from "cloudflare:workers";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { RunClient } from "../../src/engine/run-client";
 import { loadSettings } from "../../src/settings";
-import { storeMessage, type Message } from "../../src/pipeline/message";
 import {
-  AddressSchema,
-  ToFunctionSchema,
-  ToFunction_InvocationBatchRequestSchema,
-  ToFunction_InvocationSchema,
-  ToFunction_PersistedValueSchema,
   TypedValueSchema,
   FromFunction_PersistedValueMutation_MutationType as MutationType,
   type FromFunction,
   type FromFunction_InvocationResponse,
 } from "../../src/remote/proto/io/statefun/request_reply_pb";
 import { callFunction, RemoteCallError } from "../../src/remote/transport";
-import { decodeTypedValue, TypedValueError } from "../../src/remote/typed-value";
 import {
-  addressName,
   FUNCTION_ROW_MAX_BYTES,
   remoteInvocationSchema,
-  remoteReportSchema,
   runEndedSchema,
   type EnqueueOutcome,
   type FunctionAddress,
-  type FunctionMessage,
   type RemoteReport,
 } from "../../src/remote/protocol";
+import { batchReport, batchRequest } from "./batch-exchange";
 import { FunctionStore, type MailboxEntry } from "./function-store";
 import { callNotAfter, Outages } from "./outages";
 
@@ -179,7 +170,7 @@ export class FunctionObject extends DurableObject<Env> {
     const started = Date.now();
     const fail = (error: string) => this.settle(batch, { ok: false, keys: batch.map((e) => e.key), error, ms: Date.now() - started });
     for (let handshake = 0; ; handshake++) {
-      const request = this.request(address, batch);
+      const request = batchRequest(address, this.store.values(Date.now()), batch);
       let response: FromFunction;
       try {
         response = await callFunction(request, first.call, {
@@ -217,71 +208,11 @@ export class FunctionObject extends DurableObject<Env> {
     }
   }
 
-  private request(address: FunctionAddress, batch: readonly MailboxEntry[]) {
-    const now = Date.now();
-    return create(ToFunctionSchema, {
-      request: {
-        case: "invocation",
-        value: create(ToFunction_InvocationBatchRequestSchema, {
-          target: create(AddressSchema, address),
-          state: this.store.values(now).map(({ name, value }) => create(ToFunction_PersistedValueSchema, { stateName: name, stateValue: value })),
-          invocations: batch.map((entry) =>
-            create(ToFunction_InvocationSchema, {
-              argument: fromBinary(TypedValueSchema, entry.argument),
-              ...(entry.caller ? { caller: create(AddressSchema, parseAddress(entry.caller)) } : {}),
-            }),
-          ),
-        }),
-      },
-    });
-  }
-
-  /** Applies a batch's result: messages, delayed messages and egress become the report, then state changes, atomically. */
+  /** Applies a batch's result: its report (messages, delayed messages, egress) and its state changes, atomically. */
   private apply(batch: MailboxEntry[], address: FunctionAddress, result: FromFunction_InvocationResponse | undefined, started: number): void {
-    const first = batch[0]!;
     const keys = batch.map((e) => e.key);
     const label = `remote function ${address.namespace}/${address.type}`;
-    let report: RemoteReport;
-    try {
-      const messages: (FunctionMessage | { cancel: string })[] = [];
-      for (const out of result?.outgoingMessages ?? []) {
-        if (!out.target || !out.argument) throw new TypedValueError(`sent a message without a target or argument`);
-        messages.push(functionMessage(out.target, out.argument));
-      }
-      for (const delayed of result?.delayedInvocations ?? []) {
-        if (delayed.isCancellationRequest) {
-          if (delayed.cancellationToken === "") throw new TypedValueError(`sent a cancellation without a token`);
-          messages.push({ cancel: delayed.cancellationToken });
-          continue;
-        }
-        if (!delayed.target || !delayed.argument) throw new TypedValueError(`sent a delayed message without a target or argument`);
-        if (delayed.delayInMs < 0n) throw new TypedValueError(`sent a delayed message with a negative delay (${delayed.delayInMs} ms)`);
-        messages.push({
-          ...functionMessage(delayed.target, delayed.argument),
-          delayMs: Number(delayed.delayInMs),
-          ...(delayed.cancellationToken ? { cancellationToken: delayed.cancellationToken } : {}),
-        });
-      }
-      const outputs = (result?.outgoingEgresses ?? []).map((egress) => {
-        if (!egress.argument) throw new TypedValueError(`sent an egress message without an argument`);
-        const message: Message = { value: decodeTypedValue(egress.argument, first.call.output), tags: [], keys: [] };
-        return storeMessage(message);
-      });
-      report = { ok: true, keys, caller: addressName(address), outputs, messages, ms: Date.now() - started };
-      // The run is handed only an outcome it can apply: one its schema refuses would be refused on
-      // every delivery, and retried for ever.
-      const applicable = remoteReportSchema.safeParse(report);
-      if (!applicable.success)
-        throw new TypedValueError(`answered with an outcome that cannot be applied: ${applicable.error.issues[0]?.message ?? "invalid"}`);
-      const reportBytes = JSON.stringify(report).length;
-      if (reportBytes > FUNCTION_ROW_MAX_BYTES) {
-        throw new TypedValueError(
-          `answered with ${reportBytes} bytes of messages and egress, over the ${FUNCTION_ROW_MAX_BYTES} a function address keeps per outcome`,
-        );
-      }
-    } catch (error) {
-      report = { ok: false, keys, error: `${label}: ${error instanceof Error ? error.message : String(error)}`, ms: Date.now() - started };
-    }
+    let report = batchReport(batch, address, result, started);
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       if (report.ok) {
@@ -328,21 +259,4 @@ export class FunctionObject extends DurableObject<Env> {
 
 function logDropped(keys: readonly string[]): void {
   if (keys.length > 0) console.log(`edgeserve functions: dropped ${keys.length} invocations of runs that have ended, uncalled: ${keys.join(", ")}`);
-}
-
-function parseAddress(name: string): FunctionAddress {
-  const [namespace = "", type = "", ...rest] = name.split("/");
-  return { namespace, type, id: rest.join("/") };
-}
-
-function functionMessage(
-  target: { namespace: string; type: string; id: string },
-  argument: { typename: string; hasValue: boolean; value: Uint8Array },
-): FunctionMessage {
-  return {
-    function: `${target.namespace}/${target.type}`,
-    id: target.id,
-    // No value (`has_value` false) is kept as null, so that the target gets it as it was sent.
-    message: storeMessage({ value: argument.hasValue ? argument.value : null, tags: [], keys: [target.id], typename: argument.typename }),
-  };
 }

@@ -5,6 +5,7 @@
  * messages). Replay reads them back by sequence.
  */
 import type { RunEvent, RunEventType } from "../../src/runs/protocol";
+import { approximateSize } from "./entry-size";
 import type { RunRecord } from "./run-record";
 import { EVENTS_PREFIX, numberKey, type RunStore } from "./run-store";
 import { putSpilled, resolveSpilled } from "./spilled-values";
@@ -34,9 +35,9 @@ export class EventLog {
   flush(): void {
     const first = this.buffer[0];
     if (!first) return;
-    const text = JSON.stringify(this.buffer);
-    if (this.record.fitsInline(text.length)) this.record.inline.events.push(...this.buffer);
-    else putSpilled(this.store, numberKey(EVENTS_PREFIX, first.seq), this.buffer, undefined, text);
+    // Measured as the entry's size is (no JSON text made only to be measured).
+    if (this.record.fitsInline(approximateSize(this.buffer))) this.record.inline.events.push(...this.buffer);
+    else putSpilled(this.store, numberKey(EVENTS_PREFIX, first.seq), this.buffer);
     this.buffer = [];
   }
 

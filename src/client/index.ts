@@ -40,11 +40,14 @@ export interface RunEvent {
 /** An error answer from edgeserve: its status and its `{ code, message, details }` body. */
 export class EdgeserveError extends Error {
   override readonly name = "EdgeserveError";
-  constructor(
-    readonly status: number,
-    readonly body: ApiErrorBody,
-  ) {
+  // Fields declared, not constructor parameter properties: Node loads this file by stripping its
+  // types, and parameter properties are not only types.
+  readonly status: number;
+  readonly body: ApiErrorBody;
+  constructor(status: number, body: ApiErrorBody) {
     super(`${status} ${body.code}: ${body.message}`);
+    this.status = status;
+    this.body = body;
   }
   get code(): string {
     return this.body.code;
@@ -57,7 +60,10 @@ export class EdgeserveClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
 
-  constructor(private readonly options: ClientOptions) {
+  private readonly options: ClientOptions;
+
+  constructor(options: ClientOptions) {
+    this.options = options;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }

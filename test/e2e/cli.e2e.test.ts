@@ -101,3 +101,16 @@ describe("configuration files", () => {
     }
   });
 });
+
+describe("the typed client", () => {
+  it("loads in plain Node as edgeserve/client, its types stripped (no loader, no bundler)", ({ expect }) => {
+    const script = [
+      'const { EdgeserveClient, EdgeserveError } = await import("edgeserve/client");',
+      'const error = new EdgeserveError(404, { code: "run_not_found", message: "no run" });',
+      'console.log(JSON.stringify([typeof new EdgeserveClient({ baseUrl: "http://127.0.0.1:1/" }).listPipelines, error.status, error.code]));',
+    ].join("\n");
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual(["function", 404, "run_not_found"]);
+  });
+});

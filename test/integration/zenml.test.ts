@@ -176,8 +176,9 @@ describe("POST /invoke", () => {
     expect(await detailOf("/pipelines/sleep/invoke", { parameters: {} })).toEqual([
       { type: "missing", loc: ["body", "parameters", "ms"], msg: "Field required" },
     ]);
-    // No body at all: FastAPI reads it as a missing request model.
+    // No body at all: FastAPI reads it as a missing request model; the code is the one every surface gives an empty body.
     expect(await detailOf("/pipelines/sleep/invoke", "")).toEqual([{ type: "missing", loc: ["body"], msg: "Field required" }]);
+    expect(await (await post("/pipelines/sleep/invoke", "")).json()).toMatchObject({ code: "malformed_json" });
     // Other surfaces keep their own details, without the failing input.
     const native = (await (await post("/v1/pipelines/sleep/runs", { ms: "soon" })).json()) as { details: Record<string, unknown>[] };
     expect(native.details).toEqual([{ path: ["ms"], message: "Invalid input: expected number, received string", code: "invalid_type" }]);

@@ -191,7 +191,7 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
   const text = await c.req.text();
   // FastAPI reads an empty body as no body, and the request model is required.
   if (text === "") {
-    throw new ApiError("invalid_input", "the request has no body", { details: [{ path: [], message: "Field required", code: "missing" }] });
+    throw new ApiError("malformed_json", "the request body is empty", { details: [{ path: [], message: "Field required", code: "missing" }] });
   }
   let body: unknown;
   try {

@@ -69,12 +69,12 @@ export function zenmlRoutes(): Hono<AppEnv> {
   return app;
 }
 
-/** The path prefix the request came through (`""` at the root, `/pipelines/<name>` otherwise). */
 /** A query parameter given more than once counts by its last value, as FastAPI reads it. */
 function lastQueryValue(c: ZenmlContext, name: string): string | undefined {
   return c.req.queries(name)?.at(-1);
 }
 
+/** The path prefix the request came through (`""` at the root, `/pipelines/<name>` otherwise). */
 function mountPrefix(c: ZenmlContext): string {
   const name = c.req.param("pipeline");
   return name === undefined ? "" : `/pipelines/${name}`;
@@ -211,7 +211,6 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
 }
 
 async function listJobs(c: ZenmlContext): Promise<Response> {
-  // A repeated parameter counts with its last value, as FastAPI reads it.
   const query = jobsQuerySchema.safeParse({ status: lastQueryValue(c, "status"), limit: lastQueryValue(c, "limit") }, { reportInput: true });
   if (!query.success) {
     throw new ApiError("invalid_input", "invalid query parameters", { details: detailsFromIssues(query.error.issues, { in: "query" }) });

@@ -6,7 +6,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
-import { fetchStaticAsset } from "../http/static-assets";
+import { fetchStaticAsset, staticAssets } from "../http/static-assets";
 import { pipelineNamed } from "../middleware/pipeline";
 
 /** The page's own scripts and styles only (no inline code of any kind); API calls go to this origin. */
@@ -26,7 +26,11 @@ export function consoleRoutes(): Hono<AppEnv> {
   for (const path of ["/", "/console/*", "/favicon.svg"]) app.get(path, serveAsset);
   // A pipeline's mount point (where a ZenML client finds its service's page): the console, on that pipeline.
   for (const path of ["/pipelines/:pipeline", "/pipelines/:pipeline/"]) {
-    app.get(path, (c) => c.redirect(`/?pipeline=${encodeURIComponent(pipelineNamed(c.req.param("pipeline") ?? "").name)}`, 302));
+    app.get(path, (c) => {
+      const pipeline = pipelineNamed(c.req.param("pipeline") ?? "");
+      staticAssets(c.env, "/");
+      return c.redirect(`/?pipeline=${encodeURIComponent(pipeline.name)}`, 302);
+    });
   }
   return app;
 }

@@ -49,7 +49,7 @@ describe("API-only deployment", () => {
     expect(info.status).toBe(200);
   });
 
-  it.for(["/", "/console/main.js", "/favicon.svg", "/docs", "/docs/page.js", "/docs/scalar.js"])(
+  it.for(["/", "/console/main.js", "/favicon.svg", "/docs", "/docs/page.js", "/docs/scalar.js", "/pipelines/word-stats/", "/pipelines/word-stats/redoc"])(
     "answers %s with 404, saying it is API-only",
     async (path, { expect }) => {
       const res = await fetch(`${server!.url}${path}`);

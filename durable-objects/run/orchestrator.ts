@@ -20,6 +20,13 @@ import type { OrchestratorOptions } from "./orchestrator-options";
 
 /** How much of a step's error message the run keeps. */
 const ERROR_MESSAGE_MAX_CHARS = 4096;
+/**
+ * Work items one burst dispatches at most; the rest go on in the next turn. Inline steps run inside
+ * the burst, and a Durable Object runs nothing else meanwhile (no timer, no other call), so an
+ * unbounded burst over a wide fan-out held a sync caller past its timeout and an async caller's
+ * acknowledgement until the whole run was done. A short run never reaches it (one write per burst).
+ */
+export const MAX_BURST_DISPATCHES = 128;
 
 export { MAX_INLINE_ATTEMPTS, MAX_STAGE_SENDS, QUEUED_STEP_MAX_SECONDS } from "./dispatch";
 
@@ -34,6 +41,8 @@ export class Orchestrator {
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   /** Wakes the run when its earliest held-back item (a delayed message, a call held back) may go. */
   private wakeTimer: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  /** Goes on with a burst cut at `MAX_BURST_DISPATCHES` (its items wait in storage if the object is evicted first). */
+  private continueTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Writes streamed deltas coalesced; every flush of the run writes them too. */
   private readonly deltaFlush = new DeltaFlush(() => this.flush());
@@ -77,19 +86,42 @@ export class Orchestrator {
     if (this.record.row.status === "pending") return this.flush();
     if (this.driving) return;
     this.driving = true;
+    let more = false;
     try {
+      let dispatched = 0;
       let ready = this.readyItems();
-      while (ready.length > 0 && !this.record.terminal) {
-        for (const item of ready) this.dispatcherOf(item).dispatch(item);
-        ready = this.readyItems();
+      while (ready.length > 0 && !this.record.terminal && !more) {
+        for (const item of ready) {
+          if (dispatched === MAX_BURST_DISPATCHES) {
+            more = true;
+            break;
+          }
+          this.dispatcherOf(item).dispatch(item);
+          dispatched += 1;
+        }
+        if (!more) ready = this.readyItems();
       }
-      if (!this.record.terminal && this.record.work.size === 0 && this.dispatchers.executing === 0) {
+      if (!more && !this.record.terminal && this.record.work.size === 0 && this.dispatchers.executing === 0) {
         this.finish("completed", null);
       }
     } finally {
       this.driving = false;
     }
     this.flush();
+    if (more) this.continueSoon();
+  }
+
+  /**
+   * The rest of a long burst goes on in the next turn of the event loop, after this part is
+   * written: meanwhile a waiting caller's timeout can fire (Numaflow's 408 while the run goes on),
+   * an async start is acknowledged and streams send what happened so far.
+   */
+  private continueSoon(): void {
+    if (this.continueTimer !== undefined || this.record.terminal) return;
+    this.continueTimer = setTimeout(() => {
+      this.continueTimer = undefined;
+      if (!this.record.terminal) this.drive();
+    }, 0);
   }
 
   /** Called by the alarm: enforces the deadline, re-drives work lost to an eviction or unheard of, re-arms. */
@@ -301,6 +333,8 @@ export class Orchestrator {
     }
     if (record.terminal && !this.terminalReported) {
       if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+      if (this.continueTimer !== undefined) clearTimeout(this.continueTimer);
+      this.continueTimer = undefined;
       // A held-back item's wake-up has nothing left to wake (it would only write the entry again).
       if (this.wakeTimer !== undefined) clearTimeout(this.wakeTimer.timer);
       this.wakeTimer = undefined;

@@ -101,6 +101,41 @@ export const inflate = definePipeline({
   edges: [{ from: "grow", to: "out" }],
 });
 
+const wideInput = z.strictObject({ n: z.number().int().min(0).max(5000), spins: z.number().int().min(0).max(10_000_000) });
+
+/** Spins the CPU for `spins` rounds: a step that takes time without awaiting anything. */
+function spin(spins: number): number {
+  let x = 0;
+  for (let i = 0; i < spins; i++) x = (x * 31 + i) % 1_000_003;
+  return x;
+}
+
+/**
+ * A wide fan-out of CPU-bound inline steps, answered within 1 s: `n` items, each spinning `spins`
+ * rounds, none awaiting anything (a run longer than one burst may be).
+ */
+export const wideCpu = definePipeline({
+  name: "test-wide-cpu",
+  input: wideInput,
+  requestTimeoutSeconds: 1,
+  steps: [
+    {
+      name: "spread",
+      kind: "inline",
+      run: (m) => {
+        const { n, spins } = wideInput.parse(m.value);
+        return Array.from({ length: n }, () => ({ value: spins }));
+      },
+    },
+    { name: "burn", kind: "inline", run: (m) => ({ value: spin(m.value as number) }) },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "spread", to: "burn" },
+    { from: "burn", to: "out" },
+  ],
+});
+
 /** The same, with runtime OFF: runs keep their results but are not indexed. */
 export const unindexed = definePipeline({ ...echo, name: "test-unindexed", runtime: "OFF" });
 
@@ -452,6 +487,7 @@ export function registerTestPipelines(): void {
     fanout,
     echo,
     inflate,
+    wideCpu,
     unindexed,
     shortRetention,
     kvResults,

@@ -32,6 +32,8 @@ export interface StartSpec {
   input: StoredMessage;
   /** The request's headers; the run keeps them without credentials (src/http/forwarded-headers.ts). */
   headers: Headers;
+  /** A header the run's id is forwarded in too, as the steps see the headers (Numaflow's id header, even when the server chose the id). */
+  idHeader?: string;
   surface: Surface;
   runName?: string;
   /** Kept with the run: see `StartRunRequest.requestDigest`. */
@@ -205,12 +207,19 @@ export class RunService {
     return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers, this.settings.EDGESERVE_STRIP_HEADERS), slot);
   }
 
+  /** The headers the run keeps and its steps see: the request's without credentials, plus the id header when asked. */
+  private forwarded(spec: StartSpec): Record<string, string> {
+    const headers = forwardedHeaders(spec.headers, this.settings.EDGESERVE_STRIP_HEADERS);
+    if (spec.idHeader !== undefined) headers[spec.idHeader.toLowerCase()] = spec.runId;
+    return headers;
+  }
+
   private async startRequest(spec: StartSpec): Promise<StartRunRequest> {
     return {
       runId: spec.runId,
       pipeline: spec.pipeline.name,
       input: spec.input,
-      headers: forwardedHeaders(spec.headers, this.settings.EDGESERVE_STRIP_HEADERS),
+      headers: this.forwarded(spec),
       surface: spec.surface,
       capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),

@@ -29,14 +29,20 @@ export const requiresStoredRuns = createMiddleware<AppEnv>(async function requir
 
 /**
  * Runs the request's pipeline right here, as run `runId` with `timeoutMs`; its steps see the
- * request's headers, stripped (worked out only if a step reads them), and the deployment's limits.
+ * request's headers, stripped (worked out only if a step reads them), with the run's id in
+ * `idHeader` when given, and the deployment's limits.
  */
-export function runMemoryOnly(c: Context<AppEnv>, input: StoredMessage, run: { runId: string; timeoutMs: number }): Promise<MemoryOutcome> {
+export function runMemoryOnly(c: Context<AppEnv>, input: StoredMessage, run: { runId: string; timeoutMs: number; idHeader?: string }): Promise<MemoryOutcome> {
   const settings = c.get("settings");
   const headers = c.req.raw.headers;
+  const { idHeader, ...limits } = run;
   return runInMemory(c.get("pipeline"), loadMessage(input), {
-    ...run,
-    headers: () => forwardedHeaders(headers, settings.EDGESERVE_STRIP_HEADERS),
+    ...limits,
+    headers: () => {
+      const forwarded = forwardedHeaders(headers, settings.EDGESERVE_STRIP_HEADERS);
+      if (idHeader !== undefined) forwarded[idHeader.toLowerCase()] = run.runId;
+      return forwarded;
+    },
     maxFanout: settings.EDGESERVE_MAX_FANOUT,
     env: c.env as unknown as Readonly<Record<string, unknown>>,
   });

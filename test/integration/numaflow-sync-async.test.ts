@@ -270,3 +270,26 @@ describe("GET /v1/pipelines/{name}/runs/{id}", () => {
     expect(await res.json()).toMatchObject({ code: "run_not_found" });
   });
 });
+
+describe("the id header, as steps see the headers", () => {
+  it("reaches the steps with the request's id, the one the server chose too, as Numaflow forwards it", async ({ expect }) => {
+    const chosen = await post("/pipelines/test-headers/v1/process/sync", {});
+    const generated = chosen.headers.get("x-numaflow-id");
+    expect(generated).toBeTruthy();
+    expect(await chosen.json()).toMatchObject({ "x-numaflow-id": generated });
+
+    const id = uniqueId("given");
+    const given = await post("/pipelines/test-headers/v1/process/async", {}, { "X-Numaflow-Id": id });
+    expect(given.status).toBe(200);
+    await vi.waitFor(
+      async () => {
+        const fetched = await call(`/pipelines/test-headers/v1/process/fetch?id=${id}`);
+        expect(await fetched.json()).toMatchObject({ "x-numaflow-id": id });
+      },
+      { timeout: 3000, interval: 50 },
+    );
+
+    const memory = await post("/pipelines/test-headers-memory/v1/process/sync", {});
+    expect(await memory.json()).toMatchObject({ "x-numaflow-id": memory.headers.get("x-numaflow-id") });
+  });
+});

@@ -66,7 +66,11 @@ async function sync(c: NumaflowContext): Promise<Response> {
 async function syncInMemory(c: NumaflowContext): Promise<Response> {
   const input = parsePipelineInput(c.get("pipeline"), await c.req.arrayBuffer());
   const idHeader = { [c.get("settings").EDGESERVE_ID_HEADER]: c.get("runId") };
-  const outcome = await runMemoryOnly(c, input, { runId: c.get("runId"), timeoutMs: c.get("engine").requestTimeoutMs(c.get("pipeline")) });
+  const outcome = await runMemoryOnly(c, input, {
+    runId: c.get("runId"),
+    timeoutMs: c.get("engine").requestTimeoutMs(c.get("pipeline")),
+    idHeader: c.get("settings").EDGESERVE_ID_HEADER,
+  });
   if (outcome.status === "timeout") {
     throw new ApiError("request_timeout", `memory-only run ${c.get("runId")} did not finish in time`, { headers: idHeader });
   }
@@ -162,7 +166,9 @@ async function startSpec(c: NumaflowContext): Promise<StartSpec> {
 }
 
 function startSpecFrom(c: NumaflowContext, input: StoredMessage): StartSpec {
-  return { pipeline: c.get("pipeline"), runId: c.get("runId"), input, headers: c.req.raw.headers, surface: "numaflow" };
+  // Numaflow forwards every request header to the pipeline, plus the id header with the request's id.
+  const idHeader = c.get("settings").EDGESERVE_ID_HEADER;
+  return { pipeline: c.get("pipeline"), runId: c.get("runId"), input, headers: c.req.raw.headers, idHeader, surface: "numaflow" };
 }
 
 function queriedRun(c: NumaflowContext): RunClient {

@@ -214,25 +214,26 @@ export class FunctionObject extends DurableObject<Env> {
     const label = `remote function ${address.namespace}/${address.type}`;
     let report = batchReport(batch, address, result, started);
     const now = Date.now();
+    const mutations = (result?.stateMutations ?? []).map((mutation) => ({
+      name: mutation.stateName,
+      bytes: mutation.stateValue?.value.byteLength ?? 0,
+      value: mutation.mutationType === MutationType.DELETE ? undefined : (mutation.stateValue ?? create(TypedValueSchema, { typename: "", hasValue: false })),
+    }));
     this.ctx.storage.transactionSync(() => {
       if (report.ok) {
-        this.store.touch(now);
-        for (const mutation of result?.stateMutations ?? []) {
-          const bytes = mutation.stateValue?.value.byteLength ?? 0;
-          const problem =
+        // Every change is checked before any is made: a batch that fails changes no state (as StateFun fails the whole task).
+        const problem = mutations
+          .map(({ name, bytes, value }) =>
             bytes > FUNCTION_ROW_MAX_BYTES
-              ? `state '${mutation.stateName}' was given ${bytes} bytes, over the ${FUNCTION_ROW_MAX_BYTES} a function address keeps per value`
-              : this.store.mutate(
-                  mutation.stateName,
-                  mutation.mutationType === MutationType.DELETE
-                    ? undefined
-                    : (mutation.stateValue ?? create(TypedValueSchema, { typename: "", hasValue: false })),
-                  now,
-                );
-          if (problem) {
-            report = { ok: false, keys, error: `${label}: ${problem}`, ms: report.ms };
-            break;
-          }
+              ? `state '${name}' was given ${bytes} bytes, over the ${FUNCTION_ROW_MAX_BYTES} a function address keeps per value`
+              : this.store.mutationProblem(name, value),
+          )
+          .find((found) => found !== undefined);
+        if (problem) {
+          report = { ok: false, keys, error: `${label}: ${problem}`, ms: report.ms };
+        } else {
+          this.store.touch(now);
+          for (const { name, value } of mutations) this.store.mutate(name, value, now);
         }
       }
       this.store.settle(batch, report, now);

@@ -259,16 +259,18 @@ export class FunctionStore {
   /** Registers specs the function asked for; the first registration of a name wins. Returns a conflict, if any. */
   register(specs: readonly StateSpec[]): string | undefined {
     this.ensure();
+    // All or nothing: a spec that conflicts registers none of the others either.
+    const types = new Map<string, string>();
     for (const spec of specs) {
-      const existing = this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", spec.name);
-      if (existing) {
-        if (existing.typename !== spec.typename) {
-          return `state '${spec.name}' is registered with type ${existing.typename}, but the function declares ${spec.typename}`;
-        }
-        continue;
+      const registered = types.get(spec.name) ?? this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", spec.name)?.typename;
+      if (registered !== undefined && registered !== spec.typename) {
+        return `state '${spec.name}' is registered with type ${registered}, but the function declares ${spec.typename}`;
       }
+      types.set(spec.name, spec.typename);
+    }
+    for (const spec of specs) {
       this.sql.run(
-        "INSERT INTO state (name, typename, expire_mode, expire_after_ms, value, expires_at) VALUES (?, ?, ?, ?, NULL, NULL)",
+        "INSERT OR IGNORE INTO state (name, typename, expire_mode, expire_after_ms, value, expires_at) VALUES (?, ?, ?, ?, NULL, NULL)",
         spec.name,
         spec.typename,
         spec.expireMode,
@@ -295,19 +297,25 @@ export class FunctionStore {
   }
 
   /** Applies one mutation; returns the problem when it cannot be applied. */
-  mutate(name: string, value: TypedValue | undefined, now: number): string | undefined {
+  /** What is wrong with changing state `name` to `value` (undefined: deleting it), if anything; nothing is written. */
+  mutationProblem(name: string, value: TypedValue | undefined): string | undefined {
     const spec = this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", name);
     if (!spec) return `the function changed state '${name}', which it never registered`;
-    if (value === undefined) {
-      this.sql.run("UPDATE state SET value = NULL, expires_at = NULL WHERE name = ?", name);
-      return undefined;
-    }
-    if (value.typename !== spec.typename) {
+    if (value !== undefined && value.typename !== spec.typename) {
       return `the function wrote state '${name}' with type ${value.typename}, but it is registered with ${spec.typename}`;
     }
-    const expiresAt = spec.expire_mode === EXPIRE.NONE || spec.expire_after_ms <= 0 ? null : now + spec.expire_after_ms;
-    this.sql.run("UPDATE state SET value = ?, expires_at = ? WHERE name = ?", toBinary(TypedValueSchema, value), expiresAt, name);
     return undefined;
+  }
+
+  /** Changes state `name` to `value` (undefined: deletes it); `mutationProblem` has found nothing wrong with it. */
+  mutate(name: string, value: TypedValue | undefined, now: number): void {
+    if (value === undefined) {
+      this.sql.run("UPDATE state SET value = NULL, expires_at = NULL WHERE name = ?", name);
+      return;
+    }
+    const spec = this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", name);
+    const expiresAt = !spec || spec.expire_mode === EXPIRE.NONE || spec.expire_after_ms <= 0 ? null : now + spec.expire_after_ms;
+    this.sql.run("UPDATE state SET value = ?, expires_at = ? WHERE name = ?", toBinary(TypedValueSchema, value), expiresAt, name);
   }
 }
 

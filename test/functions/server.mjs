@@ -88,6 +88,20 @@ function bindTestFunctions(statefun) {
       emit(context, { seen });
     },
   });
+  // Counts in `a`; told "big", also writes `b` over what an address keeps per value (the batch fails).
+  statefun.bind({
+    typename: "test/two-states",
+    specs: [
+      { name: "a", type: StateFun.intType() },
+      { name: "b", type: StateFun.stringType() },
+    ],
+    fn(context, message) {
+      const a = (context.storage.a ?? 0) + 1;
+      context.storage.a = a;
+      if (message.asString() === "big") context.storage.b = "y".repeat(2_000_000);
+      emit(context, { a });
+    },
+  });
 }
 
 const requests = new Map();

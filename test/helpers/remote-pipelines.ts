@@ -163,6 +163,27 @@ export const remotePipelines: PipelineDefinition[] = [
     ],
   }),
   definePipeline({
+    name: "test-remote-two-states",
+    input: z.strictObject({ key: z.string().min(1), mode: z.enum(["small", "big"]) }),
+    endpoints: [endpoint("")],
+    steps: [
+      {
+        name: "start",
+        kind: "inline",
+        run: (m) => {
+          const { key, mode } = m.value as { key: string; mode: string };
+          return { value: mode, keys: [key] };
+        },
+      },
+      { name: "count", kind: "remote", function: "test/two-states", output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "start", to: "count" },
+      { from: "count", to: "out" },
+    ],
+  }),
+  definePipeline({
     name: "test-remote-expiring",
     input: z.strictObject({ key: z.string().min(1) }),
     endpoints: [endpoint("")],

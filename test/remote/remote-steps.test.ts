@@ -193,6 +193,15 @@ describe("remote steps (StateFun request-reply)", () => {
     expect(errorOf(record)).toContain("function 'test/echo' was sent a message, but no remote step of pipeline 'test-remote-orphan' calls it");
   });
 
+  it("applies none of a batch's state changes when one of them is refused", async ({ expect }) => {
+    const key = uniqueId("two");
+    expect(results((await sync("test-remote-two-states", { key, mode: "small" })).record)).toEqual([{ a: 1 }]);
+    // `a` counts 2 and `b` is over the limit in the same answer: the batch fails, `a` stays 1.
+    const refused = (await sync("test-remote-two-states", { key, mode: "big" })).record;
+    expect(errorOf(refused)).toContain("state 'b' was given");
+    expect(results((await sync("test-remote-two-states", { key, mode: "small" })).record)).toEqual([{ a: 2 }]);
+  });
+
   it("expires state after its expireAfterWrite time", async ({ expect }) => {
     const key = uniqueId("exp");
     expect(results((await sync("test-remote-expiring", { key })).record)).toEqual([{ seen: 1 }]);

@@ -66,7 +66,7 @@ export async function callFunction(request: ToFunction, options: CallOptions, li
 }
 
 /** How an attempt failed: what the transports' retry rules look at. */
-type Failure = { kind: "timeout" | "connection" | "content-type" | "body"; cause: string } | { kind: "status"; status: number; cause: string };
+type Failure = { kind: "timeout" | "connection" | "content-type" | "body" | "cut"; cause: string } | { kind: "status"; status: number; cause: string };
 
 type Attempt = { response: FromFunction } | Failure;
 
@@ -80,6 +80,9 @@ function isRetryable(failure: Failure, transport: CallOptions["transport"]): boo
       return transport === "async" || RETRYABLE_STATUSES.has(failure.status) || failure.status >= 500;
     case "content-type":
     case "body":
+    // Cut while the answer was read: StateFun's OkHttp client reads the body after its retry
+    // decision (no retry); its async client retries a disconnect whenever it comes.
+    case "cut":
       return transport === "async";
   }
 }
@@ -106,7 +109,12 @@ async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: nu
     await res.body?.cancel();
     return { kind: "content-type", cause: `the answer's content type is '${res.headers.get("content-type") ?? "none"}', not ${CONTENT_TYPE}` };
   }
-  const bytes = await readCapped(res, options.payloadMaxBytes);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readCapped(res, options.payloadMaxBytes);
+  } catch (error) {
+    return { kind: "cut", cause: `the answer was cut while it was read: ${String(error)}` };
+  }
   if (bytes === undefined) return { kind: "body", cause: `the answer exceeds payload_max_bytes (${options.payloadMaxBytes})` };
   // An empty body is a FromFunction with neither field set: an empty result, as StateFun's clients read it.
   try {

@@ -6,6 +6,7 @@
 //   /stall/<ms>/<name>  waits <ms> before the SDK answers
 //   /text/<name>        answers 200 with text/plain
 //   /empty/<name>       answers 200 application/octet-stream with an empty body (an empty FromFunction)
+//   /cut/<name>         answers 200, promises 100 bytes, sends 1 and drops the connection
 //   /gate/<gate>/<name> waits while gate <gate> is closed (POST /_gates/<gate>/close, /_gates/<gate>/open)
 //   GET /_stats         requests seen per path, as JSON
 //   GET /_calls         invocations test/counter ran, per address (`test/counter/<id>`), as JSON
@@ -150,6 +151,14 @@ function withFaults(handle) {
     if (fault === "empty") {
       res.writeHead(200, { "content-type": "application/octet-stream" });
       return res.end();
+    }
+    if (fault === "cut") {
+      // Promises 100 bytes, sends 1, and drops the connection: the answer is cut while it is read.
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100" });
+      res.write(new Uint8Array([0]));
+      // After the headers have reached the caller, so that its fetch has answered and the body is being read.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return res.socket?.destroy();
     }
     if (fault === "stall") await new Promise((resolve) => setTimeout(resolve, Number(arg)));
     const waiting = fault === "gate" ? closedGates.get(arg) : undefined;

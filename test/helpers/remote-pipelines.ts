@@ -80,6 +80,8 @@ export const remotePipelines: PipelineDefinition[] = [
     endpoint("/stall/1200", { transport: { type: "io.statefun.transports.v1/async", call: "3 sec", connect: "500ms" } }),
   ),
   counterPipeline("test-remote-async-400", endpoint("/status/400", { transport: { type: "io.statefun.transports.v1/async", call: "1 sec" } })),
+  counterPipeline("test-remote-async-cut", endpoint("/cut", { transport: { type: "io.statefun.transports.v1/async", call: "1 sec" } })),
+  counterPipeline("test-remote-cut", endpoint("/cut")),
   // Held at the function server while the test keeps gate `g` closed.
   counterPipeline("test-remote-gated", endpoint("/gate/g")),
   // A function server that is down (nothing listens on port 1), with a run deadline shorter than

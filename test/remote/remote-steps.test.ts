@@ -146,6 +146,17 @@ describe("remote steps (StateFun request-reply)", () => {
     expect(((await serverStats())["/status/400/counter"] ?? 0) - before).toBeGreaterThan(2);
   });
 
+  it("retries an answer cut while it is read on the async transport, and not on OkHttp's, as StateFun's transports do", async ({ expect }) => {
+    const before = (await serverStats())["/cut/counter"] ?? 0;
+    const async = await sync("test-remote-async-cut", { key: uniqueId("asynccut"), n: 1 });
+    expect(errorOf(async.record)).toContain("no successful answer within the call timeout (1000 ms); last cause: the answer was cut while it was read");
+    const afterAsync = (await serverStats())["/cut/counter"] ?? 0;
+    expect(afterAsync - before).toBeGreaterThan(2);
+    const okhttp = await sync("test-remote-cut", { key: uniqueId("cut"), n: 1 });
+    expect(errorOf(okhttp.record)).toContain("the answer was cut while it was read");
+    expect(((await serverStats())["/cut/counter"] ?? 0) - afterAsync).toBe(1);
+  });
+
   it("fails clearly when an answer exceeds payload_max_bytes", async ({ expect }) => {
     const small = await sync("test-remote-big", { size: 100 });
     expect(results(small.record)).toEqual(["x".repeat(100)]);

@@ -111,7 +111,10 @@ export const remoteStepSchema = z.strictObject({
   /** The function type, `namespace/name`; one of the pipeline's `endpoints` must serve it. */
   function: functionTypeSchema,
   /** The StateFun type name of the argument; by default one that fits the value (string, int, bool, else JSON). */
-  argumentType: z.string().min(1).optional(),
+  argumentType: z
+    .string()
+    .regex(/^[^/\s]+\/\S+$/, "a StateFun type name is namespace/name, such as io.statefun.types/string")
+    .optional(),
   /** How the function's egress values are read: JSON, UTF-8 text, bytes, or whichever fits (`auto`). */
   output: z.enum(["auto", "json", "string", "bytes"]).default("auto"),
   /**

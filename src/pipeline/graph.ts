@@ -153,6 +153,18 @@ export function compilePipeline(input: PipelineDefinition): Pipeline {
   if (definition.shards !== undefined && definition.runHost !== "journal") {
     fail("shards is the journal host's shard count", ["shards"], "remove shards, or set runHost: journal");
   }
+  const served = new Map<string, number>();
+  definition.endpoints.forEach((endpoint, index) => {
+    const first = served.get(endpoint.functions);
+    if (first !== undefined) {
+      fail(
+        `endpoints ${first} and ${index} both serve '${endpoint.functions}': which one a function is called at would be a guess`,
+        ["endpoints", index, "functions"],
+        "keep one endpoint per functions value",
+      );
+    }
+    served.set(endpoint.functions, index);
+  });
   for (const step of steps.values()) {
     if (step.kind === "remote" && !matchEndpoint(definition.endpoints, step.function)) {
       fail(

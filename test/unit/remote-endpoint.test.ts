@@ -134,6 +134,25 @@ describe("endpoint spec validation", () => {
       "pipeline 'p': step 'call' calls function 'org.other/greeter', which none of the pipeline's endpoints serves",
     );
   });
+
+  it("refuses two endpoints for one functions value, and an argument type without a namespace", ({ expect }) => {
+    const pipeline = (endpoints: Record<string, unknown>[], argumentType?: string): PipelineDefinition =>
+      ({
+        name: "p",
+        input: z.json(),
+        endpoints,
+        steps: [
+          { name: "call", kind: "remote", function: "com.example/greeter", ...(argumentType ? { argumentType } : {}) },
+          { name: "out", kind: "sink" },
+        ],
+        edges: [{ from: "call", to: "out" }],
+      }) as unknown as PipelineDefinition;
+    expect(() => compilePipeline(pipeline([base, { ...base, urlPathTemplate: "http://other:8000/{function.name}" }]))).toThrow(
+      /pipeline 'p': endpoints 0 and 1 both serve 'com\.example\/\*'/,
+    );
+    expect(() => compilePipeline(pipeline([base], "foo"))).toThrow(/steps\.0\.argumentType: a StateFun type name is namespace\/name/);
+    expect(() => compilePipeline(pipeline([base], "io.statefun.types/string"))).not.toThrow();
+  });
 });
 
 describe("typed values", () => {

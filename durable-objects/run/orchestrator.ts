@@ -24,9 +24,11 @@ const ERROR_MESSAGE_MAX_CHARS = 4096;
  * Work items one burst dispatches at most; the rest go on in the next turn. Inline steps run inside
  * the burst, and a Durable Object runs nothing else meanwhile (no timer, no other call), so an
  * unbounded burst over a wide fan-out held a sync caller past its timeout and an async caller's
- * acknowledgement until the whole run was done. A short run never reaches it (one write per burst).
+ * acknowledgement until the whole run was done. A cut has a cost: the items still waiting are
+ * written (one entry each) and deleted as they run, about two rows an item, so the bound is high
+ * enough that a run of up to a thousand steps' invocations still ends in one write.
  */
-export const MAX_BURST_DISPATCHES = 128;
+export const MAX_BURST_DISPATCHES = 1000;
 
 export { MAX_INLINE_ATTEMPTS, MAX_STAGE_SENDS, QUEUED_STEP_MAX_SECONDS } from "./dispatch";
 
@@ -98,6 +100,8 @@ export class Orchestrator {
           }
           this.dispatcherOf(item).dispatch(item);
           dispatched += 1;
+          // A step that failed the run ends it: its siblings are not started.
+          if (this.record.terminal) break;
         }
         if (!more) ready = this.readyItems();
       }

@@ -113,6 +113,9 @@ async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: nu
   try {
     bytes = await readCapped(res, options.payloadMaxBytes);
   } catch (error) {
+    // The attempt's timeout aborts the body too: that is a timeout, with its own retry rule.
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    if (timedOut) return { kind: "timeout", cause: `no answer within ${timeoutMs} ms` };
     return { kind: "cut", cause: `the answer was cut while it was read: ${String(error)}` };
   }
   if (bytes === undefined) return { kind: "body", cause: `the answer exceeds payload_max_bytes (${options.payloadMaxBytes})` };

@@ -136,6 +136,32 @@ export const wideCpu = definePipeline({
   ],
 });
 
+/** Calls of test-fail-fast's `work` step, per run. */
+export const failFastCalls = new Map<string, number>();
+
+/** Spreads ten items whose third fails its step (no retry): the run fails in the burst that runs them. */
+export const failFast = definePipeline({
+  name: "test-fail-fast",
+  input: z.json(),
+  steps: [
+    { name: "spread", kind: "inline", run: () => Array.from({ length: 10 }, (_, i) => ({ value: i })) },
+    {
+      name: "work",
+      kind: "inline",
+      run: (m, context) => {
+        nthCall(failFastCalls, context.runId);
+        if (m.value === 2) throw new Error("item 2 fails");
+        return { value: m.value };
+      },
+    },
+    { name: "out", kind: "sink" },
+  ],
+  edges: [
+    { from: "spread", to: "work" },
+    { from: "work", to: "out" },
+  ],
+});
+
 /** The same, with runtime OFF: runs keep their results but are not indexed. */
 export const unindexed = definePipeline({ ...echo, name: "test-unindexed", runtime: "OFF" });
 
@@ -488,6 +514,7 @@ export function registerTestPipelines(): void {
     echo,
     inflate,
     wideCpu,
+    failFast,
     unindexed,
     shortRetention,
     kvResults,

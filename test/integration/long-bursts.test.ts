@@ -6,11 +6,16 @@
  */
 import { describe, it, vi } from "vitest";
 import { call, post } from "../helpers/http";
+import { failFastCalls } from "../helpers/test-pipelines";
 import { uniqueId } from "../helpers/unique";
 
 const PIPELINE = "test-wide-cpu";
-/** About 2 ms of CPU each here, so the run takes a few seconds, past the pipeline's 1 s timeout. */
-const INPUT = { n: 1000, spins: 500_000 };
+/**
+ * About 2 ms of CPU each here: the run takes about 6 s, several times the pipeline's 1 s timeout,
+ * so a machine twice as fast still runs it well past the timeout, and its first part (the first
+ * 1,000 items, `MAX_BURST_DISPATCHES`) ends before the run does.
+ */
+const INPUT = { n: 3000, spins: 500_000 };
 
 interface RunRecord {
   status: string;
@@ -52,4 +57,15 @@ describe("long bursts", () => {
     const run = await finishedRun(id);
     expect(run.finishedAt).toBeGreaterThan(answeredAt);
   }, 90_000);
+
+  it("starts no sibling of a burst after a step has failed the run", async ({ expect }) => {
+    const id = uniqueId("fail-fast");
+    const res = await post("/pipelines/test-fail-fast/v1/process/sync", {}, { "X-Numaflow-Id": id });
+    expect(res.status).toBe(500);
+    // Items 0, 1 and 2 ran; 2 failed the run, so 3 to 9 never started.
+    expect(failFastCalls.get(id)).toBe(3);
+    const record = (await (await call(`/v1/pipelines/test-fail-fast/runs/${id}`)).json()) as { status: string; steps: Record<string, { status: string }> };
+    expect(record.status).toBe("failed");
+    expect(Object.values(record.steps).map((s) => s.status)).not.toContain("running");
+  });
 });

@@ -39,7 +39,11 @@ export type PipelineRequest = z.output<typeof pipelineRequestSchema>;
 
 export const jobsQuerySchema = z.object({
   status: z.string().optional(),
-  limit: z.preprocess(laxInteger, z.number().int().min(0).default(100)).transform((limit) => Math.min(limit, MAX_LISTED_JOBS)),
+  // Any integer from 0, as Pydantic's unbounded int takes it; a list is at most MAX_LISTED_JOBS long.
+  limit: z.preprocess((value) => {
+    const limit = laxInteger(value);
+    return typeof limit === "number" && limit > MAX_LISTED_JOBS ? MAX_LISTED_JOBS : limit;
+  }, z.number().int().min(0).default(100)),
 });
 
 /** The policy fields of a `capture_override` (ZenML's artifact and retention knobs have no effect here). */

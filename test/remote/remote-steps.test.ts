@@ -149,7 +149,9 @@ describe("remote steps (StateFun request-reply)", () => {
   it("retries an answer cut while it is read on the async transport, and not on OkHttp's, as StateFun's transports do", async ({ expect }) => {
     const before = (await serverStats())["/cut/counter"] ?? 0;
     const async = await sync("test-remote-async-cut", { key: uniqueId("asynccut"), n: 1 });
-    expect(errorOf(async.record)).toContain("no successful answer within the call timeout (1000 ms); last cause: the answer was cut while it was read");
+    // Retried until the budget was spent; the last attempt, given what was left of it, may end cut
+    // or timed out (async does not retry a timeout), whichever came first.
+    expect(errorOf(async.record)).toMatch(/the answer was cut while it was read|no answer within \d+ ms/);
     const afterAsync = (await serverStats())["/cut/counter"] ?? 0;
     expect(afterAsync - before).toBeGreaterThan(2);
     const okhttp = await sync("test-remote-cut", { key: uniqueId("cut"), n: 1 });

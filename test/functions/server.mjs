@@ -153,12 +153,10 @@ function withFaults(handle) {
       return res.end();
     }
     if (fault === "cut") {
-      // Promises 100 bytes, sends 1, and drops the connection: the answer is cut while it is read.
+      // Promises 100 bytes, sends 1, and closes the connection: the answer is cut while it is read.
+      // Closed in order (FIN), not reset: a reset can discard the headers before the caller reads them.
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100" });
-      res.write(new Uint8Array([0]));
-      // After the headers have reached the caller, so that its fetch has answered and the body is being read.
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      return res.socket?.destroy();
+      return res.write(new Uint8Array([0]), () => res.socket?.end());
     }
     if (fault === "stall") await new Promise((resolve) => setTimeout(resolve, Number(arg)));
     const waiting = fault === "gate" ? closedGates.get(arg) : undefined;

@@ -42,6 +42,32 @@ function counterPipeline(name: string, ep: EndpointSpecInput, extra: { runTimeou
   });
 }
 
+/** One call of `fn` at address `key`, with the input's `field` as its argument. */
+function keyedCallPipeline(name: string, fn: string, field: string, value: z.ZodType<string>): PipelineDefinition {
+  const input = z.strictObject({ key: z.string().min(1), [field]: value });
+  return definePipeline({
+    name,
+    input,
+    endpoints: [endpoint("")],
+    steps: [
+      {
+        name: "keyed",
+        kind: "inline",
+        run: (m) => {
+          const parsed: Record<string, string> = input.parse(m.value);
+          return { value: parsed[field] ?? "", keys: [parsed.key ?? ""] };
+        },
+      },
+      { name: "count", kind: "remote", function: fn, output: "json" },
+      { name: "out", kind: "sink" },
+    ],
+    edges: [
+      { from: "keyed", to: "count" },
+      { from: "count", to: "out" },
+    ],
+  });
+}
+
 /** test/big answers `size` bytes of egress: with the endpoint's payload limit, or over what an address keeps. */
 function bigPipeline(name: string, ep: EndpointSpecInput): PipelineDefinition {
   return definePipeline({
@@ -96,27 +122,7 @@ export const remotePipelines: PipelineDefinition[] = [
   // test/big answering up to 32 MiB (the default limit): a 2 MB egress is over what an address keeps per outcome.
   bigPipeline("test-remote-huge", endpoint("")),
   // test/counter handed a text as large as the caller sends (up to the 2 MiB body limit).
-  definePipeline({
-    name: "test-remote-large-argument",
-    input: z.strictObject({ key: z.string().min(1), text: z.string() }),
-    endpoints: [endpoint("")],
-    steps: [
-      {
-        name: "keyed",
-        kind: "inline",
-        run: (m) => {
-          const { key, text } = m.value as { key: string; text: string };
-          return { value: text, keys: [key] };
-        },
-      },
-      { name: "count", kind: "remote", function: "test/counter", output: "json" },
-      { name: "out", kind: "sink" },
-    ],
-    edges: [
-      { from: "keyed", to: "count" },
-      { from: "count", to: "out" },
-    ],
-  }),
+  keyedCallPipeline("test-remote-large-argument", "test/counter", "text", z.string()),
   bigPipeline("test-remote-big", endpoint("", { transport: { payload_max_bytes: 1000 } })),
   definePipeline({
     name: "test-remote-delayed",
@@ -164,27 +170,7 @@ export const remotePipelines: PipelineDefinition[] = [
       { from: "delay", to: "out" },
     ],
   }),
-  definePipeline({
-    name: "test-remote-two-states",
-    input: z.strictObject({ key: z.string().min(1), mode: z.enum(["small", "big"]) }),
-    endpoints: [endpoint("")],
-    steps: [
-      {
-        name: "start",
-        kind: "inline",
-        run: (m) => {
-          const { key, mode } = m.value as { key: string; mode: string };
-          return { value: mode, keys: [key] };
-        },
-      },
-      { name: "count", kind: "remote", function: "test/two-states", output: "json" },
-      { name: "out", kind: "sink" },
-    ],
-    edges: [
-      { from: "start", to: "count" },
-      { from: "count", to: "out" },
-    ],
-  }),
+  keyedCallPipeline("test-remote-two-states", "test/two-states", "mode", z.enum(["small", "big"])),
   definePipeline({
     name: "test-remote-expiring",
     input: z.strictObject({ key: z.string().min(1) }),

@@ -88,31 +88,28 @@ export class Orchestrator {
     if (this.record.row.status === "pending") return this.flush();
     if (this.driving) return;
     this.driving = true;
-    let more = false;
+    let budget = MAX_BURST_DISPATCHES;
+    let ready: WorkItem[] = [];
     try {
-      let dispatched = 0;
-      let ready = this.readyItems();
-      while (ready.length > 0 && !this.record.terminal && !more) {
-        for (const item of ready) {
-          if (dispatched === MAX_BURST_DISPATCHES) {
-            more = true;
-            break;
-          }
+      ready = this.readyItems();
+      while (ready.length > 0 && !this.record.terminal && budget > 0) {
+        for (const item of ready.slice(0, budget)) {
           this.dispatcherOf(item).dispatch(item);
-          dispatched += 1;
+          budget -= 1;
           // A step that failed the run ends it: its siblings are not started.
           if (this.record.terminal) break;
         }
-        if (!more) ready = this.readyItems();
+        ready = this.readyItems();
       }
-      if (!more && !this.record.terminal && this.record.work.size === 0 && this.dispatchers.executing === 0) {
+      if (!this.record.terminal && this.record.work.size === 0 && this.dispatchers.executing === 0) {
         this.finish("completed", null);
       }
     } finally {
       this.driving = false;
     }
     this.flush();
-    if (more) this.continueSoon();
+    // The burst's bound was reached with items still ready: the rest go on in the next turn.
+    if (budget === 0 && ready.length > 0) this.continueSoon();
   }
 
   /**

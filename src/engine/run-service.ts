@@ -207,19 +207,16 @@ export class RunService {
     return run.acceptWebSocket(upgrade, forwardedHeaders(upgrade.headers, this.settings.EDGESERVE_STRIP_HEADERS), slot);
   }
 
-  /** The headers the run keeps and its steps see: the request's without credentials, plus the id header when asked. */
-  private forwarded(spec: StartSpec): Record<string, string> {
-    const headers = forwardedHeaders(spec.headers, this.settings.EDGESERVE_STRIP_HEADERS);
-    if (spec.idHeader !== undefined) headers[spec.idHeader.toLowerCase()] = spec.runId;
-    return headers;
-  }
-
   private async startRequest(spec: StartSpec): Promise<StartRunRequest> {
     return {
       runId: spec.runId,
       pipeline: spec.pipeline.name,
       input: spec.input,
-      headers: this.forwarded(spec),
+      headers: forwardedHeaders(
+        spec.headers,
+        this.settings.EDGESERVE_STRIP_HEADERS,
+        spec.idHeader !== undefined ? { name: spec.idHeader, runId: spec.runId } : undefined,
+      ),
       surface: spec.surface,
       capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),

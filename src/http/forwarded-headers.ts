@@ -24,12 +24,19 @@ export function stripList(entries: readonly string[]): StripList {
   };
 }
 
-/** The headers a run may keep; names are lower-case (as `Headers` gives them). */
-export function forwardedHeaders(headers: Headers, strip: StripList): Record<string, string> {
+/** A header that carries the run's id to its steps (Numaflow's id header, even when the server chose the id). */
+export interface IdHeader {
+  name: string;
+  runId: string;
+}
+
+/** The headers a run may keep, plus `id` when given; names are lower-case (as `Headers` gives them). */
+export function forwardedHeaders(headers: Headers, strip: StripList, id?: IdHeader): Record<string, string> {
   const forwarded: Record<string, string> = {};
   headers.forEach((value, name) => {
     if (!isStripped(name, strip)) forwarded[name] = value;
   });
+  if (id) forwarded[id.name.toLowerCase()] = id.runId;
   return forwarded;
 }
 

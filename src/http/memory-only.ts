@@ -38,11 +38,7 @@ export function runMemoryOnly(c: Context<AppEnv>, input: StoredMessage, run: { r
   const { idHeader, ...limits } = run;
   return runInMemory(c.get("pipeline"), loadMessage(input), {
     ...limits,
-    headers: () => {
-      const forwarded = forwardedHeaders(headers, settings.EDGESERVE_STRIP_HEADERS);
-      if (idHeader !== undefined) forwarded[idHeader.toLowerCase()] = run.runId;
-      return forwarded;
-    },
+    headers: () => forwardedHeaders(headers, settings.EDGESERVE_STRIP_HEADERS, idHeader !== undefined ? { name: idHeader, runId: run.runId } : undefined),
     maxFanout: settings.EDGESERVE_MAX_FANOUT,
     env: c.env as unknown as Readonly<Record<string, unknown>>,
   });

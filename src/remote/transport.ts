@@ -97,8 +97,9 @@ async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: nu
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    return timedOut ? { kind: "timeout", cause: `no answer within ${timeoutMs} ms` } : { kind: "connection", cause: `connection failed: ${String(error)}` };
+    return isTimeout(error)
+      ? { kind: "timeout", cause: `no answer within ${timeoutMs} ms` }
+      : { kind: "connection", cause: `connection failed: ${String(error)}` };
   }
   if (!res.ok) {
     await res.body?.cancel();
@@ -114,8 +115,7 @@ async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: nu
     bytes = await readCapped(res, options.payloadMaxBytes);
   } catch (error) {
     // The attempt's timeout aborts the body too: that is a timeout, with its own retry rule.
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    if (timedOut) return { kind: "timeout", cause: `no answer within ${timeoutMs} ms` };
+    if (isTimeout(error)) return { kind: "timeout", cause: `no answer within ${timeoutMs} ms` };
     return { kind: "cut", cause: `the answer was cut while it was read: ${String(error)}` };
   }
   if (bytes === undefined) return { kind: "body", cause: `the answer exceeds payload_max_bytes (${options.payloadMaxBytes})` };
@@ -125,6 +125,11 @@ async function attemptCall(options: CallOptions, body: Uint8Array, timeoutMs: nu
   } catch (error) {
     return { kind: "body", cause: `the answer is not a FromFunction message: ${String(error)}` };
   }
+}
+
+/** Whether an attempt's error is its timeout (`AbortSignal.timeout`) going off. */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
 }
 
 /** The body, or undefined as soon as it passes `max` bytes (without reading the rest). */

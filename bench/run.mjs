@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against four baselines
+// `npm run bench`: sync word-stats through edgeserve's Numaflow surface, against five baselines
 // measured in the same run (bench/baselines/worker.ts): a bare Worker (the floor), a hand-written
 // Worker → Durable Object → one SQLite row, the same object also keeping its run only until a
-// retention alarm deletes it (as every edgeserve run is kept), and the sharded floor (Worker → one
-// of 16 long-lived objects → one row), the least the journal host could do. Loopback only; everything (load generator
-// and `wrangler dev` servers) shares this machine's cores.
+// retention alarm deletes it (as every edgeserve run is kept), that one also listing its runs in D1
+// through a queue (edgeserve's run index: the same guarantees as edgeserve's default path,
+// hand-written; the bench fails when it did not list every run it answered), and the sharded floor
+// (Worker → one of 16 long-lived objects → one row), the least the journal host could do. Loopback
+// only; everything (load generator and `wrangler dev` servers) shares this machine's cores.
 //
 // Which deployment: the edgeserve targets run on the API-only deployment (`--api-only`,
 // wrangler.api-only.toml: no static assets), like the baselines, which serve no console either.
@@ -330,6 +332,23 @@ async function rowsWrittenPerRun(edgeserveUrl, baselinesUrl) {
   };
 }
 
+/**
+ * `/do-indexed` must list every run it answered (warm-up runs included), or its figures are those
+ * of a baseline that skipped its index: the rows drain through its queue within a few seconds.
+ */
+async function indexedBaselineListed(baselinesUrl, rounds) {
+  const answered = Object.values(rounds)
+    .flatMap((byTarget) => byTarget.handwritten_do_indexed ?? [])
+    .reduce((total, r) => total + r.requests - r.non2xx, 0);
+  if (answered === 0) return null;
+  let listed = 0;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(500)) {
+    listed = (await (await fetch(`${baselinesUrl}/do-indexed/count`)).json()).listed;
+    if (listed >= answered) break;
+  }
+  return { answered, listed };
+}
+
 /** New run ids whose runs land in journal shard `shard` of `shards`. */
 function idsInShard(prefix, shard, shards) {
   let n = 0;
@@ -384,6 +403,8 @@ const COMPARISONS = [
   ["edgeserve", "handwritten_do"],
   ["edgeserve", "handwritten_do_retained"],
   ["handwritten_do_retained", "handwritten_do"],
+  ["edgeserve", "handwritten_do_indexed"],
+  ["handwritten_do_indexed", "handwritten_do"],
   ["edgeserve_journal", "handwritten_do"],
   ["sharded_floor", "handwritten_do"],
   ["edgeserve_journal", "sharded_floor"],
@@ -582,6 +603,7 @@ async function main() {
       },
       handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
       handwritten_do_retained: { url: `${baselines.url}/do-retained`, port: baselines.port },
+      handwritten_do_indexed: { url: `${baselines.url}/do-indexed`, port: baselines.port },
       sharded_floor: { url: `${baselines.url}/shard`, port: baselines.port },
       edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
       edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },
@@ -591,6 +613,7 @@ async function main() {
     const targets = Object.fromEntries(Object.entries(allTargets).filter(([name]) => wanted.includes(name)));
     const rounds = await measureTargets(targets);
     const rows = await rowsWrittenPerRun(edgeserve.url, baselines.url);
+    const indexed = await indexedBaselineListed(baselines.url, rounds);
     log("journal shard neighbour: a CPU-heavy run beside short ones…");
     const neighbour = await shardNeighbour(edgeserve.url);
 
@@ -601,6 +624,8 @@ async function main() {
     }
     const ratiosByPhase = ratios(results);
     problems = wrongResults(rounds, firstRequest);
+    if (indexed && indexed.listed < indexed.answered)
+      problems.push(`handwritten_do_indexed listed ${indexed.listed} of the ${indexed.answered} runs it answered`);
     const report = {
       at: new Date().toISOString(),
       machine: loadAtStart,
@@ -621,6 +646,7 @@ async function main() {
       bundle,
       first_request: firstRequest,
       sqlite_rows_written_per_run: rows,
+      handwritten_do_indexed_listed: indexed,
       journal_shard_neighbour: neighbour,
       wrong_results: problems,
     };

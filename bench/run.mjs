@@ -584,8 +584,15 @@ async function main() {
   try {
     const edgeserve = await start({ apiOnly: true });
     const edgeserveWithConsole = await start({});
-    const baselines = await start({ config: fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url)) });
-    for (const server of [edgeserve, edgeserveWithConsole, baselines]) {
+    const baselinesConfig = fileURLToPath(new URL("./baselines/wrangler.toml", import.meta.url));
+    const baselines = await start({ config: baselinesConfig });
+    // Each object-per-run target has a server, and so a state folder, of its own, as edgeserve has:
+    // every run creates its object's SQLite files there, and what a file costs grows with the
+    // files already in the folder, so targets sharing one would pay for each other's runs.
+    const doServer = await start({ config: baselinesConfig });
+    const retainedServer = await start({ config: baselinesConfig });
+    const indexedServer = await start({ config: baselinesConfig });
+    for (const server of [edgeserve, edgeserveWithConsole, baselines, doServer, retainedServer, indexedServer]) {
       log(
         `workerd on port ${server.port}: ${workerdProcesses(server.port)
           .map((p) => `${p.pid} (${p.role})`)
@@ -601,9 +608,9 @@ async function main() {
         url: `${edgeserveWithConsole.url}/pipelines/word-stats-memory/v1/process/sync`,
         port: edgeserveWithConsole.port,
       },
-      handwritten_do: { url: `${baselines.url}/do`, port: baselines.port },
-      handwritten_do_retained: { url: `${baselines.url}/do-retained`, port: baselines.port },
-      handwritten_do_indexed: { url: `${baselines.url}/do-indexed`, port: baselines.port },
+      handwritten_do: { url: `${doServer.url}/do`, port: doServer.port },
+      handwritten_do_retained: { url: `${retainedServer.url}/do-retained`, port: retainedServer.port },
+      handwritten_do_indexed: { url: `${indexedServer.url}/do-indexed`, port: indexedServer.port },
       sharded_floor: { url: `${baselines.url}/shard`, port: baselines.port },
       edgeserve_journal: { url: `${edgeserve.url}/pipelines/word-stats-journal/v1/process/sync`, port: edgeserve.port },
       edgeserve: { url: `${edgeserve.url}/v1/process/sync`, port: edgeserve.port },
@@ -612,8 +619,8 @@ async function main() {
     const wanted = (env.BENCH_TARGETS ?? Object.keys(allTargets).join(",")).split(",");
     const targets = Object.fromEntries(Object.entries(allTargets).filter(([name]) => wanted.includes(name)));
     const rounds = await measureTargets(targets);
-    const rows = await rowsWrittenPerRun(edgeserve.url, baselines.url);
-    const indexed = await indexedBaselineListed(baselines.url, rounds);
+    const rows = await rowsWrittenPerRun(edgeserve.url, doServer.url);
+    const indexed = await indexedBaselineListed(indexedServer.url, rounds);
     log("journal shard neighbour: a CPU-heavy run beside short ones…");
     const neighbour = await shardNeighbour(edgeserve.url);
 

@@ -296,7 +296,6 @@ export class FunctionStore {
     this.sql.run("UPDATE state SET expires_at = ? + expire_after_ms WHERE expire_mode = ? AND value IS NOT NULL", now, EXPIRE.AFTER_INVOKE);
   }
 
-  /** Applies one mutation; returns the problem when it cannot be applied. */
   /** What is wrong with changing state `name` to `value` (undefined: deleting it), if anything; nothing is written. */
   mutationProblem(name: string, value: TypedValue | undefined): string | undefined {
     const spec = this.sql.one<StateRow>("SELECT * FROM state WHERE name = ?", name);

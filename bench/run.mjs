@@ -443,6 +443,14 @@ function targetChecks(ratiosByPhase, bundle, rows) {
   return [
     check("edgeserve p50 (1 conn) ÷ hand-written DO ≤ 1.1", lat.edgeserve_vs_handwritten_do?.p50, "≤", 1.1),
     check("edgeserve req/s (16 conn) ÷ hand-written DO ≥ 1.0", thr.edgeserve_vs_handwritten_do?.requests_per_second, "≥", 1.0),
+    // The same two against the hand-written object that keeps what edgeserve keeps (retention, run index).
+    check("edgeserve p50 (1 conn) ÷ hand-written DO with retention and a run index ≤ 1.1", lat.edgeserve_vs_handwritten_do_indexed?.p50, "≤", 1.1),
+    check(
+      "edgeserve req/s (16 conn) ÷ hand-written DO with retention and a run index ≥ 1.0",
+      thr.edgeserve_vs_handwritten_do_indexed?.requests_per_second,
+      "≥",
+      1.0,
+    ),
     check("journal p50 (1 conn) ÷ hand-written DO ≤ 0.5", lat.edgeserve_journal_vs_handwritten_do?.p50, "≤", 0.5),
     check("journal req/s (16 conn) ÷ hand-written DO ≥ 4", thr.edgeserve_journal_vs_handwritten_do?.requests_per_second, "≥", 4),
     check("journal rows written per run ≤ 3", rows.edgeserve_journal, "≤", 3),

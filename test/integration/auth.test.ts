@@ -74,6 +74,17 @@ describe("bearer auth", () => {
     expect(res.status).toBe(400);
   });
 
+  it("checks edgeserve's own id rules after the token: a caller without one learns nothing of them", async ({ expect }) => {
+    for (const id of ["has space", "x~y", "z".repeat(129)]) {
+      const anonymous = await request("/v1/process/sync", { method: "POST", body, headers: { "X-Numaflow-Id": id } });
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.text()).toBe("");
+      const signed = await request("/v1/process/sync", { method: "POST", body, headers: { "X-Numaflow-Id": id, Authorization: "Bearer first-token" } });
+      expect(signed.status).toBe(400);
+      expect(((await signed.json()) as { error_code: string }).error_code).toBe("invalid_run_id");
+    }
+  });
+
   it("leaves only ZenML's /health open; the probes need a token too", async ({ expect }) => {
     expect((await request("/health")).status).toBe(200);
     const refused = await request("/livez");

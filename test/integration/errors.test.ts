@@ -76,6 +76,14 @@ describe("request ids", () => {
     expect(res.status).toBe(400);
   });
 
+  it("reads fetch's and status's id from the query only: an id header they do not use is not checked", async ({ expect }) => {
+    const id = uniqueId("query-only");
+    expect((await post("/v1/process/sync", { text: "a" }, { "X-Numaflow-Id": id })).status).toBe(200);
+    for (const path of [`/v1/process/fetch?id=${id}`, `/v1/process/status?id=${id}`]) {
+      expect((await call(path, { headers: { "X-Numaflow-Id": "has space" } })).status).toBe(200);
+    }
+  });
+
   it("rejects an over-long id in ?id=", async ({ expect }) => {
     expect((await call(`/v1/process/fetch?id=${"y".repeat(500)}`)).status).toBe(400);
   });

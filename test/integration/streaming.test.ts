@@ -139,6 +139,16 @@ describe("streaming steps", () => {
     const withDeltas = await readSse(await call(`/pipelines/${PIPELINE}/v1/process/sse?id=${id}&deltas=true`));
     expect(deltasOf(withDeltas.events).map((d) => d.delta)).toEqual(["w0", " w1", " w2"]);
     expect((await call(`/pipelines/${PIPELINE}/v1/process/sse?id=${id}&deltas=maybe`)).status).toBe(400);
+    // A start with a bad `deltas` is refused before anything starts: the id stays free.
+    const refused = `${id}-refused`;
+    const start400 = await call(`/pipelines/${PIPELINE}/v1/process/sse?deltas=maybe`, {
+      method: "POST",
+      body: JSON.stringify({ words: words(1), delayMs: 5 }),
+      headers: { "X-Numaflow-Id": refused },
+    });
+    expect(start400.status).toBe(400);
+    expect(((await start400.json()) as { message: string }).message).toContain("'deltas'");
+    expect((await call(`/pipelines/${PIPELINE}/v1/process/fetch?id=${refused}`)).status).toBe(404);
 
     const zenml = await readSse(await call(`/pipelines/${PIPELINE}/stream/${id}`));
     const updates = zenml.events

@@ -16,7 +16,7 @@ import { parsePipelineInput } from "../../http/pipeline-input";
 import { bearerAuth } from "../../middleware/auth";
 import { requestBodyLimit } from "../../middleware/body-limit";
 import { resolvePipeline } from "../../middleware/pipeline";
-import { requestId } from "../../middleware/request-id";
+import { givenRequestId, requestId } from "../../middleware/request-id";
 import { assertTicketCovers, hasBody, mountedPipeline, runTicket, type StreamTarget } from "../../middleware/ticket-auth";
 import type { RunClient } from "../../engine/run-client";
 import { explainingOtherPipeline } from "../../engine/run-elsewhere";
@@ -39,13 +39,13 @@ export function numaflowRoutes(): Hono<AppEnv> {
   // Numaflow's order: id extraction and the dot check come before auth, so a bad id is 400, not 401.
   app.use("/v1/process/*", requestId, bearerAuth, resolvePipeline, requestBodyLimit);
 
-  app.post("/v1/process/sync", sync).all("/v1/process/sync", methodNotAllowed(["POST"]));
-  app.post("/v1/process/async", requiresStoredRuns, startAsync).all("/v1/process/async", methodNotAllowed(["POST"]));
+  app.post("/v1/process/sync", givenRequestId, sync).all("/v1/process/sync", methodNotAllowed(["POST"]));
+  app.post("/v1/process/async", requiresStoredRuns, givenRequestId, startAsync).all("/v1/process/async", methodNotAllowed(["POST"]));
   app.get("/v1/process/fetch", requiresStoredRuns, fetchResult).all("/v1/process/fetch", methodNotAllowed(["GET"]));
   for (const path of ["/v1/process/status", "/v1/process/message"]) {
     app.get(path, requiresStoredRuns, messagePath).all(path, methodNotAllowed(["GET"]));
   }
-  app.on(["GET", "POST"], "/v1/process/sse", requiresStoredRuns, sse).all("/v1/process/sse", methodNotAllowed(["GET", "POST"]));
+  app.on(["GET", "POST"], "/v1/process/sse", requiresStoredRuns, givenRequestId, sse).all("/v1/process/sse", methodNotAllowed(["GET", "POST"]));
   return app;
 }
 
@@ -109,6 +109,11 @@ async function messagePath(c: NumaflowContext): Promise<Response> {
  */
 async function sse(c: NumaflowContext): Promise<Response> {
   const engine = c.get("engine");
+  // Numaflow streams results only; `?deltas=true` adds a streaming step's deltas (an edgeserve
+  // opt-in). Read before anything starts: a bad value must not leave a run behind.
+  const deltasQuery = deltasQuerySchema.safeParse(c.req.query("deltas"));
+  if (!deltasQuery.success) throw new ApiError("bad_request", "query parameter 'deltas' must be 'true' or 'false'");
+  const deltas = deltasQuery.data === "true";
   const body = await c.req.arrayBuffer();
   const queried = c.req.query("id");
   const lastEventId = c.req.header("last-event-id") ?? null;
@@ -134,10 +139,6 @@ async function sse(c: NumaflowContext): Promise<Response> {
     const resuming = lastEventId !== null && c.get("runIdGiven") && (await run.probe()).found;
     if (!resuming) await startSseRun(c, run, body);
   }
-  // Numaflow streams results only; `?deltas=true` adds a streaming step's deltas (an edgeserve opt-in).
-  const deltasQuery = deltasQuerySchema.safeParse(c.req.query("deltas"));
-  if (!deltasQuery.success) throw new ApiError("bad_request", "query parameter 'deltas' must be 'true' or 'false'");
-  const deltas = deltasQuery.data === "true";
   const response = await engine.events(run, deltas ? "numaflow-deltas" : "numaflow", lastEventId, runNotFound);
   response.headers.set(c.get("settings").EDGESERVE_ID_HEADER, run.runId);
   return response;

@@ -7,6 +7,7 @@ import { ApiError, detailsFromIssues } from "../errors/api-error";
 import { takesBytes } from "../pipeline/definition";
 import type { Pipeline } from "../pipeline/graph";
 import { storeMessage, utf8Text, type JsonValue, type StoredMessage } from "../pipeline/message";
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth";
 
 const utf8 = new TextEncoder();
 
@@ -24,6 +25,7 @@ export function parsePipelineInput(pipeline: Pipeline, body: ArrayBuffer): Store
     const reason = error instanceof SyntaxError ? `: ${error.message}` : "";
     throw new ApiError("malformed_json", `the request body is not valid JSON${reason}`);
   }
+  if (nestsTooDeep(json)) throw new ApiError("malformed_json", TOO_DEEP_MESSAGE);
   return validatePipelineInput(pipeline, json);
 }
 

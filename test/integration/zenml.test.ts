@@ -189,6 +189,22 @@ describe("POST /invoke", () => {
     expect((await post("/invoke", { parameters: { text: "a" }, timeout: 3601 })).status).toBe(422);
     expect((await post("/invoke", "{nope")).status).toBe(422);
   });
+
+  it("refuses a body nested deeper than 256 levels with 422, on a JSON pipeline and a bytes one (it overflowed the stack: 500, or 503 from the run)", async ({
+    expect,
+  }) => {
+    const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    for (const path of ["/invoke", "/pipelines/bytes-upper/invoke"]) {
+      const res = await post(path, `{"parameters":{"text":${nested(10_000)}}}`);
+      expect(res.status).toBe(422);
+      expect(await res.json()).toMatchObject({ code: "malformed_json", detail: [{ type: "json_invalid", loc: ["body"] }] });
+    }
+    // Inside the limit, the input is checked as usual (a list is not the string `text` asks for).
+    expect((await post("/invoke", `{"parameters":{"text":${nested(250)}}}`)).status).toBe(422);
+    const numaflow = await post("/v1/process/sync", `{"text":${nested(10_000)}}`);
+    expect(numaflow.status).toBe(400);
+    expect(await numaflow.json()).toMatchObject({ error_code: "malformed_json", message: "the request body nests deeper than 256 levels" });
+  });
 });
 
 describe("jobs", () => {

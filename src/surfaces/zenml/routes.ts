@@ -28,6 +28,7 @@ import { zenmlTimeoutError } from "./events";
 import { deploymentId, JOB_STATUSES, jobFromIndex, jobFromSnapshot, runStatusOf, type JobStatus } from "./jobs";
 import { concurrencyStats } from "./concurrency-stats";
 import { health, info, metrics, openHealth, status } from "./service";
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from "../../http/json-depth";
 import { captureOverride, jobsQuerySchema, pipelineRequestSchema, type PipelineRequest } from "./schemas";
 
 type ZenmlContext = Context<AppEnv>;
@@ -200,6 +201,9 @@ async function parsePipelineRequest(c: ZenmlContext): Promise<PipelineRequest> {
     throw new ApiError("malformed_json", "the request body is not valid JSON", {
       details: [{ path: [], message: "JSON decode error", code: "json_invalid" }],
     });
+  }
+  if (nestsTooDeep(body)) {
+    throw new ApiError("malformed_json", TOO_DEEP_MESSAGE, { details: [{ path: [], message: TOO_DEEP_MESSAGE, code: "json_invalid" }] });
   }
   const parsed = pipelineRequestSchema.safeParse(body, { reportInput: true });
   if (!parsed.success) {

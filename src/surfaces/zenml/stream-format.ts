@@ -12,6 +12,7 @@ import { encodeSseFrame, eventFrameId } from "../../sse/frame";
 import type { SocketProtocol, SocketStartBase, StreamFormat } from "../../streams/format";
 import { zenmlEvent, zenmlTimestamp } from "./events";
 import { captureOverride, pipelineRequestSchema } from "./schemas";
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from "../../http/json-depth";
 
 export const zenmlStreamFormat: StreamFormat = {
   preamble: (context) =>
@@ -42,6 +43,7 @@ export const zenmlSocketProtocol: SocketProtocol = {
       } catch {
         return { error: "invalid request frame: not JSON" };
       }
+      if (nestsTooDeep(json)) return { error: `invalid request frame: ${TOO_DEEP_MESSAGE}` };
       const parsed = pipelineRequestSchema.safeParse(json);
       if (!parsed.success) {
         return { error: `invalid request frame: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };

@@ -43,6 +43,8 @@ export interface HostedRunDeps {
   store: RunStore;
   /** Whether tables of an earlier deploy may hold the run (the object host only). */
   legacyTables: boolean;
+  /** The tag of the WebSockets the run answers for (socket-watchers.ts): the object's, or the run's in a shard. */
+  socketTag: string;
 }
 
 export class HostedRun {
@@ -74,7 +76,14 @@ export class HostedRun {
       alarm: this.alarmPlan,
       waitUntil: (p) => this.background(p),
     });
-    this.sockets = new SocketStarts({ ctx, settings, indexer: this.indexer, start: (request) => this.startRun(request, false) });
+    this.sockets = new SocketStarts({
+      ctx,
+      settings,
+      indexer: this.indexer,
+      start: (request) => this.startRun(request, false),
+      alarmNoLaterThan: (at) => this.alarmPlan.noLaterThan(at),
+      socketTag: deps.socketTag,
+    });
     this.subscribers = new Subscribers(settings.EDGESERVE_SSE_HEARTBEAT_SECONDS * 1000, settings.EDGESERVE_MAX_SUBSCRIBERS, () =>
       this.session ? streamContextOf(this.session) : undefined,
     );
@@ -289,6 +298,7 @@ export class HostedRun {
     this.alarmsStarted += 1;
     if (this.faults.holdAlarm) await this.faults.holdAlarm;
     this.alarmPlan.fired();
+    this.sockets.closeIdle(Date.now());
     const session = this.load({ fromAlarm: true });
     if (!session) return this.retention.tombstoneAlarm();
     // An older run of this id may have left its index row's deletion to this object (forgetLater).

@@ -11,6 +11,7 @@ import { loadSettings } from "../../src/settings";
 import { HostedRun } from "./hosted-run";
 import type { RunEntrypoints } from "./run-entrypoints";
 import { RunStore } from "./run-store";
+import { SOCKET_TAG } from "./socket-watchers";
 
 export class RunObject extends DurableObject<Env> implements RunEntrypoints {
   private readonly run: HostedRun;
@@ -22,7 +23,7 @@ export class RunObject extends DurableObject<Env> implements RunEntrypoints {
       ctx.abort(`run storage write failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     });
-    this.run = new HostedRun({ ctx, env, settings: loadSettings(env), store, legacyTables: true });
+    this.run = new HostedRun({ ctx, env, settings: loadSettings(env), store, legacyTables: true, socketTag: SOCKET_TAG });
   }
 
   /** The run this object holds, for tests' fault injection (through `runInDurableObject`). */

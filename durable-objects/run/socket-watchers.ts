@@ -26,7 +26,18 @@ export interface SocketAttachment {
   started: boolean;
   /** Whether the slot went back because no run started (exactly once). */
   slotReleased: boolean;
+  /** When the socket must have sent its request frame (epoch ms); absent on sockets accepted before it was kept. */
+  frameDueAt?: number;
 }
+
+/**
+ * How long a socket may wait before sending its request frame (a ZenML client sends it at once).
+ * A socket that sends none holds an admission slot meanwhile, so an idle one would starve the
+ * pipeline: once this has passed, the run's alarm gives its slot back and closes it (1008) with
+ * an error frame. The alarm, not a timer: a pending timer would keep the object from hibernating.
+ * A test seam: tests shorten it and put it back.
+ */
+export const socketFirstFrame = { deadlineMs: 10_000 };
 
 /** Normal closure once the run has ended (RFC 6455 §7.4.1). */
 const CLOSE_NORMAL = 1000;
@@ -69,6 +80,10 @@ export interface SocketStartDeps {
   indexer: RunIndexer;
   /** Starts the run the socket's first frame asks for. */
   start: (request: StartRunRequest) => StartRunOutcome;
+  /** Makes sure the run's alarm fires no later than `at` (a socket's first-frame deadline). */
+  alarmNoLaterThan: (at: number) => void;
+  /** The tag of the sockets this run answers for (every watcher of the object, or the run's own in a shard). */
+  socketTag: string;
 }
 
 /**
@@ -92,11 +107,32 @@ export class SocketStarts {
       slot: slot ? (JSON.parse(slot) as BlockSlot) : null,
       started: false,
       slotReleased: false,
+      frameDueAt: Date.now() + socketFirstFrame.deadlineMs,
     };
     const { 0: client, 1: server } = new WebSocketPair();
     this.deps.ctx.acceptWebSocket(server, [SOCKET_TAG, runSocketTag(attachment.runId)]);
     server.serializeAttachment(attachment);
+    this.deps.alarmNoLaterThan(attachment.frameDueAt!);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * The alarm: a socket past its first-frame deadline gives its slot back and is closed with the
+   * reason; the alarm is kept for the next socket still within its own.
+   */
+  closeIdle(now: number): void {
+    let next: number | undefined;
+    for (const socket of this.deps.ctx.getWebSockets(this.deps.socketTag)) {
+      const attachment = attachmentOf(socket);
+      if (!attachment || attachment.started || attachment.slotReleased || attachment.frameDueAt === undefined) continue;
+      if (attachment.frameDueAt > now) {
+        next = Math.min(next ?? attachment.frameDueAt, attachment.frameDueAt);
+        continue;
+      }
+      this.releaseSlot(socket, attachment);
+      failSocket(socket, socketProtocolOf(), `no request frame within ${socketFirstFrame.deadlineMs / 1000} s of connecting`);
+    }
+    if (next !== undefined) this.deps.alarmNoLaterThan(next);
   }
 
   /** The client's request frame starts the run; later frames are ignored. */

@@ -15,7 +15,7 @@ import { loadSettings, type Settings } from "../../src/settings";
 import { HostedRun } from "../run/hosted-run";
 import type { RunEntrypoints } from "../run/run-entrypoints";
 import { RunStore } from "../run/run-store";
-import { attachmentOf } from "../run/socket-watchers";
+import { attachmentOf, runSocketTag } from "../run/socket-watchers";
 import { DueTimes } from "./due-times";
 
 /** Runs kept in memory once they have ended; older idle ones are let go (they load again from storage). */
@@ -77,7 +77,7 @@ export class RunShard extends DurableObject<Env> implements RunEntrypoints {
       },
       { prefix: runKeyPrefix(runId), alarm: this.dueTimes.alarmOf(runId) },
     );
-    const run = new HostedRun({ ctx: this.ctx, env: this.env, settings: this.settings, store, legacyTables: false });
+    const run = new HostedRun({ ctx: this.ctx, env: this.env, settings: this.settings, store, legacyTables: false, socketTag: runSocketTag(runId) });
     this.runs.set(runId, run);
     this.letGoOfIdleRuns(runId);
     return run;

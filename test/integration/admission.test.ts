@@ -8,6 +8,7 @@
  * Sharded accuracy is argued in the README, not tested.
  */
 import { describe, it, vi } from "vitest";
+import { socketFirstFrame } from "../../durable-objects/run/socket-watchers";
 import { call, post } from "../helpers/http";
 import { uniqueId } from "../helpers/unique";
 
@@ -184,6 +185,26 @@ describe("admission control", () => {
         await closed;
       }
       await slotIsFree();
+    }
+  });
+
+  it("closes a WebSocket that sends no request frame in time, and gives its slot back (an idle socket held the pipeline's only slot)", async ({ expect }) => {
+    await slotIsFree();
+    socketFirstFrame.deadlineMs = 300;
+    try {
+      const res = await call("/pipelines/test-admission/stream", { headers: { Upgrade: "websocket" } });
+      expect(res.status).toBe(101);
+      const socket = res.webSocket!;
+      const frames: string[] = [];
+      socket.addEventListener("message", (e) => frames.push(String(e.data)));
+      const closed = new Promise<number>((resolve) => socket.addEventListener("close", (e) => resolve(e.code)));
+      socket.accept();
+      expect((await syncRun(1)).status).toBe(429);
+      expect(await closed).toBe(1008);
+      expect(frames.join("")).toContain("no request frame within 0.3 s of connecting");
+      await slotIsFree();
+    } finally {
+      socketFirstFrame.deadlineMs = 10_000;
     }
   });
 

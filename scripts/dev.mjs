@@ -64,6 +64,14 @@ await startExample({
   start: async (port) => (await import("../examples/model/server.mjs")).startModelServer({ port, log: console.log }),
 });
 
+// A secret in the environment is not passed on (it would show in the process list); say so, or a
+// server meant to require tokens would run open without a word.
+for (const secret of ["EDGESERVE_AUTH_TOKENS", "EDGESERVE_MODEL_API_KEY"]) {
+  if (process.env[secret] !== undefined) {
+    console.warn(`[edgeserve] ${secret} is set in the environment and is NOT used: secrets go in .dev.vars (see README "Auth")`);
+  }
+}
+
 const overrides = Object.entries(process.env)
   .filter(
     ([name]) =>

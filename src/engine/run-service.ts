@@ -220,7 +220,7 @@ export class RunService {
       surface: spec.surface,
       capture: await captureRequest(this.settings, spec.pipeline, spec.runId, spec.captureOverride),
       ...(spec.runTimeoutSeconds !== undefined ? { runTimeoutSeconds: spec.runTimeoutSeconds } : {}),
-      ...(spec.runName ? { runName: spec.runName } : {}),
+      ...(spec.runName !== undefined ? { runName: spec.runName } : {}),
       ...(spec.requestDigest !== undefined ? { requestDigest: spec.requestDigest } : {}),
       ...(spec.sseStart ? { sseStart: true as const } : {}),
       startToken: crypto.randomUUID(),

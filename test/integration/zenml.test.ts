@@ -107,6 +107,12 @@ describe("POST /invoke", () => {
     );
   });
 
+  it("keeps an empty run_name as given, as ZenML stores it", async ({ expect }) => {
+    const body = await invoke("/pipelines/sleep/invoke", { parameters: { ms: 1 }, run_name: "" });
+    expect(body.success).toBe(true);
+    const job = (await (await call(`/pipelines/sleep/jobs/${body.job_id}`)).json()) as { run_name: unknown };
+    expect(job.run_name).toBe("");
+  });
   it("reports a failed run as success:false with the error, over HTTP 200", async ({ expect }) => {
     const body = await invoke("/pipelines/test-failing/invoke", { parameters: { fail: true } });
     expect(body.success).toBe(false);

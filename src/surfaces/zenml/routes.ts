@@ -100,7 +100,7 @@ async function invoke(c: ZenmlContext): Promise<Response> {
     headers: c.req.raw.headers,
     surface: "zenml",
     runTimeoutSeconds: request.timeout,
-    ...(request.run_name ? { runName: request.run_name } : {}),
+    ...(typeof request.run_name === "string" ? { runName: request.run_name } : {}),
     ...(captureOverride(request) ? { captureOverride: captureOverride(request)! } : {}),
   };
   const prefix = mountPrefix(c);

@@ -56,7 +56,7 @@ export const zenmlSocketProtocol: SocketProtocol = {
         surface: "zenml",
         runTimeoutSeconds: parsed.data.timeout,
         capture: await captureRequest(base.settings, pipeline, base.runId, captureOverride(parsed.data)),
-        ...(parsed.data.run_name ? { runName: parsed.data.run_name } : {}),
+        ...(typeof parsed.data.run_name === "string" ? { runName: parsed.data.run_name } : {}),
       };
     } catch (error) {
       const details = error instanceof ApiError && error.details ? `: ${error.details.map((d) => `${d.path.join(".")}: ${d.message}`).join("; ")}` : "";

@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
+import { methodNotAllowed } from "../http/method-not-allowed";
 import { bearerAuth } from "../middleware/auth";
 import { resolvePipeline } from "../middleware/pipeline";
 
@@ -17,7 +18,7 @@ export function healthRoutes(): Hono<AppEnv> {
     app.use(path, bearerAuth);
     // At the root the service answers for itself, whatever its default pipeline.
     app.get(path, async (c, next) => (c.req.param("pipeline") === undefined ? next() : resolvePipeline(c, next)));
-    app.get(path, (c) => c.body(null, 204));
+    app.get(path, (c) => c.body(null, 204)).all(path, methodNotAllowed(["GET"]));
   }
   return app;
 }

@@ -84,6 +84,15 @@ describe("request ids", () => {
     }
   });
 
+  it("answers a probe asked with another method 405 with Allow: GET", async ({ expect }) => {
+    for (const path of ["/livez", "/readyz"]) {
+      const res = await call(path, { method: "POST" });
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET");
+    }
+    expect((await call("/livez")).status).toBe(204);
+  });
+
   it("rejects an over-long id in ?id=", async ({ expect }) => {
     expect((await call(`/v1/process/fetch?id=${"y".repeat(500)}`)).status).toBe(400);
   });

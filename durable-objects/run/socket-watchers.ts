@@ -35,9 +35,10 @@ export interface SocketAttachment {
  * A socket that sends none holds an admission slot meanwhile, so an idle one would starve the
  * pipeline: once this has passed, the run's alarm gives its slot back and closes it (1008) with
  * an error frame. The alarm, not a timer: a pending timer would keep the object from hibernating.
+ * Longer than the ~10 s after which an idle object hibernates: a socket idle that long still works.
  * A test seam: tests shorten it and put it back.
  */
-export const socketFirstFrame = { deadlineMs: 10_000 };
+export const socketFirstFrame = { deadlineMs: 60_000 };
 
 /** Normal closure once the run has ended (RFC 6455 §7.4.1). */
 const CLOSE_NORMAL = 1000;

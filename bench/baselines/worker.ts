@@ -140,27 +140,23 @@ export default {
     }
     const input = (await request.json()) as JsonValue;
     if (pathname === "/bare") return new Response(JSON.stringify(await wordStats(input)));
-    if (pathname === "/do" || pathname === "/do-retained") {
-      const id = crypto.randomUUID();
-      const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
-      const { body, rowsWritten } = await stub.run(id, input, pathname === "/do-retained");
-      return new Response(body, { headers: { "x-rows-written": String(rowsWritten) } });
-    }
-    if (pathname === "/do-indexed") {
+    if (pathname === "/do" || pathname === "/do-retained" || pathname === "/do-indexed") {
       const id = crypto.randomUUID();
       const createdAt = Date.now();
       const stub = env.BASELINE_RUNS.get(env.BASELINE_RUNS.idFromName(id));
-      const { body } = await stub.run(id, input, true);
-      const finishedAt = Date.now();
-      sendWithOthers(env, ctx, {
-        id,
-        status: "completed",
-        created_at: createdAt,
-        finished_at: finishedAt,
-        expires_at: finishedAt + RETENTION_MS,
-        result_preview: body.slice(0, 256),
-      });
-      return new Response(body);
+      const { body, rowsWritten } = await stub.run(id, input, pathname !== "/do");
+      if (pathname === "/do-indexed") {
+        const finishedAt = Date.now();
+        sendWithOthers(env, ctx, {
+          id,
+          status: "completed",
+          created_at: createdAt,
+          finished_at: finishedAt,
+          expires_at: finishedAt + RETENTION_MS,
+          result_preview: body.slice(0, 256),
+        });
+      }
+      return new Response(body, { headers: { "x-rows-written": String(rowsWritten) } });
     }
     if (pathname === "/shard") {
       const id = crypto.randomUUID();

@@ -101,6 +101,7 @@ export class SocketStarts {
       return Response.json({ code: "bad_request" }, { status: 426 });
     }
     const slot = request.headers.get("x-edgeserve-slot");
+    const frameDueAt = Date.now() + socketFirstFrame.deadlineMs;
     const attachment: SocketAttachment = {
       runId: request.headers.get("x-edgeserve-run-id") ?? "",
       pipeline: request.headers.get("x-edgeserve-pipeline") ?? "",
@@ -108,12 +109,12 @@ export class SocketStarts {
       slot: slot ? (JSON.parse(slot) as BlockSlot) : null,
       started: false,
       slotReleased: false,
-      frameDueAt: Date.now() + socketFirstFrame.deadlineMs,
+      frameDueAt,
     };
     const { 0: client, 1: server } = new WebSocketPair();
     this.deps.ctx.acceptWebSocket(server, [SOCKET_TAG, runSocketTag(attachment.runId)]);
     server.serializeAttachment(attachment);
-    this.deps.alarmNoLaterThan(attachment.frameDueAt!);
+    this.deps.alarmNoLaterThan(frameDueAt);
     return new Response(null, { status: 101, webSocket: client });
   }
 
